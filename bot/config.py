@@ -1,0 +1,153 @@
+"""Deployment settings (environment) and the bureau's policy (TOML), each read once at start."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Bureau policy. Defaults come from the regulations (教育局保密工作制度); a TOML file can override any.
+
+    Section names below quote the rule each default implements.
+    """
+
+    bureau_name: str = "教育局"
+    # 第十二条: 机关应组织所有人员签订保密承诺书; 临时工作人员应每年签订一次 -> one cycle a calendar year.
+    pledge_cycle_start_month: int = 1
+    pledge_due_days: int = 60  # days into the cycle before an unsigned pledge counts as overdue
+    # 第七条 2. 开展保密知识答卷活动
+    quiz_questions: int = 20
+    quiz_pass_mark: int = 80
+    quiz_excellent_mark: int = 95
+    quiz_time_limit_minutes: int = 20
+    quiz_retake_cooldown_minutes: int = 10
+    quiz_min_seconds_per_question: float = 3.0
+    # 第十五条: 每半年…进行一次保密教育 (half-years start on these month/day pairs)
+    education_half_year_starts: tuple[tuple[int, int], ...] = ((1, 5), (7, 5))
+    education_second_reminder_days: int = 14
+    # 第二十七条: 每年应定期对涉密载体进行清查
+    inventory_deadlines: tuple[tuple[int, int], ...] = ((12, 20),)
+    inventory_reminder_days: tuple[int, ...] = (30, 14, 7, 1)
+    # 第七条 3. 每年10月开展保密自查自评工作
+    self_inspection_month: int = 10
+    # 第十四条: 脱密期限 一般6个月, 重要1年, 核心2年
+    declassification_months_general: int = 6
+    declassification_months_important: int = 12
+    declassification_months_core: int = 24
+    declassification_reminder_days: tuple[int, ...] = (30, 7, 1)
+    # Routine reminders only in working hours on working days; leak alerts ignore this.
+    working_hours_start: time = time(9, 0)
+    working_hours_end: time = time(18, 0)
+    # Leak reports: unacknowledged alerts repeat; written report within 24 h; conclusion within 3 months.
+    leak_alert_repeat_minutes: int = 15
+    leak_written_report_hours: int = 24
+    leak_conclusion_months: int = 3
+    missing_carrier_days_top_secret: int = 10
+    missing_carrier_days_other: int = 60
+    escalation_contacts: tuple[str, ...] = ()
+    invitation_valid_days: int = 14
+    guard_extra_terms: tuple[str, ...] = ()
+
+    @classmethod
+    def from_toml(cls, path: Path) -> Policy:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"BAOMI_POLICY_FILE names {path}, which does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        return cls().with_overrides(raw, source=str(path))
+
+    def with_overrides(self, raw: dict[str, Any], source: str = "policy") -> Policy:
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key not in known:
+                raise ConfigError(f"{source}: unknown policy setting {key!r}")
+            current = getattr(self, key)
+            changes[key] = _coerce(key, value, current, source)
+        return replace(self, **changes)
+
+
+def _coerce(key: str, value: Any, current: Any, source: str) -> Any:
+    if isinstance(current, bool) or current is None:
+        return value
+    if isinstance(current, time):
+        if isinstance(value, time):
+            return value
+        try:
+            return time.fromisoformat(str(value))
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {key} must be a time like 09:00") from exc
+    if isinstance(current, tuple):
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: {key} must be a list")
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    if isinstance(current, int | float | str) and not isinstance(value, type(current)):
+        if isinstance(current, float) and isinstance(value, int):
+            return float(value)
+        raise ConfigError(f"{source}: {key} must be a {type(current).__name__}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    timezone: ZoneInfo
+    telegram_token: str | None = None
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    policy: Policy = field(default_factory=Policy)
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, workdir: Path | None = None) -> Settings:
+        """Environment variables, with a .env file in the working directory filling the gaps."""
+        workdir = workdir or Path.cwd()
+        merged: dict[str, str] = {}
+        dotenv = workdir / ".env"
+        if dotenv.is_file():
+            merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        merged.update(os.environ if env is None else env)
+        tz_name = merged.get("BAOMI_TIMEZONE", "Asia/Shanghai")
+        try:
+            tz = ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"BAOMI_TIMEZONE={tz_name!r} is not a known time zone (e.g. Asia/Shanghai)") from exc
+        policy = Policy()
+        if policy_file := merged.get("BAOMI_POLICY_FILE"):
+            policy = Policy.from_toml(Path(policy_file))
+        return cls(
+            database_url=merged.get("BAOMI_DATABASE_URL") or sqlite_url(workdir / "baomi.db"),
+            timezone=tz,
+            telegram_token=merged.get("BAOMI_TELEGRAM_TOKEN") or None,
+            telegram_api_url=merged.get("BAOMI_TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL,
+            policy=policy,
+            log_level=merged.get("BAOMI_LOG_LEVEL", "INFO").upper(),
+        )
+
+    def require_token(self) -> str:
+        if not self.telegram_token:
+            raise ConfigError(
+                "BAOMI_TELEGRAM_TOKEN is not set: put the token from @BotFather in the environment or in .env "
+                "(to try the bot without Telegram run `baomi console --demo`)"
+            )
+        return self.telegram_token
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"

@@ -1,0 +1,110 @@
+"""Invitation codes: random, single-use, expiring; redeeming one binds a chat account to a staff record."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Binding, Invitation, Staff
+from bot.services import audit
+
+# No 0/O, 1/I/L: codes are sometimes read aloud or typed from paper.
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10  # about 49 bits: guessing within 14 days is hopeless at Telegram's rate limits
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    employee_id: str
+    name: str
+    code: str
+    expires_at: datetime
+
+
+async def issue_for_unbound(session: AsyncSession, now: datetime, valid_days: int) -> list[IssuedInvitation]:
+    """A fresh code for every active staff member without a binding; older unused codes stop working."""
+    bound = select(Binding.staff_id)
+    unbound = (
+        await session.scalars(
+            select(Staff).where(Staff.active.is_(True), Staff.id.not_in(bound)).order_by(Staff.employee_id)
+        )
+    ).all()
+    if not unbound:
+        return []
+    ids = [s.id for s in unbound]
+    await session.execute(
+        update(Invitation)
+        .where(Invitation.staff_id.in_(ids), Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    expires = now + timedelta(days=valid_days)
+    issued = []
+    for staff in unbound:
+        code = new_code()
+        session.add(Invitation(staff_id=staff.id, code=code, created_at=now, expires_at=expires))
+        issued.append(IssuedInvitation(staff.employee_id, staff.name, code, expires))
+    await session.flush()
+    await audit.record(session, now, None, "invitations.issue", "roster", count=len(issued))
+    return issued
+
+
+class Redeemed(StrEnum):
+    BOUND = "bound"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+    DEPARTED = "departed"
+    ALREADY_BOUND = "already_bound"  # this chat account is bound to someone already
+
+
+@dataclass(frozen=True)
+class RedeemResult:
+    outcome: Redeemed
+    staff_id: int | None = None
+
+
+async def redeem(
+    session: AsyncSession, code: str, channel: str, channel_user_id: str, chat_id: str, now: datetime
+) -> RedeemResult:
+    code = code.strip().upper()
+    invitation = await session.scalar(select(Invitation).where(Invitation.code == code))
+    if invitation is None:
+        return RedeemResult(Redeemed.UNKNOWN)
+    if invitation.used_at is not None:
+        return RedeemResult(Redeemed.USED)
+    if invitation.revoked_at is not None or invitation.expires_at <= now:
+        return RedeemResult(Redeemed.EXPIRED)
+    staff = await session.get(Staff, invitation.staff_id)
+    if staff is None or not staff.active:
+        return RedeemResult(Redeemed.DEPARTED)
+    existing = await session.scalar(
+        select(Binding).where(Binding.channel == channel, Binding.channel_user_id == channel_user_id)
+    )
+    if existing is not None:
+        return RedeemResult(Redeemed.ALREADY_BOUND, existing.staff_id)
+    # One staff record has at most one account per channel: a new phone replaces the old binding.
+    old = await session.scalar(select(Binding).where(Binding.staff_id == staff.id, Binding.channel == channel))
+    if old is not None:
+        await session.delete(old)
+        await session.flush()
+    # Claim the code with a guarded update so two simultaneous redemptions cannot both succeed.
+    claimed = await session.execute(
+        update(Invitation).where(Invitation.id == invitation.id, Invitation.used_at.is_(None)).values(used_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return RedeemResult(Redeemed.USED)
+    session.add(
+        Binding(staff_id=staff.id, channel=channel, channel_user_id=channel_user_id, chat_id=chat_id, created_at=now)
+    )
+    await session.flush()
+    await audit.record(session, now, staff.id, "binding.create", f"staff:{staff.id}", channel=channel)
+    return RedeemResult(Redeemed.BOUND, staff.id)

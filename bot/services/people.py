@@ -1,0 +1,80 @@
+"""Who someone is: staff records as plain values, resolved from a channel account or an employee id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Binding, Department, Staff
+from bot.domain.levels import Level, Role
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    employee_id: str
+    name: str
+    department_id: int
+    department: str
+    level: Level
+    roles: frozenset[Role]
+    active: bool
+    departed_on: date | None
+    locale: str
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+
+def person_of(staff: Staff, department: str) -> Person:
+    roles = {Role.STAFF}
+    if staff.is_head:
+        roles.add(Role.HEAD)
+    if staff.is_officer:
+        roles.add(Role.OFFICER)
+    return Person(
+        id=staff.id,
+        employee_id=staff.employee_id,
+        name=staff.name,
+        department_id=staff.department_id,
+        department=department,
+        level=Level(staff.level),
+        roles=frozenset(roles),
+        active=staff.active,
+        departed_on=staff.departed_on,
+        locale=staff.locale,
+    )
+
+
+def _people() -> Select[Staff, str]:
+    return select(Staff, Department.name).join(Department, Staff.department_id == Department.id)
+
+
+async def by_binding(session: AsyncSession, channel: str, channel_user_id: str) -> Person | None:
+    row = (
+        await session.execute(
+            _people()
+            .join(Binding, Binding.staff_id == Staff.id)
+            .where(Binding.channel == channel, Binding.channel_user_id == channel_user_id)
+        )
+    ).first()
+    return None if row is None else person_of(row[0], row[1])
+
+
+async def by_id(session: AsyncSession, staff_id: int) -> Person | None:
+    row = (await session.execute(_people().where(Staff.id == staff_id))).first()
+    return None if row is None else person_of(row[0], row[1])
+
+
+async def by_employee_id(session: AsyncSession, employee_id: str) -> Person | None:
+    row = (await session.execute(_people().where(Staff.employee_id == employee_id))).first()
+    return None if row is None else person_of(row[0], row[1])
+
+
+async def set_locale(session: AsyncSession, staff_id: int, locale: str) -> None:
+    staff = await session.get(Staff, staff_id)
+    if staff is not None:
+        staff.locale = locale

@@ -1,0 +1,80 @@
+"""Every user-facing text is a jinja2 template under messages/; this is the one place that renders them.
+
+`messages/<flow>/<moment>.j2` is Simplified Chinese; `<moment>.en.j2` beside it is English.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+MESSAGES = Path(__file__).resolve().parent.parent / "messages"
+LOCALES = ("zh", "en")
+DEFAULT_LOCALE = "zh"
+
+
+class Texts:
+    def __init__(self, timezone: ZoneInfo, root: Path = MESSAGES) -> None:
+        self.timezone = timezone
+        self.root = root
+        self.env = Environment(
+            loader=FileSystemLoader(str(root)),
+            undefined=StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(
+            cn_date=self.cn_date,
+            cn_datetime=self.cn_datetime,
+            en_date=self.en_date,
+            en_datetime=self.en_datetime,
+        )
+
+    def render(self, name: str, locale: str = DEFAULT_LOCALE, **context: Any) -> str:
+        """Render `name` (e.g. "core/help") in `locale`, falling back to Chinese."""
+        template = None
+        if locale != DEFAULT_LOCALE:
+            try:
+                template = self.env.get_template(f"{name}.{locale}.j2")
+            except TemplateNotFound:
+                template = None
+        if template is None:
+            template = self.env.get_template(f"{name}.j2")
+        return template.render(locale=locale, **context).strip()
+
+    def names(self) -> list[str]:
+        """Every template name (without locale suffix) under the root."""
+        found = set()
+        for path in self.root.rglob("*.j2"):
+            rel = path.relative_to(self.root).as_posix()[: -len(".j2")]
+            for loc in LOCALES:
+                if rel.endswith(f".{loc}"):
+                    rel = rel[: -len(loc) - 1]
+            found.add(rel)
+        return sorted(found)
+
+    def _local(self, value: datetime) -> datetime:
+        return value.astimezone(self.timezone)
+
+    def cn_date(self, value: date | datetime) -> str:
+        if isinstance(value, datetime):
+            value = self._local(value).date()
+        return f"{value.year}年{value.month}月{value.day}日"
+
+    def cn_datetime(self, value: datetime) -> str:
+        local = self._local(value)
+        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+    def en_date(self, value: date | datetime) -> str:
+        if isinstance(value, datetime):
+            value = self._local(value).date()
+        return value.isoformat()
+
+    def en_datetime(self, value: datetime) -> str:
+        return f"{self._local(value):%Y-%m-%d %H:%M}"

@@ -1,0 +1,97 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL, on a schema built by Alembic."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.clock import SettableClock
+from bot.config import Policy
+from bot.db.migrate import upgrade
+from bot.db.models import Base
+from bot.db.session import Database
+from bot.texts import Texts
+
+TZ = ZoneInfo("Asia/Shanghai")
+PG_URL = os.environ.get("BAOMI_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+BACKENDS = [b for b in os.environ.get("BAOMI_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+DATA = Path(__file__).parent / "data"
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+async def truncate_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    asyncio.run(upgrade(sqlite_url(path)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_ready() -> str:
+    asyncio.run(reset_postgres(PG_URL))
+    asyncio.run(upgrade(PG_URL))
+    return PG_URL
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a copy of a template on SQLite, truncated tables on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "baomi.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield sqlite_url(path)
+    else:
+        url = request.getfixturevalue("postgres_ready")
+        asyncio.run(truncate_postgres(url))
+        yield url
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    # A Monday morning in March 2026, a working day.
+    return SettableClock(datetime(2026, 3, 2, 9, 30, tzinfo=TZ))
+
+
+@pytest.fixture
+def texts() -> Texts:
+    return Texts(TZ)
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return Policy()
