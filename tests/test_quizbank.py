@@ -1,0 +1,437 @@
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.domain.quizbank import (
+    Bank,
+    BankError,
+    BankProblem,
+    DrawnQuestion,
+    Question,
+    QuestionType,
+    check_bank_text,
+    draw_paper,
+    is_correct,
+    load_bank,
+    score_percent,
+)
+
+BANK_PATH = Path(__file__).parent.parent / "messages" / "quiz" / "bank.yaml"
+REGULATIONS_PATH = Path(__file__).parent / "data" / "regulations-zh.txt"
+REQUIRED_TOPICS = (
+    "涉密人员",
+    "涉密载体",
+    "文件传阅",
+    "会议活动",
+    "网络与计算机",
+    "信息发布",
+    "定密解密",
+    "离岗与脱密期",
+    "泄密报告",
+    "保密组织",
+    "保密教育",
+)
+
+
+# ---------------------------------------------------------------- the shipped bank
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Bank:
+    return load_bank(BANK_PATH)
+
+
+def test_shipped_bank_has_no_problems() -> None:
+    assert check_bank_text(BANK_PATH.read_text(encoding="utf-8")) == []
+
+
+def test_shipped_bank_size_topics_and_mix(shipped: Bank) -> None:
+    assert len(shipped.questions) >= 120
+    assert shipped.topics == REQUIRED_TOPICS
+    per_topic = Counter(q.topic for q in shipped.questions)
+    assert {t: n for t, n in per_topic.items() if n < 6} == {}
+    assert set(per_topic) == set(REQUIRED_TOPICS)
+    share = {t: n / len(shipped.questions) for t, n in Counter(q.type for q in shipped.questions).items()}
+    assert 0.45 <= share[QuestionType.SINGLE] <= 0.65
+    assert 0.18 <= share[QuestionType.MULTIPLE] <= 0.32
+    assert 0.14 <= share[QuestionType.TRUEFALSE] <= 0.26
+
+
+def test_every_source_is_verbatim_in_the_regulations(shipped: Bank) -> None:
+    regulations = REGULATIONS_PATH.read_text(encoding="utf-8")
+    missing = [q.id for q in shipped.questions if len(q.source) < 8 or q.source not in regulations]
+    assert missing == []
+
+
+def test_shipped_true_false_questions_have_fixed_options(shipped: Bank) -> None:
+    true_false = [q for q in shipped.questions if q.type is QuestionType.TRUEFALSE]
+    assert true_false
+    assert {q.options for q in true_false} == {("正确", "错误")}
+
+
+def test_by_id_finds_each_question(shipped: Bank) -> None:
+    for question in shipped.questions:
+        assert shipped.by_id(question.id) is question
+    with pytest.raises(KeyError):
+        shipped.by_id("q999999")
+
+
+# ---------------------------------------------------------------- check_bank_text
+
+
+_REMOVE = object()
+
+
+def _question(**changes: Any) -> dict[str, Any]:
+    question: dict[str, Any] = {
+        "id": "q001",
+        "type": "single",
+        "topic": "涉密人员",
+        "difficulty": 1,
+        "text": "能够接触到绝密级涉密信息的人员属于哪一类?",
+        "options": ["一般涉密人员", "重要涉密人员", "核心涉密人员", "非涉密人员"],
+        "answer": "C",
+        "explanation": "核心涉密人员可接触绝密级信息。",
+        "source": "核心涉密人员:指能够接触到绝密级涉密信息的人员",
+    }
+    for key, value in changes.items():
+        if value is _REMOVE:
+            del question[key]
+        else:
+            question[key] = value
+    return question
+
+
+_MULTIPLE = {
+    "id": "q002",
+    "type": "multiple",
+    "topic": "涉密载体",
+    "difficulty": 2,
+    "text": "收发涉密载体应当履行哪些手续?",
+    "options": ["清点", "登记", "签收", "拍照发群"],
+    "answer": "ABC",
+    "explanation": "收发涉密载体应当清点、登记、编号、签收。",
+    "source": "收发涉密载体应当履行清点、登记、编号、签收等手续。",
+}
+
+_TRUEFALSE = {
+    "id": "q003",
+    "type": "truefalse",
+    "topic": "涉密载体",
+    "difficulty": 1,
+    "text": "涉密载体可以作为废品出售。",
+    "answer": False,
+    "explanation": "禁止将涉密载体作为废品出售。",
+    "source": "禁止将涉密载体作为废品出售。",
+}
+
+
+def _bank_text(*questions: dict[str, Any]) -> str:
+    document = {"topics": ["涉密人员", "涉密载体"], "questions": list(questions)}
+    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+
+
+def test_small_valid_bank_parses() -> None:
+    text = _bank_text(_question(), _MULTIPLE, _TRUEFALSE)
+    assert check_bank_text(text) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        (_question(explanation=_REMOVE), "缺少字段 explanation(解析)"),
+        (_question(answer=_REMOVE), "缺少字段 answer(答案)"),
+        (_question(type="essay"), "题型 essay 无效,应为 single(单选)、multiple(多选)或 truefalse(判断)"),
+        (_question(topic="考试安全"), "主题 考试安全 不在 topics 列表中"),
+        (_question(answer="E"), "答案 E 超出选项范围(共 4 个选项)"),
+        (_question(answer="AB"), "单选题应有且只有 1 个答案,现有 2 个"),
+        (_question(answer="1"), "答案 1 无效,应写大写选项字母,如 B 或 ACD"),
+        (_question(answer="b"), "答案 b 无效,应写大写选项字母,如 B 或 ACD"),
+        (_question(type="multiple", answer="ABB"), "答案中字母 B 重复"),
+        (_question(type="multiple", answer="C"), "多选题至少应有 2 个答案,现有 1 个"),
+        (_question(options=["核心涉密人员", "一般涉密人员"], answer="A"), "选项应有 3–5 个,现有 2 个"),
+        (_question(options=list("ABCDEF"), answer="A"), "选项应有 3–5 个,现有 6 个"),
+        (_question(options=["保密员", "保密员。", "网管"], answer="A"), "选项 B 与选项 A 相同"),
+        (_question(options=["甲", "乙" * 31, "丙"], answer="A"), "选项 B 超过 30 个字(现为 31 个字)"),
+        (_question(options=["甲", "", "丙"], answer="A"), "选项 B 为空或不是文字"),
+        (_question(options="甲、乙、丙"), "选项应为列表"),
+        (_question(difficulty=4), "难度应为 1、2 或 3,现为 4"),
+        (_question(difficulty=0), "难度应为 1、2 或 3,现为 0"),
+        (_question(difficulty=True), "难度应为 1、2 或 3,现为 True"),
+        (_question(explanation=""), "解析不能为空"),
+        (_question(source="   "), "出处不能为空"),
+        (_question(text=42), "题干应为文字"),
+        (
+            _question(type="truefalse", options=_REMOVE, answer="正确"),
+            "判断题答案应为 true(正确)或 false(错误),现为 正确",
+        ),
+        (_question(type="truefalse", answer=True), "判断题不写选项(固定为 正确/错误)"),
+        (_question(type="multiple", options=_REMOVE, answer="AC"), "缺少字段 options(选项)"),
+    ],
+)
+def test_each_malformed_question_is_reported(question: dict[str, Any], message: str) -> None:
+    assert check_bank_text(_bank_text(question)) == [BankProblem("q001", message)]
+
+
+def test_question_without_usable_id_is_located_by_line() -> None:
+    text = _bank_text(_MULTIPLE, _question(id="Q1"))
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "id: Q1" in row)
+    assert check_bank_text(text) == [BankProblem(f"第 {line} 行", "编号 Q1 格式不对,应形如 q001")]
+
+
+def test_unknown_field_is_reported_next_to_the_missing_one() -> None:
+    question = _question(explanation=_REMOVE, explaination="拼错了字段名")
+    assert check_bank_text(_bank_text(question)) == [
+        BankProblem("q001", "未知字段 explaination"),
+        BankProblem("q001", "缺少字段 explanation(解析)"),
+    ]
+
+
+def test_duplicate_ids_are_reported_with_both_lines() -> None:
+    text = _bank_text(_question(), _question(text="另一道题的题干?"))
+    lines = [i for i, row in enumerate(text.splitlines(), 1) if row.startswith("- id: q001")]
+    assert check_bank_text(text) == [BankProblem(f"第 {lines[1]} 行", f"编号 q001 重复(第 {lines[0]} 行已使用)")]
+
+
+def test_duplicate_texts_differing_only_in_spacing_and_punctuation_are_reported() -> None:
+    text = _bank_text(_question(), _question(id="q002", text="能够接触到 绝密级涉密信息的人员,属于哪一类"))
+    assert check_bank_text(text) == [BankProblem("q002", "题干与 q001 重复")]
+
+
+def test_yaml_syntax_error_reports_its_line() -> None:
+    text = "topics: [涉密人员]\nquestions:\n  - id: q001\n    text: 题干: 冒号后有空格\n"
+    problems = check_bank_text(text)
+    assert len(problems) == 1
+    assert problems[0].where == "第 4 行"
+    assert problems[0].message.startswith("YAML 格式错误")
+
+
+def test_duplicate_key_in_a_question_is_reported() -> None:
+    text = _bank_text(_question()).replace("answer: C\n", "answer: C\n  answer: A\n")
+    rows = text.splitlines()
+    first = rows.index("  answer: C") + 1
+    assert check_bank_text(text) == [BankProblem(f"第 {first + 1} 行", f"字段 answer 重复出现(第 {first} 行已有)")]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", BankProblem("整个文件", "题库应由 topics(主题列表)和 questions(题目列表)两部分组成")),
+        ("- 一道题\n", BankProblem("整个文件", "题库应由 topics(主题列表)和 questions(题目列表)两部分组成")),
+        ("topics: [涉密人员]\nquestions: []\n", BankProblem("整个文件", "缺少 questions 题目列表,或列表为空")),
+    ],
+)
+def test_bank_without_questions_is_rejected(text: str, problem: BankProblem) -> None:
+    assert check_bank_text(text) == [problem]
+
+
+def test_topics_list_problems() -> None:
+    text = yaml.safe_dump(
+        {"topics": ["涉密人员", "涉密人员", ""], "questions": [_question()], "extra": 1}, allow_unicode=True
+    )
+    assert check_bank_text(text) == [
+        BankProblem("整个文件", "未知的顶层字段 extra(只允许 topics 和 questions)"),
+        BankProblem("topics", "主题 涉密人员 重复"),
+        BankProblem("topics", "主题 '' 无效,应为非空文字"),
+    ]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = _bank_text(
+        _question(answer="E", difficulty=9),
+        dict(_MULTIPLE, answer="A"),
+        dict(_TRUEFALSE, explanation=""),
+    )
+    assert check_bank_text(text) == [
+        BankProblem("q001", "难度应为 1、2 或 3,现为 9"),
+        BankProblem("q001", "答案 E 超出选项范围(共 4 个选项)"),
+        BankProblem("q002", "多选题至少应有 2 个答案,现有 1 个"),
+        BankProblem("q003", "解析不能为空"),
+    ]
+
+
+def test_load_bank_raises_with_all_problems(tmp_path: Path) -> None:
+    path = tmp_path / "bank.yaml"
+    path.write_text(_bank_text(_question(answer="E"), dict(_MULTIPLE, answer="A")), encoding="utf-8")
+    with pytest.raises(BankError) as caught:
+        load_bank(path)
+    assert [p.where for p in caught.value.problems] == ["q001", "q002"]
+    assert "答案 E 超出选项范围" in str(caught.value)
+
+
+def test_load_bank_builds_questions(tmp_path: Path) -> None:
+    path = tmp_path / "bank.yaml"
+    path.write_text(_bank_text(_question(), _MULTIPLE, _TRUEFALSE), encoding="utf-8")
+    bank = load_bank(path)
+    assert bank.topics == ("涉密人员", "涉密载体")
+    single = bank.by_id("q001")
+    assert single.type is QuestionType.SINGLE
+    assert single.answer == frozenset({2})
+    assert single.options[2] == "核心涉密人员"
+    assert bank.by_id("q002").answer == frozenset({0, 1, 2})
+    true_false = bank.by_id("q003")
+    assert true_false.options == ("正确", "错误")
+    assert true_false.answer == frozenset({1})
+
+
+# ---------------------------------------------------------------- draw_paper
+
+
+def _make_question(qid: str, topic: str, qtype: QuestionType = QuestionType.SINGLE) -> Question:
+    if qtype is QuestionType.TRUEFALSE:
+        options: tuple[str, ...] = ("正确", "错误")
+        answer = frozenset({0})
+    else:
+        options = ("甲", "乙", "丙", "丁")
+        answer = frozenset({0, 2}) if qtype is QuestionType.MULTIPLE else frozenset({1})
+    return Question(qid, qtype, topic, 1, f"{qid} 题干", options, answer, "解析", "出处原文片段")
+
+
+def _make_bank(per_topic: dict[str, int]) -> Bank:
+    questions: list[Question] = []
+    for topic, count in per_topic.items():
+        for i in range(count):
+            qtype = (QuestionType.SINGLE, QuestionType.MULTIPLE, QuestionType.TRUEFALSE)[i % 3]
+            questions.append(_make_question(f"q{len(questions) + 1:03d}", topic, qtype))
+    return Bank(tuple(per_topic), tuple(questions))
+
+
+def _topic_counts(bank: Bank, paper: list[DrawnQuestion]) -> Counter[str]:
+    return Counter(bank.by_id(d.question_id).topic for d in paper)
+
+
+def test_bank_rejects_duplicate_ids() -> None:
+    question = _make_question("q001", "甲")
+    with pytest.raises(ValueError):
+        Bank(("甲",), (question, question))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_paper_is_distinct_and_balanced(seed: int) -> None:
+    bank = _make_bank({"甲": 10, "乙": 10, "丙": 10, "丁": 10})
+    paper = draw_paper(bank, 10, random.Random(seed))
+    assert len({d.question_id for d in paper}) == 10
+    assert sorted(_topic_counts(bank, paper).values()) == [2, 2, 3, 3]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_small_topic_is_used_up_and_the_rest_stay_balanced(seed: int) -> None:
+    bank = _make_bank({"甲": 1, "乙": 10, "丙": 10})
+    paper = draw_paper(bank, 9, random.Random(seed))
+    assert _topic_counts(bank, paper) == {"甲": 1, "乙": 4, "丙": 4}
+
+
+def test_drawing_the_whole_bank_and_too_many() -> None:
+    bank = _make_bank({"甲": 3, "乙": 2})
+    paper = draw_paper(bank, 5, random.Random(1))
+    assert sorted(d.question_id for d in paper) == [q.id for q in bank.questions]
+    assert draw_paper(bank, 0, random.Random(1)) == []
+    with pytest.raises(ValueError):
+        draw_paper(bank, 6, random.Random(1))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_seen_questions_are_avoided_while_unseen_suffice(seed: int) -> None:
+    bank = _make_bank({"甲": 4, "乙": 4, "丙": 4})
+    # Every question of 甲 and half of the others have been answered before: 4 unseen remain.
+    seen = {q.id for q in bank.questions if q.topic == "甲"} | {"q005", "q006", "q009", "q010"}
+    paper = draw_paper(bank, 3, random.Random(seed), seen)
+    assert {d.question_id for d in paper}.isdisjoint(seen)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_seen_questions_fill_up_the_paper_balancing_topics(seed: int) -> None:
+    bank = _make_bank({"甲": 4, "乙": 4, "丙": 4})
+    seen = {q.id for q in bank.questions if q.topic != "丙"}
+    paper = draw_paper(bank, 6, random.Random(seed), seen)
+    ids = {d.question_id for d in paper}
+    assert {q.id for q in bank.questions if q.topic == "丙"} <= ids
+    assert _topic_counts(bank, paper) == {"丙": 4, "甲": 1, "乙": 1}
+
+
+def test_options_are_shuffled_as_permutations(shipped: Bank) -> None:
+    paper = draw_paper(shipped, len(shipped.questions), random.Random(7))
+    moved = 0
+    for drawn in paper:
+        question = shipped.by_id(drawn.question_id)
+        assert sorted(drawn.order) == list(range(len(question.options)))
+        if question.type is QuestionType.TRUEFALSE:
+            assert drawn.order == (0, 1)
+        elif drawn.order != tuple(range(len(question.options))):
+            moved += 1
+    assert moved > len(shipped.questions) // 2
+
+
+def test_shipped_paper_covers_topics_evenly(shipped: Bank) -> None:
+    paper = draw_paper(shipped, 20, random.Random(3))
+    assert set(_topic_counts(shipped, paper).values()) == {1, 2}
+
+
+def test_same_seed_gives_the_same_paper(shipped: Bank) -> None:
+    first = draw_paper(shipped, 15, random.Random(42), seen={"q001", "q002"})
+    again = draw_paper(shipped, 15, random.Random(42), seen={"q001", "q002"})
+    other = draw_paper(shipped, 15, random.Random(43), seen={"q001", "q002"})
+    assert first == again
+    assert first != other
+
+
+# ---------------------------------------------------------------- is_correct and score_percent
+
+
+def test_is_correct_single_with_shuffled_order() -> None:
+    question = _make_question("q001", "甲")  # answer is option 1 (乙)
+    drawn = DrawnQuestion("q001", (3, 1, 0, 2))  # 乙 shown at position 1
+    assert is_correct(question, drawn, {1})
+    assert not is_correct(question, drawn, {0})
+    assert not is_correct(question, drawn, {1, 2})
+    assert not is_correct(question, drawn, set())
+
+
+def test_is_correct_multiple_needs_exactly_the_right_set() -> None:
+    question = _make_question("q001", "甲", QuestionType.MULTIPLE)  # answer is options 0 and 2
+    drawn = DrawnQuestion("q001", (2, 1, 3, 0))  # 丙 at position 0, 甲 at position 3
+    assert is_correct(question, drawn, [3, 0])
+    assert not is_correct(question, drawn, [0])
+    assert not is_correct(question, drawn, [0, 1, 3])
+    assert not is_correct(question, drawn, [0, 2])
+
+
+def test_is_correct_true_false() -> None:
+    true_question = _make_question("q001", "甲", QuestionType.TRUEFALSE)
+    false_question = Question(
+        "q002", QuestionType.TRUEFALSE, "甲", 1, "题干", ("正确", "错误"), frozenset({1}), "解析", "出处原文片段"
+    )
+    assert is_correct(true_question, DrawnQuestion("q001", (0, 1)), {0})
+    assert not is_correct(true_question, DrawnQuestion("q001", (0, 1)), {1})
+    assert is_correct(false_question, DrawnQuestion("q002", (0, 1)), {1})
+    assert not is_correct(false_question, DrawnQuestion("q002", (0, 1)), {0})
+
+
+def test_is_correct_rejects_mismatched_input() -> None:
+    question = _make_question("q001", "甲")
+    with pytest.raises(ValueError):
+        is_correct(question, DrawnQuestion("q002", (0, 1, 2, 3)), {1})
+    with pytest.raises(ValueError):
+        is_correct(question, DrawnQuestion("q001", (0, 1, 2, 3)), {4})
+    with pytest.raises(ValueError):
+        is_correct(question, DrawnQuestion("q001", (0, 1, 2)), {1})
+
+
+@pytest.mark.parametrize(
+    ("correct", "total", "percent"),
+    [(0, 5, 0), (5, 5, 100), (1, 8, 13), (3, 8, 38), (1, 3, 33), (2, 3, 67), (1, 200, 1), (17, 20, 85)],
+)
+def test_score_percent_rounds_half_up(correct: int, total: int, percent: int) -> None:
+    assert score_percent(correct, total) == percent
+
+
+@pytest.mark.parametrize(("correct", "total"), [(0, 0), (-1, 5), (6, 5)])
+def test_score_percent_rejects_impossible_scores(correct: int, total: int) -> None:
+    with pytest.raises(ValueError):
+        score_percent(correct, total)
