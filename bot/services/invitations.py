@@ -108,3 +108,20 @@ async def redeem(
     await session.flush()
     await audit.record(session, now, staff.id, "binding.create", f"staff:{staff.id}", channel=channel)
     return RedeemResult(Redeemed.BOUND, staff.id)
+
+
+async def issue_for(session: AsyncSession, staff_id: int, now: datetime, valid_days: int) -> IssuedInvitation:
+    """A fresh code for one person (a new phone, a lost code); their older unused codes stop working."""
+    staff = await session.get(Staff, staff_id)
+    assert staff is not None
+    await session.execute(
+        update(Invitation)
+        .where(Invitation.staff_id == staff_id, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    code = new_code()
+    expires = now + timedelta(days=valid_days)
+    session.add(Invitation(staff_id=staff_id, code=code, created_at=now, expires_at=expires))
+    await session.flush()
+    await audit.record(session, now, None, "invitations.issue", f"staff:{staff_id}", count=1)
+    return IssuedInvitation(staff.employee_id, staff.name, code, expires)

@@ -1,0 +1,168 @@
+"""`baomi`: the command line. Each command is one unit of work with its own transaction."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from bot.clock import SystemClock
+from bot.config import ConfigError, Settings
+from bot.db.migrate import downgrade, upgrade
+from bot.db.session import Database
+from bot.domain.roster import RosterError
+
+log = logging.getLogger("baomi")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    for noisy in ("httpx", "httpcore", "apscheduler", "telegram", "aiosqlite", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_app
+
+    app = build_app(settings, SystemClock())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.start(stop)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await app.stop()
+    return 0
+
+
+async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    db = Database(settings.database_url)
+    try:
+        await db.check()
+    finally:
+        await db.dispose()
+    if args.action == "upgrade":
+        await upgrade(settings.database_url, args.revision or "head")
+    else:
+        await downgrade(settings.database_url, args.revision or "base")
+    print(f"database {args.action}d")
+    return 0
+
+
+async def cmd_roster_import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.roster import import_roster, read_roster
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise ConfigError(f"no such file: {path}")
+    try:
+        rows = read_roster(path)
+    except RosterError as exc:
+        print(f"名单有误，未导入任何数据（{len(exc.errors)} 行有问题）:", file=sys.stderr)
+        for err in exc.errors:
+            print(f"  第 {err.line} 行: {err.reason}", file=sys.stderr)
+        return 1
+    db = await _ready(settings)
+    try:
+        async with db.transaction() as session:
+            result = await import_roster(session, rows, SystemClock().now())
+    finally:
+        await db.dispose()
+    print(f"导入完成: 新增 {result.added}，更新 {result.updated}，未变 {result.unchanged}")
+    if result.absent:
+        print(f"名单中没有以下 {len(result.absent)} 名在职人员（未删除；离岗请用 baomi depart 办理）:")
+        for employee_id, name in result.absent:
+            print(f"  {employee_id} {name}")
+    return 0
+
+
+async def cmd_invites(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.invitations import issue_for_unbound
+
+    username = await bot_username(settings) if settings.telegram_token else None
+    db = await _ready(settings)
+    try:
+        async with db.transaction() as session:
+            issued = await issue_for_unbound(session, SystemClock().now(), settings.policy.invitation_valid_days)
+    finally:
+        await db.dispose()
+    out = Path(args.out)
+    with out.open("w", newline="", encoding="utf-8-sig") as fh:  # with BOM, so Excel opens it as UTF-8
+        writer = csv.writer(fh)
+        writer.writerow(["employee_id", "name", "code", "link"])
+        for inv in issued:
+            link = f"https://t.me/{username}?start={inv.code}" if username else ""
+            writer.writerow([inv.employee_id, inv.name, inv.code, link])
+    print(f"已为 {len(issued)} 名未绑定人员生成邀请码，写入 {out}")
+    if not username:
+        print("（未配置 BAOMI_TELEGRAM_TOKEN，link 列留空）")
+    return 0
+
+
+async def bot_username(settings: Settings) -> str:
+    from telegram import Bot
+
+    async with Bot(settings.require_token(), base_url=settings.telegram_api_url) as bot:
+        return bot.username
+
+
+async def _ready(settings: Settings) -> Database:
+    db = Database(settings.database_url)
+    await db.check()
+    await upgrade(settings.database_url)
+    return db
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="baomi", description="保密助手 — confidentiality work of an education bureau")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="apply migrations and run the bot (Telegram long polling)").set_defaults(func=cmd_run)
+
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade"])
+    db.add_argument("revision", nargs="?")
+    db.set_defaults(func=cmd_db)
+
+    roster = sub.add_parser("roster", help="staff roster")
+    roster_sub = roster.add_subparsers(dest="roster_command", required=True)
+    imp = roster_sub.add_parser("import", help="import a roster (CSV in UTF-8/GBK, or XLSX)")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_roster_import)
+
+    inv = sub.add_parser("invites", help="issue invitation codes for everyone not bound yet")
+    inv.add_argument("--out", required=True, help="CSV file to write")
+    inv.set_defaults(func=cmd_invites)
+
+    from bot.console import add_console_parser
+
+    add_console_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.func
+    try:
+        settings = Settings.from_env()
+        setup_logging(settings.log_level)
+        return asyncio.run(func(settings, args))
+    except ConfigError as exc:
+        print(f"baomi: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""`baomi console`: the real bot against the built-in fake Bot API, in this process, chatted with in the
+terminal as a chosen member of staff. Buttons are shown as numbered choices. No Telegram account needed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import select
+
+from bot.app import BaomiApp, build_app
+from bot.clock import SystemClock
+from bot.config import ConfigError, Settings, sqlite_url
+from bot.db.migrate import upgrade
+from bot.db.models import Binding, Department, Staff
+from bot.services.invitations import issue_for
+from bot.services.roster import import_roster, read_roster
+from bot.testing.fake_bot_api import ChatEvent, FakeBotApi
+
+DEMO_DB = "baomi-demo.db"
+DEMO_ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
+CONSOLE_USER_BASE = 10_000  # fake Telegram user ids: base + staff id
+HELP = """命令: 直接输入文字或 /命令 发给保密助手; 输入数字按下最近一条消息的按钮;
+  :as 工号   换成另一名人员        :photo / :file   模拟发送图片 / 文件
+  :who       列出可选人员          :q               退出"""
+
+
+def add_console_parser(sub: Any) -> None:
+    p = sub.add_parser("console", help="chat with the bot in this terminal through a built-in fake Telegram")
+    p.add_argument("--demo", action="store_true", help=f"seed a demo organisation into ./{DEMO_DB} and use it")
+    p.add_argument("--as", dest="as_employee", metavar="EMPLOYEE_ID", help="whom to chat as")
+    p.add_argument("--script", type=Path, help="read the lines to type from this file instead of the keyboard")
+    p.set_defaults(func=cmd_console)
+
+
+async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    if args.demo:
+        settings = replace(settings, database_url=sqlite_url(Path.cwd() / DEMO_DB))
+    api = FakeBotApi(token="100000:CONSOLE", bot_username="baomi_console_bot")
+    await api.start()
+    settings = replace(settings, telegram_token=api.token, telegram_api_url=api.base_url)
+    stop = asyncio.Event()
+    app = build_app(settings, SystemClock())
+    try:
+        await upgrade(settings.database_url)
+        if args.demo:
+            await seed_demo(app)
+        await app.start(stop)
+        session = ConsoleSession(api, app, sys.stdout)
+        if not await session.switch(args.as_employee or await session.choose()):
+            return 1
+        lines = args.script.read_text(encoding="utf-8").splitlines() if args.script else None
+        await session.loop(lines)
+    finally:
+        stop.set()
+        await app.stop()
+        await api.stop()
+    return 0
+
+
+async def seed_demo(app: BaomiApp) -> None:
+    async with app.db.transaction() as s:
+        if await s.scalar(select(Staff.id).limit(1)) is None:
+            await import_roster(s, read_roster(DEMO_ROSTER), app.clock.now())
+
+
+class ConsoleSession:
+    def __init__(self, api: FakeBotApi, app: BaomiApp, out: TextIO) -> None:
+        self.api = api
+        self.app = app
+        self.out = out
+        self.user_id: int | None = None
+        self.latest_buttons: tuple[int, list[tuple[str, str]]] | None = None
+        api.add_listener(self.show)
+
+    def print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def show(self, event: ChatEvent) -> None:
+        if event.chat_id != self.user_id or event.kind not in ("sent", "edited", "callback_answer"):
+            return
+        if event.kind == "callback_answer":
+            if event.data.get("text"):
+                self.print(f"  ({event.data['text']})")
+            return
+        message = event.data
+        label = "🤖" if event.kind == "sent" else "🤖 (已更新)"
+        body = message.get("text") or message.get("caption") or ""
+        if message.get("document"):
+            body = f"[文件] {message['document'].get('file_name', '')}\n{body}"
+        self.print(f"\n{label} " + body.replace("\n", "\n   "))
+        buttons = self.api.buttons(message)
+        if buttons:
+            self.latest_buttons = (message["message_id"], buttons)
+            self.print("   " + "  ".join(f"[{i}] {text}" for i, (text, _) in enumerate(buttons, 1)))
+
+    async def people(self) -> list[tuple[str, str, str]]:
+        async with self.app.db.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(Staff.employee_id, Staff.name, Department.name)
+                    .join(Department, Staff.department_id == Department.id)
+                    .where(Staff.active.is_(True))
+                    .order_by(Staff.employee_id)
+                )
+            ).all()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def choose(self) -> str:
+        people = await self.people()
+        if not people:
+            raise ConfigError("the roster is empty: run `baomi roster import FILE` first, or use --demo")
+        self.print("请选择以哪位人员的身份试用:")
+        for i, (eid, name, dept) in enumerate(people, 1):
+            self.print(f"  {i:>2}. {eid} {name}（{dept}）")
+        while True:
+            answer = (await read_line("编号或工号> ")).strip()
+            if answer.isdigit() and 1 <= int(answer) <= len(people):
+                return people[int(answer) - 1][0]
+            if any(p[0] == answer for p in people):
+                return answer
+
+    async def switch(self, employee_id: str) -> bool:
+        """Chat as this person, binding their fake account with a real invitation code if needed."""
+        async with self.app.db.transaction() as s:
+            staff = await s.scalar(select(Staff).where(Staff.employee_id == employee_id))
+            if staff is None or not staff.active:
+                self.print(f"花名册中没有在职人员 {employee_id}")
+                return False
+            user_id = CONSOLE_USER_BASE + staff.id
+            bound = await s.scalar(
+                select(Binding.id).where(Binding.channel == "telegram", Binding.channel_user_id == str(user_id))
+            )
+            code = None if bound else (await issue_for(s, staff.id, self.app.clock.now(), 1)).code
+        self.user_id = user_id
+        self.latest_buttons = None
+        self.print(f"\n—— 现在以 {staff.name}（{employee_id}）的身份对话。{HELP}")
+        if code:
+            await self.type(f"/start {code}")
+        return True
+
+    async def type(self, line: str) -> None:
+        assert self.user_id is not None
+        self.print(f"\n👤 {line}")
+        await self.api.send_text(self.user_id, line, first_name="控制台", language_code="zh-hans")
+        await self.settle()
+
+    async def settle(self) -> None:
+        from bot.testing.settle import settle
+
+        await settle(self.api, self.app)
+
+    async def loop(self, lines: list[str] | None) -> None:
+        source: Callable[[], Coroutine[Any, Any, str]]
+        if lines is not None:
+            feed = iter(lines)
+
+            async def next_line() -> str:
+                return next(feed, ":q")
+
+            source = next_line
+        else:
+
+            async def ask() -> str:
+                return await read_line("> ")
+
+            source = ask
+        while True:
+            line = (await source()).strip()
+            if not line:
+                continue
+            if line in (":q", ":quit"):
+                return
+            await self.command(line)
+
+    async def command(self, line: str) -> None:
+        assert self.user_id is not None
+        if line.startswith(":as "):
+            await self.switch(line[4:].strip())
+        elif line == ":who":
+            for eid, name, dept in await self.people():
+                self.print(f"  {eid} {name}（{dept}）")
+        elif line == ":photo":
+            self.print("\n👤 [图片]")
+            await self.api.send_photo(self.user_id)
+            await self.settle()
+        elif line == ":file":
+            self.print("\n👤 [文件] 材料.docx")
+            await self.api.send_document(self.user_id, file_name="材料.docx")
+            await self.settle()
+        elif line.isdigit() and self.latest_buttons:
+            message_id, buttons = self.latest_buttons
+            index = int(line) - 1
+            if 0 <= index < len(buttons):
+                self.print(f"\n👤 按下 [{buttons[index][0]}]")
+                await self.api.press(self.user_id, message_id, buttons[index][1])
+                await self.settle()
+            else:
+                self.print(f"没有第 {line} 个按钮")
+        else:
+            await self.type(line)
+
+
+async def read_line(prompt: str) -> str:
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, input, prompt)
+    except EOFError:
+        return ":q"

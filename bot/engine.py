@@ -1,0 +1,368 @@
+"""The engine: takes inbox rows in order and, for each, in one transaction, resolves the person, runs one
+step of their conversation, saves the new state and writes the replies to the outbox.
+
+A crash anywhere leaves the inbox row pending (processed again after restart, from the old state) or has
+committed everything: that is what makes "answered exactly once" hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Policy
+from bot.db.models import Conversation, InboxEvent
+from bot.db.session import Database
+from bot.handlers.base import (
+    Attachment,
+    Command,
+    Flow,
+    FlowContext,
+    Inbound,
+    Pick,
+    Press,
+    Priority,
+    Reply,
+    Step,
+    Text,
+)
+from bot.handlers.payload import PayloadError, decode
+from bot.handlers.registry import Registry, allowed
+from bot.outbox_rows import add, message_payload, send_to_staff
+from bot.services import invitations, people
+from bot.services.invitations import Redeemed
+from bot.texts import Texts
+
+log = logging.getLogger("baomi.engine")
+
+MAX_ATTEMPTS = 3
+BATCH = 200
+
+
+class Parser(Protocol):
+    def parse(self, payload: dict[str, Any]) -> Inbound: ...
+
+
+class StaleState(Exception):
+    """Another step saved this person's conversation first; the event is processed again."""
+
+
+BindHook = Callable[[AsyncSession, FlowContext], Awaitable[list[Reply]]]
+
+
+@dataclass
+class Engine:
+    db: Database
+    clock: Clock
+    policy: Policy
+    texts: Texts
+    registry: Registry
+    on_outbox: Callable[[], None] = lambda: None
+    parsers: dict[str, Parser] = field(default_factory=dict)  # one per channel, by channel name
+    # Called after a person binds (e.g. to start the onboarding pledge); their replies follow the welcome.
+    bind_hooks: list[BindHook] = field(default_factory=list)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process pending events whenever woken, until `stop` is set."""
+        while not stop.is_set():
+            self._wake.clear()
+            await self.process_pending()
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+
+    async def process_pending(self) -> int:
+        """Process every pending inbox row, oldest first; returns how many were handled."""
+        handled = 0
+        while True:
+            async with self.db.sessions() as session:
+                ids = (
+                    await session.scalars(
+                        select(InboxEvent.id).where(InboxEvent.status == "pending").order_by(InboxEvent.id).limit(BATCH)
+                    )
+                ).all()
+            if not ids:
+                return handled
+            for row_id in ids:
+                await self.process(row_id)
+                handled += 1
+
+    async def process(self, row_id: int) -> None:
+        for _ in range(5):
+            try:
+                async with self.db.transaction() as session:
+                    # Claiming first takes the write lock before anything is read (SQLite) or locks the row
+                    # (PostgreSQL): whoever else looks at this row afterwards sees it done.
+                    claimed = await session.execute(
+                        update(InboxEvent)
+                        .where(InboxEvent.id == row_id, InboxEvent.status == "pending")
+                        .values(status="done", processed_at=self.clock.now())
+                    )
+                    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                        return
+                    row = await session.get(InboxEvent, row_id)
+                    assert row is not None
+                    inbound = self.parsers[row.channel].parse(row.payload)
+                    await self.handle(session, inbound)
+                self.on_outbox()
+                return
+            except StaleState:
+                continue
+            except Exception as exc:
+                # Never log the payload: it may hold what a person typed.
+                log.exception("inbox %s failed: %s", row_id, type(exc).__name__)
+                await self._record_failure(row_id, exc)
+                return
+
+    async def _record_failure(self, row_id: int, exc: Exception) -> None:
+        async with self.db.transaction() as session:
+            row = await session.get(InboxEvent, row_id)
+            if row is None:
+                return
+            row.attempts += 1
+            row.error = type(exc).__name__[:200]
+            if row.attempts < MAX_ATTEMPTS:
+                return
+            row.status = "failed"
+            row.processed_at = self.clock.now()
+            inbound = self.parsers[row.channel].parse(row.payload)
+            person = await people.by_binding(session, inbound.channel, inbound.user_id)
+            locale = person.locale if person else guess_locale(inbound.language)
+            # The person gets an apology instead of silence; their conversation is left as it was.
+            add(
+                session,
+                self.clock.now(),
+                channel=inbound.channel,
+                chat_id=inbound.chat_id,
+                op="send",
+                payload=message_payload(Reply(self.texts.render("core/error", locale))),
+                priority=Priority.INTERACTIVE,
+                staff_id=person.id if person else None,
+                source=f"inbox:{row_id}",
+            )
+            if inbound.callback_id:
+                self._answer(session, inbound, None)
+        self.on_outbox()
+
+    # --- one event ------------------------------------------------------------------------------------
+    async def handle(self, session: AsyncSession, inbound: Inbound) -> None:
+        event = inbound.event
+        if event is None:
+            return
+        now = self.clock.now()
+        person = await people.by_binding(session, inbound.channel, inbound.user_id)
+        if isinstance(event, Attachment):
+            # Material is never carried by the bot: remove it from the chat before anything else.
+            if inbound.message_id:
+                add(
+                    session,
+                    now,
+                    channel=inbound.channel,
+                    chat_id=inbound.chat_id,
+                    op="delete",
+                    payload={"message_id": inbound.message_id},
+                    priority=Priority.INTERACTIVE,
+                )
+        if person is None:
+            await self._stranger(session, inbound)
+            return
+        conv = await session.get(Conversation, person.id)
+        ctx = FlowContext(
+            session, now, person, self.policy, self.texts, inbound.channel, current_flow=conv.flow if conv else None
+        )
+        if not person.active:
+            self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/departed"))), None, None)
+            return
+        if isinstance(event, Text) and (entry := self.registry.by_alias.get(event.text.strip())):
+            event = Command(entry.command)
+        if isinstance(event, Command):
+            await self._command(session, inbound, ctx, event, conv)
+        elif isinstance(event, Press):
+            await self._press(session, inbound, ctx, event, conv)
+        elif conv is not None:
+            flow = self.registry.flows[conv.flow]
+            step = await flow.on_event(ctx, dict(conv.state), event)
+            await self._apply(session, inbound, ctx, flow, conv, step)
+        elif isinstance(event, Attachment):
+            self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/attachment_refused"))), None, None)
+        else:
+            self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/not_understood"))), None, None)
+
+    async def _stranger(self, session: AsyncSession, inbound: Inbound) -> None:
+        event = inbound.event
+        locale = guess_locale(inbound.language)
+        now = self.clock.now()
+        if isinstance(event, Command) and event.name == "start" and event.args.strip():
+            result = await invitations.redeem(
+                session, event.args, inbound.channel, inbound.user_id, inbound.chat_id, now
+            )
+            if result.outcome is Redeemed.BOUND and result.staff_id is not None:
+                person = await people.by_id(session, result.staff_id)
+                assert person is not None
+                ctx = FlowContext(session, now, person, self.policy, self.texts, inbound.channel)
+                replies = [Reply(ctx.t("core/bound", person=person, commands=self._menu(ctx)))]
+                for hook in self.bind_hooks:
+                    replies.extend(await hook(session, ctx))
+                self._reply(session, inbound, ctx, Step(None, replies), None, None)
+                return
+            text = self.texts.render(f"core/code_{result.outcome.value}", locale)
+        else:
+            text = self.texts.render("core/stranger", locale)
+        if inbound.callback_id:
+            self._answer(session, inbound, None)
+        add(
+            session,
+            now,
+            channel=inbound.channel,
+            chat_id=inbound.chat_id,
+            op="send",
+            payload=message_payload(Reply(text)),
+            priority=Priority.INTERACTIVE,
+        )
+
+    async def _command(
+        self, session: AsyncSession, inbound: Inbound, ctx: FlowContext, event: Command, conv: Conversation | None
+    ) -> None:
+        if event.name == "start":
+            if event.args.strip():
+                text = ctx.t("core/code_already_bound")
+            else:
+                text = ctx.t("core/welcome_back", person=ctx.person)
+            self._reply(session, inbound, ctx, Step.done(Reply(text)), None, None)
+            return
+        entry = self.registry.lookup(event.name)
+        if entry is None:
+            self._reply(
+                session, inbound, ctx, Step.done(Reply(ctx.t("core/unknown_command", command=event.name))), None, None
+            )
+            return
+        if not allowed(entry.flow.roles, ctx.person.roles):
+            self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/no_right"))), None, None)
+            return
+        step = await entry.flow.start(ctx, event.args)
+        if entry.instant:
+            # Help, status and the like answer without leaving the conversation the person is in.
+            self._reply(session, inbound, ctx, step, None, None)
+            return
+        await self._apply(session, inbound, ctx, entry.flow, conv, step)
+
+    async def _press(
+        self, session: AsyncSession, inbound: Inbound, ctx: FlowContext, event: Press, conv: Conversation | None
+    ) -> None:
+        try:
+            payload = decode(event.data)
+        except PayloadError:
+            self._reply(session, inbound, ctx, Step(None, toast=ctx.t("core/stale_button")), None, None)
+            return
+        action = self.registry.actions.get(payload.prefix)
+        if action is not None:
+            if not allowed(action.roles, ctx.person.roles):
+                self._reply(session, inbound, ctx, Step(None, toast=ctx.t("core/no_right")), None, None)
+                return
+            step = await action.on_press(ctx, payload.action, payload.args)
+            self._reply(session, inbound, ctx, step, None, None)
+            return
+        flow = self.registry.by_prefix.get(payload.prefix)
+        if flow is None or conv is None or conv.flow != flow.name or conv.version != payload.version:
+            # An old button, or the second tap of a double tap: the step it asked for has happened or gone.
+            self._reply(session, inbound, ctx, Step(None, toast=ctx.t("core/stale_button")), None, None)
+            return
+        step = await flow.on_event(ctx, dict(conv.state), Pick(payload.action, payload.args))
+        await self._apply(session, inbound, ctx, flow, conv, step)
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        inbound: Inbound,
+        ctx: FlowContext,
+        flow: Flow,
+        conv: Conversation | None,
+        step: Step,
+    ) -> None:
+        """Save the conversation (checking its version) and queue the replies."""
+        version: int | None = None
+        now = ctx.now
+        if step.state is None:
+            if conv is not None:
+                await session.execute(delete(Conversation).where(Conversation.staff_id == ctx.person.id))
+        elif conv is None:
+            version = 1
+            session.add(
+                Conversation(staff_id=ctx.person.id, flow=flow.name, state=step.state, version=version, updated_at=now)
+            )
+        else:
+            version = conv.version + 1
+            result = await session.execute(
+                update(Conversation)
+                .where(Conversation.staff_id == ctx.person.id, Conversation.version == conv.version)
+                .values(flow=flow.name, state=step.state, version=version, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise StaleState()
+        self._reply(session, inbound, ctx, step, flow.prefix, version)
+        for out in step.outgoing:
+            await send_to_staff(session, now, out.staff_id, out.reply, out.priority, out.source)
+
+    def _reply(
+        self,
+        session: AsyncSession,
+        inbound: Inbound,
+        ctx: FlowContext,
+        step: Step,
+        prefix: str | None,
+        version: int | None,
+    ) -> None:
+        if inbound.callback_id:
+            self._answer(session, inbound, step.toast)
+        for reply in step.replies:
+            payload = message_payload(reply, prefix, version)
+            if reply.replace and inbound.callback_id and inbound.message_id and reply.document is None:
+                payload["message_id"] = inbound.message_id
+                op = "edit"
+            else:
+                op = "send"
+            add(
+                session,
+                ctx.now,
+                channel=inbound.channel,
+                chat_id=inbound.chat_id,
+                op=op,
+                payload=payload,
+                priority=Priority.INTERACTIVE,
+                staff_id=ctx.person.id,
+            )
+
+    def _answer(self, session: AsyncSession, inbound: Inbound, toast: str | None) -> None:
+        add(
+            session,
+            self.clock.now(),
+            channel=inbound.channel,
+            chat_id=inbound.chat_id,
+            op="answer",
+            payload={"callback_id": inbound.callback_id, "text": toast or ""},
+            priority=Priority.INTERACTIVE,
+        )
+
+    def _menu(self, ctx: FlowContext) -> list[dict[str, str]]:
+        return [
+            {"command": e.command, "description": ctx.t(f"menu/{e.command}")}
+            for e in self.registry.menu(ctx.person.roles)
+        ]
+
+
+def guess_locale(language: str | None) -> str:
+    return "en" if language and language.lower().startswith("en") else "zh"

@@ -1,0 +1,186 @@
+"""The channel-neutral vocabulary of conversations: events in, steps (state + replies) out.
+
+Flows never see a Telegram or WeCom object; channels translate to and from these types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Policy
+from bot.domain.levels import Role
+from bot.services.people import Person
+from bot.texts import Texts
+
+
+# --- inbound events ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Command:
+    name: str  # without the slash, lower case
+    args: str = ""
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button pressed, as the channel delivered it (the raw payload)."""
+
+    data: str
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A press of one of the current conversation's buttons, decoded and checked as current by the engine."""
+
+    action: str
+    args: tuple[str, ...] = ()
+
+
+class AttachmentKind(StrEnum):
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    VOICE = "voice"
+    VIDEO = "video"
+    STICKER = "sticker"
+    CONTACT = "contact"
+    LOCATION = "location"
+    FORWARD = "forward"
+    LINK = "link"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: AttachmentKind
+
+
+Event = Command | Text | Press | Attachment
+FlowEvent = Text | Pick | Attachment
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One event with who sent it and where, as a channel parsed it."""
+
+    channel: str
+    user_id: str
+    chat_id: str
+    event: Event | None  # None: nothing for the engine (an edit, a service message)
+    message_id: str | None = None  # the incoming message, or the message whose button was pressed
+    callback_id: str | None = None  # a press to acknowledge
+    language: str | None = None  # the client's language, used before a person has chosen one
+
+
+# --- replies ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Button:
+    """A button. `target` None means the current conversation; else the prefix of a standalone action."""
+
+    label: str
+    action: str
+    args: tuple[str, ...] = ()
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    filename: str
+    content_b64: str
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: Sequence[Sequence[Button]] = ()
+    # Replace the message whose button was pressed (Telegram edit, WeCom card update) instead of sending.
+    replace: bool = False
+    document: Document | None = None
+
+
+class Priority(IntEnum):
+    """Lower goes first: a person waiting for an answer beats everything."""
+
+    INTERACTIVE = 0
+    ALERT = 1
+    REMINDER = 2
+    BROADCAST = 3
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to another person (or the same person, proactively), sent to all their bindings."""
+
+    staff_id: int
+    reply: Reply
+    priority: Priority = Priority.ALERT
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a flow returns: the new state (None when the conversation is over) and what to say."""
+
+    state: dict[str, Any] | None
+    replies: list[Reply] = field(default_factory=list)
+    outgoing: list[Outgoing] = field(default_factory=list)
+    toast: str | None = None  # a short notice on the pressed button (Telegram's callback answer)
+
+    @classmethod
+    def done(cls, *replies: Reply, toast: str | None = None) -> Step:
+        return cls(None, list(replies), toast=toast)
+
+
+# --- context ----------------------------------------------------------------------------------------
+@dataclass
+class FlowContext:
+    session: AsyncSession
+    now: datetime
+    person: Person
+    policy: Policy
+    texts: Texts
+    channel: str
+    current_flow: str | None = None  # the conversation the person was in when this event arrived
+
+    @property
+    def locale(self) -> str:
+        return self.person.locale
+
+    def t(self, name: str, **context: Any) -> str:
+        return self.texts.render(name, self.locale, **context)
+
+
+class Flow(Protocol):
+    """A conversation. States are a StrEnum at the top of its module; steps in the order a user meets them."""
+
+    name: str
+    prefix: str  # short and unique: it starts every button payload of this flow
+    roles: frozenset[Role]  # who may start it (any of these)
+
+    async def start(self, ctx: FlowContext, args: str) -> Step: ...
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step: ...
+
+
+class Action(Protocol):
+    """A standalone button that does not belong to a conversation (an acknowledgement, an alert's 受理)."""
+
+    prefix: str
+    roles: frozenset[Role]
+
+    async def on_press(self, ctx: FlowContext, action: str, args: tuple[str, ...]) -> Step: ...
+
+
+EVERYONE: frozenset[Role] = frozenset({Role.STAFF})
+OFFICERS: frozenset[Role] = frozenset({Role.OFFICER})
+HEADS_AND_OFFICERS: frozenset[Role] = frozenset({Role.HEAD, Role.OFFICER})

@@ -1,0 +1,42 @@
+"""/team: a head sees their own department; an officer chooses any department."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from bot.domain.levels import Role
+from bot.handlers.base import HEADS_AND_OFFICERS, Button, FlowContext, FlowEvent, Pick, Reply, Step
+from bot.services import team
+
+
+class TeamState(StrEnum):
+    CHOOSING = "choosing"  # an officer picks a department
+
+
+class TeamFlow:
+    name = "team"
+    prefix = "tm"
+    roles = HEADS_AND_OFFICERS
+
+    async def start(self, ctx: FlowContext, args: str) -> Step:
+        """Shows the head's department at once; offers officers the list of departments."""
+        if not ctx.person.has(Role.OFFICER):
+            return Step.done(await self.department_view(ctx, ctx.person.department_id))
+        depts = await team.departments(ctx.session)
+        buttons = [[Button(d.name, "dept", (str(d.id),))] for d in depts]
+        return Step({"state": TeamState.CHOOSING}, [Reply(ctx.t("team/choose"), buttons)])
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
+        """Shows the department an officer picked."""
+        if isinstance(event, Pick) and event.action == "dept" and event.args and event.args[0].isdigit():
+            reply = await self.department_view(ctx, int(event.args[0]))
+            return Step.done(Reply(reply.text, replace=True))
+        return Step(state, [Reply(ctx.t("team/choose_hint"))])
+
+    async def department_view(self, ctx: FlowContext, department_id: int) -> Reply:
+        dept = await team.department(ctx.session, department_id)
+        if dept is None:
+            return Reply(ctx.t("team/no_department"))
+        people = await team.members(ctx.session, department_id)
+        return Reply(ctx.t("team/department", department=dept, members=people))

@@ -1,0 +1,98 @@
+"""Turning replies into outbox rows (inside the caller's transaction): the only way anything is said."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Binding, OutboxMessage
+from bot.handlers.base import Button, Priority, Reply
+from bot.handlers.payload import encode
+
+
+def button_rows(buttons: Any, flow_prefix: str | None, version: int | None) -> list[list[dict[str, str]]]:
+    rows = []
+    for row in buttons:
+        out = []
+        for b in row:
+            assert isinstance(b, Button)
+            if b.target is not None:
+                data = encode(b.target, None, b.action, b.args)
+            else:
+                if flow_prefix is None or version is None:
+                    raise ValueError(f"button {b.label!r} belongs to no conversation; give it a target action")
+                data = encode(flow_prefix, version, b.action, b.args)
+            out.append({"text": b.label, "data": data})
+        rows.append(out)
+    return rows
+
+
+def message_payload(reply: Reply, flow_prefix: str | None = None, version: int | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"text": reply.text, "buttons": button_rows(reply.buttons, flow_prefix, version)}
+    if reply.document is not None:
+        payload["document"] = asdict(reply.document)
+    return payload
+
+
+def add(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    channel: str,
+    chat_id: str,
+    op: str,
+    payload: dict[str, Any],
+    priority: Priority,
+    staff_id: int | None = None,
+    source: str | None = None,
+    not_before: datetime | None = None,
+) -> OutboxMessage:
+    row = OutboxMessage(
+        channel=channel,
+        chat_id=chat_id,
+        staff_id=staff_id,
+        op=op,
+        payload=payload,
+        priority=int(priority),
+        status="pending",
+        attempts=0,
+        created_at=now,
+        not_before=not_before,
+        source=source,
+    )
+    session.add(row)
+    return row
+
+
+async def send_to_staff(
+    session: AsyncSession,
+    now: datetime,
+    staff_id: int,
+    reply: Reply,
+    priority: Priority,
+    source: str | None = None,
+    not_before: datetime | None = None,
+) -> int:
+    """Queue a message to every reachable binding of a person; returns how many rows were written."""
+    bindings = (
+        await session.scalars(select(Binding).where(Binding.staff_id == staff_id, Binding.unreachable_at.is_(None)))
+    ).all()
+    payload = message_payload(reply)
+    for b in bindings:
+        add(
+            session,
+            now,
+            channel=b.channel,
+            chat_id=b.chat_id,
+            op="send",
+            payload=payload,
+            priority=priority,
+            staff_id=staff_id,
+            source=source,
+            not_before=not_before,
+        )
+    return len(bindings)

@@ -1,0 +1,1 @@
+"""Test doubles that stand in for external services (Telegram) in tests, benchmarks and the console."""
