@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from telegram.ext import Application
 
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram import TelegramChannel, limits
 from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.db.migrate import upgrade
@@ -110,7 +110,7 @@ def build_app(settings: Settings, clock: Clock) -> BaomiApp:
     dispatcher = Dispatcher(db, clock)
     engine = Engine(db, clock, settings.policy, texts, registry, on_outbox=dispatcher.wake)
     # A channel feeds the engine's inbox and performs the dispatcher's rows.
-    telegram = TelegramChannel(ptb.bot, db, clock, on_inbox=engine.wake)
+    telegram = TelegramChannel(ptb.bot, db, clock, on_inbox=engine.wake, limits=limits(settings.telegram_rate))
     engine.parsers[telegram.name] = telegram
     dispatcher.add_sender(telegram)
     return BaomiApp(settings, clock, db, texts, registry, engine, dispatcher, ptb, telegram)

@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.clock import Clock
 from bot.config import Policy
@@ -88,19 +89,51 @@ class Engine:
         """Process every pending inbox row, oldest first; returns how many were handled."""
         handled = 0
         while True:
-            async with self.db.sessions() as session:
-                ids = (
-                    await session.scalars(
-                        select(InboxEvent.id).where(InboxEvent.status == "pending").order_by(InboxEvent.id).limit(BATCH)
-                    )
-                ).all()
-            if not ids:
+            count = await self._process_batch()
+            if count == 0:
                 return handled
+            handled += count
+
+    async def has_pending(self) -> bool:
+        async with self.db.sessions() as session:
+            found = await session.scalar(select(InboxEvent.id).where(InboxEvent.status == "pending").limit(1))
+        return found is not None
+
+    async def _process_batch(self) -> int:
+        """Up to BATCH rows in one transaction; if any of them fails, each is then processed on its own, so
+        one bad event neither holds back nor takes down the others."""
+        ids: list[int] = []
+        try:
+            async with self.db.transaction() as session:
+                query = select(InboxEvent).where(InboxEvent.status == "pending").order_by(InboxEvent.id).limit(BATCH)
+                if not self.db.is_sqlite:
+                    query = query.with_for_update(skip_locked=True)  # several processes may share the inbox
+                rows = (await session.scalars(query)).all()
+                ids = [row.id for row in rows]
+                if not ids:
+                    return 0
+                await session.execute(
+                    update(InboxEvent)
+                    .where(InboxEvent.id.in_(ids))
+                    .values(status="done", processed_at=self.clock.now())
+                    .execution_options(synchronize_session=False)
+                )
+                inbounds = [self.parsers[row.channel].parse(row.payload) for row in rows]
+                preloaded = await preload(session, inbounds)
+                for inbound in inbounds:
+                    await self.handle(session, inbound, preloaded)
+        except Exception as exc:
+            log.info("batch of %s failed (%s); processing one by one", len(ids), type(exc).__name__)
             for row_id in ids:
                 await self.process(row_id)
-                handled += 1
+            return len(ids)
+        if ids:
+            log.info("handled %s event(s)", len(ids))
+            self.on_outbox()
+        return len(ids)
 
     async def process(self, row_id: int) -> None:
+        """One row in its own transaction, retried when a concurrent step won, recorded when it fails."""
         for _ in range(5):
             try:
                 async with self.db.transaction() as session:
@@ -115,8 +148,7 @@ class Engine:
                         return
                     row = await session.get(InboxEvent, row_id)
                     assert row is not None
-                    inbound = self.parsers[row.channel].parse(row.payload)
-                    await self.handle(session, inbound)
+                    await self.handle(session, self.parsers[row.channel].parse(row.payload))
                 self.on_outbox()
                 return
             except StaleState:
@@ -158,12 +190,16 @@ class Engine:
         self.on_outbox()
 
     # --- one event ------------------------------------------------------------------------------------
-    async def handle(self, session: AsyncSession, inbound: Inbound) -> None:
+    async def handle(self, session: AsyncSession, inbound: Inbound, preloaded: Preloaded | None = None) -> None:
         event = inbound.event
         if event is None:
             return
         now = self.clock.now()
-        person = await people.by_binding(session, inbound.channel, inbound.user_id)
+        person: people.Person | None
+        if preloaded is not None and (key := (inbound.channel, inbound.user_id)) in preloaded.people:
+            person = preloaded.people.pop(key)  # used once: this event may change who they are
+        else:
+            person = await people.by_binding(session, inbound.channel, inbound.user_id)
         if isinstance(event, Attachment):
             # Material is never carried by the bot: remove it from the chat before anything else.
             if inbound.message_id:
@@ -179,7 +215,10 @@ class Engine:
         if person is None:
             await self._stranger(session, inbound)
             return
-        conv = await session.get(Conversation, person.id)
+        if preloaded is not None and person.id in preloaded.conversations:
+            conv = preloaded.conversations.pop(person.id)
+        else:
+            conv = await session.get(Conversation, person.id)
         ctx = FlowContext(
             session, now, person, self.policy, self.texts, inbound.channel, current_flow=conv.flow if conv else None
         )
@@ -292,27 +331,24 @@ class Engine:
         conv: Conversation | None,
         step: Step,
     ) -> None:
-        """Save the conversation (checking its version) and queue the replies."""
+        """Save the conversation (the ORM checks its version) and queue the replies."""
         version: int | None = None
-        now = ctx.now
         if step.state is None:
             if conv is not None:
-                await session.execute(delete(Conversation).where(Conversation.staff_id == ctx.person.id))
+                await session.delete(conv)
         elif conv is None:
             version = 1
-            session.add(
-                Conversation(staff_id=ctx.person.id, flow=flow.name, state=step.state, version=version, updated_at=now)
-            )
+            session.add(Conversation(staff_id=ctx.person.id, flow=flow.name, state=step.state, updated_at=ctx.now))
         else:
             version = conv.version + 1
-            result = await session.execute(
-                update(Conversation)
-                .where(Conversation.staff_id == ctx.person.id, Conversation.version == conv.version)
-                .values(flow=flow.name, state=step.state, version=version, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise StaleState()
+            conv.flow = flow.name
+            conv.state = step.state
+            conv.updated_at = ctx.now
+        try:
+            await session.flush()
+        except StaleDataError as exc:
+            raise StaleState() from exc
+        now = ctx.now
         self._reply(session, inbound, ctx, step, flow.prefix, version)
         for out in step.outgoing:
             await send_to_staff(session, now, out.staff_id, out.reply, out.priority, out.source)
@@ -326,10 +362,13 @@ class Engine:
         prefix: str | None,
         version: int | None,
     ) -> None:
-        if inbound.callback_id:
+        if inbound.callback_id and not step.replies:
             self._answer(session, inbound, step.toast)
-        for reply in step.replies:
+        for index, reply in enumerate(step.replies):
             payload = message_payload(reply, prefix, version)
+            if index == 0 and inbound.callback_id:
+                # The first reply also acknowledges the press: one operation instead of two.
+                payload["answer"] = {"callback_id": inbound.callback_id, "text": step.toast or ""}
             if reply.replace and inbound.callback_id and inbound.message_id and reply.document is None:
                 payload["message_id"] = inbound.message_id
                 op = "edit"
@@ -362,6 +401,30 @@ class Engine:
             {"command": e.command, "description": ctx.t(f"menu/{e.command}")}
             for e in self.registry.menu(ctx.person.roles)
         ]
+
+
+@dataclass
+class Preloaded:
+    """People and conversations of a batch, read in two queries; each entry is used at most once."""
+
+    people: dict[tuple[str, str], people.Person]
+    conversations: dict[int, Conversation | None]
+
+
+async def preload(session: AsyncSession, inbounds: list[Inbound]) -> Preloaded:
+    wanted: dict[str, set[str]] = {}
+    for inbound in inbounds:
+        if inbound.event is not None:
+            wanted.setdefault(inbound.channel, set()).add(inbound.user_id)
+    found: dict[tuple[str, str], people.Person] = {}
+    for channel, user_ids in wanted.items():
+        found.update(await people.by_bindings(session, channel, user_ids))
+    staff_ids = {p.id for p in found.values()}
+    convs: dict[int, Conversation | None] = dict.fromkeys(staff_ids)
+    if staff_ids:
+        for conv in (await session.scalars(select(Conversation).where(Conversation.staff_id.in_(staff_ids)))).all():
+            convs[conv.staff_id] = conv
+    return Preloaded(found, convs)
 
 
 def guess_locale(language: str | None) -> str:

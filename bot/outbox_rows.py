@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Binding, OutboxMessage
+from bot.db.session import queue_insert
 from bot.handlers.base import Button, Priority, Reply
 from bot.handlers.payload import encode
 
@@ -38,6 +39,9 @@ def message_payload(reply: Reply, flow_prefix: str | None = None, version: int |
     return payload
 
 
+OUTBOX = cast(Table, OutboxMessage.__table__)
+
+
 def add(
     session: AsyncSession,
     now: datetime,
@@ -50,22 +54,28 @@ def add(
     staff_id: int | None = None,
     source: str | None = None,
     not_before: datetime | None = None,
-) -> OutboxMessage:
-    row = OutboxMessage(
-        channel=channel,
-        chat_id=chat_id,
-        staff_id=staff_id,
-        op=op,
-        payload=payload,
-        priority=int(priority),
-        status="pending",
-        attempts=0,
-        created_at=now,
-        not_before=not_before,
-        source=source,
+) -> None:
+    """Queue one operation; it is written when the caller's transaction commits."""
+    queue_insert(
+        session,
+        OUTBOX,
+        {
+            "channel": channel,
+            "chat_id": chat_id,
+            "staff_id": staff_id,
+            "op": op,
+            "payload": payload,
+            "priority": int(priority),
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "not_before": not_before,
+            "source": source,
+            "sent_at": None,
+            "message_id": None,
+            "error": None,
+        },
     )
-    session.add(row)
-    return row
 
 
 async def send_to_staff(

@@ -21,6 +21,7 @@ from bot.db.models import Base
 from bot.db.session import Database
 from bot.texts import Texts
 
+os.environ.setdefault("PTB_TIMEDELTA", "true")  # python-telegram-bot 22 warns about int retry_after otherwise
 TZ = ZoneInfo("Asia/Shanghai")
 PG_URL = os.environ.get("BAOMI_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 BACKENDS = [b for b in os.environ.get("BAOMI_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]

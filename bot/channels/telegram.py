@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -39,17 +40,24 @@ log = logging.getLogger("baomi.telegram")
 CHANNEL = "telegram"
 POLL_TIMEOUT = 25
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
-# Telegram: about 30 messages a second overall, about one a second in one chat.
-LIMITS = Limits(per_second=30.0, burst=30, chat_interval=1.0, concurrency=8)
+# python-telegram-bot 22 reports 429 waits as timedelta only with this set (else it warns); read at use.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+
+def limits(per_second: float) -> Limits:
+    """Telegram: about 30 messages a second overall, about one a second in one chat. 0 lifts the overall cap."""
+    return Limits(
+        per_second=per_second or float("inf"), burst=max(1, int(per_second or 1000)), chat_interval=1.0, concurrency=8
+    )
+
+
 PROBE_WINDOW = 6  # message ids looked at above the last known one when resolving a send after a crash
 
 
 class TelegramChannel:
     name = CHANNEL
 
-    def __init__(
-        self, bot: Bot, db: Database, clock: Clock, on_inbox: Callable[[], None], limits: Limits = LIMITS
-    ) -> None:
+    def __init__(self, bot: Bot, db: Database, clock: Clock, on_inbox: Callable[[], None], limits: Limits) -> None:
         self.bot = bot
         self.db = db
         self.clock = clock
@@ -150,6 +158,8 @@ class TelegramChannel:
     async def _perform(self, op: Operation) -> Result:
         p = op.payload
         chat = int(op.chat_id)
+        if answer := p.get("answer"):
+            await self._answer(answer)
         if op.op == "send":
             markup = _markup(p.get("buttons") or [])
             if doc := p.get("document"):
@@ -184,7 +194,7 @@ class TelegramChannel:
                 raise
             return Result(Outcome.SENT, str(p["message_id"]))
         if op.op == "answer":
-            await self.bot.answer_callback_query(p["callback_id"], text=p.get("text") or None)
+            await self._answer(p)
             return Result(Outcome.SENT)
         if op.op == "delete":
             await self.bot.delete_message(chat, int(p["message_id"]))
@@ -195,10 +205,18 @@ class TelegramChannel:
             return Result(Outcome.SENT)
         return Result(Outcome.FAILED, error=f"unknown operation {op.op}")
 
+    async def _answer(self, answer: dict[str, str]) -> None:
+        """Stop the spinner on a pressed button (with a short notice, if any)."""
+        try:
+            await self.bot.answer_callback_query(answer["callback_id"], text=answer.get("text") or None)
+        except BadRequest as exc:
+            text = exc.message.lower()
+            if "too old" not in text and "query id is invalid" not in text:
+                raise
+            # The press expired on Telegram's side, or this is a retry after it was answered: nothing to do.
+
     def _bad_request(self, op: Operation, exc: BadRequest) -> Result:
         text = exc.message.lower()
-        if op.op == "answer" and ("too old" in text or "query id is invalid" in text):
-            return Result(Outcome.SENT)  # the press expired on Telegram's side; nothing to fix
         if op.op == "delete" and ("not found" in text or "can't be deleted" in text):
             return Result(Outcome.SENT)
         if "chat not found" in text:

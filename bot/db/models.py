@@ -137,9 +137,12 @@ class Conversation(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
     flow: Mapped[str] = mapped_column(String(32))
     state: Mapped[dict[str, Any]] = mapped_column(Json)
-    # Bumped on every step; buttons carry it, so a stale or doubled press is recognised.
+    # Bumped on every step; buttons carry it, so a stale or doubled press is recognised. The ORM checks it
+    # on every UPDATE (optimistic locking): a step saved from a stale read fails instead of overwriting.
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class InboxEvent(Base):
@@ -182,8 +185,5 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     message_id: Mapped[str | None] = mapped_column(String(64))
-    # The newest message id known in the chat when this row was claimed: after a crash mid-send,
-    # the channel probes ids above it to learn whether the message arrived.
-    probe_after: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(String(64), index=True)
     error: Mapped[str | None] = mapped_column(String(200))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Binding, Department, Staff
@@ -64,6 +64,19 @@ async def by_binding(session: AsyncSession, channel: str, channel_user_id: str) 
     return None if row is None else person_of(row[0], row[1])
 
 
+async def by_bindings(session: AsyncSession, channel: str, channel_user_ids: set[str]) -> dict[tuple[str, str], Person]:
+    """Many at once (a batch of events): keyed by (channel, channel user id)."""
+    rows = (
+        await session.execute(
+            select(Staff, Department.name, Binding.channel_user_id)
+            .join(Department, Staff.department_id == Department.id)
+            .join(Binding, Binding.staff_id == Staff.id)
+            .where(Binding.channel == channel, Binding.channel_user_id.in_(channel_user_ids))
+        )
+    ).all()
+    return {(channel, row[2]): person_of(row[0], row[1]) for row in rows}
+
+
 async def by_id(session: AsyncSession, staff_id: int) -> Person | None:
     row = (await session.execute(_people().where(Staff.id == staff_id))).first()
     return None if row is None else person_of(row[0], row[1])
@@ -75,6 +88,6 @@ async def by_employee_id(session: AsyncSession, employee_id: str) -> Person | No
 
 
 async def set_locale(session: AsyncSession, staff_id: int, locale: str) -> None:
-    staff = await session.get(Staff, staff_id)
-    if staff is not None:
-        staff.locale = locale
+    await session.execute(
+        update(Staff).where(Staff.id == staff_id).values(locale=locale).execution_options(synchronize_session=False)
+    )

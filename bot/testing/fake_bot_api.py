@@ -91,9 +91,7 @@ NOT_MODIFIED = (
 )
 _QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 _WRONG_FILE = "Bad Request: wrong file identifier/HTTP URL specified"
-_POLL_TERMINATED = (
-    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
-)
+_POLL_TERMINATED = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 _TEXT_BUTTON = "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
 
 # Parameters Telegram types as plain String; every other form value is JSON-encoded by clients.
@@ -120,9 +118,7 @@ _STRING_PARAMS = frozenset(
         "thumbnail",
     }
 )
-_SENDING_METHODS = frozenset(
-    {"sendMessage", "sendDocument", "sendPhoto", "editMessageText", "editMessageReplyMarkup"}
-)
+_SENDING_METHODS = frozenset({"sendMessage", "sendDocument", "sendPhoto", "editMessageText", "editMessageReplyMarkup"})
 _CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -699,9 +695,7 @@ class FakeBotApi:
         wait = max(bucket.shortfall(now) for bucket in buckets)
         if wait > 0:
             retry_after = max(1, math.ceil(wait))
-            raise ApiError(
-                HTTPStatus.TOO_MANY_REQUESTS, f"Too Many Requests: retry after {retry_after}", retry_after
-            )
+            raise ApiError(HTTPStatus.TOO_MANY_REQUESTS, f"Too Many Requests: retry after {retry_after}", retry_after)
         for bucket in buckets:
             bucket.tokens -= 1
 
@@ -806,9 +800,7 @@ class FakeBotApi:
         else:
             if error.status == HTTPStatus.TOO_MANY_REQUESTS:
                 self._count_429 += 1
-            self._record(
-                Call(method, params, started, error.status, None, error.description, error.retry_after)
-            )
+            self._record(Call(method, params, started, error.status, None, error.description, error.retry_after))
             body = error.payload()
             status = error.status
         return web.Response(
@@ -934,9 +926,7 @@ class FakeBotApi:
 
     def _profile_setter(self, field_name: str) -> Callable[[JsonDict], bool]:
         def handler(params: JsonDict) -> bool:
-            self._profile[(field_name, str(params.get("language_code") or ""))] = str(
-                params.get(field_name) or ""
-            )
+            self._profile[(field_name, str(params.get("language_code") or ""))] = str(params.get(field_name) or "")
             return True
 
         return handler
@@ -1077,9 +1067,7 @@ class FakeBotApi:
         return self._deliver(chat, params, content)
 
     def _caption(self, params: JsonDict) -> JsonDict:
-        caption, entities = self._formatted(
-            params, "caption", "caption_entities", MAX_CAPTION_LENGTH, required=False
-        )
+        caption, entities = self._formatted(params, "caption", "caption_entities", MAX_CAPTION_LENGTH, required=False)
         content: JsonDict = {}
         if caption:
             content["caption"] = caption
@@ -1134,9 +1122,7 @@ class FakeBotApi:
             return self._store_file(folder, file_name, None, b"")
         raise _bad(_WRONG_FILE.removeprefix("Bad Request: "))
 
-    def _store_file(
-        self, folder: str, file_name: str | None, mime_type: str | None, data: bytes
-    ) -> StoredFile:
+    def _store_file(self, folder: str, file_name: str | None, mime_type: str | None, data: bytes) -> StoredFile:
         number = len(self._files) + 1
         prefix = {"photos": "AgAC", "voice": "AwAC", "videos": "BAAC", "stickers": "CAAC"}.get(folder, "BQAC")
         suffix = ""
@@ -1414,9 +1400,7 @@ class FakeBotApi:
         }
         return self._user_message(chat, {"sticker": sticker})
 
-    async def send_location(
-        self, user_id: int, *, latitude: float = 39.9042, longitude: float = 116.4074
-    ) -> JsonDict:
+    async def send_location(self, user_id: int, *, latitude: float = 39.9042, longitude: float = 116.4074) -> JsonDict:
         chat = self._user_chat(user_id)
         return self._user_message(chat, {"location": {"latitude": latitude, "longitude": longitude}})
 
@@ -1577,9 +1561,7 @@ class FakeBotApi:
         """Every inline button as (text, callback_data), or (text, url) for a link button."""
         rows = message.get("reply_markup", {}).get("inline_keyboard", [])
         return [
-            (button["text"], str(button.get("callback_data", button.get("url", ""))))
-            for row in rows
-            for button in row
+            (button["text"], str(button.get("callback_data", button.get("url", "")))) for row in rows for button in row
         ]
 
     def callback_answer(self, query_id: str) -> JsonDict | None:
@@ -1686,9 +1668,7 @@ class FakeBotApi:
     async def _handle_control(self, request: web.Request) -> web.StreamResponse:
         action = self._control_actions().get(request.match_info["action"])
         if action is None:
-            return web.json_response(
-                {"error": f"unknown action {request.match_info['action']!r}"}, status=404
-            )
+            return web.json_response({"error": f"unknown action {request.match_info['action']!r}"}, status=404)
         results = []
         try:
             body = await request.json() if request.body_exists else {}
@@ -1757,12 +1737,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
     parser.add_argument("--token", default="123456:TEST")
     parser.add_argument("--bot-username", default="baomi_test_bot")
-    parser.add_argument(
-        "--global-rate", type=_rate_argument, help="RATE[/BURST] messages per second, all chats"
-    )
-    parser.add_argument(
-        "--per-chat-rate", type=_rate_argument, help="RATE[/BURST] messages per second, per chat"
-    )
+    parser.add_argument("--global-rate", type=_rate_argument, help="RATE[/BURST] messages per second, all chats")
+    parser.add_argument("--per-chat-rate", type=_rate_argument, help="RATE[/BURST] messages per second, per chat")
     parser.add_argument("--no-record", action="store_true", help="keep no per-call log (long benchmarks)")
     args = parser.parse_args(argv)
     api = FakeBotApi(args.token, args.bot_username, record_calls=not args.no_record)

@@ -138,7 +138,6 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("sent_at", sa.DateTime(), nullable=True),
         sa.Column("message_id", sa.String(length=64), nullable=True),
-        sa.Column("probe_after", sa.String(length=64), nullable=True),
         sa.Column("source", sa.String(length=64), nullable=True),
         sa.Column("error", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(["staff_id"], ["staff.id"], name=op.f("fk_outbox_message_staff_id_staff")),

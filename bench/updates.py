@@ -1,0 +1,184 @@
+"""Updates handled per second and reply latency: our bot (inbox, engine, database, outbox) against a bare
+python-telegram-bot bot doing the same visible work, both driven by 50 simulated people through the
+project's fake Bot API over loopback, in the same run.
+
+Each bot runs in its own process; this process holds the fake API and the simulated people, and is the
+same for both. Each person, closed-loop: /language, wait for the buttons, press one, wait for the edit,
+/status, wait for the reply — ROUNDS times. Variants alternate (A B A B) and the better run of each counts.
+
+    python bench/updates.py [--users 50] [--rounds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.db.migrate import upgrade  # noqa: E402
+from bot.db.models import Binding, Department, Staff  # noqa: E402
+from bot.db.session import Database  # noqa: E402
+from bot.testing.fake_bot_api import ChatEvent, FakeBotApi  # noqa: E402
+
+TOKEN = "123456:BENCH"
+
+
+class Waiter:
+    """Per chat, the bot's sends and edits as they happen, to await the answer to each action."""
+
+    def __init__(self, api: FakeBotApi) -> None:
+        self.queues: dict[int, asyncio.Queue[ChatEvent]] = defaultdict(asyncio.Queue)
+        api.add_listener(self.on_event)
+
+    def on_event(self, event: ChatEvent) -> None:
+        if event.kind in ("sent", "edited"):
+            self.queues[event.chat_id].put_nowait(event)
+
+    async def next(self, chat: int) -> ChatEvent:
+        return await asyncio.wait_for(self.queues[chat].get(), 30)
+
+
+async def person(api: FakeBotApi, waiter: Waiter, user: int, rounds: int, latencies: list[float]) -> int:
+    updates = 0
+    for i in range(rounds):
+        t = time.perf_counter()
+        await api.send_text(user, "/language", first_name=f"U{user}")
+        event = await waiter.next(user)
+        latencies.append(time.perf_counter() - t)
+        buttons = api.buttons(event.data)
+        t = time.perf_counter()
+        await api.press(user, event.data["message_id"], buttons[i % 2][1])
+        await waiter.next(user)
+        latencies.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        await api.send_text(user, "/status", first_name=f"U{user}")
+        await waiter.next(user)
+        latencies.append(time.perf_counter() - t)
+        updates += 3
+    return updates
+
+
+async def seed(db_path: Path, users: int) -> str:
+    url = f"sqlite+aiosqlite:///{db_path}"
+    await upgrade(url)
+    db = Database(url)
+    now = datetime.now(UTC)
+    async with db.transaction() as s:
+        dept = Department(name="基础教育科", created_at=now)
+        s.add(dept)
+        await s.flush()
+        for i in range(1, users + 1):
+            staff = Staff(
+                employee_id=f"B{i:04}",
+                name=f"人员{i}",
+                department_id=dept.id,
+                level="general",
+                is_head=False,
+                is_officer=False,
+                active=True,
+                locale="zh",
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(staff)
+            await s.flush()
+            s.add(
+                Binding(staff_id=staff.id, channel="telegram", channel_user_id=str(i), chat_id=str(i), created_at=now)
+            )
+    await db.dispose()
+    return url
+
+
+async def run_variant(name: str, users: int, rounds: int, workdir: Path) -> tuple[float, list[float]]:
+    api = FakeBotApi(token=TOKEN, bot_username="bench_bot")
+    await api.start()
+    waiter = Waiter(api)
+    if name == "ptb":
+        cmd = [sys.executable, str(ROOT / "bench" / "echo_bot.py"), TOKEN, api.base_url]
+        env = dict(os.environ)
+    else:
+        db_path = workdir / f"bench-{time.monotonic_ns()}.db"
+        url = await seed(db_path, users)
+        cmd = [
+            sys.executable,
+            os.environ.get("BENCH_BOT_SCRIPT", "-m"),
+            *([] if os.environ.get("BENCH_BOT_SCRIPT") else ["bot", "run"]),
+        ]
+        env = {
+            **os.environ,
+            "BAOMI_DATABASE_URL": url,
+            "BAOMI_TELEGRAM_TOKEN": TOKEN,
+            "BAOMI_TELEGRAM_API_URL": api.base_url,
+            "BAOMI_LOG_LEVEL": "WARNING",
+            # The fake enforces no limit and neither does the baseline: compare the work, not the pacing.
+            "BAOMI_TELEGRAM_RATE": "0",
+        }
+    proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=ROOT)
+    try:
+        await api.wait_for(lambda a: a.is_polling, timeout=30)
+        latencies: list[float] = []
+        start = time.perf_counter()
+        cpu_before = process_cpu(proc.pid)
+        counts = await asyncio.gather(*(person(api, waiter, u, rounds, latencies) for u in range(1, users + 1)))
+        elapsed = time.perf_counter() - start
+        cpu = process_cpu(proc.pid) - cpu_before
+        print(
+            f"  {name:6} bot process CPU {cpu / elapsed:.0%} of one core, {cpu / sum(counts) * 1000:.2f} ms per update"
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+        await api.stop()
+    return sum(counts) / elapsed, latencies
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] * 1000
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    best: dict[str, tuple[float, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.repeats):
+            for name in ("ptb", "baomi"):
+                rate, lat = await run_variant(name, args.users, args.rounds, Path(tmp))
+                print(f"  {name:6} {rate:7.1f} updates/s  p50 {pct(lat, 50):6.1f} ms  p95 {pct(lat, 95):6.1f} ms")
+                if name not in best or rate > best[name][0]:
+                    best[name] = (rate, lat)
+    (ptb_rate, ptb_lat), (our_rate, our_lat) = best["ptb"], best["baomi"]
+    print(f"users={args.users} rounds={args.rounds} updates per run={args.users * args.rounds * 3}")
+    print(
+        f"bare python-telegram-bot: {ptb_rate:7.1f} updates/s, p50 {pct(ptb_lat, 50):.1f} ms, "
+        f"p95 {pct(ptb_lat, 95):.1f} ms"
+    )
+    print(
+        f"baomi (inbox+engine+db+outbox): {our_rate:7.1f} updates/s, p50 {pct(our_lat, 50):.1f} ms, "
+        f"p95 {pct(our_lat, 95):.1f} ms"
+    )
+    print(f"throughput ratio baomi/ptb: {our_rate / ptb_rate:.2f} (target >= 0.8)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
