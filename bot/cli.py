@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await db.dispose()
     if args.action == "upgrade":
-        await upgrade(settings.database_url, args.revision or "head")
+        await upgrade(settings.database_url, args.revision or "heads")
     else:
         await downgrade(settings.database_url, args.revision or "base")
     print(f"database {args.action}d")
@@ -109,6 +110,41 @@ async def cmd_invites(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Whatever the scheduler would have queued up to that instant, queued once (the bot sends it)."""
+    from bot.app import capabilities
+    from bot.jobs.runner import SweepRunner
+    from bot.texts import Texts
+
+    at = parse_instant(args.at, settings) if args.at else SystemClock().now()
+    db = await _ready(settings)
+    try:
+        runner = SweepRunner(
+            db,
+            SystemClock(),
+            settings.policy,
+            Texts(settings.timezone),
+            settings.timezone,
+            capabilities().sweeps,
+            on_outbox=lambda: None,
+        )
+        done = await runner.run_all(at)
+    finally:
+        await db.dispose()
+    for name, count in done.items():
+        print(f"{name}: {'失败' if count < 0 else count}")
+    return 1 if any(count < 0 for count in done.values()) else 0
+
+
+def parse_instant(text: str, settings: Settings) -> datetime:
+    """An ISO date-time; without a zone it is read in BAOMI_TIMEZONE."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError(f"not an ISO date-time: {text!r} (e.g. 2026-03-02T09:00)") from exc
+    return value if value.tzinfo else value.replace(tzinfo=settings.timezone)
+
+
 async def bot_username(settings: Settings) -> str:
     from telegram import Bot
 
@@ -143,6 +179,21 @@ def build_parser() -> argparse.ArgumentParser:
     inv = sub.add_parser("invites", help="issue invitation codes for everyone not bound yet")
     inv.add_argument("--out", required=True, help="CSV file to write")
     inv.set_defaults(func=cmd_invites)
+
+    jobs = sub.add_parser("jobs", help="scheduled duties")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
+    run_jobs = jobs_sub.add_parser("run", help="queue once whatever is due up to an instant")
+    run_jobs.add_argument("--at", help="ISO date-time (default: now), read in BAOMI_TIMEZONE without a zone")
+    run_jobs.set_defaults(func=cmd_jobs_run)
+
+    # --- pledges ---
+    # --- end pledges ---
+    # --- quiz ---
+    # --- end quiz ---
+    # --- leak reports ---
+    # --- end leak reports ---
+    # --- broadcasts ---
+    # --- end broadcasts ---
 
     from bot.console import add_console_parser
 

@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.config import Policy
 from bot.db.models import Conversation, InboxEvent
 from bot.db.session import Database
+from bot.domain.levels import Role
 from bot.handlers.base import (
     Attachment,
     Command,
@@ -128,7 +129,6 @@ class Engine:
                 await self.process(row_id)
             return len(ids)
         if ids:
-            log.info("handled %s event(s)", len(ids))
             self.on_outbox()
         return len(ids)
 
@@ -212,6 +212,8 @@ class Engine:
                     payload={"message_id": inbound.message_id},
                     priority=Priority.INTERACTIVE,
                 )
+        # One line per event, never with what was typed.
+        log.info("%s %s from %s", inbound.channel, describe(event), f"staff {person.id}" if person else "a stranger")
         if person is None:
             await self._stranger(session, inbound)
             return
@@ -256,6 +258,18 @@ class Engine:
                 for hook in self.bind_hooks:
                     replies.extend(await hook(session, ctx))
                 self._reply(session, inbound, ctx, Step(None, replies), None, None)
+                if ctx.person.roles != {Role.STAFF}:
+                    # Heads and officers get their own command menu in their chat.
+                    add(
+                        session,
+                        now,
+                        channel=inbound.channel,
+                        chat_id=inbound.chat_id,
+                        op="menu",
+                        payload={"commands": self._menu(ctx)},
+                        priority=Priority.INTERACTIVE,
+                        staff_id=person.id,
+                    )
                 return
             text = self.texts.render(f"core/code_{result.outcome.value}", locale)
         else:
@@ -425,6 +439,17 @@ async def preload(session: AsyncSession, inbounds: list[Inbound]) -> Preloaded:
         for conv in (await session.scalars(select(Conversation).where(Conversation.staff_id.in_(staff_ids)))).all():
             convs[conv.staff_id] = conv
     return Preloaded(found, convs)
+
+
+def describe(event: Command | Text | Press | Attachment) -> str:
+    """What kind of event this is, for the log: the command or button, never the text."""
+    if isinstance(event, Command):
+        return f"command /{event.name}"
+    if isinstance(event, Text):
+        return f"text ({len(event.text)} characters)"
+    if isinstance(event, Press):
+        return "press " + ":".join(event.data.split(":")[:3:2])
+    return f"attachment {event.kind.value}"
 
 
 def guess_locale(language: str | None) -> str:

@@ -167,6 +167,9 @@ async def test_attachment_mid_conversation_is_deleted_and_state_kept(api: FakeBo
 
 
 async def test_roles_gate_commands(api: FakeBotApi, app: BaomiApp) -> None:
+    from bot.domain.levels import Role
+
+    head_roles = frozenset({Role.STAFF, Role.HEAD})
     staff = await bind(api, app, STAFF, 691)
     head = await bind(api, app, HEAD, 692)
     officer = await bind(api, app, OFFICER, 693)
@@ -181,6 +184,11 @@ async def test_roles_gate_commands(api: FakeBotApi, app: BaomiApp) -> None:
     assert (await head.send("/invite E201"))["text"] == head.t("core/no_right")
     help_text = (await head.send("/help"))["text"]
     assert "/team" in help_text and "/invite" not in help_text
+    # Command menus follow the roles: the default menu is staff's, heads and officers get their own.
+    default_menu = [c["command"] for c in api.commands()]
+    assert "team" not in default_menu and "status" in default_menu
+    assert [c["command"] for c in api.commands(f"chat:{692}")] == [e.command for e in app.registry.menu(head_roles)]
+    assert "invite" in [c["command"] for c in api.commands(f"chat:{693}")]
     # An officer picks any department, and issues codes.
     await officer.send("/team")
     assert "考试院" in officer.labels()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,11 @@ from tests.conftest import BACKENDS, PG_URL, reset_postgres, sqlite_url
 
 
 @pytest.fixture(params=BACKENDS)
-async def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return sqlite_url(tmp_path / "m.db")
     request.getfixturevalue("postgres_ready")
-    await reset_postgres(PG_URL)
+    asyncio.run(reset_postgres(PG_URL))
     return PG_URL
 
 

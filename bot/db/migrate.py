@@ -19,7 +19,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
+async def upgrade(url: str, revision: str = "heads") -> None:
     # env.py runs its own event loop, so Alembic gets a thread of its own.
     await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
 

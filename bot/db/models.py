@@ -187,3 +187,34 @@ class OutboxMessage(Base):
     message_id: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(String(64), index=True)
     error: Mapped[str | None] = mapped_column(String(200))
+
+
+class SentLog(Base):
+    """What a scheduled duty has sent: inserting (duty, subject, period, step) claims it exactly once."""
+
+    __tablename__ = "sent_log"
+    __table_args__ = (UniqueConstraint("duty", "subject", "period", "step"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    duty: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))  # e.g. "staff:12", "department:3", "case:7"
+    period: Mapped[str] = mapped_column(String(32))  # e.g. "2026", "2026H1", "2026-03-02"
+    step: Mapped[str] = mapped_column(String(32))  # e.g. "start", "d-7", "overdue"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CalendarOverride(Base):
+    """An officer's correction of the working-day calendar (e.g. a year the official data does not cover)."""
+
+    __tablename__ = "calendar_override"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_working: Mapped[bool] = mapped_column(Boolean)
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# Each capability keeps its tables in a module beside this one; importing them here registers them with
+# Base.metadata, so Alembic and the tests see one schema.
+from bot.db import models_broadcast, models_leak, models_pledge, models_quiz  # noqa: E402, F401

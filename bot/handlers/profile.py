@@ -5,8 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from bot.domain.guard import check_text
 from bot.handlers.base import EVERYONE, Button, FlowContext, FlowEvent, Outgoing, Pick, Priority, Reply, Step, Text
+from bot.handlers.guarding import refuse_marked
 from bot.services import audit, staff_queries
 
 MAX_NOTE = 200
@@ -54,13 +54,8 @@ class ProfileFlow:
         note = text.strip()
         if not note or len(note) > MAX_NOTE:
             return Step({"state": ProfileState.DESCRIBING}, [Reply(ctx.t("profile/note_length", limit=MAX_NOTE))])
-        verdict = check_text(note, extra_terms=ctx.policy.guard_extra_terms)
-        if not verdict.ok:
-            # The refused text is dropped here: not stored, not echoed.
-            return Step(
-                {"state": ProfileState.DESCRIBING},
-                [Reply(ctx.t("guard/refused", category=verdict.category))],
-            )
+        if refusal := refuse_marked(ctx, note):
+            return Step({"state": ProfileState.DESCRIBING}, [refusal])
         buttons = [[Button(ctx.t("profile/btn_submit"), "submit"), Button(ctx.t("profile/btn_rewrite"), "rewrite")]]
         return Step(
             {"state": ProfileState.CONFIRMING, "note": note},

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
 
 from bot.domain.levels import Role
 from bot.handlers.base import HEADS_AND_OFFICERS, Button, FlowContext, FlowEvent, Pick, Reply, Step
 from bot.services import team
+from bot.services.team import DepartmentInfo, Member
+
+# A capability's part of the department view: given the department and its active members, a block of
+# text (or None when it has nothing to say). Pledges, quiz, education … each add one.
+TeamSection = Callable[[FlowContext, DepartmentInfo, list[Member]], Awaitable[str | None]]
+
+
+async def roster_section(ctx: FlowContext, department: DepartmentInfo, members: list[Member]) -> str | None:
+    return ctx.t("team/department", department=department, members=members)
 
 
 class TeamState(StrEnum):
@@ -18,6 +28,9 @@ class TeamFlow:
     name = "team"
     prefix = "tm"
     roles = HEADS_AND_OFFICERS
+
+    def __init__(self, sections: list[TeamSection]) -> None:
+        self.sections = sections
 
     async def start(self, ctx: FlowContext, args: str) -> Step:
         """Shows the head's department at once; offers officers the list of departments."""
@@ -39,4 +52,5 @@ class TeamFlow:
         if dept is None:
             return Reply(ctx.t("team/no_department"))
         people = await team.members(ctx.session, department_id)
-        return Reply(ctx.t("team/department", department=dept, members=people))
+        parts = [text for section in self.sections if (text := await section(ctx, dept, people))]
+        return Reply("\n\n".join(parts))

@@ -45,6 +45,17 @@ def upgrade() -> None:
         batch_op.create_index("ix_inbox_event_pending", ["status", "id"], unique=False)
 
     op.create_table(
+        "sent_log",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("duty", sa.String(length=32), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.Column("period", sa.String(length=32), nullable=False),
+        sa.Column("step", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sent_log")),
+        sa.UniqueConstraint("duty", "subject", "period", "step", name=op.f("uq_sent_log_duty_subject_period_step")),
+    )
+    op.create_table(
         "staff",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("employee_id", sa.String(length=32), nullable=False),
@@ -97,6 +108,16 @@ def upgrade() -> None:
     with op.batch_alter_table("binding", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_binding_staff_id"), ["staff_id"], unique=False)
 
+    op.create_table(
+        "calendar_override",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("is_working", sa.Boolean(), nullable=False),
+        sa.Column("set_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["set_by"], ["staff.id"], name=op.f("fk_calendar_override_set_by_staff")),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_calendar_override")),
+    )
     op.create_table(
         "conversation",
         sa.Column("staff_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -161,6 +182,7 @@ def downgrade() -> None:
 
     op.drop_table("invitation")
     op.drop_table("conversation")
+    op.drop_table("calendar_override")
     with op.batch_alter_table("binding", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_binding_staff_id"))
 
@@ -170,6 +192,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_department_id"))
 
     op.drop_table("staff")
+    op.drop_table("sent_log")
     with op.batch_alter_table("inbox_event", schema=None) as batch_op:
         batch_op.drop_index("ix_inbox_event_pending")
 

@@ -1,0 +1,3 @@
+"""Broadcasts from the secrecy office and their recipients."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Confidentiality pledges (保密承诺书): requests, signatures, departures."""
+
+from __future__ import annotations

@@ -1,0 +1,55 @@
+"""Scheduled duties as sweeps: each asks the database what is due at `now` for one duty, claims each item in
+the sent-log (insert-or-ignore), and queues its messages in the same transaction. No job per person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Policy
+from bot.db.models import SentLog
+from bot.db.upsert import insert_ignore
+from bot.domain.workdays import WorkCalendar, WorkingHours, is_sendable
+from bot.texts import Texts
+
+
+@dataclass
+class SweepContext:
+    session: AsyncSession
+    now: datetime  # UTC
+    policy: Policy
+    texts: Texts
+    timezone: ZoneInfo
+    calendar: WorkCalendar
+
+    @property
+    def local_now(self) -> datetime:
+        return self.now.astimezone(self.timezone)
+
+    @property
+    def routine_allowed(self) -> bool:
+        """Routine reminders go out only in working hours on working days (leak alerts ignore this)."""
+        hours = WorkingHours(self.policy.working_hours_start, self.policy.working_hours_end)
+        return is_sendable(self.local_now, self.calendar, hours)
+
+    async def claim(self, duty: str, subject: str, period: str, step: str) -> bool:
+        """True the first time (duty, subject, period, step) is claimed, ever; False afterwards."""
+        inserted = await insert_ignore(
+            self.session,
+            SentLog,
+            [{"duty": duty, "subject": subject, "period": period, "step": step, "created_at": self.now}],
+            ["duty", "subject", "period", "step"],
+        )
+        return inserted == 1
+
+
+class Sweep(Protocol):
+    name: str
+
+    async def run(self, ctx: SweepContext) -> int:
+        """Do what is due at ctx.now; returns how many items it acted on."""
+        ...
