@@ -186,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_jobs.add_argument("--at", help="ISO date-time (default: now), read in BAOMI_TIMEZONE without a zone")
     run_jobs.set_defaults(func=cmd_jobs_run)
 
+    # `baomi export <what> --out F.xlsx|.csv`: each capability adds its own subcommand below.
+    export = sub.add_parser("export", help="workbooks for the office and inspections")
+    export_sub = export.add_subparsers(dest="export_command", required=True)  # noqa: F841 (filled below)
+
     # --- pledges ---
     # --- end pledges ---
     # --- quiz ---
