@@ -1,0 +1,451 @@
+"""Confidentiality pledges end to end: the real bot through the fake Bot API, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import re
+import shutil
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select, update
+
+from bot.app import BaomiApp
+from bot.clock import SettableClock
+from bot.commands.pledges import cmd_audit_verify, cmd_depart, cmd_export_pledges, cmd_pledge_pdf
+from bot.config import Settings
+from bot.db.models import Conversation, Staff
+from bot.db.models_pledge import Departure, PledgeRecord, PledgeRequest
+from bot.db.session import Database
+from bot.domain.levels import Level
+from bot.domain.pledges import PledgeKind, PledgeState, fingerprint, pages
+from bot.handlers.pledge import PAGE_CHARS
+from bot.services import people, pledge_catalog, pledges
+from bot.services.pledges import DepartureInfo, Receipt
+from bot.services.roster import import_roster, read_roster
+from bot.testing.fake_bot_api import FakeBotApi
+from bot.testing.settle import settle
+from tests.conftest import TZ
+from tests.fakes.harness import Chat, bind, fake_api, running_bot
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
+MESSAGES = Path(__file__).parents[1] / "messages"
+OFFICER, HEAD, STAFF, UNCLASSIFIED = "E001", "E101", "E102", "E103"
+ONBOARDING_DUE = date(2026, 5, 1)  # bound on 2 March 2026, plus the policy's 60 days
+ANNUAL_DUE = date(2026, 3, 2)  # the cycle opens on 1 January, plus 60 days
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with fake_api() as api:
+        yield api
+
+
+@pytest.fixture
+async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
+    async with db.transaction() as s:
+        await import_roster(s, read_roster(EXAMPLE), clock.now())
+    async with running_bot(api, db_url, clock) as app:
+        yield app
+
+
+def w(chat: Chat, key: str) -> str:
+    return chat.t("pledge/word", key=key)
+
+
+async def read_to_the_end(chat: Chat) -> list[str]:
+    """Opens /pledge and pages to the last page; returns the pages' bodies as shown."""
+    shown = [(await chat.send("/pledge"))["text"]]
+    while w(chat, "next") in chat.labels():
+        shown.append((await chat.press(w(chat, "next")))["text"])
+    assert w(chat, "agree") in chat.labels() and w(chat, "decline") in chat.labels()
+    return shown
+
+
+async def staff_id(app: BaomiApp, employee_id: str) -> int:
+    async with app.db.sessions() as s:
+        found = await s.scalar(select(Staff.id).where(Staff.employee_id == employee_id))
+    assert found is not None
+    return found
+
+
+async def records(app: BaomiApp, employee_id: str) -> list[PledgeRecord]:
+    sid = await staff_id(app, employee_id)
+    async with app.db.sessions() as s:
+        return list((await s.scalars(select(PledgeRecord).where(PledgeRecord.staff_id == sid))).all())
+
+
+def receipt_of(row: PledgeRecord) -> Receipt:
+    return Receipt(
+        row.id,
+        row.staff_id,
+        row.request_id,
+        PledgeKind(row.kind),
+        row.cycle,
+        row.version,
+        pledges.Outcome(row.outcome),
+        row.at,
+        row.text_hash,
+        row.hash,
+        row.signed_name,
+        row.channel,
+    )
+
+
+async def test_onboarding_pledge_signed_with_the_roster_name(api: FakeBotApi, app: BaomiApp) -> None:
+    chat = await bind(api, app, STAFF, 801)
+    assert chat.last["text"] == chat.t("pledge/onboarding_prompt", due=ONBOARDING_DUE)
+    shown = await read_to_the_end(chat)
+    assert len(shown) > 1  # longer than a screen: paged
+    last_page = chat.last_with_buttons
+    assert (await chat.press(w(chat, "agree")))["text"] == chat.t("pledge/ask_name")
+    reply = await chat.send("陈 静")  # spaces a phone keyboard adds do not make another name
+
+    [row] = await records(app, STAFF)
+    assert reply["text"] == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=True)
+    assert (row.kind, row.outcome, row.version, row.cycle, row.channel) == ("onboarding", "signed", 1, 2026, "telegram")
+    assert row.signed_name == "陈静" and "陈静" in row.text
+    assert row.text_hash == hashlib.sha256(row.text.encode()).hexdigest()
+    assert fingerprint(row.text_hash) in reply["text"]
+    assert_shown(chat, shown, row.text)
+    async with app.db.sessions() as s:
+        request = await s.get(PledgeRequest, row.request_id)
+        conv = await s.get(Conversation, row.staff_id)
+    assert request is not None and request.kind == "onboarding" and conv is None
+
+    # Again: nothing to sign (the onboarding pledge covers the year), so the receipt.
+    again = await chat.send("/pledge")
+    assert again["text"] == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=False)
+    # A button of the finished conversation is answered as stale and changes nothing.
+    await chat.press(w(chat, "agree"), last_page)
+    assert len(await records(app, STAFF)) == 1
+    status = (await chat.send("/status"))["text"]
+    signed = receipt_of(row)
+    annual = pledges.Standing(row.staff_id, PledgeKind.ANNUAL, None, PledgeState.SIGNED, ANNUAL_DUE, signed)
+    onboarding = pledges.Standing(
+        row.staff_id, PledgeKind.ONBOARDING, row.request_id, PledgeState.SIGNED, ONBOARDING_DUE, signed
+    )
+    expected = chat.t("pledge/status", cycle=2026, annual=annual, requests=[onboarding], today=date(2026, 3, 2))
+    assert expected in status
+
+
+async def test_a_wrong_name_three_times_signs_nothing(api: FakeBotApi, app: BaomiApp) -> None:
+    chat = await bind(api, app, UNCLASSIFIED, 802)
+    await read_to_the_end(chat)  # not classified: no onboarding pledge, the pledge of the year
+    await chat.press(w(chat, "agree"))
+    assert (await chat.send("杨凡"))["text"] == chat.t("pledge/name_mismatch", left=2)
+    assert (await chat.send("扬帆"))["text"] == chat.t("pledge/name_mismatch", left=1)
+    assert (await chat.send("Yang Fan"))["text"] == chat.t("pledge/name_failed", tries=3)
+    assert await records(app, UNCLASSIFIED) == []
+    async with app.db.sessions() as s:
+        assert await s.get(Conversation, await staff_id(app, UNCLASSIFIED)) is None
+    # A marked text is refused, not taken as a try and not stored.
+    await read_to_the_end(chat)
+    await chat.press(w(chat, "agree"))
+    assert (await chat.send("机密★1年"))["text"] == chat.t("guard/refused", category="marking")
+    reply = await chat.send("杨帆")
+    [row] = await records(app, UNCLASSIFIED)
+    assert reply["text"] == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=True)
+    assert (row.kind, row.request_id, row.outcome) == ("annual", None, "signed")
+
+
+async def test_decline_is_recorded_and_the_head_sees_it(api: FakeBotApi, app: BaomiApp) -> None:
+    head = await bind(api, app, HEAD, 803)
+    chat = await bind(api, app, UNCLASSIFIED, 804)
+    await read_to_the_end(chat)
+    reply = await chat.press(w(chat, "decline"))
+    [row] = await records(app, UNCLASSIFIED)
+    assert (row.kind, row.outcome, row.signed_name) == ("annual", "declined", None)
+    assert reply["text"] == chat.t("pledge/declined", receipt=receipt_of(row))
+    team = (await head.send("/team"))["text"]
+    by_state = {"signed": [], "pending": ["刘洋", "陈静"], "resign": [], "declined": ["杨帆"]}
+    head_onboarding = {
+        "name": "刘洋",
+        "kind": PledgeKind.ONBOARDING,
+        "state": PledgeState.PENDING,
+        "task_title": None,
+        "due_on": ONBOARDING_DUE,
+    }
+    assert head.t("pledge/team", cycle=2026, total=3, by_state=by_state, requests=[head_onboarding]) in team
+    # Declining is not final: /pledge offers the same text again.
+    bodies = pages(row.text, PAGE_CHARS)
+    expected = chat.t("pledge/page", page=1, pages=len(bodies), body=bodies[0], last=False)
+    assert (await chat.send("/pledge"))["text"] == expected
+
+
+async def test_strangers_and_departed_people_cannot_sign(api: FakeBotApi, app: BaomiApp) -> None:
+    stranger = Chat(api, app, 805)
+    assert (await stranger.send("/pledge"))["text"] == stranger.t("core/stranger")
+    chat = await bind(api, app, UNCLASSIFIED, 806)
+    async with app.db.transaction() as s:
+        await s.execute(update(Staff).where(Staff.employee_id == UNCLASSIFIED).values(active=False))
+    assert (await chat.send("/pledge"))["text"] == chat.t("core/departed")
+    assert await records(app, UNCLASSIFIED) == []
+
+
+async def test_departure_started_by_an_officer_and_signed(api: FakeBotApi, app: BaomiApp) -> None:
+    officer = await bind(api, app, OFFICER, 807)
+    chat = await bind(api, app, STAFF, 808)
+    assert (await officer.send("/depart"))["text"] == officer.t("depart/ask_id")
+    assert (await officer.send("E999"))["text"] == officer.t("depart/unknown", employee_id="E999")
+    await officer.send(STAFF)
+    assert w(officer, "today") in officer.labels()
+    assert (await officer.send("2026-13-01"))["text"] == officer.t("depart/bad_date")
+    await officer.send("2026-03-01")
+    recorded = await officer.press(w(officer, "confirm"))
+
+    sid = await staff_id(app, STAFF)
+    async with app.db.sessions() as s:
+        [dep] = (await s.scalars(select(Departure).where(Departure.staff_id == sid))).all()
+    # 一般涉密人员: 6 months from the approval, both days included (第十四条).
+    assert (dep.approved_on, dep.level, dep.months, dep.ends_on) == (date(2026, 3, 1), "general", 6, date(2026, 8, 31))
+    info = DepartureInfo(dep.id, sid, dep.approved_on, Level.GENERAL, 6, dep.ends_on, completed=False)
+    person = await pledges_person(app, STAFF)
+    assert recorded["text"] == officer.t("depart/recorded", person=person, departure=info)
+    asked = chat.t("pledge/requested", kind="departure", task=None, due=ONBOARDING_DUE, departure=info)
+    assert chat.last["text"] == asked
+    # The same person again: under way, not recorded twice.
+    assert (await officer.send(f"/depart {STAFF}"))["text"] == officer.t(
+        "depart/already", person=person, departure=info
+    )
+
+    shown = await read_to_the_end(chat)  # the departure pledge comes before the onboarding one
+    await chat.press(w(chat, "agree"))
+    reply = await chat.send("陈静")
+    [row] = await records(app, STAFF)
+    assert row.kind == "departure" and row.request_id is not None
+    assert reply["text"] == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=True)
+    assert_shown(chat, shown, row.text)
+    assert "2026年3月1日" in row.text and "2026年8月31日" in row.text  # the period, from the approval date
+    async with app.db.sessions() as s:
+        staff = await s.get(Staff, sid)
+        dep_after = await s.get(Departure, dep.id)
+    assert staff is not None and not staff.active and staff.departed_on == date(2026, 3, 1)
+    assert dep_after is not None and dep_after.completed_at is not None
+    # Gone: the bot no longer serves them, so nothing more can be signed.
+    assert (await chat.send("/pledge"))["text"] == chat.t("core/departed")
+
+
+async def test_material_change_requires_a_new_signature_and_a_minor_edit_does_not(
+    api: FakeBotApi, db_url: str, db: Database, clock: SettableClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "messages"
+    shutil.copytree(MESSAGES / "pledges", root / "pledges")
+    annual = (root / "pledges" / "annual_v1.j2").read_text(encoding="utf-8")
+    (root / "pledges" / "annual_v2.j2").write_text(annual.replace("现郑重承诺", "特此郑重承诺"), encoding="utf-8")
+    (root / "pledges" / "annual_v3.j2").write_text(annual + "\n七、新增的义务（v3）。\n", encoding="utf-8")
+    catalog = (root / "pledges" / "catalog.yaml").read_text(encoding="utf-8")
+    catalog = catalog.replace(
+        "    template: pledges/annual_v1\n    effective: 2026-01-01\n",
+        "    template: pledges/annual_v1\n    effective: 2026-01-01\n"
+        "  - version: 2\n    material: false\n    template: pledges/annual_v2\n    effective: 2026-04-01\n"
+        "  - version: 3\n    material: true\n    template: pledges/annual_v3\n    effective: 2026-05-01\n",
+    )
+    (root / "pledges" / "catalog.yaml").write_text(catalog, encoding="utf-8")
+    monkeypatch.setattr(pledge_catalog, "ROOT", root)
+    async with db.transaction() as s:
+        await import_roster(s, read_roster(EXAMPLE), clock.now())
+    async with running_bot(api, db_url, clock) as app:
+        chat = await bind(api, app, UNCLASSIFIED, 809)
+        await read_to_the_end(chat)
+        await chat.press(w(chat, "agree"))
+        await chat.send("杨帆")
+        [v1] = await records(app, UNCLASSIFIED)
+        assert v1.version == 1
+
+        clock.set(datetime(2026, 4, 7, 10, 0, tzinfo=TZ))  # the minor edit is in force: still signed
+        assert (await chat.send("/pledge"))["text"] == chat.t("pledge/receipt", receipt=receipt_of(v1), fresh=False)
+
+        clock.set(datetime(2026, 5, 12, 10, 0, tzinfo=TZ))  # the material change is in force: sign again
+        sid = await staff_id(app, UNCLASSIFIED)
+        resign = pledges.Standing(sid, PledgeKind.ANNUAL, None, PledgeState.RESIGN, date(2026, 6, 30), receipt_of(v1))
+        status = (await chat.send("/status"))["text"]
+        assert chat.t("pledge/status", cycle=2026, annual=resign, requests=[], today=date(2026, 5, 12)) in status
+        assert (await app.jobs.run_all())["pledges"] == 1
+        await settle(api, app)
+        reminder = chat.t("pledge/reminder", cycle=2026, due=date(2026, 6, 30), state="resign", overdue=False)
+        assert chat.last["text"] == reminder
+        assert (await app.jobs.run_all())["pledges"] == 0  # claimed once
+
+        shown = await read_to_the_end(chat)
+        assert "v3" in shown[-1]
+        await chat.press(w(chat, "agree"))
+        await chat.send("杨帆")
+        rows = await records(app, UNCLASSIFIED)
+        assert [(r.version, r.outcome) for r in rows] == [(1, "signed"), (3, "signed")]
+        assert "v3" in rows[1].text and rows[1].text_hash != rows[0].text_hash
+
+
+async def test_audit_verify_passes_then_pinpoints_a_tampered_record(
+    api: FakeBotApi, app: BaomiApp, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for employee_id, user, name in ((UNCLASSIFIED, 810, "杨帆"), (STAFF, 811, "陈静")):
+        chat = await bind(api, app, employee_id, user)
+        await read_to_the_end(chat)
+        await chat.press(w(chat, "agree"))
+        await chat.send(name)
+    settings = Settings(database_url=db_url, timezone=TZ)
+    capsys.readouterr()
+    assert await cmd_audit_verify(settings, argparse.Namespace()) == 0
+    assert "pledge_record" in capsys.readouterr().out
+
+    [first] = await records(app, UNCLASSIFIED)
+    [second] = await records(app, STAFF)
+    async with app.db.transaction() as s:
+        await s.execute(update(PledgeRecord).where(PledgeRecord.id == second.id).values(signed_name="李四"))
+    assert await cmd_audit_verify(settings, argparse.Namespace()) == 1
+    broken = [line for line in capsys.readouterr().out.splitlines() if line.startswith("pledge_record")]
+    assert len(broken) == 1 and str(second.id) in broken[0]
+    async with app.db.sessions() as s:
+        report = await pledges.verify(s)
+    assert (report.broken_at, report.checked) == (second.id, 1) and first.id < second.id
+
+
+async def test_pdf_and_export_hold_the_signed_rows(
+    api: FakeBotApi, app: BaomiApp, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    officer = await bind(api, app, OFFICER, 812)
+    chat = await bind(api, app, STAFF, 813)
+    await read_to_the_end(chat)
+    await chat.press(w(chat, "agree"))
+    await chat.send("陈静")
+    [row] = await records(app, STAFF)
+
+    # In the bot: the workbook of the year.
+    await officer.send("/pledges")
+    sent = await officer.press(w(officer, "export"))
+    lines = workbook_lines(api.file(sent["document"]["file_id"]).data)
+    assert lines[0][0] == w(officer, "col_employee_id")
+    mine = [line for line in lines if line[0] == STAFF]
+    assert [line[4] for line in mine] == [w(officer, "annual"), w(officer, "onboarding")]
+    assert all(line[6] == w(officer, "signed") and line[10] == fingerprint(row.text_hash) for line in mine)
+    assert all(line[9] == 1 and line[11] == row.id for line in mine)
+    unsigned = [line for line in lines if line[0] == UNCLASSIFIED]
+    assert [(line[4], line[6]) for line in unsigned] == [(w(officer, "annual"), w(officer, "pending"))]
+
+    # In the bot: the printable copy.
+    await officer.send("/pledges")
+    await officer.press(w(officer, "pdf"))
+    assert (await officer.send("E103"))["text"] == officer.t("pledge/office_no_record", employee_id="E103")
+    sent = await officer.send(STAFF)
+    pdf = api.file(sent["document"]["file_id"]).data
+    assert pdf.startswith(b"%PDF") and row.hash.encode() in pdf and row.text_hash.encode() in pdf
+    assert row.hash in pdf_text(pdf)
+
+    # On the command line: the same documents.
+    settings = Settings(database_url=db_url, timezone=TZ)
+    out = tmp_path / "p.pdf"
+    assert await cmd_pledge_pdf(settings, argparse.Namespace(employee_id=STAFF, out=str(out), record=None)) == 0
+    assert out.read_bytes().startswith(b"%PDF") and row.hash in pdf_text(out.read_bytes())
+    assert await cmd_pledge_pdf(settings, argparse.Namespace(employee_id="E103", out=str(out), record=None)) == 1
+    csv_out = tmp_path / "p.csv"
+    assert await cmd_export_pledges(settings, argparse.Namespace(year=2026, out=str(csv_out))) == 0
+    csv_lines = [line.split(",") for line in csv_out.read_text(encoding="utf-8-sig").splitlines()]
+    assert [line[:2] for line in csv_lines if line[0] == STAFF] == [[STAFF, "陈静"], [STAFF, "陈静"]]
+    assert len(csv_lines) == len(lines)
+
+
+async def test_departure_from_the_command_line_reaches_the_person(
+    api: FakeBotApi, app: BaomiApp, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chat = await bind(api, app, "E201", 814)  # 核心涉密人员: two years
+    settings = Settings(database_url=db_url, timezone=TZ)
+    args = argparse.Namespace(employee_id="E201", date="2026-02-27", by=OFFICER)
+    assert await cmd_depart(settings, args) == 0
+    assert await cmd_depart(settings, args) == 1  # under way already
+    app.dispatcher.wake()
+    await settle(api, app)
+    async with app.db.sessions() as s:
+        [dep] = (await s.scalars(select(Departure))).all()
+    assert (dep.months, dep.ends_on, dep.recorded_by) == (24, date(2028, 2, 26), await staff_id(app, OFFICER))
+    async with app.db.sessions() as s:
+        request = await s.scalar(select(PledgeRequest).where(PledgeRequest.departure_id == dep.id))
+    assert request is not None
+    info = DepartureInfo(dep.id, dep.staff_id, date(2026, 2, 27), Level.CORE, 24, date(2028, 2, 26), completed=False)
+    assert chat.last["text"] == chat.t(
+        "pledge/requested", kind="departure", task=None, due=request.due_on, departure=info
+    )
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+def assert_shown(chat: Chat, shown: list[str], stored: str) -> None:
+    """The stored text is exactly the text that was shown, page by page."""
+    bodies = pages(stored, PAGE_CHARS)
+    assert shown == [
+        chat.t("pledge/page", page=i + 1, pages=len(bodies), body=b, last=i == len(bodies) - 1)
+        for i, b in enumerate(bodies)
+    ]
+
+
+async def pledges_person(app: BaomiApp, employee_id: str) -> people.Person:
+    async with app.db.sessions() as s:
+        found = await people.by_employee_id(s, employee_id)
+    assert found is not None
+    return found
+
+
+def workbook_lines(data: bytes) -> list[list[Any]]:
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet is not None
+    return [list(line) for line in sheet.iter_rows(values_only=True)]
+
+
+def pdf_text(data: bytes) -> str:
+    """The strings drawn in standard fonts (uncompressed content streams): enough to find the hashes."""
+    return " ".join(m.decode("latin-1") for m in re.findall(rb"\(([^()]*)\)\s*Tj", data))
+
+
+async def test_special_pledge_for_a_department(api: FakeBotApi, app: BaomiApp) -> None:
+    officer = await bind(api, app, OFFICER, 815)
+    chat = await bind(api, app, UNCLASSIFIED, 816)
+    await officer.send("/pledges")
+    await officer.press(w(officer, "special_task"))
+    assert (await officer.send("机密★1年"))["text"] == officer.t("guard/refused", category="marking")
+    await officer.send("2026年中考考务")
+    started = await officer.press("基础教育科")
+    assert started["text"] == officer.t("pledge/office_special", title="2026年中考考务", count=3, due=ONBOARDING_DUE)
+    asked = chat.t("pledge/requested", kind="special", task="2026年中考考务", due=ONBOARDING_DUE, departure=None)
+    assert chat.last["text"] == asked
+    async with app.db.sessions() as s:
+        requests = (await s.scalars(select(PledgeRequest).where(PledgeRequest.kind == "special"))).all()
+    assert len(requests) == 3 and len({r.task_id for r in requests}) == 1
+
+    first = (await chat.send("/pledge"))["text"]
+    assert (await chat.send("随便说点什么"))["text"] == first  # not understood: the page again
+    shown = await read_to_the_end(chat)
+    await chat.press(w(chat, "agree"))
+    await chat.send("杨帆")
+    [row] = await records(app, UNCLASSIFIED)
+    assert row.kind == "special" and "2026年中考考务" in row.text
+    assert_shown(chat, shown, row.text)
+    # The special pledge does not stand for the pledge of the year, which comes next.
+    await chat.send("/pledge")
+    async with app.db.sessions() as s:
+        conv = await s.get(Conversation, row.staff_id)
+    assert conv is not None and conv.state["kind"] == "annual" and conv.state["request"] is None
+
+
+async def test_annual_reminders_are_sent_once_and_again_when_overdue(
+    api: FakeBotApi, app: BaomiApp, clock: SettableClock
+) -> None:
+    chat = await bind(api, app, UNCLASSIFIED, 817)
+    signer = await bind(api, app, "E003", 818)
+    await read_to_the_end(signer)  # onboarding pledge: it covers the year
+    await signer.press(w(signer, "agree"))
+    await signer.send("张伟")
+    before = len(signer.bot_messages)
+    assert (await app.jobs.run_all())["pledges"] == 1
+    await settle(api, app)
+    assert chat.last["text"] == chat.t("pledge/reminder", cycle=2026, due=ANNUAL_DUE, state="pending", overdue=False)
+    assert (await app.jobs.run_all())["pledges"] == 0
+    clock.set(datetime(2026, 3, 3, 10, 0, tzinfo=TZ))
+    assert (await app.jobs.run_all())["pledges"] == 1
+    await settle(api, app)
+    assert chat.last["text"] == chat.t("pledge/reminder", cycle=2026, due=ANNUAL_DUE, state="pending", overdue=True)
+    assert len(signer.bot_messages) == before  # signed: never reminded
