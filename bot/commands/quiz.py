@@ -1,0 +1,71 @@
+"""`baomi quiz check [FILE]`, `baomi quiz verify CODE` and `baomi export quiz --year YYYY --out F.xlsx|.csv`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from bot.cli import _ready
+from bot.config import ConfigError, Settings
+from bot.domain.quizbank import check_bank_text, load_bank
+from bot.services import quiz
+from bot.services.quiz_export import csv_bytes, workbook_bytes
+from bot.texts import Texts
+
+
+async def cmd_quiz_check(settings: Settings, args: argparse.Namespace) -> int:
+    """One line per problem and a non-zero exit, or the size of a bank that passes."""
+    path = Path(args.file) if args.file else quiz.BANK_PATH
+    if not await asyncio.to_thread(path.is_file):
+        raise ConfigError(f"no such file: {path}")
+    problems = check_bank_text(await asyncio.to_thread(path.read_text, encoding="utf-8"))
+    for problem in problems:
+        print(f"{path.name}: {problem}")
+    if problems:
+        print(f"题库有 {len(problems)} 处问题")
+        return 1
+    bank = load_bank(path)
+    print(f"题库通过检查: {len(bank.questions)} 道题, {len(bank.topics)} 个主题")
+    return 0
+
+
+async def cmd_quiz_verify(settings: Settings, args: argparse.Namespace) -> int:
+    db = await _ready(settings)
+    try:
+        async with db.sessions() as session:
+            found = await quiz.certificate(session, args.code)
+    finally:
+        await db.dispose()
+    if found is None:
+        print(f"证书编号 {args.code} 无效: 没有与之对应的有效答卷")
+        return 1
+    texts = Texts(settings.timezone)
+    print(f"证书有效: {found.name}（工号 {found.employee_id}，{found.department}）")
+    print(f"{found.cycle} 年度保密知识答卷 {found.score} 分，{texts.cn_date(found.finished_at)} 完成")
+    return 0
+
+
+async def cmd_export_quiz(settings: Settings, args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() not in (".xlsx", ".csv"):
+        raise ConfigError(f"--out must end in .xlsx or .csv: {out}")
+    bank = load_bank(quiz.BANK_PATH)
+    texts = Texts(settings.timezone)
+    excellent = settings.policy.quiz_excellent_mark
+    db = await _ready(settings)
+    try:
+        async with db.sessions() as session:
+            rows = await quiz.export_rows(session, args.year)
+            misses = await quiz.most_missed(session, args.year)
+    finally:
+        await db.dispose()
+    known = {q.id for q in bank.questions}
+    missed = [(m, bank.by_id(m.question_id)) for m in misses if m.question_id in known]
+    if out.suffix.lower() == ".csv":
+        content = csv_bytes(texts, "zh", rows, excellent)
+    else:
+        content = workbook_bytes(texts, "zh", rows, missed, excellent)
+    await asyncio.to_thread(out.write_bytes, content)
+    print(f"已导出 {args.year} 年度 {len(rows)} 份答卷到 {out}")
+    return 0

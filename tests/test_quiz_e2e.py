@@ -1,0 +1,475 @@
+"""The training quiz end to end: the real Application against the fake Bot API, on SQLite and PostgreSQL.
+
+The tests know the answers (they read the bank through the stored paper); the bot's buttons must not."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from bot.app import BaomiApp
+from bot.clock import SettableClock
+from bot.commands.quiz import cmd_export_quiz, cmd_quiz_verify
+from bot.config import Policy, Settings
+from bot.db.models import AuditLog, Staff
+from bot.db.models_quiz import QuizAnswer, QuizAttempt
+from bot.db.session import Database
+from bot.domain.quizbank import Bank, Question, QuestionType, draw_paper, load_bank
+from bot.handlers.quiz import QuizFlow
+from bot.services import people, quiz
+from bot.services.roster import import_roster, read_roster
+from bot.testing.fake_bot_api import FakeBotApi
+from tests.conftest import TZ
+from tests.fakes.harness import Chat, bind, fake_api, running_bot, settle
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
+BANK = load_bank(quiz.BANK_PATH)
+OFFICER, HEAD, STAFF, STAFF2 = "E001", "E101", "E102", "E103"
+THINKING = 10  # seconds per question: well above the speed flag's minimum
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with fake_api() as api:
+        yield api
+
+
+@pytest.fixture
+async def roster(db: Database, clock: SettableClock) -> None:
+    async with db.transaction() as s:
+        await import_roster(s, read_roster(EXAMPLE), clock.now())
+
+
+@pytest.fixture
+async def app(api: FakeBotApi, db_url: str, roster: None, clock: SettableClock) -> AsyncIterator[BaomiApp]:
+    async with running_bot(api, db_url, clock) as app:
+        yield app
+
+
+@pytest.fixture
+async def short_app(api: FakeBotApi, db_url: str, roster: None, clock: SettableClock) -> AsyncIterator[BaomiApp]:
+    """Five questions a paper, for the tests about what happens around a paper rather than in it."""
+    async with running_bot(api, db_url, clock, Policy(quiz_questions=5)) as app:
+        yield app
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+async def latest_attempt(app: BaomiApp, employee_id: str) -> QuizAttempt:
+    async with app.db.sessions() as s:
+        row = await s.scalar(
+            select(QuizAttempt)
+            .join(Staff, Staff.id == QuizAttempt.staff_id)
+            .where(Staff.employee_id == employee_id)
+            .order_by(QuizAttempt.id.desc())
+            .limit(1)
+        )
+    assert row is not None
+    return row
+
+
+async def answers_of(app: BaomiApp, attempt_id: int) -> list[QuizAnswer]:
+    async with app.db.sessions() as s:
+        return list(
+            (
+                await s.scalars(
+                    select(QuizAnswer).where(QuizAnswer.attempt_id == attempt_id).order_by(QuizAnswer.position)
+                )
+            ).all()
+        )
+
+
+def question_at(attempt: QuizAttempt, index: int) -> tuple[Question, list[int]]:
+    """The question and the displayed positions of its right options (what the test knows, not the bot)."""
+    item = attempt.paper[index]
+    question = BANK.by_id(item["q"])
+    return question, [p for p, original in enumerate(item["o"]) if original in question.answer]
+
+
+def option_data(api: FakeBotApi, message: dict[str, Any]) -> dict[tuple[str, int, int], str]:
+    """(action, question index, displayed position) -> callback data, for the option buttons of a message."""
+    found = {}
+    for _, data in api.buttons(message):
+        prefix, _version, action, *args = data.split(":")
+        if prefix == "qz" and action in ("a", "t"):
+            found[(action, int(args[0]), int(args[1]))] = data
+    return found
+
+
+async def press_data(chat: Chat, data: str, message: dict[str, Any] | None = None) -> dict[str, Any]:
+    target = message or chat.last_with_buttons
+    await chat.api.press(chat.user_id, target["message_id"], data)
+    await settle(chat.api, chat.app)
+    return chat.last
+
+
+async def answer(chat: Chat, attempt: QuizAttempt, index: int, *, right: bool) -> dict[str, Any]:
+    """Answers the question on screen, rightly or wrongly, through its buttons."""
+    question, right_positions = question_at(attempt, index)
+    message = chat.last_with_buttons
+    data = option_data(chat.api, message)
+    if question.type is QuestionType.MULTIPLE:
+        # Wrong: only one of the two or more right options.
+        for position in right_positions if right else right_positions[:1]:
+            message = await press_data(chat, data_for(chat, "t", index, position))
+        submit = dict(chat.api.buttons(message))[chat.t("quiz/btn_submit")]
+        return await press_data(chat, submit)
+    positions = right_positions if right else [p for p in range(len(question.options)) if p not in right_positions]
+    return await press_data(chat, data[("a", index, positions[0])])
+
+
+def data_for(chat: Chat, action: str, index: int, position: int) -> str:
+    return option_data(chat.api, chat.last_with_buttons)[(action, index, position)]
+
+
+async def start_paper(chat: Chat, app: BaomiApp, employee_id: str) -> QuizAttempt:
+    await chat.send("/quiz")
+    await chat.press(chat.t("quiz/btn_start"))
+    return await latest_attempt(app, employee_id)
+
+
+def seed_where(first: QuestionType, bank: Bank = BANK, count: int = 20) -> int:
+    """A seed whose draw puts a question of this type first."""
+    return next(
+        s for s in range(1000) if bank.by_id(draw_paper(bank, count, random.Random(s))[0].question_id).type is first
+    )
+
+
+def use_seed(app: BaomiApp, seed: int) -> None:
+    flow = app.registry.flows["quiz"]
+    assert isinstance(flow, QuizFlow)
+    flow.rng = random.Random(seed)
+
+
+# --- a whole paper --------------------------------------------------------------------------------------
+async def test_full_passing_paper_certificate_status_team_and_verify(
+    api: FakeBotApi, app: BaomiApp, clock: SettableClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = await bind(api, app, HEAD, 701)
+    chat = await bind(api, app, STAFF, 702)
+    intro = await chat.send("/quiz")
+    assert intro["text"] == chat.t("quiz/intro", count=20, minutes=20, pass_mark=80, excellent_mark=95)
+    await chat.press(chat.t("quiz/btn_start"))
+    attempt = await latest_attempt(app, STAFF)
+    assert attempt.status == "open" and len(attempt.paper) == 20
+    assert len({item["q"] for item in attempt.paper}) == 20
+    assert len({BANK.by_id(item["q"]).topic for item in attempt.paper}) == len(BANK.topics)  # balanced over topics
+    for index in range(20):
+        question, _ = question_at(attempt, index)
+        shown = chat.last_with_buttons
+        assert shown["text"].startswith(f"第 {index + 1}/20 题") and question.text in shown["text"]
+        # The payloads name the question's place and the displayed position only: the same for any answer key.
+        action = "t" if question.type is QuestionType.MULTIPLE else "a"
+        assert sorted(option_data(api, shown)) == [(action, index, p) for p in range(len(question.options))]
+        clock.advance(seconds=THINKING)
+        await answer(chat, attempt, index, right=True)
+
+    attempt = await latest_attempt(app, STAFF)
+    assert (attempt.status, attempt.correct, attempt.score, attempt.passed, attempt.review) == (
+        "finished",
+        20,
+        100,
+        True,
+        None,
+    )
+    assert attempt.certificate_code and len(attempt.certificate_code) == 12
+    stored = await answers_of(app, attempt.id)
+    assert [a.position for a in stored] == list(range(20)) and all(a.is_correct for a in stored)
+    graded = await _attempt(app, attempt.id)
+    result, certificate = chat.bot_messages[-2:]
+    assert result["text"] == chat.t(
+        "quiz/result",
+        attempt=graded,
+        outcome="excellent",
+        seconds=200,
+        pass_mark=80,
+        retake_at=clock.now() + timedelta(minutes=10),
+    )
+    assert certificate["text"] == chat.t(
+        "quiz/certificate", bureau="教育局", holder="陈静", department="基础教育科", attempt=graded, outcome="excellent"
+    )
+    assert attempt.certificate_code in certificate["text"] and "陈静" in certificate["text"]
+
+    status = (await chat.send("/status"))["text"]
+    assert f"✅ 已通过：100 分（优秀），2026年3月2日，证书验证码 {attempt.certificate_code}" in status
+    team = (await head.send("/team"))["text"]
+    assert "【保密知识答卷 · 2026 年度】已通过 1/3 人" in team and "✅ 陈静 100 分" in team and "⬜ 杨帆 未参加" in team
+
+    settings = app.settings
+    assert await cmd_quiz_verify(settings, argparse.Namespace(code=attempt.certificate_code.lower())) == 0
+    assert "证书有效: 陈静（工号 E102，基础教育科）" in capsys.readouterr().out
+    assert await cmd_quiz_verify(settings, argparse.Namespace(code="ZZZZZZZZZZZZ")) == 1
+    assert "无效" in capsys.readouterr().out
+
+
+async def _attempt(app: BaomiApp, attempt_id: int) -> quiz.Attempt:
+    async with app.db.sessions() as s:
+        found = await quiz.get(s, attempt_id)
+    assert found is not None
+    return found
+
+
+async def test_failing_paper_explains_only_the_missed_then_stats_export_cooldown_and_fresh_draw(
+    api: FakeBotApi, app: BaomiApp, clock: SettableClock, tmp_path: Path
+) -> None:
+    officer = await bind(api, app, OFFICER, 711)
+    chat = await bind(api, app, STAFF, 712)
+    attempt = await start_paper(chat, app, STAFF)
+    wrong = {0, 3, 7, 11, 19}
+    for index in range(20):
+        clock.advance(seconds=THINKING)
+        await answer(chat, attempt, index, right=index not in wrong)
+    attempt = await latest_attempt(app, STAFF)
+    assert (attempt.correct, attempt.score, attempt.passed, attempt.certificate_code) == (15, 75, False, None)
+    assert [a.position for a in await answers_of(app, attempt.id) if not a.is_correct] == sorted(wrong)
+
+    graded = await _attempt(app, attempt.id)
+    retake = clock.now() + timedelta(minutes=10)
+    texts = [m["text"] for m in chat.bot_messages]
+    result_at = texts.index(
+        chat.t("quiz/result", attempt=graded, outcome="failed", seconds=200, pass_mark=80, retake_at=retake)
+    )
+    explained = "\n\n".join(texts[result_at + 1 :])
+    assert explained.startswith(chat.t("quiz/missed_header", count=5))
+    for index in range(20):
+        question, _ = question_at(attempt, index)
+        item = chat.t("quiz/missed_item", number=index + 1, question=question)
+        assert (item in explained) == (index in wrong)
+
+    # The office sees the missed questions and gets the year's workbook.
+    stats = await officer.send("/quizstats")
+    assert "document" in stats and stats["caption"] == officer.t("quiz/export_caption", year=2026)
+    text = officer.bot_messages[-2]["text"]
+    assert text.startswith("【保密知识答卷统计 · 2026 年度】共 1 份答卷，待审核 0 份")
+    first_missed, _ = question_at(attempt, 0)
+    assert f"【{first_missed.topic}】错误率 100%（1/1）{first_missed.text}" in text
+    assert text.count("错误率 100%") == 5
+    book = load_workbook(io.BytesIO(api.file(stats["document"]["file_id"]).data))
+    papers, missed = book.worksheets
+    assert [c.value for c in papers[2]][:3] == ["E102", "陈静", "基础教育科"] and papers[2][8].value == 75
+    assert missed.max_row == 6
+
+    # The same from the command line, as a workbook and as CSV.
+    settings = Settings(database_url=app.settings.database_url, timezone=TZ)
+    assert await cmd_export_quiz(settings, argparse.Namespace(year=2026, out=str(tmp_path / "q.xlsx"))) == 0
+    assert await cmd_export_quiz(settings, argparse.Namespace(year=2026, out=str(tmp_path / "q.csv"))) == 0
+    papers, missed = load_workbook(tmp_path / "q.xlsx").worksheets
+    assert [c.value for c in papers[1]] == chat.t("quiz/export_columns", sheet="papers").split("|")
+    assert [c.value for c in papers[2]][:3] + [c.value for c in papers[2]][6:10] == [
+        "E102",
+        "陈静",
+        "基础教育科",
+        15,
+        20,
+        75,
+        "不合格",
+    ]
+    rows = {row[0].value: [c.value for c in row] for row in missed.iter_rows(min_row=2)}
+    assert rows[first_missed.id] == [first_missed.id, first_missed.topic, first_missed.text, 1, 1, 100]
+    assert (await cmd_export_quiz(settings, argparse.Namespace(year=2025, out=str(tmp_path / "none.csv")))) == 0
+    lines = (tmp_path / "q.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 2 and lines[1].startswith("E102,陈静,基础教育科,")
+    assert len((tmp_path / "none.csv").read_text(encoding="utf-8-sig").splitlines()) == 1
+
+    # A retake waits for the cooldown, then draws questions not seen before.
+    assert (await chat.send("/quiz"))["text"] == chat.t("quiz/cooldown", at=retake)
+    clock.advance(minutes=10)
+    second = await start_paper(chat, app, STAFF)
+    assert second.id != attempt.id
+    assert not {i["q"] for i in second.paper} & {i["q"] for i in attempt.paper}
+
+
+# --- buttons --------------------------------------------------------------------------------------------
+async def test_multiple_choice_toggles_and_submits(api: FakeBotApi, app: BaomiApp, clock: SettableClock) -> None:
+    use_seed(app, seed_where(QuestionType.MULTIPLE))
+    chat = await bind(api, app, STAFF, 721)
+    attempt = await start_paper(chat, app, STAFF)
+    question, right = question_at(attempt, 0)
+    wrong = next(p for p in range(len(question.options)) if p not in right)
+
+    # Submitting nothing is refused with a notice and records nothing.
+    submit = dict(api.buttons(chat.last_with_buttons))[chat.t("quiz/btn_submit")]
+    query = await api.press(721, chat.last_with_buttons["message_id"], submit)
+    await settle(api, app)
+    assert (api.callback_answer(query) or {}).get("text") == chat.t("quiz/pick_first")
+    assert await answers_of(app, attempt.id) == []
+
+    # Tick a wrong one, untick it, tick the right ones: the message shows the ticks in place.
+    message_id = chat.last_with_buttons["message_id"]
+    await press_data(chat, data_for(chat, "t", 0, wrong))
+    ticked = [label for label in chat.labels(chat.last_with_buttons) if label.startswith("✓ ")]
+    assert ticked == [f"✓ {chr(65 + wrong)}. {question.options[attempt.paper[0]['o'][wrong]]}"]
+    await press_data(chat, data_for(chat, "t", 0, wrong))
+    assert not [label for label in chat.labels(chat.last_with_buttons) if label.startswith("✓ ")]
+    for position in right:
+        await press_data(chat, data_for(chat, "t", 0, position))
+    assert chat.last_with_buttons["message_id"] == message_id
+    assert f"已选：{'、'.join(chr(65 + p) for p in right)}" in chat.last_with_buttons["text"]
+    await press_data(chat, dict(api.buttons(chat.last_with_buttons))[chat.t("quiz/btn_submit")])
+    stored = await answers_of(app, attempt.id)
+    assert [(a.position, a.chosen, a.is_correct) for a in stored] == [(0, right, True)]
+    assert chat.last_with_buttons["text"].startswith("第 2/20 题")
+
+
+async def test_stale_and_double_presses_never_corrupt_the_paper(
+    api: FakeBotApi, app: BaomiApp, clock: SettableClock
+) -> None:
+    use_seed(app, seed_where(QuestionType.SINGLE))
+    chat = await bind(api, app, STAFF, 731)
+    intro = await chat.send("/quiz")
+    start = dict(api.buttons(intro))[chat.t("quiz/btn_start")]
+    # A double tap on 开始答题 starts one paper.
+    await api.press(731, intro["message_id"], start)
+    second_start = await api.press(731, intro["message_id"], start)
+    await settle(api, app)
+    assert (api.callback_answer(second_start) or {}).get("text") == chat.t("core/stale_button")
+    async with app.db.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(QuizAttempt)) == 1
+    attempt = await latest_attempt(app, STAFF)
+    question, right = question_at(attempt, 0)
+    wrong = next(p for p in range(len(question.options)) if p not in right)
+
+    # A double tap (right, then wrong before the first is answered) records only the first.
+    shown = chat.last_with_buttons
+    data = option_data(api, shown)
+    await api.press(731, shown["message_id"], data[("a", 0, right[0])])
+    late = await api.press(731, shown["message_id"], data[("a", 0, wrong)])
+    await settle(api, app)
+    assert (api.callback_answer(late) or {}).get("text") == chat.t("core/stale_button")
+    assert [(a.position, a.chosen, a.is_correct) for a in await answers_of(app, attempt.id)] == [(0, right, True)]
+
+    # Typed text repeats the question as a new message; the buttons of the old one are then dead.
+    old = chat.last_with_buttons
+    assert old["text"].startswith("第 2/20 题")
+    await chat.send("B")
+    assert chat.bot_messages[-2]["text"] == chat.t("quiz/use_buttons")
+    assert chat.last_with_buttons["message_id"] != old["message_id"]
+    old_data = next(iter(option_data(api, old).values()))
+    query = await api.press(731, old["message_id"], old_data)
+    await settle(api, app)
+    assert (api.callback_answer(query) or {}).get("text") == chat.t("core/stale_button")
+    assert len(await answers_of(app, attempt.id)) == 1
+    # /quiz in the middle of a paper resumes it (the same paper, the same clock), never draws a new one.
+    resumed = await chat.send("/quiz")
+    assert resumed["text"].startswith("第 2/20 题") and (await latest_attempt(app, STAFF)).id == attempt.id
+
+
+# --- time -----------------------------------------------------------------------------------------------
+async def test_expiry_refuses_late_answers_and_the_sweep_closes_abandoned_papers(
+    api: FakeBotApi, short_app: BaomiApp, clock: SettableClock
+) -> None:
+    app = short_app
+    chat = await bind(api, app, STAFF, 741)
+    walker = await bind(api, app, STAFF2, 742)
+    attempt = await start_paper(chat, app, STAFF)
+    abandoned = await start_paper(walker, app, STAFF2)
+    for index in range(2):
+        clock.advance(seconds=THINKING)
+        await answer(chat, attempt, index, right=True)
+    clock.advance(minutes=20)
+    shown = chat.last_with_buttons
+    await press_data(chat, next(iter(option_data(api, shown).values())))  # any option: the time is up
+    late = api.message(741, shown["message_id"])
+    retake = attempt.deadline_at + timedelta(minutes=10)
+    closed = await _attempt(app, attempt.id)
+    assert late is not None and late["text"] == chat.t("quiz/expired", attempt=closed, minutes=20, retake_at=retake)
+    assert (closed.status, closed.correct, closed.passed, closed.finished_at) == (
+        "expired",
+        2,
+        False,
+        attempt.deadline_at,
+    )
+    assert len(await answers_of(app, attempt.id)) == 2  # the late answer is not recorded
+
+    # Nobody came back for the other paper: the sweep closes it, and /status says so.
+    assert (await _attempt(app, abandoned.id)).status == "open"
+    done = await app.jobs.run_all()
+    await settle(api, app)
+    assert done["quiz_expiry"] == 1
+    assert (await _attempt(app, abandoned.id)).status == "expired"
+    status = (await walker.send("/status"))["text"]
+    assert "最近一次：0 分（超时未完成）。请发送 /quiz 重新答题。" in status
+    question_message = walker.last_with_buttons
+    await press_data(walker, next(iter(option_data(api, question_message).values())))
+    closed_message = api.message(742, question_message["message_id"])
+    assert closed_message is not None and closed_message["text"] == walker.t("quiz/closed")
+    assert len(await answers_of(app, abandoned.id)) == 0
+
+
+async def test_a_paper_in_progress_survives_a_restart(
+    api: FakeBotApi, db_url: str, roster: None, clock: SettableClock
+) -> None:
+    async with running_bot(api, db_url, clock) as app:
+        chat = await bind(api, app, STAFF, 751)
+        attempt = await start_paper(chat, app, STAFF)
+        for index in range(3):
+            clock.advance(seconds=THINKING)
+            await answer(chat, attempt, index, right=True)
+    async with running_bot(api, db_url, clock) as app:
+        chat = Chat(api, app, 751)
+        clock.advance(seconds=THINKING)
+        after = await answer(chat, attempt, 3, right=False)
+        assert after["text"].startswith("第 5/20 题")
+        stored = await answers_of(app, attempt.id)
+        assert [(a.position, a.is_correct) for a in stored] == [(0, True), (1, True), (2, True), (3, False)]
+
+
+# --- resistance to gaming -------------------------------------------------------------------------------
+async def test_a_too_fast_paper_waits_for_an_officer(
+    api: FakeBotApi, short_app: BaomiApp, clock: SettableClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = short_app
+    officer = await bind(api, app, OFFICER, 761)
+    fast = await bind(api, app, STAFF, 762)
+    faster = await bind(api, app, STAFF2, 763)
+    papers = {}
+    for chat, employee_id in ((fast, STAFF), (faster, STAFF2)):
+        attempt = await start_paper(chat, app, employee_id)
+        for index in range(5):
+            clock.advance(seconds=1)  # an auto-clicker: under 3 s a question
+            await answer(chat, attempt, index, right=True)
+        papers[chat.user_id] = attempt
+        flagged = await _attempt(app, attempt.id)
+        assert (flagged.review, flagged.passed, flagged.certificate_code) == ("pending", True, None)
+        retake = clock.now() + timedelta(minutes=10)
+        assert chat.last["text"] == chat.t(
+            "quiz/result", attempt=flagged, outcome="pending", seconds=5, pass_mark=80, retake_at=retake
+        )
+    status = (await fast.send("/status"))["text"]
+    assert "最近一次：100 分（待保密办审核）。等待保密办审核。" in status and "已通过" not in status
+
+    requests = [m for m in officer.bot_messages if m["text"].startswith("【答卷用时异常，待审核】")]
+    assert len(requests) == 2 and all(officer.labels(m) == ["接受", "驳回"] for m in requests)
+    assert "陈静" in requests[0]["text"] and "杨帆" in requests[1]["text"]
+    stats = await officer.send("/quizstats")
+    assert "待审核 2 份" in officer.bot_messages[-2]["text"] and "document" in stats
+
+    await officer.press("接受", requests[0])
+    done = api.message(761, requests[0]["message_id"])
+    assert done is not None
+    async with app.db.sessions() as s:
+        person = await people.by_employee_id(s, STAFF)
+    accepted = await _attempt(app, papers[762].id)
+    assert done["text"] == officer.t("quiz/review_done", person=person, attempt=accepted, accepted=True)
+    assert officer.labels(done) == []  # the notice loses its buttons once decided
+    await officer.press("驳回", requests[1])
+    accepted = await _attempt(app, papers[762].id)
+    rejected = await _attempt(app, papers[763].id)
+    assert (accepted.review, accepted.counts) == ("accepted", True) and accepted.certificate_code
+    assert (rejected.review, rejected.counts, rejected.certificate_code) == ("rejected", False, None)
+    assert fast.bot_messages[-2]["text"] == fast.t("quiz/reviewed", attempt=accepted, accepted=True)
+    assert accepted.certificate_code in fast.last["text"]
+    assert faster.last["text"] == faster.t("quiz/reviewed", attempt=rejected, accepted=False)
+    async with app.db.sessions() as s:
+        actions = (await s.scalars(select(AuditLog.action).where(AuditLog.action.like("quiz.%")))).all()
+    assert sorted(actions) == ["quiz.accept", "quiz.reject"]
+    assert await cmd_quiz_verify(app.settings, argparse.Namespace(code=accepted.certificate_code)) == 0
+    assert "100 分" in capsys.readouterr().out

@@ -1,0 +1,116 @@
+"""Every quiz text renders in both languages with the context its caller gives (StrictUndefined fails on a
+missing name), and the Chinese and English texts differ."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bot.domain.quizbank import DrawnQuestion, QuestionType, load_bank
+from bot.domain.quizrules import Outcome
+from bot.services.quiz import BANK_PATH, Attempt, MissRate
+from bot.texts import MESSAGES, Texts
+from tests.conftest import TZ
+
+BANK = load_bank(BANK_PATH)
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+ATTEMPT = Attempt(
+    id=1,
+    staff_id=1,
+    cycle=2026,
+    paper=(DrawnQuestion("q001", (0, 1, 2, 3)),),
+    status="finished",
+    started_at=NOW - timedelta(minutes=5),
+    deadline_at=NOW + timedelta(minutes=15),
+    finished_at=NOW,
+    correct=1,
+    score=100,
+    passed=True,
+    review=None,
+    certificate_code="ABCDEFGHJKMN",
+)
+PERSON = SimpleNamespace(name="陈静", employee_id="E102", department="基础教育科")
+MULTIPLE = next(q for q in BANK.questions if q.type is QuestionType.MULTIPLE)
+CONTEXTS: dict[str, list[dict[str, Any]]] = {
+    "intro": [{"count": 20, "minutes": 20, "pass_mark": 80, "excellent_mark": 95}],
+    "btn_start": [{}],
+    "question": [
+        {"number": 1, "total": 20, "minutes_left": 3, "question": q, "options": [("A", "x")], "picked": picked}
+        for q, picked in ((BANK.questions[0], []), (MULTIPLE, ["A", "C"]))
+    ],
+    "btn_submit": [{}],
+    "pick_first": [{}],
+    "use_buttons": [{}],
+    "result": [
+        {"attempt": ATTEMPT, "outcome": o.value, "seconds": 75, "pass_mark": 80, "retake_at": NOW}
+        for o in (Outcome.EXCELLENT, Outcome.FAILED, Outcome.PENDING)
+    ],
+    "missed_header": [{"count": 2}],
+    "missed_item": [{"number": 3, "question": BANK.questions[0]}],
+    "certificate": [{"bureau": "教育局", "holder": "陈静", "department": "x", "attempt": ATTEMPT, "outcome": "passed"}],
+    "review_request": [{"person": PERSON, "attempt": ATTEMPT, "seconds": 20, "min_seconds": 3.0}],
+    "btn_accept": [{}],
+    "btn_reject": [{}],
+    "review_done": [{"person": PERSON, "attempt": ATTEMPT, "accepted": a} for a in (True, False)],
+    "review_taken": [{}],
+    "reviewed": [{"attempt": ATTEMPT, "accepted": a} for a in (True, False)],
+    "expired": [{"attempt": ATTEMPT, "minutes": 20, "retake_at": NOW}],
+    "closed": [{}],
+    "cooldown": [{"at": NOW}],
+    "status": [
+        {"best": b, "best_outcome": bo, "current": c, "last": la, "last_outcome": lo}
+        for b, bo, c, la, lo in (
+            (ATTEMPT, "excellent", None, ATTEMPT, "excellent"),
+            (None, None, ATTEMPT, None, None),
+            (None, None, None, ATTEMPT, "pending"),
+            (None, None, None, ATTEMPT, "failed"),
+            (None, None, None, None, None),
+        )
+    ],
+    "team": [
+        {
+            "rows": [
+                {"name": "甲", "attempt": ATTEMPT, "state": s}
+                for s in ("excellent", "passed", "open", "pending", "failed", "expired", "rejected", None)
+            ],
+            "passed": 2,
+            "total": 8,
+        }
+    ],
+    "stats": [
+        {"year": 2026, "missed": m, "pending": 1, "papers": 3}
+        for m in ([(MissRate("q001", 4, 1), BANK.questions[0])], [])
+    ],
+    "export_caption": [{"year": 2026}],
+    "export_columns": [{"sheet": s} for s in ("papers", "missed")],
+    "export_sheet": [{"sheet": s} for s in ("papers", "missed")],
+    "outcome": [{"outcome": o} for o in [*(o.value for o in Outcome), "open"]],
+    "review_word": [{"review": r} for r in ("pending", "accepted", "rejected")],
+}
+STATUS_EXTRA = {"cycle": 2026, "answered": 3, "minutes_left": 7}
+
+
+def test_every_quiz_template_has_a_context_here() -> None:
+    names = {p.name.removesuffix(".en.j2").removesuffix(".j2") for p in (MESSAGES / "quiz").glob("*.j2")}
+    assert names == set(CONTEXTS)
+
+
+@pytest.mark.parametrize("name", sorted(CONTEXTS))
+def test_quiz_template_renders_in_both_languages(name: str) -> None:
+    texts = Texts(TZ)
+    for context in CONTEXTS[name]:
+        full = {**STATUS_EXTRA, **context} if name in ("status", "team") else context
+        zh = texts.render(f"quiz/{name}", "zh", **full)
+        en = texts.render(f"quiz/{name}", "en", **full)
+        assert zh and en
+        if name not in ("export_caption",) and any("\u4e00" <= ch <= "\u9fff" for ch in zh):
+            assert zh != en
+
+
+def test_menu_texts() -> None:
+    texts = Texts(TZ)
+    for command in ("quiz", "quizstats"):
+        assert texts.render(f"menu/{command}", "zh") != texts.render(f"menu/{command}", "en")
