@@ -1,0 +1,198 @@
+"""Leak reports (泄密事件报告): what a report records and the statutory clocks of a case, as pure rules.
+
+Whoever causes or discovers a leak takes remedial measures and reports at once; the unit reports in writing
+to the secrecy administration within 24 hours and concludes within 3 months; a missing carrier not found
+within 10 days (绝密) or 60 days (机密/秘密) is handled as a leak.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import unicodedata
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class Kind(StrEnum):
+    """What happened."""
+
+    CARRIER_LOST = "lost"  # carrier lost or missing
+    MISSENT = "missent"  # sent or forwarded to a wrong person or over an unprotected channel
+    COPIED = "copied"  # copied or photographed without approval
+    ONLINE = "online"  # classified information on an internet-connected device or a public network
+    TALK = "talk"  # discussed in a public place or on an ordinary phone
+    OTHERS = "others"  # someone else's violation
+    OTHER = "other"
+
+
+class Whose(StrEnum):
+    MINE = "mine"
+    OTHERS = "others"
+    FOUND = "found"  # material found, nobody known
+
+
+class Discovered(StrEnum):
+    NOW = "now"
+    TODAY = "today"
+    EARLIER = "earlier"
+
+
+class Carrier(StrEnum):
+    PAPER = "paper"
+    STORAGE = "storage"  # removable storage
+    COMPUTER = "computer"
+    PHONE = "phone"
+    MEDIA = "media"  # optical or magnetic media
+    TALK = "talk"  # a conversation: nothing to count
+    OTHER = "other"
+
+
+class Marked(StrEnum):
+    """The level marked on the material, as a category only: never the marking itself."""
+
+    TOP_SECRET = "top"  # 绝密
+    SECRET = "secret"  # 机密
+    CONFIDENTIAL = "conf"  # 秘密
+    WORK = "work"  # 工作秘密
+    UNMARKED = "none"  # 未标密
+    UNKNOWN = "unknown"  # 不清楚
+
+
+class Measure(StrEnum):
+    OFFLINE = "offline"  # 断网
+    SEALED = "sealed"  # 封存
+    RECOVERED = "recovered"  # 收回
+    LEADER = "leader"  # 报告领导
+    OTHER = "other"
+
+
+class Status(StrEnum):
+    REPORTED = "reported"  # 已报告
+    ACCEPTED = "accepted"  # 已受理
+    INVESTIGATING = "investigating"  # 调查中
+    CONCLUDED = "concluded"  # 已结案
+
+
+MAX_PLACE = 50
+MAX_NOTE = 100
+MAX_MESSAGE = 300
+MAX_COUNT = 9999
+# Officers are reminded this many hours before the written report is due (12 h and 20 h into 24 h).
+WRITTEN_REPORT_REMINDERS_BEFORE = (12, 4)
+CONCLUSION_REMINDER_DAYS = 7
+
+
+def case_number(year: int, seq: int) -> str:
+    return f"BM-{year}-{seq:04d}"
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` later; the month's last day when it is shorter (31 Jan + 1 = 28/29 Feb)."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def written_report_due(reported_at: datetime, hours: int) -> datetime:
+    return reported_at + timedelta(hours=hours)
+
+
+def conclusion_due(reported_at: datetime, months: int) -> datetime:
+    return add_months(reported_at, months)
+
+
+def carrier_days(kind: Kind, level: Marked, top_secret_days: int, other_days: int) -> int | None:
+    """Days a missing carrier may stay missing before it is handled as a leak; None when no such clock runs.
+
+    A level the reporter does not know is treated as 绝密: the shorter clock errs on the side of the secret.
+    工作秘密 and unmarked material are not state secrets, so the statutory clock does not apply."""
+    if kind is not Kind.CARRIER_LOST:
+        return None
+    if level in (Marked.TOP_SECRET, Marked.UNKNOWN):
+        return top_secret_days
+    if level in (Marked.SECRET, Marked.CONFIDENTIAL):
+        return other_days
+    return None
+
+
+def carrier_deadline(discovered_on: date, days: int, tz: ZoneInfo) -> datetime:
+    """The instant a carrier still missing counts as leaked: the end of the last of `days` days after discovery."""
+    return datetime.combine(discovered_on + timedelta(days=days + 1), time(0), tz)
+
+
+def next_deadline(
+    written_due: datetime | None, carrier_due: datetime | None, conclusion: datetime | None
+) -> datetime | None:
+    """The soonest clock still running (None for a clock already met)."""
+    running = [d for d in (written_due, carrier_due, conclusion) if d is not None]
+    return min(running) if running else None
+
+
+def alert_round(reported_at: datetime, now: datetime, repeat_minutes: int) -> int:
+    """How many repeat periods an unacknowledged alert has been waiting (0: not yet due for a repeat)."""
+    if repeat_minutes <= 0 or now <= reported_at:
+        return 0
+    return int((now - reported_at) / timedelta(minutes=repeat_minutes))
+
+
+def written_report_step(reported_at: datetime, now: datetime, hours: int) -> str | None:
+    """The latest reminder of the written-report clock that is due: "12h", "20h" (for a 24-hour clock) or
+    "overdue"; None before the first. Only the latest is sent, so a bot that was down does not send them all."""
+    due = written_report_due(reported_at, hours)
+    if now >= due:
+        return "overdue"
+    for before in sorted(WRITTEN_REPORT_REMINDERS_BEFORE):
+        if now >= due - timedelta(hours=before):
+            return f"{hours - before}h"
+    return None
+
+
+def conclusion_step(due: datetime, now: datetime) -> str | None:
+    if now >= due:
+        return "overdue"
+    if now >= due - timedelta(days=CONCLUSION_REMINDER_DAYS):
+        return f"d-{CONCLUSION_REMINDER_DAYS}"
+    return None
+
+
+_FULL_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_MONTH_DAY = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})日?$")
+_RELATIVE = {"昨天": 1, "昨日": 1, "前天": 2, "yesterday": 1}
+# An older discovery is still reportable, but a date further back is almost certainly a typing mistake.
+MAX_DAYS_BACK = 3 * 366
+
+
+def parse_day(text: str, today: date) -> date | None:
+    """A discovery date as people type it (2026-03-01, 2026年3月1日, 3月1日, 3/1, 昨天); None when it is not a
+    date, lies in the future or is more than about three years back."""
+    normal = unicodedata.normalize("NFKC", text).strip().replace(" ", "").lower()
+    if normal in _RELATIVE:
+        return today - timedelta(days=_RELATIVE[normal])
+    if match := _FULL_DATE.match(normal):
+        year, month, day = (int(g) for g in match.groups())
+        candidates = [(year, month, day)]
+    elif match := _MONTH_DAY.match(normal):
+        month, day = (int(g) for g in match.groups())
+        # Without a year the most recent such day is meant: 12月30日 typed in January is last December.
+        candidates = [(today.year, month, day), (today.year - 1, month, day)]
+    else:
+        return None
+    for year, month, day in candidates:
+        try:
+            value = date(year, month, day)
+        except ValueError:
+            continue
+        if value <= today:
+            return value if (today - value).days <= MAX_DAYS_BACK else None
+    return None
+
+
+def parse_count(text: str) -> int | None:
+    normal = unicodedata.normalize("NFKC", text).strip().rstrip("个份件台部张本").strip()
+    if not normal.isdigit():
+        return None
+    value = int(normal)
+    return value if 1 <= value <= MAX_COUNT else None

@@ -1,0 +1,430 @@
+"""Leak reports end to end: /report, the officers' alerts and /cases, the clocks, relays and who sees what."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot.app import BaomiApp
+from bot.clock import SettableClock
+from bot.config import Policy, Settings
+from bot.db.models import AuditLog, Conversation, OutboxMessage, Staff
+from bot.db.models_leak import LeakCase, LeakCaseEvent, LeakReporter
+from bot.db.session import Database
+from bot.domain.guard import text_fingerprint
+from bot.handlers.base import FlowContext
+from bot.handlers.leak_notices import open_case, summary
+from bot.handlers.report import ReporterAction
+from bot.services import leak, people
+from bot.services.leak import CaseInfo
+from bot.services.roster import import_roster, read_roster
+from bot.testing.fake_bot_api import FakeBotApi
+from tests.conftest import TZ
+from tests.fakes.harness import Chat, bind, fake_api, running_bot, settle
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
+ESCALATION = "E301"  # 孙强, named in the policy as the escalation contact
+POLICY = Policy(escalation_contacts=(ESCALATION,))
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with fake_api() as api:
+        yield api
+
+
+@pytest.fixture
+async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
+    async with db.transaction() as s:
+        await import_roster(s, read_roster(EXAMPLE), clock.now())
+    async with running_bot(api, db_url, clock, policy=POLICY) as app:
+        # Only this capability's sweeps: other duties' reminders would interleave with the chats read here.
+        app.jobs.sweeps = [s for s in app.jobs.sweeps if s.name.startswith("leak_")]
+        yield app
+
+
+def lb(chat: Chat, key: str) -> str:
+    return chat.t("report/label", key=key)
+
+
+async def file_report(
+    chat: Chat,
+    *,
+    kind: str = "lost",
+    whose: str = "mine",
+    when: str = "now",
+    place: str = "档案室",
+    carrier: str = "paper",
+    level: str = "secret",
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Answer every question with buttons (and a typed place) and submit; returns the bot's last message."""
+    await chat.send("/report")
+    await chat.press(lb(chat, f"kind.{kind}"))
+    if kind != "others":
+        await chat.press(lb(chat, f"whose.{whose}"))
+    await chat.press(lb(chat, f"when.{when}"))
+    await chat.send(place)
+    await chat.press(lb(chat, f"carrier.{carrier}"))
+    if carrier != "talk":
+        await chat.press("1")
+    await chat.press(lb(chat, f"level.{level}"))
+    await chat.press(lb(chat, "measure.sealed"))
+    await chat.press(lb(chat, "btn.next"))
+    await chat.press(lb(chat, "btn.skip"))
+    if name is not None:
+        await chat.press(lb(chat, f"name.{name}"))
+    return await chat.press(lb(chat, "btn.submit"))
+
+
+async def open_from_code(api: FakeBotApi, app: BaomiApp, employee_id: str, **fields: Any) -> CaseInfo:
+    """A case opened the way another capability opens one (faster than answering every question)."""
+    report = {
+        "kind": leak.Kind.CARRIER_LOST,
+        "whose": leak.Whose.MINE,
+        "discovered": leak.Discovered.NOW,
+        "discovered_on": app.clock.now().astimezone(TZ).date(),
+        "place": "档案室",
+        "carrier": leak.Carrier.PAPER,
+        "carrier_count": 1,
+        "level": leak.Marked.SECRET,
+    }
+    async with app.db.transaction() as s:
+        person = await people.by_employee_id(s, employee_id)
+        assert person is not None
+        case = await open_case(s, app.clock.now(), app.texts, POLICY, person.id, leak.Report(**(report | fields)))
+    await settle(api, app)
+    return case
+
+
+async def case_info(app: BaomiApp, number: str) -> CaseInfo:
+    async with app.db.sessions() as s:
+        case_id = await s.scalar(select(LeakCase.id).where(LeakCase.number == number))
+        assert case_id is not None, number
+        info = await leak.get_case(s, case_id)
+    assert info is not None
+    return info
+
+
+async def case_events(app: BaomiApp) -> list[LeakCaseEvent]:
+    async with app.db.sessions() as s:
+        return list((await s.scalars(select(LeakCaseEvent).order_by(LeakCaseEvent.id))).all())
+
+
+def alert_text(chat: Chat, case: CaseInfo, round_: int) -> str:
+    return chat.t("cases/alert", case=case, round=round_, summary=summary(chat.texts, "zh", case.report, case))
+
+
+def alerts(chat: Chat, number: str) -> list[dict[str, Any]]:
+    return [m for m in chat.bot_messages if m["text"].startswith(f"【泄密事件报告】{number}")]
+
+
+def mentions(chat: Chat, needle: str) -> list[str]:
+    return [m["text"] for m in chat.bot_messages if needle in m["text"]]
+
+
+async def tick(api: FakeBotApi, app: BaomiApp, clock: SettableClock, **delta: float) -> None:
+    clock.advance(**delta)
+    await app.jobs.run_all()
+    await settle(api, app)
+
+
+async def test_full_report_from_start_to_case_number(api: FakeBotApi, app: BaomiApp) -> None:
+    officers = [await bind(api, app, "E001", 801), await bind(api, app, "E002", 802)]
+    reporter = await bind(api, app, "E102", 803)
+    opening = await reporter.send("/report")
+    assert opening["text"] == reporter.t("report/ask_kind", opening=True)
+    assert reporter.labels() == [lb(reporter, f"kind.{k}") for k in leak.Kind]
+    assert (await reporter.press(lb(reporter, "kind.lost")))["text"] == reporter.t("report/ask_whose")
+    assert (await reporter.press(lb(reporter, "whose.mine")))["text"] == reporter.t("report/ask_when")
+    await reporter.press(lb(reporter, "when.earlier"))
+    assert (await reporter.send("明天"))["text"] == reporter.t("report/ask_day", today=date(2026, 3, 2))
+    assert (await reporter.send("3月1日"))["text"] == reporter.t("report/ask_place", limit=50)
+    assert (await reporter.send("三楼会议室" * 11))["text"] == reporter.t("report/too_long", limit=50)
+    assert (await reporter.send("三楼会议室"))["text"] == reporter.t("report/ask_carrier")
+    await reporter.press(lb(reporter, "carrier.paper"))
+    assert (await reporter.send("2份"))["text"] == reporter.t("report/ask_level")
+    await reporter.press(lb(reporter, "level.secret"))
+    ticked = await reporter.press(lb(reporter, "measure.sealed"))
+    assert "✅ " + lb(reporter, "measure.sealed") in reporter.labels(ticked)
+    await reporter.press(lb(reporter, "measure.leader"))
+    await reporter.press(lb(reporter, "btn.next"))
+    preview = await reporter.press(lb(reporter, "btn.skip"))
+    assert "三楼会议室" in preview["text"] and reporter.labels(preview)[0] == lb(reporter, "btn.submit")
+    # 修改 asks one question again and comes back to the preview.
+    await reporter.press(lb(reporter, "btn.change"))
+    await reporter.press(lb(reporter, "field.place"))
+    assert "档案室" in (await reporter.send("档案室"))["text"]
+
+    done = await reporter.press(lb(reporter, "btn.submit"))
+    case = await case_info(app, "BM-2026-0001")
+    assert done["text"] == reporter.t("report/submitted", case=case)
+    assert case.status is leak.Status.REPORTED and case.reporter_name == "陈静"
+    assert case.report == leak.Report(
+        kind=leak.Kind.CARRIER_LOST,
+        whose=leak.Whose.MINE,
+        discovered=leak.Discovered.EARLIER,
+        discovered_on=date(2026, 3, 1),
+        place="档案室",
+        carrier=leak.Carrier.PAPER,
+        carrier_count=2,
+        level=leak.Marked.SECRET,
+        measures=(leak.Measure.SEALED, leak.Measure.LEADER),
+    )
+    assert case.written_report_due == datetime(2026, 3, 3, 9, 30, tzinfo=TZ)
+    assert case.conclusion_due == datetime(2026, 6, 2, 9, 30, tzinfo=TZ)
+    assert case.carrier_deadline == datetime(2026, 5, 1, tzinfo=TZ)  # 60 days after 1 March, to the day's end
+    async with app.db.sessions() as s:
+        reporter_id = await s.scalar(select(Staff.id).where(Staff.employee_id == "E102"))
+        assert await s.scalar(select(LeakReporter.staff_id)) == reporter_id
+        assert await s.get(Conversation, reporter_id) is None
+    assert [(e.kind, e.actor_staff_id) for e in await case_events(app)] == [("submitted", reporter_id)]
+    for officer in officers:
+        (alert,) = alerts(officer, case.number)
+        assert alert["text"] == alert_text(officer, case, 0)
+        assert officer.labels(alert) == [lb(officer, "btn.ack"), lb(officer, "btn.view")]
+    card = await officers[1].press(lb(officers[1], "btn.view"), alerts(officers[1], case.number)[0])
+    assert card["text"].startswith(f"【{case.number}】已报告") and "陈静（基础教育科）" in card["text"]
+
+    # Nobody but the reporter and the officers learns anything of the case: not the reporter's head, not a colleague.
+    head, colleague = await bind(api, app, "E101", 804), await bind(api, app, "E103", 805)
+    for chat in (head, colleague):
+        assert (await chat.send("/cases"))["text"] == chat.t("core/no_right")
+        assert "/cases" not in (await chat.send("/help"))["text"]
+        assert mentions(chat, case.number) == []
+    # 回复 on a relayed message answers only the reporter of that case.
+    async with app.db.transaction() as s:
+        for employee_id, allowed in (("E103", False), ("E101", False), ("E102", True)):
+            person = await people.by_employee_id(s, employee_id)
+            assert person is not None
+            ctx = FlowContext(s, app.clock.now(), person, POLICY, app.texts, "telegram")
+            step = await ReporterAction().on_press(ctx, "reply", (str(case.id),))
+            assert (step.flow is not None) is allowed
+            assert (step.toast == ctx.t("core/no_right")) is not allowed
+
+
+async def test_attachments_and_marked_texts_never_enter(
+    api: FakeBotApi, app: BaomiApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)  # what `baomi run` logs (it keeps the database drivers at WARNING)
+    caplog.set_level(logging.DEBUG, logger="baomi")
+    officer = await bind(api, app, "E001", 821)
+    reporter = await bind(api, app, "E102", 822)
+    await reporter.send("/report")
+    await reporter.press(lb(reporter, "kind.lost"))
+    await reporter.press(lb(reporter, "whose.mine"))
+    await reporter.press(lb(reporter, "when.now"))
+    # Material sent mid-conversation is deleted from the chat, refused, and the question asked again.
+    sent = [
+        await api.send_photo(822, caption="拍到的页面"),
+        await api.send_document(822, file_name="名单.pdf"),
+        await api.send_forwarded(822, "转发的通知全文"),
+        await api.send_voice(822),
+        await api.send_location(822),
+    ]
+    await settle(api, app)
+    assert all(api.message(822, m["message_id"]) is None for m in sent)
+    refusals = [m for m in reporter.bot_messages if m["text"] == reporter.t("core/attachment_refused")]
+    assert len(refusals) == len(sent)
+    assert reporter.last["text"] == reporter.t("report/ask_place", limit=50)
+    # A marking or a document number is refused wherever text is typed.
+    marked, numbered = "机密★10年 档案柜", "教发〔2026〕3号 那份"
+    assert (await reporter.send(marked))["text"] == reporter.t("guard/refused", category="marking")
+    assert (await reporter.send(numbered))["text"] == reporter.t("guard/refused", category="doc_number")
+    await reporter.send("档案室")
+    await reporter.press(lb(reporter, "carrier.paper"))
+    await reporter.press("1")
+    await reporter.press(lb(reporter, "level.top"))
+    await reporter.press(lb(reporter, "btn.next"))
+    assert (await reporter.send(numbered))["text"] == reporter.t("guard/refused", category="doc_number")
+    await reporter.send("已封存柜子")
+    await reporter.press(lb(reporter, "btn.submit"))
+    assert alerts(officer, "BM-2026-0001")
+
+    # What the bot keeps and says (the inbox alone holds updates as received, and is never shown or sent).
+    stored: list[str] = []
+    async with app.db.sessions() as s:
+        for model in (LeakCase, LeakCaseEvent, LeakReporter, Conversation, OutboxMessage, AuditLog):
+            stored += [str(vars(row)) for row in (await s.scalars(select(model))).all()]
+    seen = "\n".join(stored) + "\n".join(m["text"] for m in api.chat(821) + api.chat(822) if m["from"]["is_bot"])
+    assert "已封存柜子" in seen and "档案室" in seen  # the checks below look where the texts would be
+    for fragment in ("拍到的页面", "名单.pdf", "转发的通知全文", "★10年", "〔2026〕3号"):
+        assert fragment not in seen
+        assert fragment not in caplog.text
+    for text in (marked, numbered):
+        assert text_fingerprint(text) in caplog.text  # only the category and a hash are logged
+
+
+async def test_alerts_repeat_and_escalate_until_acknowledged(
+    api: FakeBotApi, app: BaomiApp, clock: SettableClock
+) -> None:
+    officers = [await bind(api, app, "E001", 831), await bind(api, app, "E002", 832)]
+    escalation = await bind(api, app, ESCALATION, 833)
+    reporter = await bind(api, app, "E102", 834)
+    await open_from_code(api, app, "E102", kind=leak.Kind.TALK, carrier=leak.Carrier.TALK, carrier_count=None)
+    case = await case_info(app, "BM-2026-0001")
+    assert [len(alerts(o, case.number)) for o in officers] == [1, 1] and alerts(escalation, case.number) == []
+
+    await tick(api, app, clock, minutes=14)
+    assert [len(alerts(o, case.number)) for o in officers] == [1, 1]
+    await tick(api, app, clock, minutes=1)
+    await tick(api, app, clock, seconds=30)  # the same round is not sent twice
+    for chat in (*officers, escalation):
+        assert [m["text"] for m in alerts(chat, case.number)][-1] == alert_text(chat, case, 1)
+    await tick(api, app, clock, minutes=15)
+    assert [len(alerts(c, case.number)) for c in (*officers, escalation)] == [3, 3, 2]
+    assert alerts(officers[0], case.number)[-1]["text"] == alert_text(officers[0], case, 2)
+
+    await officers[0].press(lb(officers[0], "btn.ack"), alerts(officers[0], case.number)[-1])
+    case = await case_info(app, case.number)
+    assert case.acknowledged_at == clock.now() and case.status is leak.Status.ACCEPTED
+    statuses = {loc: reporter.texts.render("report/label", loc, key="status.accepted") for loc in ("zh", "en")}
+    assert reporter.last["text"] == reporter.t("report/status_changed", case=case, statuses=statuses, note=None)
+    # A second officer's 受理 changes nothing.
+    late = await officers[1].press(lb(officers[1], "btn.ack"), alerts(officers[1], case.number)[-1])
+    assert late["text"].startswith(officers[1].t("cases/already_acknowledged"))
+    await tick(api, app, clock, minutes=15)
+    await tick(api, app, clock, minutes=45)
+    assert [len(alerts(c, case.number)) for c in (*officers, escalation)] == [3, 3, 2]
+    assert [e.kind for e in await case_events(app)] == ["submitted", "acknowledged"]
+
+
+async def test_written_report_and_missing_carrier_clocks(api: FakeBotApi, app: BaomiApp, clock: SettableClock) -> None:
+    officer = await bind(api, app, "E001", 841)
+    await open_from_code(api, app, "E102", level=leak.Marked.TOP_SECRET)  # 绝密: a leak unless found within 10 days
+    case = await case_info(app, "BM-2026-0001")
+    assert case.carrier_deadline == datetime(2026, 3, 13, tzinfo=TZ)
+    await officer.press(lb(officer, "btn.ack"), alerts(officer, case.number)[0])
+
+    def said(template: str, **context: Any) -> int:
+        expected = officer.t(template, case=case, **context)
+        return sum(m["text"] == expected for m in officer.bot_messages)
+
+    await tick(api, app, clock, hours=11, minutes=59)
+    assert said("cases/written_report_reminder", overdue=False) == 0
+    await tick(api, app, clock, minutes=1)
+    assert said("cases/written_report_reminder", overdue=False) == 1
+    await tick(api, app, clock, hours=8)  # 20 h
+    assert said("cases/written_report_reminder", overdue=False) == 2
+    # Marked sent: the reminders stop, and the report never goes overdue.
+    await officer.press(lb(officer, "btn.view"), alerts(officer, case.number)[0])
+    marked = await officer.press(lb(officer, "btn.sent"))
+    assert marked["text"].startswith(officer.t("cases/written_sent"))
+    await tick(api, app, clock, hours=4)  # 24 h
+    assert said("cases/written_report_reminder", overdue=True) == 0
+
+    clock.set(datetime(2026, 3, 12, 23, 59, tzinfo=TZ))
+    await tick(api, app, clock)
+    assert (await case_info(app, case.number)).carrier_deemed_at is None
+    await tick(api, app, clock, minutes=1)
+    case = await case_info(app, case.number)
+    assert case.carrier_deemed_at == datetime(2026, 3, 13, tzinfo=TZ)
+    assert said("cases/carrier_deemed") == 1
+    await tick(api, app, clock, days=1)
+    assert said("cases/carrier_deemed") == 1
+    kinds = [e.kind for e in await case_events(app)]
+    assert kinds == ["submitted", "acknowledged", "written_report_sent", "carrier_deemed_leaked"]
+
+    # A carrier marked found is not handled as leaked when its days run out.
+    fields: dict[str, Any] = {"whose": leak.Whose.FOUND, "carrier": leak.Carrier.STORAGE, "level": leak.Marked.UNKNOWN}
+    found = await open_from_code(api, app, "E201", **fields)
+    assert found.carrier_deadline == datetime(2026, 3, 25, tzinfo=TZ)  # an unknown level gets the shorter clock
+    assert officer.last["text"] == alert_text(officer, found, 0)
+    await officer.press(lb(officer, "btn.view"), officer.last)
+    assert (await officer.press(lb(officer, "btn.found")))["text"].startswith(officer.t("cases/carrier_found"))
+    clock.set(datetime(2026, 3, 30, 10, 0, tzinfo=TZ))
+    await tick(api, app, clock)
+    found = await case_info(app, found.number)
+    assert found.carrier_found_at is not None and found.carrier_deemed_at is None
+
+
+async def test_officer_sets_status_and_the_reporter_is_told(api: FakeBotApi, app: BaomiApp) -> None:
+    officer = await bind(api, app, "E002", 851)
+    reporter = await bind(api, app, "E203", 852)
+    await open_from_code(api, app, "E203", kind=leak.Kind.ONLINE, carrier=leak.Carrier.COMPUTER)
+    await open_from_code(api, app, "E203", kind=leak.Kind.MISSENT, carrier=leak.Carrier.PHONE)
+    listing = await officer.send("/cases")
+    assert listing["text"].startswith(officer.t("cases/list", items=[]).splitlines()[0][:4])
+    assert [label.split(" · ")[0] for label in officer.labels(listing)] == ["BM-2026-0001", "BM-2026-0002"]
+    await officer.press(officer.labels(listing)[1])
+    await officer.press(lb(officer, "btn.status"))
+    await officer.press(lb(officer, "status.investigating"))
+    assert (await officer.send("教发〔2026〕3号"))["text"] == officer.t("guard/refused", category="doc_number")
+    await officer.send("已约谈相关人员")
+    case = await case_info(app, "BM-2026-0002")
+    assert case.status is leak.Status.INVESTIGATING and case.acknowledged_at is not None
+    statuses = {loc: reporter.texts.render("report/label", loc, key="status.investigating") for loc in ("zh", "en")}
+    assert reporter.last["text"] == reporter.t(
+        "report/status_changed", case=case, statuses=statuses, note="已约谈相关人员"
+    )
+    await officer.press(lb(officer, "btn.status"))
+    await officer.press(lb(officer, "status.concluded"))
+    await officer.press(lb(officer, "btn.skip"))
+    assert (await case_info(app, case.number)).concluded_at is not None
+    assert officer.labels(await officer.send("/cases")) == [f"BM-2026-0001 · {lb(officer, 'status.reported')}"]
+    notes = [(e.kind, e.detail.get("note")) for e in await case_events(app) if e.kind == "status"]
+    assert notes == [("status", "已约谈相关人员"), ("status", None)]
+    async with app.db.sessions() as s:
+        assert (await leak.verify_events(s)).broken_at is None
+
+
+async def test_withheld_reporter_is_relayed_both_ways_and_revealed_on_request(
+    api: FakeBotApi, app: BaomiApp, tmp_path: Path, db_url: str
+) -> None:
+    officer, other_officer = await bind(api, app, "E001", 861), await bind(api, app, "E002", 862)
+    reporter = await bind(api, app, "E003", 863)
+    await file_report(reporter, kind="others", place="会议室", carrier="talk", name="hide")
+    case = await case_info(app, "BM-2026-0001")
+    assert case.report.name_withheld and case.reporter_name is None
+    assert "张伟" not in alerts(officer, case.number)[0]["text"]
+    assert lb(officer, "reporter.withheld") in alerts(officer, case.number)[0]["text"]
+
+    await officer.press(lb(officer, "btn.view"), alerts(officer, case.number)[0])
+    await officer.press(lb(officer, "btn.contact"))
+    await officer.send("请问当时是否已经制止？")
+    relayed = reporter.last
+    assert relayed["text"] == reporter.t("report/office_message", case=case, message="请问当时是否已经制止？")
+    assert "王建国" not in relayed["text"]
+    await reporter.press(lb(reporter, "btn.reply"), relayed)
+    assert (await reporter.send("已当场制止"))["text"] == reporter.t("report/reply_sent", case=case)
+    for chat in (officer, other_officer):
+        assert chat.last["text"] == chat.t("cases/reporter_message", case=case, message="已当场制止")
+    # The officer answers the reply straight from its 回复 button.
+    await officer.press(lb(officer, "btn.reply"), officer.last)
+    await officer.send("谢谢，已收到")
+    assert reporter.last["text"] == reporter.t("report/office_message", case=case, message="谢谢，已收到")
+
+    await officer.press(lb(officer, "btn.reveal"))
+    revealed = await officer.press(lb(officer, "btn.reveal_yes"))
+    assert "张伟（工号 E003，办公室）" in revealed["text"]
+    assert mentions(other_officer, "张伟") == []
+    async with app.db.sessions() as s:
+        officer_id = await s.scalar(select(Staff.id).where(Staff.employee_id == "E001"))
+        audit = (await s.scalars(select(AuditLog).where(AuditLog.action == "leak.reveal_reporter"))).all()
+    assert [(a.actor_staff_id, a.subject) for a in audit] == [(officer_id, f"leak_case:{case.id}")]
+    assert [(e.kind, e.actor_staff_id) for e in await case_events(app)] == [
+        ("submitted", None),
+        ("relay_to_reporter", officer_id),
+        ("relay_from_reporter", None),
+        ("relay_to_reporter", officer_id),
+        ("reporter_revealed", officer_id),
+    ]
+
+    from bot.commands.reports import cmd_export_reports
+
+    out = tmp_path / "reports.xlsx"
+    settings = Settings(database_url=db_url, timezone=TZ)
+    assert await cmd_export_reports(settings, argparse.Namespace(out=str(out))) == 0
+    book = load_workbook(out)
+    cases_sheet, events_sheet = book.worksheets
+    rows = list(cases_sheet.iter_rows(values_only=True))
+    assert rows[1][0] == case.number and rows[1][11] == lb(officer, "reporter.withheld")
+    assert "张伟" not in str(rows) and events_sheet.max_row == 6
