@@ -1,0 +1,94 @@
+"""The callback endpoint: WeCom's URL check, and everything that must not get in — refused with 4xx, logged
+without what was sent, and kept out of the inbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from bot.channels.wecom.crypto import MAX_CALLBACK_BYTES, WeComCrypto
+from bot.clock import SettableClock
+from bot.config import Settings
+from bot.db.models import InboxEvent
+from bot.db.session import Database
+from bot.server import Server
+from bot.testing.fake_wecom import FakeWeCom, serving
+from tests.conftest import TZ
+
+SECRET_WORDS = "请勿外传的内容"
+TEXT_XML = (
+    "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName>"
+    "<CreateTime>1772415660</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+    f"<Content><![CDATA[{SECRET_WORDS}]]></Content><MsgId>7315938762845716489</MsgId><AgentID>1000002</AgentID></xml>"
+)
+
+
+@pytest.fixture
+async def fake(clock: SettableClock) -> AsyncIterator[FakeWeCom]:
+    clock.set(datetime(2026, 3, 2, 9, 41, tzinfo=TZ))
+    async with FakeWeCom(clock) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def server(fake: FakeWeCom, db_url: str, clock: SettableClock) -> AsyncIterator[Server]:
+    settings = Settings(database_url=db_url, timezone=TZ, wecom=fake.settings())
+    async with serving(settings, clock, fake) as server:
+        yield server
+
+
+async def inbox(db: Database) -> list[InboxEvent]:
+    async with db.sessions() as s:
+        return list((await s.scalars(select(InboxEvent))).all())
+
+
+async def test_url_verification_answers_the_plain_echo_to_wecom_only(fake: FakeWeCom, server: Server) -> None:
+    assert await fake.verify_url("1616140317555161061") == (200, "1616140317555161061")
+    async with FakeWeCom(fake.clock, token="another", aes_key=fake.aes_key) as other:
+        other.connect(server.url + "/wecom/callback")
+        assert await other.verify_url() == (403, "")
+
+
+async def test_a_genuine_callback_is_stored_and_answered_with_an_empty_200(
+    fake: FakeWeCom, server: Server, db: Database
+) -> None:
+    status, body = await fake.post(*fake.seal(TEXT_XML.format(corp=fake.corp_id)))
+    assert (status, body) == (200, b"")
+    (row,) = await inbox(db)
+    assert (row.channel, row.channel_user_id, row.dedupe_key) == ("wecom", "zhangsan", "msg:7315938762845716489")
+
+
+def tampered_signature(query: dict[str, str]) -> dict[str, str]:
+    last = query["msg_signature"][-1]
+    return {**query, "msg_signature": query["msg_signature"][:-1] + ("0" if last != "0" else "1")}
+
+
+async def test_what_must_not_get_in_is_refused_and_logged_without_content(
+    fake: FakeWeCom, server: Server, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    xml = TEXT_XML.format(corp=fake.corp_id)
+    body, query = fake.seal(xml)
+    # Sealed for another corp with the same key and token: decrypts, but is not addressed to us.
+    foreign = WeComCrypto(fake.token, fake.aes_key, "wwsomeoneelse")
+    encrypted = foreign.encrypt(xml)
+    foreign_body = f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>".encode()
+    foreign_query = {**query, "msg_signature": foreign.signature(query["timestamp"], query["nonce"], encrypted)}
+    cases = [
+        (body, tampered_signature(query), 403),
+        (body.replace(b"<Encrypt>", b"<Encrypt>A"), query, 403),  # the ciphertext changed under its signature
+        (foreign_body, foreign_query, 403),
+        (b"<xml><Encrypt>", query, 400),  # malformed XML
+        (b"<!DOCTYPE xml [<!ENTITY a 'x'>]><xml><Encrypt>&a;</Encrypt></xml>", query, 400),
+        (body, {k: v for k, v in query.items() if k != "nonce"}, 400),
+        (b"<xml>" + b" " * MAX_CALLBACK_BYTES + b"</xml>", query, 413),
+    ]
+    for case_body, case_query, expected in cases:
+        status, answer = await fake.post(case_body, case_query)
+        assert (status, answer) == (expected, b"")
+    assert await inbox(db) == []
+    rejections = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert len(rejections) == len(cases)
+    assert not any(SECRET_WORDS in r.getMessage() or encrypted[:20] in r.getMessage() for r in caplog.records)
