@@ -1,0 +1,226 @@
+"""Scheduled duties' records and set-based questions: who is due for education, which departments have not
+confirmed their carrier inventory, who has done the October self-check."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Department, Staff
+from bot.db.models_duties import EducationRecord, InventoryReport, SelfCheck
+from bot.domain.levels import Level
+from bot.domain.schedule import Period
+from bot.services import audit
+from bot.services.sentlog import not_claimed, staff_subject
+
+EDUCATED_LEVELS = (Level.CORE.value, Level.IMPORTANT.value)  # 第十五条: core and important staff
+EDUCATION_FORMS = ("meeting", "talk", "training")  # 会议 / 谈话 / 培训
+
+
+@dataclass(frozen=True)
+class DuePerson:
+    staff_id: int
+    employee_id: str
+    name: str
+    department_id: int
+
+
+async def education_due(session: AsyncSession, period: Period, department_id: int | None = None) -> list[DuePerson]:
+    """Active core and important staff with no education recorded within the period."""
+    educated = exists().where(
+        EducationRecord.staff_id == Staff.id,
+        EducationRecord.held_on >= period.start,
+        EducationRecord.held_on <= period.end,
+    )
+    query = select(Staff.id, Staff.employee_id, Staff.name, Staff.department_id).where(
+        Staff.active.is_(True), Staff.level.in_(EDUCATED_LEVELS), ~educated
+    )
+    if department_id is not None:
+        query = query.where(Staff.department_id == department_id)
+    rows = (await session.execute(query.order_by(Staff.department_id, Staff.employee_id))).all()
+    return [DuePerson(*row) for row in rows]
+
+
+def by_department(people: list[DuePerson]) -> dict[int, list[DuePerson]]:
+    grouped: dict[int, list[DuePerson]] = defaultdict(list)
+    for person in people:
+        grouped[person.department_id].append(person)
+    return dict(grouped)
+
+
+async def record_education(
+    session: AsyncSession, now: datetime, recorded_by: int, staff_ids: list[int], held_on: date, form: str
+) -> int:
+    if form not in EDUCATION_FORMS:
+        raise ValueError(f"unknown form {form!r}")
+    for staff_id in staff_ids:
+        session.add(
+            EducationRecord(staff_id=staff_id, held_on=held_on, form=form, recorded_by=recorded_by, created_at=now)
+        )
+    await session.flush()
+    await audit.record(
+        session,
+        now,
+        recorded_by,
+        "education.record",
+        f"people:{len(staff_ids)}",
+        held_on=held_on.isoformat(),
+        form=form,
+        staff_ids=staff_ids,
+    )
+    return len(staff_ids)
+
+
+@dataclass(frozen=True)
+class EducationInfo:
+    held_on: date
+    form: str
+
+
+async def last_education(session: AsyncSession, staff_id: int) -> EducationInfo | None:
+    row = (
+        await session.execute(
+            select(EducationRecord.held_on, EducationRecord.form)
+            .where(EducationRecord.staff_id == staff_id)
+            .order_by(EducationRecord.held_on.desc(), EducationRecord.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else EducationInfo(row[0], row[1])
+
+
+@dataclass(frozen=True)
+class DepartmentRef:
+    id: int
+    name: str
+
+
+async def inventory_missing(session: AsyncSession, period: str) -> list[DepartmentRef]:
+    """Departments with active staff that have not confirmed the inventory of this period."""
+    reported = exists().where(InventoryReport.department_id == Department.id, InventoryReport.period == period)
+    staffed = exists().where(Staff.department_id == Department.id, Staff.active.is_(True))
+    rows = (
+        await session.execute(
+            select(Department.id, Department.name).where(staffed, ~reported).order_by(Department.name)
+        )
+    ).all()
+    return [DepartmentRef(r[0], r[1]) for r in rows]
+
+
+@dataclass(frozen=True)
+class InventoryInfo:
+    period: str
+    checked: int
+    matches: bool
+    missing: int
+    reported_at: datetime
+    case_number: str | None
+
+
+async def inventory_report(session: AsyncSession, department_id: int, period: str) -> InventoryInfo | None:
+    report = await session.scalar(
+        select(InventoryReport).where(InventoryReport.department_id == department_id, InventoryReport.period == period)
+    )
+    if report is None:
+        return None
+    return InventoryInfo(
+        report.period, report.checked, report.matches, report.missing, report.reported_at, report.case_number
+    )
+
+
+async def record_inventory(
+    session: AsyncSession,
+    now: datetime,
+    department_id: int,
+    period: str,
+    reported_by: int,
+    checked: int,
+    matches: bool,
+    missing: int,
+    case_number: str | None,
+) -> None:
+    session.add(
+        InventoryReport(
+            department_id=department_id,
+            period=period,
+            checked=checked,
+            matches=matches,
+            missing=missing,
+            reported_by=reported_by,
+            reported_at=now,
+            case_number=case_number,
+        )
+    )
+    await session.flush()
+    await audit.record(
+        session,
+        now,
+        reported_by,
+        "inventory.report",
+        f"department:{department_id}",
+        period=period,
+        checked=checked,
+        matches=matches,
+        missing=missing,
+        case=case_number,
+    )
+
+
+async def self_check_missing(
+    session: AsyncSession, year: int, unasked: tuple[str, str, str] | None = None
+) -> list[DuePerson]:
+    """Active staff with a classified level who have not completed this year's self-check; with `unasked`
+    (duty, period, step), only those not yet claimed for it in the sent-log."""
+    done = exists().where(SelfCheck.staff_id == Staff.id, SelfCheck.year == year)
+    query = select(Staff.id, Staff.employee_id, Staff.name, Staff.department_id).where(
+        Staff.active.is_(True), Staff.level != Level.NONE.value, ~done
+    )
+    if unasked is not None:
+        query = query.where(not_claimed(*unasked, staff_subject(Staff.id)))
+    rows = (await session.execute(query.order_by(Staff.department_id, Staff.employee_id))).all()
+    return [DuePerson(*row) for row in rows]
+
+
+async def has_self_check(session: AsyncSession, staff_id: int, year: int) -> bool:
+    found = await session.scalar(
+        select(SelfCheck.id).where(and_(SelfCheck.staff_id == staff_id, SelfCheck.year == year))
+    )
+    return found is not None
+
+
+async def record_self_check(
+    session: AsyncSession, now: datetime, staff_id: int, year: int, answers: dict[str, Any]
+) -> int:
+    no_count = sum(1 for a in answers.values() if a["answer"] == "no")
+    session.add(SelfCheck(staff_id=staff_id, year=year, answers=answers, no_count=no_count, completed_at=now))
+    await session.flush()
+    return no_count
+
+
+@dataclass(frozen=True)
+class SelfCheckRollup:
+    due: int
+    done: int
+    with_no: int
+
+
+async def self_check_rollup(session: AsyncSession, department_id: int, year: int) -> SelfCheckRollup:
+    due = await session.scalar(
+        select(func.count())
+        .select_from(Staff)
+        .where(Staff.department_id == department_id, Staff.active.is_(True), Staff.level != Level.NONE.value)
+    )
+    done_rows = (
+        await session.execute(
+            select(func.count(), func.sum(case((SelfCheck.no_count > 0, 1), else_=0)))
+            .select_from(SelfCheck)
+            .join(Staff, Staff.id == SelfCheck.staff_id)
+            .where(Staff.department_id == department_id, SelfCheck.year == year)
+        )
+    ).one()
+    return SelfCheckRollup(int(due or 0), int(done_rows[0] or 0), int(done_rows[1] or 0))

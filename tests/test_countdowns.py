@@ -1,0 +1,108 @@
+"""Declassification countdowns: reminders 30, 7 and 1 days before the end and at the end, to officers and
+the person; /countdowns listing and changing a period within its legal range; `baomi countdowns`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import BaomiApp
+from bot.clock import SettableClock
+from bot.db.models import AuditLog, OutboxMessage, Staff
+from bot.db.session import Database
+from bot.domain.levels import Level
+from bot.services.pledges import record_departure
+from bot.services.roster import import_roster, read_roster
+from bot.testing.fake_bot_api import FakeBotApi
+from bot.testing.settle import settle
+from tests.conftest import TZ
+from tests.fakes.harness import bind, fake_api, running_bot
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with fake_api() as api:
+        yield api
+
+
+@pytest.fixture
+async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
+    async with db.transaction() as s:
+        await import_roster(s, read_roster(EXAMPLE), clock.now())
+    async with running_bot(api, db_url, clock) as app:
+        yield app
+
+
+async def depart(app: BaomiApp, employee_id: str, level: Level, approved_on: date, months: int) -> int:
+    async with app.db.transaction() as s:
+        staff_id = await s.scalar(select(Staff.id).where(Staff.employee_id == employee_id))
+        assert staff_id is not None
+        await record_departure(s, app.clock.now(), staff_id, level, approved_on, months, approved_on, None)
+    return staff_id
+
+
+async def reminders(app: BaomiApp) -> list[tuple[int | None, str]]:
+    async with app.db.sessions() as s:
+        rows = (
+            await s.execute(
+                select(OutboxMessage.staff_id, OutboxMessage.payload)
+                .where(OutboxMessage.source == "countdown")
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    return [(r[0], r[1]["text"].splitlines()[0]) for r in rows]
+
+
+async def test_reminders_before_and_at_the_end(api: FakeBotApi, app: BaomiApp, clock: SettableClock) -> None:
+    officer = await bind(api, app, "E002", 801)
+    person = await bind(api, app, "E102", 802)
+    staff_id = await depart(app, "E102", Level.GENERAL, date(2025, 10, 1), 6)  # ends 31 March 2026
+    assert await reminders(app) == []
+    # 30 days before is Sunday 1 March: the first working morning after it.
+    for day, expected in [
+        (date(2026, 2, 27), 0),
+        (date(2026, 3, 2), 2),
+        (date(2026, 3, 3), 0),
+        (date(2026, 3, 24), 2),
+        (date(2026, 3, 30), 2),
+        (date(2026, 3, 31), 0),
+        (date(2026, 4, 1), 2),
+        (date(2026, 4, 2), 0),
+    ]:
+        before = len(await reminders(app))
+        clock.set(datetime.combine(day, time(10), TZ))
+        await app.jobs.run_all()
+        assert len(await reminders(app)) - before == expected, day
+    await settle(api, app)
+    sent = await reminders(app)
+    assert [text for sid, text in sent if sid == staff_id] == [
+        "【脱密期提醒】您的脱密期将于 2026年3月31日 届满（还剩 29 天）。",
+        "【脱密期提醒】您的脱密期将于 2026年3月31日 届满（还剩 7 天）。",
+        "【脱密期提醒】您的脱密期将于 2026年3月31日 届满（还剩 1 天）。",
+        "【脱密期届满】您的脱密期已于 2026年3月31日 届满。对在岗期间知悉的国家秘密仍负有保密义务，直至依法解密。",
+    ]
+    assert "陈静（E102，基础教育科）" in officer.last["text"] and person.last["text"].startswith("【脱密期届满】您")
+
+
+async def test_officer_lists_and_changes_a_period(api: FakeBotApi, app: BaomiApp) -> None:
+    officer = await bind(api, app, "E001", 811)
+    await depart(app, "E202", Level.CORE, date(2026, 1, 1), 24)
+    await depart(app, "E102", Level.GENERAL, date(2026, 2, 1), 6)
+    listing = (await officer.send("/countdowns"))["text"]
+    assert listing.index("陈静") < listing.index("黄丽")  # soonest end first
+    assert "至 2026年7月31日，还剩 151 天" in listing
+    out_of_range = (await officer.send("/countdowns E102 13 岗位调整"))["text"]
+    assert out_of_range.startswith("未调整：一般涉密人员的脱密期应为6至12个月")
+    changed = (await officer.send("/countdowns E102 9 岗位涉密程度较高"))["text"]
+    assert "9 个月，至 2026年10月31日" in changed
+    async with app.db.sessions() as s:
+        entry = await s.scalar(select(AuditLog).where(AuditLog.action == "declassification.change"))
+    assert entry is not None and entry.detail == {"months_before": 6, "months_after": 9, "reason": "岗位涉密程度较高"}
+    staff = await bind(api, app, "E003", 812)
+    assert (await staff.send("/countdowns"))["text"] == staff.t("core/no_right")

@@ -1,0 +1,163 @@
+"""The duty conversations end to end: /education, /selfcheck, /workday, and their /status and /team lines."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import BaomiApp
+from bot.clock import SettableClock
+from bot.db.models import CalendarOverride, Staff
+from bot.db.models_duties import EducationRecord, InventoryReport, SelfCheck
+from bot.db.models_leak import LeakCase
+from bot.db.session import Database
+from bot.handlers.selfcheck import load_checklist
+from bot.services.roster import import_roster, read_roster
+from bot.testing.fake_bot_api import FakeBotApi
+from tests.fakes.harness import bind, fake_api, running_bot
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with fake_api() as api:
+        yield api
+
+
+@pytest.fixture
+async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
+    async with db.transaction() as s:
+        await import_roster(s, read_roster(EXAMPLE), clock.now())
+    async with running_bot(api, db_url, clock) as app:
+        yield app
+
+
+async def staff_ids(app: BaomiApp) -> dict[str, int]:
+    async with app.db.sessions() as s:
+        return {row[0]: row[1] for row in (await s.execute(select(Staff.employee_id, Staff.id))).all()}
+
+
+async def test_head_records_education(api: FakeBotApi, app: BaomiApp) -> None:
+    head = await bind(api, app, "E201", 701)  # 考试院: 赵磊 核心, 黄丽 核心, 周杰 重要; 吴敏 一般 is not listed
+    reply = await head.send("/education")
+    assert head.labels()[:3] == ["✓ 赵磊", "✓ 黄丽", "✓ 周杰"] and len(head.labels()) == 5
+    await head.press("✓ 周杰")  # untick one
+    assert head.labels()[2] == "周杰" and reply["text"]
+    await head.press(head.t("education/btn_next"))
+    await head.press(head.t("education/btn_today"))
+    await head.press(head.t("education/form_talk"))
+    assert "赵磊、黄丽" in head.last["text"]
+    done = await head.press(head.t("education/btn_save"))
+    assert done["text"] == head.t("education/saved", count=2, day=date(2026, 3, 2))
+    ids = await staff_ids(app)
+    async with app.db.sessions() as s:
+        records = (
+            await s.execute(select(EducationRecord.staff_id, EducationRecord.form, EducationRecord.held_on))
+        ).all()
+    assert sorted(records) == sorted([(ids["E201"], "talk", date(2026, 3, 2)), (ids["E202"], "talk", date(2026, 3, 2))])
+    team = (await head.send("/team"))["text"]
+    assert "待完成 1 人：周杰" in team
+
+    staff = await bind(api, app, "E202", 702)
+    status = (await staff.send("/status"))["text"]
+    assert "最近一次：2026年3月2日（谈话）" in status and "本半年（2026H1）已完成" in status
+
+
+async def test_typed_education_date_is_checked(api: FakeBotApi, app: BaomiApp) -> None:
+    head = await bind(api, app, "E201", 711)
+    await head.send("/education")
+    await head.press(head.t("education/btn_next"))
+    assert (await head.send("明天"))["text"] == head.t("education/bad_date")
+    assert (await head.send("2026-03-09"))["text"] == head.t("education/date_out_of_range")
+    assert (await head.send("2月27日"))["text"] == head.t("education/ask_form")
+
+
+async def test_staff_cannot_record_education(api: FakeBotApi, app: BaomiApp) -> None:
+    staff = await bind(api, app, "E202", 721)
+    assert (await staff.send("/education"))["text"] == staff.t("core/no_right")
+
+
+async def test_self_check_with_a_no_and_a_guarded_note(api: FakeBotApi, app: BaomiApp) -> None:
+    items = load_checklist()
+    person = await bind(api, app, "E102", 731)
+    await person.send("/selfcheck")
+    assert person.last["text"] == person.t("selfcheck/item", item=items[0], number=1, total=len(items))
+    await person.press(person.t("selfcheck/answer_no"))
+    assert person.last["text"] == person.t("selfcheck/ask_note", item=items[0], limit=100)
+    assert (await person.send("放在〔2026〕3号文件柜"))["text"] == person.t("guard/refused", category="doc_number")
+    await person.send("已移回保密柜")
+    for _ in items[1:]:
+        await person.press(person.t("selfcheck/answer_yes"))
+    assert "已移回保密柜" in person.last["text"]
+    done = await person.press(person.t("selfcheck/btn_submit"))
+    assert done["text"] == person.t("selfcheck/submitted", year=2026, no_count=1)
+    async with app.db.sessions() as s:
+        check = await s.scalar(select(SelfCheck))
+    assert check is not None and check.no_count == 1 and check.answers["c1"] == {"answer": "no", "note": "已移回保密柜"}
+    assert "〔2026〕" not in str(check.answers)
+    assert (await person.send("/selfcheck"))["text"] == person.t("selfcheck/already", year=2026)
+    head = await bind(api, app, "E101", 732)
+    assert "涉密人员 2 人，已完成 1 人，其中 1 人有需整改事项" in (await head.send("/team"))["text"]
+
+
+async def test_unclassified_person_needs_no_self_check(api: FakeBotApi, app: BaomiApp) -> None:
+    person = await bind(api, app, "E103", 741)
+    assert (await person.send("/selfcheck"))["text"] == person.t("selfcheck/not_needed")
+
+
+async def test_officer_overrides_a_day_and_sees_the_fallback(api: FakeBotApi, app: BaomiApp) -> None:
+    officer = await bind(api, app, "E002", 751)
+    status = (await officer.send("/status"))["text"]
+    assert officer.t("workday/status", uncovered=[2027]) in status  # 2026 is covered, 2027 not yet
+    reply = await officer.send("/workday 2027-02-08 休息 春节")
+    assert reply["text"] == officer.t("workday/set", day=date(2027, 2, 8), working=False, reason="春节")
+    assert (await officer.send("/workday 2027-02-08 也许"))["text"] == officer.t("workday/usage", limit=50)
+    async with app.db.sessions() as s:
+        override = await s.get(CalendarOverride, date(2027, 2, 8))
+    assert override is not None and override.is_working is False and override.reason == "春节"
+    staff = await bind(api, app, "E003", 752)
+    assert (await staff.send("/workday"))["text"] == staff.t("core/no_right")
+
+
+async def test_inventory_confirmed_with_counts(api: FakeBotApi, app: BaomiApp) -> None:
+    head = await bind(api, app, "E201", 761)
+    await head.send("/inventory")
+    assert (await head.send("十二"))["text"] == head.t("inventory/bad_number", limit=100_000)
+    await head.send("12")
+    done = await head.press(head.t("inventory/btn_yes"))
+    assert "清查件数：12" in done["text"] and "立案" not in done["text"]
+    assert (await head.press(head.t("inventory/btn_submit")))["text"] == head.t("inventory/submitted")
+    async with app.db.sessions() as s:
+        report = await s.scalar(select(InventoryReport))
+        cases = (await s.scalars(select(LeakCase))).all()
+    assert report is not None and (report.period, report.checked, report.matches, report.missing) == (
+        "2026",
+        12,
+        True,
+        0,
+    )
+    assert cases == []
+    assert "已于 2026年3月2日 确认" in (await head.send("/team"))["text"]
+    assert (await head.send("/inventory"))["text"].startswith("考试院本期（2026）涉密载体清查已于")
+
+
+async def test_missing_carrier_opens_a_case_and_alerts_officers(api: FakeBotApi, app: BaomiApp) -> None:
+    officer = await bind(api, app, "E002", 771)
+    head = await bind(api, app, "E101", 772)
+    await head.send("/inventory")
+    await head.send("5")
+    await head.press(head.t("inventory/btn_no"))
+    await head.send("1")
+    done = await head.press(head.t("inventory/btn_submit"))
+    async with app.db.sessions() as s:
+        case = await s.scalar(select(LeakCase))
+        report = await s.scalar(select(InventoryReport))
+    assert case is not None and case.kind == "lost" and case.carrier_count == 1 and case.level == "unknown"
+    assert report is not None and report.case_number == case.number and not report.matches
+    assert done["text"] == head.t("inventory/submitted_problem", case_number=case.number)
+    assert case.number in officer.last["text"]
