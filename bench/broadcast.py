@@ -1,0 +1,315 @@
+"""A broadcast to 3,000 people through the outbox, against the project's fake Bot API over loopback.
+
+This process holds the fake API and the simulated people; the bot (`python -m bot run`) and the sender
+(`baomi broadcast send`) run in processes of their own, on a fresh SQLite database each time.
+
+(a) the fake enforcing 30 messages/s overall and 1/s per chat: achieved rate as a fraction of 30/s, and
+    the number of 429s the bot received;
+(b) limits lifted (BAOMI_TELEGRAM_RATE=0, the fake recording nothing): the dispatcher's own ceiling;
+(c) during (a), a command every second (three officers in turn: the fake's strict 1/s per chat would
+    otherwise refuse replies arriving a few milliseconds early): p95 reply latency, against the same
+    with no broadcast running;
+(d) the bot SIGKILLed five times during a 3,000-recipient broadcast and restarted each time: recipients
+    who received the notice zero times or twice.
+
+    python bench/broadcast.py [--recipients 3000] [--skip a,b,d]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+
+from bot.db.migrate import upgrade  # noqa: E402
+from bot.db.models import Binding, Department, Staff  # noqa: E402
+from bot.db.session import Database  # noqa: E402
+from bot.testing.fake_bot_api import ChatEvent, FakeBotApi, RateLimit  # noqa: E402
+
+TOKEN = "123456:BENCH"
+OFFICERS = (1, 2, 3)  # in 办公室: they send the broadcast and the commands of (c)
+WAKER = 4  # in 办公室 too: a command of theirs wakes the bot when a broadcast is queued
+FIRST_RECIPIENT = 100
+NOTICE = "请各单位于本周五前完成年度保密自查自评，并将自查表报送保密办。"
+HEADING = "【保密办通知】"
+
+
+async def seed(url: str, recipients: int) -> None:
+    await upgrade(url)
+    db = Database(url)
+    now = datetime.now(UTC)
+    async with db.transaction() as s:
+        office = Department(name="办公室", created_at=now)
+        schools = Department(name="考试院", created_at=now)
+        s.add_all([office, schools])
+        await s.flush()
+        people = [(user, office.id, True) for user in OFFICERS] + [(WAKER, office.id, False)]
+        people += [(FIRST_RECIPIENT + i, schools.id, False) for i in range(recipients)]
+        staff = [
+            Staff(
+                employee_id=f"B{user:05}",
+                name=f"人员{user}",
+                department_id=dept,
+                level="general",
+                is_head=False,
+                is_officer=officer,
+                active=True,
+                locale="zh",
+                created_at=now,
+                updated_at=now,
+            )
+            for user, dept, officer in people
+        ]
+        s.add_all(staff)
+        await s.flush()
+        s.add_all(
+            Binding(staff_id=row.id, channel="telegram", channel_user_id=str(u), chat_id=str(u), created_at=now)
+            for row, (u, _, _) in zip(staff, people, strict=True)
+        )
+    await db.dispose()
+
+
+async def open_chats(api: FakeBotApi, users: list[int]) -> None:
+    """Everyone has talked to the bot before (they bound): their chats exist and those updates are taken."""
+    for user in users:
+        await api.send_text(user, "/start", first_name=f"人员{user}")
+    async with aiohttp.ClientSession() as http:
+        offset = None
+        while True:
+            async with http.post(f"{api.base_url}{TOKEN}/getUpdates", json={"timeout": 0, "offset": offset}) as r:
+                updates = (await r.json())["result"]
+            if not updates:
+                return
+            offset = updates[-1]["update_id"] + 1
+
+
+class Watcher:
+    """The bot's sends as they happen: notice times per chat and replies to the officers."""
+
+    def __init__(self, api: FakeBotApi) -> None:
+        self.notices: Counter[int] = Counter()
+        self.first = self.last = 0.0
+        self.replies: dict[int, asyncio.Queue[float]] = {u: asyncio.Queue() for u in OFFICERS}
+        api.add_listener(self.on_event)
+
+    def on_event(self, event: ChatEvent) -> None:
+        if event.kind != "sent":
+            return
+        now = time.perf_counter()
+        if event.chat_id in self.replies:
+            self.replies[event.chat_id].put_nowait(now)
+        elif str(event.data.get("text", "")).startswith(HEADING):
+            self.notices[event.chat_id] += 1
+            self.first = self.first or now
+            self.last = now
+
+
+class Bench:
+    def __init__(self, api: FakeBotApi, workdir: Path, recipients: int) -> None:
+        self.api = api
+        self.workdir = workdir
+        self.recipients = recipients
+        self.url = f"sqlite+aiosqlite:///{workdir / f'bench-{time.monotonic_ns()}.db'}"
+        self.env = {
+            **os.environ,
+            "BAOMI_DATABASE_URL": self.url,
+            "BAOMI_TELEGRAM_TOKEN": TOKEN,
+            "BAOMI_TELEGRAM_API_URL": api.base_url,
+            "BAOMI_LOG_LEVEL": "WARNING",
+        }
+        (workdir / "notice.txt").write_text(NOTICE, encoding="utf-8")
+
+    async def prepare(self) -> None:
+        await seed(self.url, self.recipients)
+        users = [*OFFICERS, WAKER] + [FIRST_RECIPIENT + i for i in range(self.recipients)]
+        await open_chats(self.api, users)
+
+    async def start_bot(self, rate: str) -> asyncio.subprocess.Process:
+        polls = self.api.stats()["calls"].get("getUpdates", 0)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env={**self.env, "BAOMI_TELEGRAM_RATE": rate}, cwd=self.workdir
+        )
+        await self.api.wait_for(lambda a: a.is_polling and a.stats()["calls"].get("getUpdates", 0) > polls, 60)
+        return proc
+
+    async def queue_broadcast(self) -> None:
+        """`baomi broadcast send`, as an operator would, then a command to wake the running bot at once."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "broadcast",
+            "send",
+            "--text-file",
+            str(self.workdir / "notice.txt"),
+            "--audience",
+            "department=考试院",
+            "--as",
+            f"B{OFFICERS[0]:05}",
+            "--yes",
+            "--no-wait",
+            env=self.env,
+            cwd=self.workdir,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        assert await proc.wait() == 0
+        await self.api.send_text(WAKER, "/help")
+
+    async def commands(self, seconds: float, latencies: list[float], stop: asyncio.Event | None = None) -> None:
+        """One command a second, the officers in turn; the latency of each reply."""
+        start = time.perf_counter()
+        i = 0
+        while time.perf_counter() - start < seconds and not (stop and stop.is_set()):
+            user = OFFICERS[i % len(OFFICERS)]
+            queue = self.watcher.replies[user]
+            while not queue.empty():
+                queue.get_nowait()
+            sent = time.perf_counter()
+            await self.api.send_text(user, "/status")
+            latencies.append(await asyncio.wait_for(queue.get(), 30) - sent)
+            i += 1
+            await asyncio.sleep(max(0.0, start + i - time.perf_counter()))
+
+    @property
+    def watcher(self) -> Watcher:
+        return self._watcher
+
+    def watch(self) -> None:
+        self._watcher = Watcher(self.api)
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[94] * 1000
+
+
+async def limited(workdir: Path, recipients: int) -> None:
+    """(a) and (c)."""
+    api = FakeBotApi(token=TOKEN, bot_username="bench_bot", record_calls=False)
+    await api.start()
+    try:
+        bench = Bench(api, workdir, recipients)
+        await bench.prepare()
+        bench.watch()
+        api.global_rate = RateLimit(30, 30)
+        api.per_chat_rate = RateLimit(1, 1)
+        bot = await bench.start_bot("30")
+        try:
+            idle: list[float] = []
+            await bench.commands(20, idle)
+            base_429 = api.count_429
+            busy: list[float] = []
+            done = asyncio.Event()
+            await bench.queue_broadcast()
+            commands = asyncio.create_task(bench.commands(10_000, busy, done))
+            await api.wait_for(lambda a: sum(bench.watcher.notices.values()) >= recipients, timeout=recipients)
+            done.set()
+            await commands
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            await bot.wait()
+        w = bench.watcher
+        rate = (recipients - 1) / (w.last - w.first)
+        print(f"(a) {recipients} recipients, fake at 30/s overall and 1/s per chat:")
+        print(f"    achieved {rate:.2f} messages/s = {rate / 30:.3f} of 30/s (target >= 0.95)")
+        print(f"    429 responses received: {api.count_429 - base_429} (target 0)")
+        print(f"(c) a command every second: p95 reply {p95(busy):.0f} ms during the broadcast ({len(busy)} replies)")
+        print(f"    vs {p95(idle):.0f} ms with no broadcast ({len(idle)} replies): ratio {p95(busy) / p95(idle):.2f}")
+        print("    (target <= 2)")
+    finally:
+        await api.stop()
+
+
+async def ceiling(workdir: Path, recipients: int) -> None:
+    """(b)."""
+    api = FakeBotApi(token=TOKEN, bot_username="bench_bot", record_calls=False)
+    await api.start()
+    try:
+        bench = Bench(api, workdir, recipients)
+        await bench.prepare()
+        bench.watch()
+        bot = await bench.start_bot("0")
+        try:
+            cpu_before = process_cpu(bot.pid)
+            await bench.queue_broadcast()
+            await api.wait_for(lambda a: sum(bench.watcher.notices.values()) >= recipients, timeout=600)
+            cpu = process_cpu(bot.pid) - cpu_before
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            await bot.wait()
+        w = bench.watcher
+        rate = (recipients - 1) / (w.last - w.first)
+        print(f"(b) limits lifted, SQLite: {rate:.0f} messages/s (target >= 1000)")
+        print(f"    bot process CPU {cpu / recipients * 1000:.2f} ms per message")
+    finally:
+        await api.stop()
+
+
+async def kills(workdir: Path, recipients: int, times: int = 5) -> None:
+    """(d), at the fake's Telegram limits: a kill every sixth of the broadcast."""
+    api = FakeBotApi(token=TOKEN, bot_username="bench_bot", record_calls=False)
+    await api.start()
+    try:
+        bench = Bench(api, workdir, recipients)
+        await bench.prepare()
+        bench.watch()
+        api.global_rate = RateLimit(30, 30)
+        api.per_chat_rate = RateLimit(1, 1)
+        bot = await bench.start_bot("30")
+        await bench.queue_broadcast()
+        killed_at = []
+        for k in range(1, times + 1):
+            target = recipients * k // (times + 1)
+            await api.wait_for(lambda a, t=target: sum(bench.watcher.notices.values()) >= t, timeout=recipients)
+            bot.kill()
+            await bot.wait()
+            killed_at.append(sum(bench.watcher.notices.values()))
+            bot = await bench.start_bot("30")
+        try:
+            await api.wait_for(lambda a: len(bench.watcher.notices) >= recipients, timeout=recipients)
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            await bot.wait()
+        counts = Counter(bench.watcher.notices.get(FIRST_RECIPIENT + i, 0) for i in range(recipients))
+        print(f"(d) {recipients} recipients, SIGKILL {times} times (after {', '.join(map(str, killed_at))} sent):")
+        print(f"    received zero times: {counts[0]}, twice or more: {sum(n for c, n in counts.items() if c >= 2)}")
+        print("    (target 0 and 0)")
+    finally:
+        await api.stop()
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--recipients", type=int, default=3000)
+    parser.add_argument("--skip", default="", help="comma-separated parts to leave out: a (with c), b, d")
+    args = parser.parse_args()
+    skip = set(args.skip.split(","))
+    with tempfile.TemporaryDirectory() as tmp:
+        if "b" not in skip:
+            await ceiling(Path(tmp), args.recipients)
+        if "a" not in skip:
+            await limited(Path(tmp), args.recipients)
+        if "d" not in skip:
+            await kills(Path(tmp), args.recipients)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
