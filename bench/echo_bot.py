@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
@@ -31,8 +32,15 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def main() -> None:
-    token, base_url = sys.argv[1], sys.argv[2]
-    app = Application.builder().token(token).base_url(base_url).build()
+    token, base_url, transport = sys.argv[1], sys.argv[2], sys.argv[3]
+    builder = Application.builder().token(token).base_url(base_url)
+    if transport == "aiohttp":
+        # The same HTTP layer as ours, so that the comparison measures the engine, not the transport.
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from bot.channels.telegram_http import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest())
+    app = builder.build()
     app.add_handler(CommandHandler("language", language))
     app.add_handler(CommandHandler("status", status))
     app.add_handler(CallbackQueryHandler(pressed))

@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_app
 
     app = build_app(settings, SystemClock())
+    if settings.wecom is not None:
+        log.warning("WeCom is configured, but only `baomi serve` receives its callbacks: `baomi run` only sends")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -43,6 +45,19 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         log.info("stopping")
     finally:
         await app.stop()
+    return 0
+
+
+async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_app
+    from bot.server import serve
+
+    app = build_app(settings, SystemClock(), serve=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(app, args.host, args.port, stop)
     return 0
 
 
@@ -136,6 +151,55 @@ async def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if any(count < 0 for count in done.values()) else 0
 
 
+async def cmd_jobs_preview(settings: Settings, args: argparse.Namespace) -> int:
+    """What the sweeps would send, day by day, to whom — sending and keeping nothing."""
+    from bot.app import capabilities
+    from bot.jobs.runner import SweepRunner
+    from bot.texts import Texts
+
+    try:
+        start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    except ValueError as exc:
+        raise ConfigError("--from and --to take dates like 2026-03-02") from exc
+    db = await _ready(settings)
+    try:
+        runner = SweepRunner(
+            db,
+            SystemClock(),
+            settings.policy,
+            Texts(settings.timezone),
+            settings.timezone,
+            capabilities().sweeps,
+            on_outbox=lambda: None,
+        )
+        planned = await runner.preview(start, end)
+    finally:
+        await db.dispose()
+    for item in planned:
+        first_line = item.text.splitlines()[0] if item.text else ""
+        print(f"{item.day.isoformat()}  {item.duty:<10} {item.name:<8} {first_line}")
+    print(f"共 {len(planned)} 条")
+    return 0
+
+
+async def cmd_countdowns(settings: Settings, args: argparse.Namespace) -> int:
+    """Everyone in a declassification period, soonest end first (as /countdowns shows officers)."""
+    from bot.services.countdowns import running
+
+    db = await _ready(settings)
+    try:
+        async with db.sessions() as session:
+            today = SystemClock().now().astimezone(settings.timezone).date()
+            rows = await running(session, today)
+    finally:
+        await db.dispose()
+    for c in rows:
+        who = f"{c.employee_id} {c.name}（{c.department}，{c.months} 个月）"
+        print(f"{c.ends_on.isoformat()}  剩 {c.days_left:>4} 天  {who}")
+    print(f"共 {len(rows)} 人处于脱密期")
+    return 0
+
+
 def parse_instant(text: str, settings: Settings) -> datetime:
     """An ISO date-time; without a zone it is read in BAOMI_TIMEZONE."""
     try:
@@ -165,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="apply migrations and run the bot (Telegram long polling)").set_defaults(func=cmd_run)
 
+    serve = sub.add_parser("serve", help="run the bot behind one HTTP server: WeCom callbacks, Telegram webhook")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.set_defaults(func=cmd_serve)
+
     db = sub.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "downgrade"])
     db.add_argument("revision", nargs="?")
@@ -185,18 +254,68 @@ def build_parser() -> argparse.ArgumentParser:
     run_jobs = jobs_sub.add_parser("run", help="queue once whatever is due up to an instant")
     run_jobs.add_argument("--at", help="ISO date-time (default: now), read in BAOMI_TIMEZONE without a zone")
     run_jobs.set_defaults(func=cmd_jobs_run)
+    preview = jobs_sub.add_parser("preview", help="print what would be sent, day by day, without sending")
+    preview.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+    preview.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
+    preview.set_defaults(func=cmd_jobs_preview)
+    sub.add_parser("countdowns", help="everyone in a declassification period").set_defaults(func=cmd_countdowns)
 
     # `baomi export <what> --out F.xlsx|.csv`: each capability adds its own subcommand below.
     export = sub.add_parser("export", help="workbooks for the office and inspections")
-    export_sub = export.add_subparsers(dest="export_command", required=True)  # noqa: F841 (filled below)
+    export_sub = export.add_subparsers(dest="export_command", required=True)
 
     # --- pledges ---
+    from bot.commands.pledges import cmd_audit_verify, cmd_depart, cmd_export_pledges, cmd_pledge_pdf
+
+    pledge = sub.add_parser("pledge", help="confidentiality pledges (保密承诺书)")
+    pledge_sub = pledge.add_subparsers(dest="pledge_command", required=True)
+    pdf = pledge_sub.add_parser("pdf", help="the printable copy (A4 PDF) of a person's signed pledge")
+    pdf.add_argument("employee_id")
+    pdf.add_argument("--out", required=True, help="PDF file to write")
+    pdf.add_argument("--record", type=int, help="a given record number (default: the latest signed)")
+    pdf.set_defaults(func=cmd_pledge_pdf)
+    depart = sub.add_parser("depart", help="record an approved departure and ask for the departure pledge")
+    depart.add_argument("employee_id")
+    depart.add_argument("--date", required=True, help="YYYY-MM-DD the unit approved leaving the post")
+    depart.add_argument("--by", help="employee id of the officer recording it")
+    depart.set_defaults(func=cmd_depart)
+    audit_cmd = sub.add_parser("audit", help="inspection checks")
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the audit log and pledge record chains").set_defaults(
+        func=cmd_audit_verify
+    )
+    export_pledges = export_sub.add_parser("pledges", help="everyone's pledges of a year: kind, state, version")
+    export_pledges.add_argument("--year", type=int, required=True)
+    export_pledges.add_argument("--out", required=True, help=".xlsx or .csv")
+    export_pledges.set_defaults(func=cmd_export_pledges)
     # --- end pledges ---
     # --- quiz ---
+    from bot.commands.quiz import cmd_export_quiz, cmd_quiz_check, cmd_quiz_verify
+
+    quiz = sub.add_parser("quiz", help="training quiz (保密知识答卷)")
+    quiz_sub = quiz.add_subparsers(dest="quiz_command", required=True)
+    check = quiz_sub.add_parser("check", help="validate a question bank (default: the shipped one)")
+    check.add_argument("file", nargs="?")
+    check.set_defaults(func=cmd_quiz_check)
+    verify = quiz_sub.add_parser("verify", help="confirm a quiz certificate by its verification code")
+    verify.add_argument("code")
+    verify.set_defaults(func=cmd_quiz_verify)
+    export_quiz = export_sub.add_parser("quiz", help="every quiz paper of a year and the most-missed questions")
+    export_quiz.add_argument("--year", type=int, required=True)
+    export_quiz.add_argument("--out", required=True, help=".xlsx (papers and missed questions) or .csv (papers)")
+    export_quiz.set_defaults(func=cmd_export_quiz)
     # --- end quiz ---
     # --- leak reports ---
+    from bot.commands.reports import cmd_export_reports
+
+    export_reports = export_sub.add_parser("reports", help="every leak case and its event chain (泄密事件报告)")
+    export_reports.add_argument("--out", required=True, help=".xlsx file to write")
+    export_reports.set_defaults(func=cmd_export_reports)
     # --- end leak reports ---
     # --- broadcasts ---
+    from bot.commands.broadcasts import add_parser as add_broadcast_parser
+
+    add_broadcast_parser(sub)  # `baomi broadcast send`
     # --- end broadcasts ---
 
     from bot.console import add_console_parser

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from datetime import time
@@ -13,6 +14,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+DEFAULT_WECOM_API_URL = "https://qyapi.weixin.qq.com"
+WECOM_REQUIRED = (
+    "BAOMI_WECOM_CORP_ID",
+    "BAOMI_WECOM_AGENT_ID",
+    "BAOMI_WECOM_SECRET",
+    "BAOMI_WECOM_TOKEN",
+    "BAOMI_WECOM_AES_KEY",
+)
+# Telegram accepts only these characters in a webhook's secret_token.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class ConfigError(Exception):
@@ -106,6 +117,19 @@ def _coerce(key: str, value: Any, current: Any, source: str) -> Any:
 
 
 @dataclass(frozen=True)
+class WeComSettings:
+    """A WeCom (企业微信) self-built application: its ids and secret, and its callback's Token and EncodingAESKey."""
+
+    corp_id: str
+    agent_id: int
+    secret: str = field(repr=False)
+    token: str = field(repr=False)
+    aes_key: str = field(repr=False)
+    # 政务微信 and private deployments serve the same API elsewhere; /cgi-bin/... is appended.
+    api_url: str = DEFAULT_WECOM_API_URL
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     timezone: ZoneInfo
@@ -115,6 +139,10 @@ class Settings:
     log_level: str = "INFO"
     # Telegram allows about 30 messages a second overall; 0 lifts our own limit (benchmarks, local API servers).
     telegram_rate: float = 30.0
+    # `baomi serve` takes Telegram updates by webhook at this public URL instead of long polling.
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    wecom: WeComSettings | None = None  # None: the WeCom channel is off
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, workdir: Path | None = None) -> Settings:
@@ -141,6 +169,9 @@ class Settings:
             policy=policy,
             log_level=merged.get("BAOMI_LOG_LEVEL", "INFO").upper(),
             telegram_rate=_float(merged, "BAOMI_TELEGRAM_RATE", 30.0),
+            telegram_webhook_url=merged.get("BAOMI_TELEGRAM_WEBHOOK_URL") or None,
+            telegram_webhook_secret=_webhook_secret(merged),
+            wecom=_wecom(merged),
         )
 
     def require_token(self) -> str:
@@ -150,6 +181,34 @@ class Settings:
                 "(to try the bot without Telegram run `baomi console --demo`)"
             )
         return self.telegram_token
+
+
+def _webhook_secret(env: dict[str, str]) -> str | None:
+    secret = env.get("BAOMI_TELEGRAM_WEBHOOK_SECRET") or None
+    if env.get("BAOMI_TELEGRAM_WEBHOOK_URL") and secret is None:
+        raise ConfigError(
+            "BAOMI_TELEGRAM_WEBHOOK_URL is set without BAOMI_TELEGRAM_WEBHOOK_SECRET: set a random secret "
+            "(letters, digits, _ and -) so that only Telegram can post updates"
+        )
+    if secret is not None and not WEBHOOK_SECRET.fullmatch(secret):
+        raise ConfigError("BAOMI_TELEGRAM_WEBHOOK_SECRET may hold only letters, digits, _ and - (1 to 256 of them)")
+    return secret
+
+
+def _wecom(env: dict[str, str]) -> WeComSettings | None:
+    values = {key: env.get(key, "").strip() for key in WECOM_REQUIRED}
+    missing = [key for key, value in values.items() if not value]
+    if len(missing) == len(WECOM_REQUIRED):
+        return None
+    if missing:
+        raise ConfigError(f"WeCom is partly configured: set {', '.join(missing)} as well (or none of the five)")
+    corp_id, agent_id, secret, token, aes_key = values.values()
+    if not agent_id.isdigit():
+        raise ConfigError(f"BAOMI_WECOM_AGENT_ID={agent_id!r} must be the application's numeric AgentId")
+    if len(aes_key) != 43:
+        raise ConfigError("BAOMI_WECOM_AES_KEY must be the 43-character EncodingAESKey of the application's callback")
+    api_url = (env.get("BAOMI_WECOM_API_URL") or DEFAULT_WECOM_API_URL).rstrip("/")
+    return WeComSettings(corp_id, int(agent_id), secret, token, aes_key, api_url)
 
 
 def _float(env: dict[str, str], key: str, default: float) -> float:

@@ -120,6 +120,8 @@ class ConsoleSession:
             self.print(f"  {i:>2}. {eid} {name}（{dept}）")
         while True:
             answer = (await read_line("编号或工号> ")).strip()
+            if answer in (":q", ":quit"):
+                raise ConfigError("no one chosen")
             if answer.isdigit() and 1 <= int(answer) <= len(people):
                 return people[int(answer) - 1][0]
             if any(p[0] == answer for p in people):

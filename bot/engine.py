@@ -11,10 +11,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.clock import Clock
@@ -50,6 +52,11 @@ BATCH = 200
 
 class Parser(Protocol):
     def parse(self, payload: dict[str, Any]) -> Inbound: ...
+
+
+# Optional on a parser, as `auto_bind`: a channel whose accounts are the organisation's own (WeCom) binds a
+# person on the roster at first contact and returns their staff id (None: a stranger).
+AutoBind = Callable[[AsyncSession, str, datetime], Awaitable[int | None]]
 
 
 class StaleState(Exception):
@@ -200,6 +207,8 @@ class Engine:
             person = preloaded.people.pop(key)  # used once: this event may change who they are
         else:
             person = await people.by_binding(session, inbound.channel, inbound.user_id)
+        if person is None:
+            person = await self._auto_bind(session, inbound)
         if isinstance(event, Attachment):
             # Material is never carried by the bot: remove it from the chat before anything else.
             if inbound.message_id:
@@ -253,23 +262,7 @@ class Engine:
             if result.outcome is Redeemed.BOUND and result.staff_id is not None:
                 person = await people.by_id(session, result.staff_id)
                 assert person is not None
-                ctx = FlowContext(session, now, person, self.policy, self.texts, inbound.channel)
-                replies = [Reply(ctx.t("core/bound", person=person, commands=self._menu(ctx)))]
-                for hook in self.bind_hooks:
-                    replies.extend(await hook(session, ctx))
-                self._reply(session, inbound, ctx, Step(None, replies), None, None)
-                if ctx.person.roles != {Role.STAFF}:
-                    # Heads and officers get their own command menu in their chat.
-                    add(
-                        session,
-                        now,
-                        channel=inbound.channel,
-                        chat_id=inbound.chat_id,
-                        op="menu",
-                        payload={"commands": self._menu(ctx)},
-                        priority=Priority.INTERACTIVE,
-                        staff_id=person.id,
-                    )
+                await self._welcome(session, inbound, person)
                 return
             text = self.texts.render(f"core/code_{result.outcome.value}", locale)
         else:
@@ -285,6 +278,41 @@ class Engine:
             payload=message_payload(Reply(text)),
             priority=Priority.INTERACTIVE,
         )
+
+    async def _auto_bind(self, session: AsyncSession, inbound: Inbound) -> people.Person | None:
+        """Bind an unknown account if its channel can tell who it is; they are welcomed before their event is
+        handled."""
+        auto_bind: AutoBind | None = getattr(self.parsers.get(inbound.channel), "auto_bind", None)
+        if auto_bind is None or inbound.event is None:
+            return None
+        staff_id = await auto_bind(session, inbound.user_id, self.clock.now())
+        if staff_id is None:
+            return None
+        person = await people.by_id(session, staff_id)
+        assert person is not None
+        await self._welcome(session, inbound, person)
+        return person
+
+    async def _welcome(self, session: AsyncSession, inbound: Inbound, person: people.Person) -> None:
+        """The first words to a person just bound: who they are, their commands, what the capabilities add."""
+        now = self.clock.now()
+        ctx = FlowContext(session, now, person, self.policy, self.texts, inbound.channel)
+        replies = [Reply(ctx.t("core/bound", person=person, commands=self._menu(ctx)))]
+        for hook in self.bind_hooks:
+            replies.extend(await hook(session, ctx))
+        self._reply(session, inbound, ctx, Step(None, replies), None, None)
+        if ctx.person.roles != {Role.STAFF}:
+            # Heads and officers get their own command menu in their chat.
+            add(
+                session,
+                now,
+                channel=inbound.channel,
+                chat_id=inbound.chat_id,
+                op="menu",
+                payload={"commands": self._menu(ctx)},
+                priority=Priority.INTERACTIVE,
+                staff_id=person.id,
+            )
 
     async def _command(
         self, session: AsyncSession, inbound: Inbound, ctx: FlowContext, event: Command, conv: Conversation | None
@@ -326,7 +354,13 @@ class Engine:
                 self._reply(session, inbound, ctx, Step(None, toast=ctx.t("core/no_right")), None, None)
                 return
             step = await action.on_press(ctx, payload.action, payload.args)
+            if step.flow is not None:
+                # The action opens a conversation (回复 on a relayed message waits for the text to relay).
+                await self._apply(session, inbound, ctx, self.registry.flows[step.flow], conv, step)
+                return
             self._reply(session, inbound, ctx, step, None, None)
+            for out in step.outgoing:
+                await send_to_staff(session, ctx.now, out.staff_id, out.reply, out.priority, out.source)
             return
         flow = self.registry.by_prefix.get(payload.prefix)
         if flow is None or conv is None or conv.flow != flow.name or conv.version != payload.version:
@@ -358,6 +392,8 @@ class Engine:
             conv.flow = flow.name
             conv.state = step.state
             conv.updated_at = ctx.now
+            # An equal state at the same instant is still a new step: the buttons just drawn carry the new version.
+            flag_modified(conv, "state")
         try:
             await session.flush()
         except StaleDataError as exc:

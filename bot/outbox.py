@@ -1,11 +1,37 @@
 """The dispatcher: one per process, woken the moment outbox rows are committed, sends them within each
-channel's limits, in order per chat, most urgent first.
+channel's limits, in order per chat, most urgent first. Every proactive message (alerts, reminders,
+broadcasts) goes through it, written as a row before it is sent.
+
+Each step is one transaction: it records the outcomes of what finished and claims what is due, both
+batched (one statement each). A chat has at most one row in flight, so its rows go out one at a time and
+in order; rows are claimed by priority (a reply, then a leak alert, a reminder, a broadcast), so an alert
+written while a broadcast is running goes out before the broadcast's remaining rows.
+
+Limits, per channel (`Limits`; Telegram about 30 a second overall and one a second per chat, WeCom its
+own): a token bucket for the overall rate, taken at claim time; a minimum interval between a proactive
+message to a chat and anything sent there before; a number of operations in flight. Bulk rows (broadcasts)
+are paced one token at a time and may take neither the last `reserve` tokens of the bucket nor the last
+quarter of the in-flight slots: a reply or an alert never waits behind a broadcast, and when none comes
+the broadcast has the whole budget. (python-telegram-bot's AIORateLimiter is not used: it has no per-chat
+limit for private chats and raises RetryAfter to the caller unless max_retries is set.)
+
+Outcomes: a 429 pauses the whole channel for its `retry_after` (Telegram's flood control holds the bot, not
+the chat) and the row is retried then; a 403 (blocked, deactivated) marks the row and the binding
+unreachable, for the delivery report and every later message; network errors and 5xx are retried with
+exponential backoff, up to MAX_ATTEMPTS; anything else the channel refuses is failed. After each step the
+sources of the rows just recorded are handed to `on_recorded`, at most every FOLLOW_EVERY seconds (a
+broadcast's progress bar and delivery report follow them).
 
 Crash rule (a row found in `sending` at start-up, i.e. in flight when the process died): edits, answers
 and deletes are simply performed again (they are idempotent). A new message is looked up first: the
 channel probes whether it arrived (Telegram: a no-op edit of the message ids above the last one we know
 in that chat; WeCom: the API's own duplicate check). If it arrived it is marked sent, else it is sent
 again. So nobody is silently skipped, and a duplicate needs the probe itself to fail.
+
+The trade-off: a probe costs a few API calls per row in flight (at most `concurrency` rows, probed
+concurrently, each taking a token and waiting out 429s), and trusts that a message above the highest one
+we know in the chat is ours; if the probe cannot tell (its own call keeps failing) the row is sent again,
+preferring a rare duplicate to a silent loss.
 """
 
 from __future__ import annotations
@@ -14,6 +40,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
@@ -30,7 +57,8 @@ from bot.handlers.base import Priority
 log = logging.getLogger("baomi.outbox")
 
 MAX_ATTEMPTS = 8
-FETCH = 500
+BULK = Priority.BROADCAST  # rows at this priority or later are bulk: paced, and they leave room for the rest
+FOLLOW_EVERY = 0.25  # seconds between `on_recorded` calls while rows are still in flight
 
 
 class Outcome(StrEnum):
@@ -38,6 +66,9 @@ class Outcome(StrEnum):
     RETRY = "retry"  # try again later (network, 5xx, 429)
     UNREACHABLE = "unreachable"  # the account blocked the bot or is gone
     FAILED = "failed"  # the channel refused this operation for good
+    # Not now, and not an attempt: back to pending for retry_after seconds (a per-member quota is full). The
+    # channel is not paused, unlike a RETRY with retry_after.
+    DEFERRED = "deferred"
 
 
 @dataclass(frozen=True)
@@ -52,9 +83,12 @@ class Result:
 class Limits:
     per_second: float  # over all chats
     burst: int
-    # Proactive messages (alerts, reminders, broadcasts) to one chat at most this often; replies burst.
+    # Proactive messages (alerts, reminders, broadcasts) to one chat at most this often after anything we sent
+    # there; replies burst.
     chat_interval: float
-    concurrency: int
+    concurrency: int  # operations in flight at once
+    # Tokens of the overall budget that bulk rows leave for replies and alerts (see the module docstring).
+    reserve: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +103,7 @@ class Operation:
     probe_after: str | None = None
     attempts: int = 0
     channel: str = ""
+    source: str | None = None
 
 
 class Sender(Protocol):
@@ -89,31 +124,52 @@ class TokenBucket:
         self.tokens = self.capacity
         self.stamp = time.monotonic()
 
-    def delay(self) -> float:
-        """Seconds until a token is free (0 means take it now; the token is then taken)."""
+    def delay(self, keep: float = 0.0) -> float:
+        """Seconds until a token is free with `keep` tokens left over (0 means take it now; it is then taken)."""
         now = time.monotonic()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.rate == float("inf"):
             return 0.0
-        if self.tokens >= 1:
+        needed = 1 + min(keep, self.capacity - 1)
+        if self.tokens >= needed:
             self.tokens -= 1
             return 0.0
-        return (1 - self.tokens) / self.rate
+        return (needed - self.tokens) / self.rate
+
+    def affordable(self) -> int:
+        """Tokens there are now (a bound on what one claim can take)."""
+        if self.rate == float("inf"):
+            return int(self.capacity)
+        return int(min(self.capacity, self.tokens + (time.monotonic() - self.stamp) * self.rate))
+
+    async def take(self) -> None:
+        """Wait for a token and take it (outside the claim loop, e.g. for a probe at start-up)."""
+        if (delay := self.delay()) > 0:
+            await asyncio.sleep(delay)
+            self.tokens -= 1  # the next delay() adds what the wait refilled
 
 
 @dataclass
 class _ChannelState:
     bucket: TokenBucket
-    slots: asyncio.Semaphore
+    slots: int  # operations in flight at once
+    bulk_slots: int  # of which bulk rows may hold at most this many
+    inflight: int = 0
+    bulk_inflight: int = 0
     paused_until: float = 0.0  # monotonic; set by a 429
-    last_chat_send: dict[str, float] = field(default_factory=dict)  # monotonic time of the last proactive send
+    # Monotonic time of the last message or edit to each chat, replies included: a proactive one keeps its
+    # distance from a reply too (Telegram's per-chat limit counts both, and a 429 would pause every chat).
+    last_chat_send: dict[str, float] = field(default_factory=dict)
+
+
+Follower = Callable[[frozenset[str]], Awaitable[None]]
 
 
 class Dispatcher:
     """One loop: record what finished, then claim the first due row of every idle chat (one transaction for
-    the lot) and perform them concurrently. A chat stays busy until its row's outcome is recorded, so its
-    rows go out one at a time and in order."""
+    the lot), as many as the channels' free slots and budgets allow, and perform them concurrently. A chat
+    stays busy until its row's outcome is recorded, so its rows go out one at a time and in order."""
 
     def __init__(self, db: Database, clock: Clock, batch: int = 200) -> None:
         self.db = db
@@ -128,12 +184,18 @@ class Dispatcher:
         self._done: list[tuple[Operation, Result]] = []
         self._progress = asyncio.Event()  # set whenever rows are claimed or their outcomes recorded
         self.recovered = False
+        # Called with the sources of rows just recorded (e.g. to update a broadcast's progress message).
+        self.on_recorded: list[Follower] = []
+        self._recorded_sources: set[str] = set()
+        self._followed_at = 0.0
+        self._following = 0  # followers running now (they may be about to queue rows)
 
     def add_sender(self, sender: Sender) -> None:
         self.senders[sender.name] = sender
         limits = sender.limits
+        slots = max(1, limits.concurrency)
         self._state[sender.name] = _ChannelState(
-            TokenBucket(limits.per_second, limits.burst), asyncio.Semaphore(limits.concurrency)
+            TokenBucket(limits.per_second, limits.burst), slots, max(1, slots - slots // 4)
         )
 
     def wake(self) -> None:
@@ -153,6 +215,7 @@ class Dispatcher:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.step(claim=False)
+        await self._follow([], force=True)  # what they queue is sent after the restart
 
     async def drain(self) -> None:
         """Perform everything due now and return when nothing is in flight (CLI and tests; callers bound
@@ -166,6 +229,9 @@ class Dispatcher:
                 continue
             if self._done:
                 continue
+            if self._recorded_sources:
+                await self._follow([], force=True)  # what the followers queue is due now too
+                continue
             if not await self.has_due():
                 return
             # Due rows held back by pacing, or being claimed by the running loop: wait for either.
@@ -177,22 +243,30 @@ class Dispatcher:
         """Resolve rows that were in flight when the previous process died (see the module docstring)."""
         async with self.db.sessions() as session:
             rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.status == "sending"))).all()
-            # Sends to one chat go one at a time, so the newest message sent before the row is the last one
-            # the chat had from us: the probe starts above it.
+            # Sends to one chat go one at a time, so every message of ours above the highest one recorded for
+            # the chat can only be this row's: the probe starts above it.
             bases = {row.id: await _last_message_id(session, row.channel, row.chat_id, row.id) for row in rows}
-        for row in rows:
+        # Rows of different chats are probed concurrently: a probe may have to wait out a chat's limit.
+        gate = asyncio.Semaphore(max((state.slots for state in self._state.values()), default=1))
+
+        async def resolve(row: OutboxMessage) -> None:
             sender = self.senders.get(row.channel)
             if sender is None:
-                continue
+                return
             found = None
             if row.op == "send":
-                found = await sender.find_delivered(replace(_operation(row), probe_after=bases[row.id]))
+                async with gate:
+                    # A probe is an edit, counted by the channel like a message: it takes its token too.
+                    await self._state[row.channel].bucket.take()
+                    found = await sender.find_delivered(replace(_operation(row), probe_after=bases[row.id]))
             values: dict[str, Any] = (
                 {"status": "sent", "message_id": found, "sent_at": self.clock.now()} if found else {"status": "pending"}
             )
             async with self.db.transaction() as session:
                 await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
             log.info("outbox %s in flight at restart: %s", row.id, "delivered" if found else "resend")
+
+        await asyncio.gather(*(resolve(row) for row in rows))
         self.recovered = True
 
     async def step(self, claim: bool = True) -> float:
@@ -212,21 +286,61 @@ class Dispatcher:
             self._reserved -= reserved
             for op, _ in done:
                 self._inflight.discard((op.channel, op.chat_id))
+                self._release(op)
         for op in claimed:
             self._inflight.add((op.channel, op.chat_id))
+            state = self._state[op.channel]
+            state.inflight += 1
+            if op.priority >= BULK:
+                state.bulk_inflight += 1
             task = asyncio.create_task(self._perform(op))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         if done or claimed:
             self._progress.set()
+        await self._follow(done)
         if done:
             return 0.0  # chats freed just now may have further rows that this step had to pass over
-        return wait
+        return min(wait, FOLLOW_EVERY) if self._recorded_sources else wait
+
+    def _release(self, op: Operation) -> None:
+        state = self._state[op.channel]
+        state.inflight -= 1
+        if op.priority >= BULK:
+            state.bulk_inflight -= 1
+
+    async def _follow(self, done: list[tuple[Operation, Result]], force: bool = False) -> None:
+        """Hand the sources of recorded rows to the followers, at most every FOLLOW_EVERY seconds (the loop
+        comes back in time for what is held back; `drain` forces it)."""
+        self._recorded_sources.update(op.source for op, _ in done if op.source)
+        mono = time.monotonic()
+        if not self._recorded_sources or (not force and mono - self._followed_at < FOLLOW_EVERY):
+            return
+        sources = frozenset(self._recorded_sources)
+        self._recorded_sources.clear()
+        self._followed_at = mono
+        self._following += 1
+        try:
+            for follower in self.on_recorded:
+                try:
+                    await follower(sources)
+                except Exception as exc:  # a follower's failure must not stop the sending
+                    log.exception("outbox follower failed: %s", type(exc).__name__)
+        finally:
+            self._following -= 1
 
     async def _claim_due(self, session: AsyncSession) -> tuple[float, list[Operation], set[tuple[str, str]]]:
         now = self.clock.now()
         mono = time.monotonic()
         wait = 5.0
+        free = {name: state.slots - state.inflight for name, state in self._state.items()}
+        # Rows beyond what the budgets allow would only be passed over: replies come first in the order.
+        room = sum(
+            max(0, min(n, state.bucket.affordable() + 1))
+            for n, state in zip(free.values(), self._state.values(), strict=True)
+        )
+        if room == 0:
+            return wait, [], set()  # a completion wakes the loop
         rows = (
             await session.execute(
                 select(
@@ -241,13 +355,15 @@ class Dispatcher:
                     or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
                 )
                 .order_by(OutboxMessage.priority, OutboxMessage.id)
-                .limit(self.batch * 4)
+                # Rows of busy chats are passed over, so look a little further than there is room for.
+                .limit(min(self.batch, room) * 4)
             )
         ).all()
         picked: list[int] = []
         reserved: set[tuple[str, str]] = set()
         seen: set[tuple[str, str]] = set()
         blocked: set[str] = set()
+        bulk_taken: dict[str, int] = {}
         for row_id, channel, chat_id, kind, priority in rows:
             key = (channel, chat_id)
             if key in seen or key in self._inflight or key in self._reserved or channel not in self.senders:
@@ -262,18 +378,29 @@ class Dispatcher:
                 blocked.add(channel)
                 wait = min(wait, state.paused_until - mono)
                 continue
-            if priority > Priority.INTERACTIVE and kind == "send":
+            bulk = priority >= BULK
+            if free[channel] <= 0:
+                blocked.add(channel)
+                continue  # a completion wakes the loop
+            if bulk and state.bulk_inflight + bulk_taken.get(channel, 0) >= state.bulk_slots:
+                blocked.add(channel)  # later rows are bulk too (rows come by priority)
+                continue
+            limits = self.senders[channel].limits
+            if priority > Priority.INTERACTIVE and kind not in UNCOUNTED:
                 since = mono - state.last_chat_send.get(chat_id, -1e9)
-                interval = self.senders[channel].limits.chat_interval
-                if since < interval:
-                    wait = min(wait, interval - since)
+                if since < limits.chat_interval:
+                    wait = min(wait, limits.chat_interval - since)
                     continue
-            if kind not in UNCOUNTED and (delay := state.bucket.delay()) > 0:
-                blocked.add(channel)  # the channel's overall budget is spent for this round
+            if kind not in UNCOUNTED and (delay := state.bucket.delay(limits.reserve if bulk else 0)) > 0:
+                # Rows come by priority and later ones keep at least as many tokens back: they wait too.
+                blocked.add(channel)
                 wait = min(wait, delay)
                 continue
             picked.append(row_id)
             reserved.add(key)
+            free[channel] -= 1
+            if bulk:
+                bulk_taken[channel] = bulk_taken.get(channel, 0) + 1
             if len(picked) >= self.batch:
                 wait = 0.0
                 break
@@ -305,21 +432,21 @@ class Dispatcher:
                 OutboxMessage.priority,
                 OutboxMessage.attempts,
                 OutboxMessage.channel,
+                OutboxMessage.source,
             )
             .execution_options(synchronize_session=False)
         )
-        claimed = [Operation(r[0], r[1], r[2], dict(r[3]), r[4], None, r[5], r[6]) for r in result.all()]
+        claimed = [Operation(r[0], r[1], r[2], dict(r[3]), r[4], None, r[5], r[6], r[7]) for r in result.all()]
         claimed.sort(key=lambda op: (op.priority, op.id))
         return wait, claimed, reserved
 
     async def _perform(self, op: Operation) -> None:
         sender = self.senders[op.channel]
-        async with self._state[op.channel].slots:
-            try:
-                result = await sender.perform(op)
-            except Exception as exc:  # a bug in a sender must not kill the dispatcher
-                log.exception("outbox %s: sender raised %s", op.id, type(exc).__name__)
-                result = Result(Outcome.RETRY, error=type(exc).__name__)
+        try:
+            result = await sender.perform(op)
+        except Exception as exc:  # a bug in a sender must not kill the dispatcher
+            log.exception("outbox %s: sender raised %s", op.id, type(exc).__name__)
+            result = Result(Outcome.RETRY, error=type(exc).__name__)
         self._done.append((op, result))
         self._wake.set()
 
@@ -332,19 +459,33 @@ class Dispatcher:
         for op, result in done:
             state = self._state[op.channel]
             # Every row sets the same columns, so that one executemany writes them all.
-            values: dict[str, Any] = {"row_id": op.id, "sent_at": None, "message_id": None, "not_before": None}
+            values: dict[str, Any] = {
+                "row_id": op.id,
+                "sent_at": None,
+                "message_id": None,
+                "not_before": None,
+                "attempts": op.attempts,
+            }
             if result.outcome is Outcome.SENT:
                 values.update(status="sent", sent_at=now, message_id=result.message_id, error=None)
-                if op.op == "send" and op.priority > Priority.INTERACTIVE:
+                if op.op not in UNCOUNTED:
                     state.last_chat_send[op.chat_id] = mono
             elif result.outcome is Outcome.RETRY and op.attempts < MAX_ATTEMPTS:
                 if result.retry_after is not None:
-                    # Telegram's 429 holds the whole bot as often as one chat: pause the channel.
+                    # Telegram's 429 holds the whole bot as often as one chat: pause the channel. It says
+                    # nothing about the row, so it is not counted against the row's attempts.
                     state.paused_until = max(state.paused_until, mono + result.retry_after)
                     delay = result.retry_after
+                    values["attempts"] = op.attempts - 1
                 else:
                     delay = min(300.0, 2.0 ** max(0, op.attempts - 1))
                 values.update(status="pending", not_before=now + timedelta(seconds=delay), error=result.error)
+            elif result.outcome is Outcome.DEFERRED:
+                delay = result.retry_after or 1.0
+                # The claim counted an attempt; a deferral is none.
+                values.update(
+                    status="pending", not_before=now + timedelta(seconds=delay), attempts=op.attempts - 1, error=None
+                )
             elif result.outcome is Outcome.UNREACHABLE:
                 values.update(status="unreachable", error=result.error)
                 unreachable.append((op.channel, op.chat_id))
@@ -362,6 +503,7 @@ class Dispatcher:
                 message_id=bindparam("message_id"),
                 not_before=bindparam("not_before"),
                 error=bindparam("error"),
+                attempts=bindparam("attempts"),
             ),
             changes,
         )
@@ -374,7 +516,9 @@ class Dispatcher:
 
     @property
     def busy(self) -> bool:
-        return bool(self._inflight or self._reserved or self._tasks or self._done)
+        return bool(
+            self._inflight or self._reserved or self._tasks or self._done or self._recorded_sources or self._following
+        )
 
     async def has_due(self) -> bool:
         now = self.clock.now()
@@ -395,20 +539,25 @@ UNCOUNTED = frozenset({"answer", "delete", "menu"})
 
 
 def _operation(row: OutboxMessage) -> Operation:
-    return Operation(row.id, row.chat_id, row.op, dict(row.payload), row.priority, None, row.attempts, row.channel)
+    return Operation(
+        row.id, row.chat_id, row.op, dict(row.payload), row.priority, None, row.attempts, row.channel, row.source
+    )
 
 
 async def _last_message_id(session: AsyncSession, channel: str, chat_id: str, before_id: int) -> str | None:
-    return await session.scalar(
-        select(OutboxMessage.message_id)
-        .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.id < before_id,
-            OutboxMessage.chat_id == chat_id,
-            OutboxMessage.op == "send",
-            OutboxMessage.status == "sent",
-            OutboxMessage.message_id.is_not(None),
+    """The highest message id the chat got from us before this row. Not the row sent last by id: a reply
+    written after a broadcast row goes out before it."""
+    found = (
+        await session.scalars(
+            select(OutboxMessage.message_id).where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.id != before_id,
+                OutboxMessage.op.in_(("send", "edit")),
+                OutboxMessage.status == "sent",
+                OutboxMessage.message_id.is_not(None),
+            )
         )
-        .order_by(OutboxMessage.id.desc())
-        .limit(1)
-    )
+    ).all()
+    numbers = [int(m) for m in found if m is not None and m.isdigit()]
+    return str(max(numbers)) if numbers else None

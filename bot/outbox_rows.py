@@ -40,6 +40,7 @@ def message_payload(reply: Reply, flow_prefix: str | None = None, version: int |
 
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
+IN_CHUNK = 5000  # ids per IN (...) list: SQLite binds at most 32,766 parameters per statement
 
 
 def add(
@@ -106,3 +107,45 @@ async def send_to_staff(
             not_before=not_before,
         )
     return len(bindings)
+
+
+async def send_to_many(
+    session: AsyncSession,
+    now: datetime,
+    messages: list[tuple[int, Reply]],
+    priority: Priority,
+    source: str | None = None,
+) -> int:
+    """Queue many messages (staff id, reply) with one query for all their bindings: sweeps and broadcasts
+    reach thousands of people without a query each."""
+    if not messages:
+        return 0
+    staff_ids = sorted({staff_id for staff_id, _ in messages})
+    by_staff: dict[int, list[tuple[str, str]]] = {}
+    for start in range(0, len(staff_ids), IN_CHUNK):
+        rows = (
+            await session.execute(
+                select(Binding.staff_id, Binding.channel, Binding.chat_id).where(
+                    Binding.staff_id.in_(staff_ids[start : start + IN_CHUNK]), Binding.unreachable_at.is_(None)
+                )
+            )
+        ).all()
+        for staff_id, channel, chat_id in rows:
+            by_staff.setdefault(staff_id, []).append((channel, chat_id))
+    written = 0
+    for staff_id, reply in messages:
+        payload = message_payload(reply)
+        for channel, chat_id in by_staff.get(staff_id, []):
+            add(
+                session,
+                now,
+                channel=channel,
+                chat_id=chat_id,
+                op="send",
+                payload=payload,
+                priority=priority,
+                staff_id=staff_id,
+                source=source,
+            )
+            written += 1
+    return written

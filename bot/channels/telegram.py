@@ -45,13 +45,16 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
 def limits(per_second: float) -> Limits:
-    """Telegram: about 30 messages a second overall, about one a second in one chat. 0 lifts the overall cap."""
+    """Telegram: about 30 messages a second overall, about one a second in one chat. 0 lifts the overall cap.
+    A sixth of the burst is kept back from broadcasts for replies and alerts."""
+    burst = max(1, int(per_second or 1000))
     return Limits(
-        per_second=per_second or float("inf"), burst=max(1, int(per_second or 1000)), chat_interval=1.0, concurrency=8
+        per_second=per_second or float("inf"), burst=burst, chat_interval=1.0, concurrency=32, reserve=burst // 6
     )
 
 
 PROBE_WINDOW = 6  # message ids looked at above the last known one when resolving a send after a crash
+PROBE_WAITS = 5  # 429s a probe waits out before it gives up and the message is sent again
 
 
 class TelegramChannel:
@@ -230,12 +233,22 @@ class TelegramChannel:
         markup = _markup(op.payload.get("buttons") or [])
         candidate = int(op.probe_after or 0)
         misses = 0
+        waits = 0
         while misses < PROBE_WINDOW:
             candidate += 1
             try:
                 await self.bot.edit_message_reply_markup(
                     chat_id=int(op.chat_id), message_id=candidate, reply_markup=markup
                 )
+            except RetryAfter as exc:
+                # Flood control says nothing about the message: ask again once allowed, rather than guess.
+                waits += 1
+                if waits > PROBE_WAITS:
+                    log.warning("probe in chat %s kept meeting flood control: sending again", op.chat_id)
+                    return None
+                await asyncio.sleep(_seconds(exc.retry_after))
+                candidate -= 1
+                continue
             except BadRequest as exc:
                 text = exc.message.lower()
                 if "not modified" in text:

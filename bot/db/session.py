@@ -25,9 +25,15 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        writer = self.engine
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            # Units of work take SQLite's write lock up front (BEGIN IMMEDIATE): a deferred transaction that
+            # read first could not upgrade once another process had written, and would fail instead of waiting.
+            writer = self.engine.execution_options(sqlite_immediate=True)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer_sessions = async_sessionmaker(writer, expire_on_commit=False)
         # SQLite has one writer. Writers of this process queue here instead of meeting SQLITE_BUSY, whose
         # busy handler sleeps in steps of up to 100 ms.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -41,7 +47,7 @@ class Database:
                 yield session
                 await flush_queued(session)
             return
-        async with self._write_lock, self.sessions() as session, session.begin():
+        async with self._write_lock, self._writer_sessions() as session, session.begin():
             yield session
             await flush_queued(session)
 
@@ -75,13 +81,20 @@ async def flush_queued(session: AsyncSession) -> None:
 QUEUED = "baomi.queued_inserts"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # The driver's own transaction handling would start transactions late and let a SAVEPOINT commit on
+    # release; SQLAlchemy's recipe: switch it off and emit BEGIN ourselves (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "BEGIN")
 
 
 def redact(url: str) -> str:

@@ -21,3 +21,27 @@ async def insert_ignore(
     stmt = insert(model).values(list(rows)).on_conflict_do_nothing(index_elements=list(conflict))
     result = await session.execute(stmt)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def insert_ignore_returning(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    rows: Sequence[dict[str, Any]],
+    conflict: Sequence[str],
+    returning: str,
+    chunk: int = 1000,
+) -> list[Any]:
+    """Insert-or-ignore many rows; returns the `returning` column of those actually inserted."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    column = getattr(model, returning)
+    inserted: list[Any] = []
+    for start in range(0, len(rows), chunk):
+        stmt = (
+            insert(model)
+            .values(list(rows[start : start + chunk]))
+            .on_conflict_do_nothing(index_elements=list(conflict))
+            .returning(column)
+        )
+        inserted.extend((await session.execute(stmt)).scalars().all())
+    return inserted

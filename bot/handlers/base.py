@@ -135,6 +135,7 @@ class Step:
     replies: list[Reply] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
     toast: str | None = None  # a short notice on the pressed button (Telegram's callback answer)
+    flow: str | None = None  # from an Action: the state is a new conversation of this flow
 
     @classmethod
     def done(cls, *replies: Reply, toast: str | None = None) -> Step:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
 from bot.db.models import SentLog
-from bot.db.upsert import insert_ignore
+from bot.db.upsert import insert_ignore, insert_ignore_returning
 from bot.domain.workdays import WorkCalendar, WorkingHours, is_sendable
 from bot.texts import Texts
 
@@ -45,6 +45,17 @@ class SweepContext:
             ["duty", "subject", "period", "step"],
         )
         return inserted == 1
+
+    async def claim_many(self, duty: str, period: str, step: str, subjects: list[str]) -> set[str]:
+        """The subjects claimed now for the first time (one statement per thousand)."""
+        rows = [
+            {"duty": duty, "subject": subject, "period": period, "step": step, "created_at": self.now}
+            for subject in subjects
+        ]
+        claimed = await insert_ignore_returning(
+            self.session, SentLog, rows, ["duty", "subject", "period", "step"], "subject"
+        )
+        return set(claimed)
 
 
 class Sweep(Protocol):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,13 +14,28 @@ from sqlalchemy import select
 
 from bot.clock import Clock
 from bot.config import Policy
-from bot.db.models import CalendarOverride
-from bot.db.session import Database
+from bot.db.models import Staff
+from bot.db.session import QUEUED, Database
 from bot.domain.workdays import WorkCalendar
 from bot.jobs.base import Sweep, SweepContext
+from bot.outbox_rows import OUTBOX
+from bot.services.calendar import work_calendar
 from bot.texts import Texts
 
 log = logging.getLogger("baomi.jobs")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One message a sweep would send on a day."""
+
+    day: date
+    duty: str
+    staff_id: int
+    name: str
+    text: str
+
+
 TICK = timedelta(minutes=1)
 
 
@@ -44,15 +60,15 @@ class SweepRunner:
 
     async def calendar(self) -> WorkCalendar:
         async with self.db.sessions() as session:
-            rows = (await session.execute(select(CalendarOverride.day, CalendarOverride.is_working))).all()
-        return WorkCalendar({day: working for day, working in rows})
+            return await work_calendar(session)
 
-    async def run_all(self, now: datetime | None = None) -> dict[str, int]:
-        """Every sweep once at `now` (default: the clock). A failing sweep is logged and the others run."""
+    async def run_all(self, now: datetime | None = None, sweeps: Sequence[Sweep] | None = None) -> dict[str, int]:
+        """Every sweep (or those given) once at `now` (default: the clock). A failing sweep is logged and the
+        others run."""
         now = now or self.clock.now()
         calendar = await self.calendar()
         done: dict[str, int] = {}
-        for sweep in self.sweeps:
+        for sweep in self.sweeps if sweeps is None else sweeps:
             try:
                 async with self.db.transaction() as session:
                     ctx = SweepContext(session, now, self.policy, self.texts, self.timezone, calendar)
@@ -64,6 +80,47 @@ class SweepRunner:
             log.info("sweeps: %s", ", ".join(f"{k}={v}" for k, v in done.items() if v))
             self.on_outbox()
         return done
+
+    async def preview(self, start: date, end: date) -> list[Planned]:
+        """What the sweeps would queue, day by day from `start` to `end` at the start of working hours, without
+        sending or keeping anything: every day runs in a savepoint of one transaction that is rolled back."""
+        calendar = await self.calendar()
+        planned: list[Planned] = []
+        async with self.db.sessions() as session, session.begin():
+            names = {row[0]: row[1] for row in (await session.execute(select(Staff.id, Staff.name))).all()}
+            day = start
+            while day <= end:
+                at = datetime.combine(day, self.policy.working_hours_start, self.timezone)
+                for sweep in self.sweeps:
+                    async with session.begin_nested():
+                        ctx = SweepContext(
+                            session, at.astimezone(UTC), self.policy, self.texts, self.timezone, calendar
+                        )
+                        await sweep.run(ctx)
+                        for row in session.info.pop(QUEUED, {}).get(OUTBOX, []):
+                            planned.append(
+                                Planned(
+                                    day,
+                                    sweep.name,
+                                    row["staff_id"],
+                                    names.get(row["staff_id"], ""),
+                                    row["payload"]["text"],
+                                )
+                            )
+                day += timedelta(days=1)
+            await session.rollback()
+        return planned
+
+    async def follow(self, sources: frozenset[str]) -> None:
+        """Outbox rows of these sources were just recorded: run now, not at the next tick, the sweeps that
+        follow them (a sweep's `follows`: source prefixes, e.g. a broadcast's progress bar)."""
+        wanted = [
+            sweep
+            for sweep in self.sweeps
+            if any(source.startswith(prefix) for prefix in getattr(sweep, "follows", ()) for source in sources)
+        ]
+        if wanted:
+            await self.run_all(sweeps=wanted)
 
     async def tick(self, _context: Any) -> None:
         """The JobQueue callback."""
