@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
@@ -47,10 +48,19 @@ class SweepContext:
         return inserted == 1
 
     async def claim_many(self, duty: str, period: str, step: str, subjects: list[str]) -> set[str]:
-        """The subjects claimed now for the first time (one statement per thousand)."""
+        """The subjects claimed now for the first time. Those claimed before are read in one query first, so a
+        daily scan of everyone inserts only what is new."""
+        earlier = set(
+            (
+                await self.session.scalars(
+                    select(SentLog.subject).where(SentLog.duty == duty, SentLog.period == period, SentLog.step == step)
+                )
+            ).all()
+        )
         rows = [
             {"duty": duty, "subject": subject, "period": period, "step": step, "created_at": self.now}
             for subject in subjects
+            if subject not in earlier
         ]
         claimed = await insert_ignore_returning(
             self.session, SentLog, rows, ["duty", "subject", "period", "step"], "subject"

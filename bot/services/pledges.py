@@ -145,20 +145,21 @@ async def annual_standings(
     latest: dict[int, PledgeRecord] = {}
     last_signed: dict[int, PledgeRecord] = {}
     if ids:
-        rows = await session.scalars(
-            select(PledgeRecord)
-            .where(
-                PledgeRecord.staff_id.in_(ids),
-                PledgeRecord.cycle == cycle,
-                PledgeRecord.kind.in_([k.value for k in ANNUAL_COVER]),
-            )
-            .order_by(PledgeRecord.id)
+        query = select(PledgeRecord).where(
+            PledgeRecord.cycle == cycle, PledgeRecord.kind.in_([k.value for k in ANNUAL_COVER])
         )
+        # Few people: ask for them; everyone (the daily sweep): read the cycle, which stays within the
+        # databases' limits on bound parameters.
+        if len(ids) <= 1000:
+            query = query.where(PledgeRecord.staff_id.in_(ids))
+        rows = await session.scalars(query.order_by(PledgeRecord.id))
         for record in rows:
             latest[record.staff_id] = record
             if record.outcome == Outcome.SIGNED:
                 last_signed[record.staff_id] = record
     judged_on = min(as_of, cycle_last_day(cycle, policy.pledge_cycle_start_month))
+    # The due date depends on the state only: worked out once per state, not once per person.
+    due_by_state: dict[PledgeState, date] = {}
     out = {}
     for staff_id in ids:
         row = latest.get(staff_id)
@@ -172,7 +173,9 @@ async def annual_standings(
             state, shown = PledgeState.RESIGN, signed
         else:
             state, shown = PledgeState.SIGNED, signed
-        due = annual_due(policy, catalog, cycle, judged_on, state)
+        due = due_by_state.get(state)
+        if due is None:
+            due = due_by_state[state] = annual_due(policy, catalog, cycle, judged_on, state)
         receipt = _receipt(shown) if shown is not None else None
         out[staff_id] = Standing(staff_id, PledgeKind.ANNUAL, None, state, due, receipt)
     return out
