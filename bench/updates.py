@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.db.migrate import upgrade  # noqa: E402
-from bot.db.models import Binding, Department, Staff  # noqa: E402
 from bot.db.session import Database  # noqa: E402
 from bot.testing.fake_bot_api import ChatEvent, FakeBotApi  # noqa: E402
+from bot.testing.seed import seed_bound_staff  # noqa: E402
 
 TOKEN = "123456:BENCH"
 
@@ -73,29 +73,7 @@ async def seed(db_path: Path, users: int) -> str:
     url = f"sqlite+aiosqlite:///{db_path}"
     await upgrade(url)
     db = Database(url)
-    now = datetime.now(UTC)
-    async with db.transaction() as s:
-        dept = Department(name="基础教育科", created_at=now)
-        s.add(dept)
-        await s.flush()
-        for i in range(1, users + 1):
-            staff = Staff(
-                employee_id=f"B{i:04}",
-                name=f"人员{i}",
-                department_id=dept.id,
-                level="general",
-                is_head=False,
-                is_officer=False,
-                active=True,
-                locale="zh",
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(staff)
-            await s.flush()
-            s.add(
-                Binding(staff_id=staff.id, channel="telegram", channel_user_id=str(i), chat_id=str(i), created_at=now)
-            )
+    await seed_bound_staff(db, datetime.now(UTC), users, department="基础教育科", prefix="B")
     await db.dispose()
     return url
 

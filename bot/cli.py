@@ -11,13 +11,16 @@ import sys
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
 from bot.db.migrate import downgrade, upgrade
 from bot.db.session import Database
 from bot.domain.roster import RosterError
+
+if TYPE_CHECKING:
+    from bot.jobs.runner import SweepRunner
 
 log = logging.getLogger("baomi")
 
@@ -125,24 +128,24 @@ async def cmd_invites(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Whatever the scheduler would have queued up to that instant, queued once (the bot sends it)."""
+def sweep_runner(db: Database, settings: Settings) -> SweepRunner:
+    """The bot's sweeps on the system clock, queuing into the outbox for the running bot to send."""
     from bot.app import capabilities
     from bot.jobs.runner import SweepRunner
     from bot.texts import Texts
 
+    sweeps = capabilities().sweeps
+    return SweepRunner(
+        db, SystemClock(), settings.policy, Texts(settings.timezone), settings.timezone, sweeps, lambda: None
+    )
+
+
+async def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Whatever the scheduler would have queued up to that instant, queued once (the bot sends it)."""
     at = parse_instant(args.at, settings) if args.at else SystemClock().now()
     db = await _ready(settings)
     try:
-        runner = SweepRunner(
-            db,
-            SystemClock(),
-            settings.policy,
-            Texts(settings.timezone),
-            settings.timezone,
-            capabilities().sweeps,
-            on_outbox=lambda: None,
-        )
+        runner = sweep_runner(db, settings)
         done = await runner.run_all(at)
     finally:
         await db.dispose()
@@ -153,25 +156,13 @@ async def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_jobs_preview(settings: Settings, args: argparse.Namespace) -> int:
     """What the sweeps would send, day by day, to whom — sending and keeping nothing."""
-    from bot.app import capabilities
-    from bot.jobs.runner import SweepRunner
-    from bot.texts import Texts
-
     try:
         start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
     except ValueError as exc:
         raise ConfigError("--from and --to take dates like 2026-03-02") from exc
     db = await _ready(settings)
     try:
-        runner = SweepRunner(
-            db,
-            SystemClock(),
-            settings.policy,
-            Texts(settings.timezone),
-            settings.timezone,
-            capabilities().sweeps,
-            on_outbox=lambda: None,
-        )
+        runner = sweep_runner(db, settings)
         planned = await runner.preview(start, end)
     finally:
         await db.dispose()

@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import SettableClock
-from bot.db.models import Binding, Department, InboxEvent, OutboxMessage, Staff
+from bot.db.models import InboxEvent, OutboxMessage
 from bot.db.session import Database
 from bot.testing.fake_bot_api import FakeBotApi
+from bot.testing.seed import seed_bound_staff
 from tests.fakes.harness import TOKEN, fake_api
 
 USERS = 50
@@ -29,32 +30,6 @@ MESSAGES = ["/status", "你好", "/help", "/cancel"]
 async def api() -> AsyncIterator[FakeBotApi]:
     async with fake_api() as api:
         yield api
-
-
-async def seed_bound_staff(db: Database, clock: SettableClock) -> None:
-    now = clock.now()
-    async with db.transaction() as s:
-        dept = Department(name="考试院", created_at=now)
-        s.add(dept)
-        await s.flush()
-        for i in range(1, USERS + 1):
-            staff = Staff(
-                employee_id=f"K{i:03}",
-                name=f"人员{i}",
-                department_id=dept.id,
-                level="general",
-                is_head=False,
-                is_officer=False,
-                active=True,
-                locale="zh",
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(staff)
-            await s.flush()
-            s.add(
-                Binding(staff_id=staff.id, channel="telegram", channel_user_id=str(i), chat_id=str(i), created_at=now)
-            )
 
 
 async def start_bot(api: FakeBotApi, db_url: str, workdir: Path) -> asyncio.subprocess.Process:
@@ -76,7 +51,7 @@ async def start_bot(api: FakeBotApi, db_url: str, workdir: Path) -> asyncio.subp
 async def test_kill_mid_burst_answers_every_message_exactly_once(
     api: FakeBotApi, db_url: str, db: Database, clock: SettableClock, tmp_path: Path
 ) -> None:
-    await seed_bound_staff(db, clock)
+    await seed_bound_staff(db, clock.now(), USERS, department="考试院", prefix="K")
     proc = await start_bot(api, db_url, tmp_path)
     for round_ in range(PER_USER):
         for user in range(1, USERS + 1):

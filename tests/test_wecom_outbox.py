@@ -13,12 +13,13 @@ from sqlalchemy import func, select, update
 from bot.channels.wecom.channel import PROACTIVE_PER_MINUTE
 from bot.clock import SettableClock
 from bot.config import Settings
-from bot.db.models import Binding, Department, OutboxMessage, Staff
+from bot.db.models import Binding, OutboxMessage
 from bot.db.session import Database
 from bot.handlers.base import Priority, Reply
 from bot.outbox_rows import send_to_staff
 from bot.server import Server
 from bot.testing.fake_wecom import FakeWeCom, WeComChat, serving, settle
+from bot.testing.seed import seed_bound_staff
 from tests.conftest import TZ
 
 PEOPLE = 200
@@ -26,35 +27,7 @@ PEOPLE = 200
 
 async def seed_people(db: Database, clock: SettableClock, count: int = PEOPLE) -> list[int]:
     """`count` people with a WeCom account each (u001, u002, …), bound already."""
-    now = clock.now()
-    ids = []
-    async with db.transaction() as s:
-        dept = Department(name="考试院", created_at=now)
-        s.add(dept)
-        await s.flush()
-        for i in range(1, count + 1):
-            staff = Staff(
-                employee_id=f"K{i:03}",
-                name=f"人员{i}",
-                department_id=dept.id,
-                level="general",
-                is_head=False,
-                is_officer=False,
-                active=True,
-                locale="zh",
-                wecom_userid=f"u{i:03}",
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(staff)
-            await s.flush()
-            s.add(
-                Binding(
-                    staff_id=staff.id, channel="wecom", channel_user_id=f"u{i:03}", chat_id=f"u{i:03}", created_at=now
-                )
-            )
-            ids.append(staff.id)
-    return ids
+    return await seed_bound_staff(db, clock.now(), count, department="考试院", prefix="K", channel="wecom")
 
 
 async def queue(db: Database, clock: SettableClock, staff_ids: list[int], text: str, priority: Priority) -> None:
