@@ -303,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     export_reports.add_argument("--out", required=True, help=".xlsx file to write")
     export_reports.set_defaults(func=cmd_export_reports)
     # --- end leak reports ---
+    # --- compliance ---
+    from bot.commands.compliance import add_parsers as add_compliance_parsers
+
+    add_compliance_parsers(export_sub)  # `baomi export compliance`, `baomi export roster`
+    # --- end compliance ---
     # --- broadcasts ---
     from bot.commands.broadcasts import add_parser as add_broadcast_parser
 
