@@ -48,6 +48,11 @@ class Policy:
     quiz_time_limit_minutes: int = 20
     quiz_retake_cooldown_minutes: int = 10
     quiz_min_seconds_per_question: float = 3.0
+    quiz_due_days: int = 60  # days into the year before a quiz not passed counts as overdue
+    # Renewals: after the deadline, who has not signed or passed is reminded every so many days (their head gets
+    # the list); a reminder can be put off once by `renewal_snooze_days` without moving the schedule.
+    renewal_reminder_every_days: int = 7
+    renewal_snooze_days: int = 3
     # 第十五条: 每半年…进行一次保密教育 (half-years start on these month/day pairs)
     education_half_year_starts: tuple[tuple[int, int], ...] = ((1, 5), (7, 5))
     education_second_reminder_days: int = 14

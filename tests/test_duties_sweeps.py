@@ -15,6 +15,7 @@ from bot.clock import SettableClock
 from bot.config import Policy
 from bot.db.models import Binding, OutboxMessage, SentLog, Staff
 from bot.db.session import Database
+from bot.domain.workdays import WorkCalendar
 from bot.jobs.runner import SweepRunner
 from bot.services.calendar import set_override
 from bot.services.duties import record_education, record_self_check
@@ -44,8 +45,10 @@ async def seed(db: Database, clock: SettableClock) -> dict[str, int]:
         return {p.employee_id: p.id for p in staff}
 
 
-def runner(db: Database, clock: SettableClock, policy: Policy | None = None) -> SweepRunner:
-    duty_sweeps = [s for s in capabilities().sweeps if s.name in DUTIES]
+def runner(
+    db: Database, clock: SettableClock, policy: Policy | None = None, names: tuple[str, ...] = DUTIES
+) -> SweepRunner:
+    duty_sweeps = [s for s in capabilities().sweeps if s.name in names]
     return SweepRunner(db, clock, policy or Policy(), Texts(TZ), TZ, duty_sweeps, on_outbox=lambda: None)
 
 
@@ -72,11 +75,17 @@ async def last_id(db: Database) -> int:
 
 
 async def walk(
-    db: Database, clock: SettableClock, start: date, end: date, hour: int = 10, policy: Policy | None = None
+    db: Database,
+    clock: SettableClock,
+    start: date,
+    end: date,
+    hour: int = 10,
+    policy: Policy | None = None,
+    names: tuple[str, ...] = DUTIES,
 ) -> dict[date, list[tuple[int, str, str]]]:
     """Run the sweeps once a day at `hour`; what each day queued."""
     days: dict[date, list[tuple[int, str, str]]] = {}
-    jobs = runner(db, clock, policy)
+    jobs = runner(db, clock, policy, names)
     day = start
     while day <= end:
         before = await last_id(db)
@@ -92,7 +101,7 @@ async def test_a_whole_year(db: Database, clock: SettableClock) -> None:
     ids = await seed(db, clock)
     heads = {ids[e] for e in ("E001", "E101", "E201", "E301")}
     officers = {ids["E001"], ids["E002"]}
-    days = await walk(db, clock, date(2026, 1, 1), date(2026, 12, 31))
+    days = await walk(db, clock, date(2026, 1, 1), date(2026, 12, 31), names=(*DUTIES, "renewals"))
 
     def on(day: date, duty: str) -> Counter[int]:
         return Counter(staff for staff, source, _ in days.get(day, []) if source == duty)
@@ -129,8 +138,24 @@ async def test_a_whole_year(db: Database, clock: SettableClock) -> None:
     overdue = inventory_days[4:]
     assert overdue == [d for d in (date(2026, 12, 21) + timedelta(n) for n in range(11)) if d.weekday() < 5]
     assert all(on(d, "inventory") == Counter(dict.fromkeys(officers, 1)) for d in overdue)
-    # Nothing on a weekend or holiday.
-    assert not [d for d in days if d.weekday() >= 5 and d != date(2026, 10, 10)]
+    # Renewals (nobody signs or passes in this walk): the cycle opens on Sunday 4 January, a make-up working day
+    # (New Year is 1–3 January), to all twelve. After the deadline (Monday 2 March) everyone is reminded weekly
+    # from Tuesday 3 March, each week on its first working day — Wednesday 6 May (1–5 May is Labour Day),
+    # Thursday 8 October (National Day) — and each of the four heads gets the list: 44 weeks × (12 + 4).
+    renewal_days = sorted(d for d in days if on(d, "renewal"))
+    everyone = Counter(dict.fromkeys(ids.values(), 1))
+    assert renewal_days[0] == date(2026, 1, 4) and on(date(2026, 1, 4), "renewal") == everyone
+    weekly = renewal_days[1:]
+    assert weekly[:3] == [date(2026, 3, 3), date(2026, 3, 10), date(2026, 3, 17)]
+    assert date(2026, 5, 6) in weekly and date(2026, 5, 5) not in weekly
+    assert date(2026, 10, 8) in weekly and date(2026, 10, 6) not in weekly
+    assert len(weekly) == 44 and weekly[-1] == date(2026, 12, 29)
+    expected = everyone + Counter(heads)
+    assert all(on(d, "renewal") == expected for d in weekly)
+    # Nothing on a weekend or holiday, except the make-up working days.
+    calendar = WorkCalendar()
+    assert all(calendar.is_working_day(d) for d in days)
+    assert sorted(d for d in days if d.weekday() >= 5) == [date(2026, 1, 4)]
 
 
 async def test_reminders_only_in_working_hours(db: Database, clock: SettableClock) -> None:
@@ -192,17 +217,19 @@ async def test_calendar_fallback_and_officer_override(db: Database, clock: Setta
 
 async def test_preview_agrees_with_run(db: Database, clock: SettableClock) -> None:
     await seed(db, clock)
-    jobs = runner(db, clock)
+    jobs = runner(db, clock, names=(*DUTIES, "renewals"))
     planned = await jobs.preview(date(2026, 9, 28), date(2026, 10, 12))
     assert await last_id(db) == 0  # nothing was queued or kept
     async with db.sessions() as s:
         assert (await s.scalars(select(SentLog))).all() == []
-    days = await walk(db, clock, date(2026, 9, 28), date(2026, 10, 12), hour=9)
+    days = await walk(db, clock, date(2026, 9, 28), date(2026, 10, 12), hour=9, names=(*DUTIES, "renewals"))
     ran = sorted((d, staff, text) for d, msgs in days.items() for staff, _, text in msgs)
     previewed = sorted((p.day, p.staff_id, p.text.splitlines()[0]) for p in planned)
     # The half-year's education kick-off (caught up on the first day) to 4 heads; the self-check on 8 October
-    # to 11 classified staff and 5 heads and officers.
-    assert previewed == ran and len(ran) == 4 + 16
+    # to 11 classified staff and 5 heads and officers; the weekly renewal reminders to all 12 and the 4 heads'
+    # lists: the week of 22 September caught up on its last day, Monday 28 September (the first tick), then
+    # Tuesday 29 September and, after National Day, Thursday 8 October.
+    assert previewed == ran and len(ran) == 4 + 16 + 3 * (12 + 4)
 
 
 async def test_self_check_done_is_not_asked(db: Database, clock: SettableClock) -> None:
@@ -216,3 +243,23 @@ async def test_self_check_done_is_not_asked(db: Database, clock: SettableClock) 
             (await s.scalars(select(OutboxMessage.staff_id).where(OutboxMessage.source == "selfcheck:2026"))).all()
         )
     assert ids["E102"] not in asked and ids["E103"] not in asked and ids["E003"] in asked
+
+
+async def test_renewal_deadline_in_the_spring_festival_moves_to_the_make_up_saturday(
+    db: Database, clock: SettableClock
+) -> None:
+    ids = await seed(db, clock)
+    # 1 January + 47 days is Tuesday 17 February 2026, inside the Spring Festival holiday (15–23 February): the
+    # deadline moves to the working day before, Saturday 14 February (a make-up working day).
+    policy = Policy(pledge_due_days=47, quiz_due_days=47)
+    days = await walk(db, clock, date(2026, 2, 14), date(2026, 3, 10), policy=policy, names=("renewals",))
+    # Asked on the Saturday itself (the walk starts there); the first overdue week (15–21 February) is all
+    # holiday and is not sent late; then the first working day of each week: Tuesday 24 February, Monday
+    # 2 March (1 March is a Sunday), Monday 9 March.
+    assert sorted(days) == [date(2026, 2, 14), date(2026, 2, 24), date(2026, 3, 2), date(2026, 3, 9)]
+    assert len(days[date(2026, 2, 14)]) == len(ids)
+    async with db.sessions() as s:
+        first = await s.scalar(
+            select(OutboxMessage.payload).where(OutboxMessage.staff_id == ids["E102"]).order_by(OutboxMessage.id)
+        )
+    assert first is not None and "2026年2月14日" in first["text"]

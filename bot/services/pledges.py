@@ -32,6 +32,8 @@ from bot.domain.pledges import (
     record_hash,
     text_hash,
 )
+from bot.domain.schedule import due_date
+from bot.domain.workdays import WorkCalendar
 from bot.services import audit
 from bot.services.audit import ChainReport, lock_chain
 
@@ -129,12 +131,13 @@ def months_for(policy: Policy, level: Level) -> int:
 
 
 def annual_due(policy: Policy, catalog: Catalog, cycle: int, today: date, state: PledgeState) -> date:
-    """The cycle's deadline; after a material change, the same number of days from the day it took effect."""
+    """The cycle's deadline; after a material change, the same number of days from the day it took effect. A
+    deadline falling on a holiday moves to the working day before (the official calendar)."""
     due = cycle_start(cycle, policy.pledge_cycle_start_month) + timedelta(days=policy.pledge_due_days)
     if state is PledgeState.RESIGN:
         current = catalog.current(PledgeKind.ANNUAL, today)
         due = max(due, current.effective + timedelta(days=policy.pledge_due_days))
-    return due
+    return due_date(due, WorkCalendar())
 
 
 async def annual_standings(
