@@ -2,7 +2,7 @@
 Read top to bottom, it is the table of contents of the bot.
 
 Each capability has a block below (marked `# --- <capability> ---`): its commands, its sections of
-/status and /team, its standalone buttons, its scheduled sweeps and what happens when someone binds."""
+/status, its standalone buttons, its scheduled sweeps and what happens when someone binds."""
 
 from __future__ import annotations
 
@@ -30,26 +30,30 @@ from bot.handlers.broadcast import AckAction, BroadcastFlow, BroadcastsFlow
 from bot.handlers.cases import CasesFlow, OfficerCaseAction
 from bot.handlers.core import CancelFlow, HelpFlow, LanguageFlow, StatusFlow, StatusSection, identity_section
 from bot.handlers.countdowns import CountdownsFlow
+from bot.handlers.dashboard import DashboardFlow, ExportFlow
 from bot.handlers.depart import DepartFlow
-from bot.handlers.education import EducationFlow, education_status, education_team
-from bot.handlers.inventory import InventoryFlow, inventory_team
+from bot.handlers.education import EducationFlow, education_status
+from bot.handlers.inventory import InventoryFlow
 from bot.handlers.invite import InviteFlow
-from bot.handlers.pledge import OnboardingHook, PledgeFlow, PledgeStatus, PledgeTeam
+from bot.handlers.pledge import OnboardingHook, PledgeFlow, PledgeStatus
 from bot.handlers.pledge_office import PledgeOfficeFlow
 from bot.handlers.profile import ProfileFlow
-from bot.handlers.quiz import QuizFlow, QuizReviewAction, QuizStatsFlow, quiz_status_section, quiz_team_section
+from bot.handlers.quiz import QuizFlow, QuizReviewAction, QuizStatsFlow, quiz_status_section
 from bot.handlers.registry import Entry, Registry
+from bot.handlers.renewals import SnoozeAction
 from bot.handlers.report import ReporterAction, ReportFlow
-from bot.handlers.selfcheck import SelfCheckFlow, load_checklist, self_check_status, self_check_team
-from bot.handlers.team import TeamFlow, TeamSection, roster_section
+from bot.handlers.selfcheck import SelfCheckFlow, load_checklist, self_check_status
+from bot.handlers.shortcut import StartAction
+from bot.handlers.team import NudgeAction, TeamFlow
 from bot.handlers.workday import WorkdayFlow, calendar_status
 from bot.jobs.base import Sweep
 from bot.jobs.broadcasts import BroadcastDeadlines, BroadcastProgress
 from bot.jobs.countdowns import CountdownSweep
+from bot.jobs.digest import WeeklyDigestSweep
 from bot.jobs.duties import EducationSweep, InventorySweep, SelfCheckSweep
 from bot.jobs.leak import LeakAlertSweep, LeakClockSweep
-from bot.jobs.pledges import PledgeReminderSweep
 from bot.jobs.quiz import QuizExpirySweep
+from bot.jobs.renewals import RenewalSweep
 from bot.jobs.runner import TICK, SweepRunner
 from bot.outbox import Dispatcher
 from bot.services.pledge_catalog import load_catalog
@@ -65,7 +69,6 @@ class Capabilities:
 
     entries: list[Entry] = field(default_factory=list)  # commands, in the order /help lists them
     status: list[StatusSection] = field(default_factory=list)
-    team: list[TeamSection] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     sweeps: list[Sweep] = field(default_factory=list)
     on_bind: list[BindHook] = field(default_factory=list)
@@ -74,10 +77,11 @@ class Capabilities:
 
 def capabilities() -> Capabilities:
     c = Capabilities()
-    # --- core: who you are, your department, invitations ---
+    # --- core: who you are, invitations ---
     c.status.append(identity_section)
-    c.team.append(roster_section)
-    c.entries += [Entry("profile", ProfileFlow()), Entry("team", TeamFlow(c.team)), Entry("invite", InviteFlow())]
+    c.entries += [Entry("profile", ProfileFlow()), Entry("invite", InviteFlow())]
+    shortcut = StartAction()  # buttons on reminders and nudges that start a command ("签署承诺书")
+    c.actions.append(shortcut)
     # --- pledges (保密承诺书) ---
     pledge_book = load_catalog()  # checked at start: a broken catalogue stops the bot, not a signature half-way
     c.entries += [
@@ -86,8 +90,6 @@ def capabilities() -> Capabilities:
         Entry("pledges", PledgeOfficeFlow(pledge_book)),
     ]
     c.status.append(PledgeStatus(pledge_book.catalog))
-    c.team.append(PledgeTeam(pledge_book.catalog))
-    c.sweeps.append(PledgeReminderSweep(pledge_book.catalog))
     c.on_bind.append(OnboardingHook())  # a classified newcomer is asked for the onboarding pledge at once
     # --- end pledges ---
     # --- quiz (保密知识答卷) ---
@@ -97,9 +99,8 @@ def capabilities() -> Capabilities:
         Entry("quizstats", QuizStatsFlow(bank), instant=True),  # an officer's view: no conversation to keep
     ]
     c.status.append(quiz_status_section)
-    c.team.append(quiz_team_section)
     c.actions.append(QuizReviewAction())
-    c.sweeps.append(QuizExpirySweep())  # closes papers whose time ran out, so /status and /team are right
+    c.sweeps.append(QuizExpirySweep())  # closes papers whose time ran out, so /status and the compliance view are right
     # --- end quiz ---
     # --- leak reports (泄密事件报告) ---
     cases = CasesFlow()
@@ -116,7 +117,6 @@ def capabilities() -> Capabilities:
     # --- end broadcasts ---
     # --- scheduled duties: education, carrier inventory, self-check, the working-day calendar ---
     c.status += [education_status, self_check_status, calendar_status]
-    c.team += [education_team, inventory_team, self_check_team]
     c.entries += [
         Entry("education", EducationFlow()),
         Entry("inventory", InventoryFlow()),
@@ -125,7 +125,19 @@ def capabilities() -> Capabilities:
         Entry("workday", WorkdayFlow()),
     ]
     c.sweeps += [EducationSweep(), InventorySweep(), SelfCheckSweep(), CountdownSweep()]
+    # Renewals: the yearly pledge and quiz asked for when the cycle opens, weekly once overdue, lists to heads.
+    c.sweeps.append(RenewalSweep(pledge_book.catalog))
+    c.actions.append(SnoozeAction(pledge_book.catalog))  # 稍后提醒 on a weekly reminder
     # --- end scheduled duties ---
+    # --- compliance at a glance: who still owes what, per department ---
+    c.entries.append(Entry("team", TeamFlow(pledge_book.catalog)))  # a head's department; officers pick one
+    c.actions.append(NudgeAction(pledge_book.catalog))  # 催办 under /team: at most once a day per person
+    c.entries += [  # the office's views: answered at once, no conversation to keep
+        Entry("dashboard", DashboardFlow(pledge_book.catalog), instant=True),
+        Entry("export", ExportFlow(pledge_book.catalog), instant=True),
+    ]
+    c.sweeps.append(WeeklyDigestSweep(pledge_book.catalog))  # officers, the first working day of each week
+    # --- end compliance at a glance ---
     # --- always last: status, language, help, cancel ---
     help_flow = HelpFlow()
     c.entries = [
@@ -135,7 +147,7 @@ def capabilities() -> Capabilities:
         Entry("help", help_flow, instant=True),
         Entry("cancel", CancelFlow()),
     ]
-    c.registry = help_flow.registry = Registry(c.entries, c.actions)
+    c.registry = help_flow.registry = shortcut.registry = Registry(c.entries, c.actions)
     return c
 
 

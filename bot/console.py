@@ -93,6 +93,8 @@ class ConsoleSession:
         body = message.get("text") or message.get("caption") or ""
         if message.get("document"):
             body = f"[文件] {message['document'].get('file_name', '')}\n{body}"
+        if message.get("photo"):
+            body = f"[图片]\n{body}"
         self.print(f"\n{label} " + body.replace("\n", "\n   "))
         buttons = self.api.buttons(message)
         if buttons:

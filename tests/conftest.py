@@ -23,7 +23,10 @@ from bot.texts import Texts
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # python-telegram-bot 22 warns about int retry_after otherwise
 TZ = ZoneInfo("Asia/Shanghai")
-PG_URL = os.environ.get("BAOMI_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+BASE_PG_URL = os.environ.get("BAOMI_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+# Under pytest-xdist every worker has a database of its own (test_gw0, test_gw1, …), created when missing.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+PG_URL = f"{BASE_PG_URL}_{WORKER}" if WORKER else BASE_PG_URL
 BACKENDS = [b for b in os.environ.get("BAOMI_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 DATA = Path(__file__).parent / "data"
 
@@ -55,8 +58,21 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+async def create_postgres(url: str) -> None:
+    """Create the worker's database next to the configured one, unless it exists."""
+    base, name = BASE_PG_URL, url.rsplit("/", 1)[1]
+    engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not found:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_ready() -> str:
+    if PG_URL != BASE_PG_URL:
+        asyncio.run(create_postgres(PG_URL))
     asyncio.run(reset_postgres(PG_URL))
     asyncio.run(upgrade(PG_URL))
     return PG_URL

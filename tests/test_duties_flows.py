@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from bot.db.session import Database
 from bot.handlers.selfcheck import load_checklist
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
+from tests.conftest import TZ
 from tests.fakes.harness import bind, fake_api, running_bot
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
@@ -61,7 +62,7 @@ async def test_head_records_education(api: FakeBotApi, app: BaomiApp) -> None:
         ).all()
     assert sorted(records) == sorted([(ids["E201"], "talk", date(2026, 3, 2)), (ids["E202"], "talk", date(2026, 3, 2))])
     team = (await head.send("/team"))["text"]
-    assert "待完成 1 人：周杰" in team
+    assert "保密教育：2/3（67%）" in team and "本半年未受保密教育（1）：周杰*（/education 记录）" in team
 
     staff = await bind(api, app, "E202", 702)
     status = (await staff.send("/status"))["text"]
@@ -82,7 +83,7 @@ async def test_staff_cannot_record_education(api: FakeBotApi, app: BaomiApp) -> 
     assert (await staff.send("/education"))["text"] == staff.t("core/no_right")
 
 
-async def test_self_check_with_a_no_and_a_guarded_note(api: FakeBotApi, app: BaomiApp) -> None:
+async def test_self_check_with_a_no_and_a_guarded_note(api: FakeBotApi, app: BaomiApp, clock: SettableClock) -> None:
     items = load_checklist()
     person = await bind(api, app, "E102", 731)
     await person.send("/selfcheck")
@@ -102,7 +103,10 @@ async def test_self_check_with_a_no_and_a_guarded_note(api: FakeBotApi, app: Bao
     assert "〔2026〕" not in str(check.answers)
     assert (await person.send("/selfcheck"))["text"] == person.t("selfcheck/already", year=2026)
     head = await bind(api, app, "E101", 732)
-    assert "涉密人员 2 人，已完成 1 人，其中 1 人有需整改事项" in (await head.send("/team"))["text"]
+    assert "自查自评：10月开始" in (await head.send("/team"))["text"]  # nobody owes it before October
+    clock.set(datetime(2026, 10, 12, 10, 0, tzinfo=TZ))  # the self-inspection month: classified staff owe it
+    team = (await head.send("/team"))["text"]
+    assert "自查自评：1/2（50%）" in team and "未完成自查自评（1）：刘洋" in team
 
 
 async def test_unclassified_person_needs_no_self_check(api: FakeBotApi, app: BaomiApp) -> None:
@@ -142,7 +146,7 @@ async def test_inventory_confirmed_with_counts(api: FakeBotApi, app: BaomiApp) -
         0,
     )
     assert cases == []
-    assert "已于 2026年3月2日 确认" in (await head.send("/team"))["text"]
+    assert "载体清查 2026：已确认" in (await head.send("/team"))["text"]
     assert (await head.send("/inventory"))["text"].startswith("考试院本期（2026）涉密载体清查已于")
 
 

@@ -181,6 +181,7 @@ async def test_roles_gate_commands(api: FakeBotApi, app: BaomiApp) -> None:
     # A head sees their own department only and cannot issue codes.
     team_text = (await head.send("/team"))["text"]
     assert team_text.startswith("【基础教育科】共 3 人，已绑定 2 人")
+    assert "未签承诺书（3）：刘洋、陈静、杨帆*" in team_text
     assert "赵磊" not in team_text  # 考试院
     assert (await head.send("/invite E201"))["text"] == head.t("core/no_right")
     help_text = (await head.send("/help"))["text"]

@@ -164,15 +164,8 @@ async def test_decline_is_recorded_and_the_head_sees_it(api: FakeBotApi, app: Ba
     assert (row.kind, row.outcome, row.signed_name) == ("annual", "declined", None)
     assert reply["text"] == chat.t("pledge/declined", receipt=receipt_of(row))
     team = (await head.send("/team"))["text"]
-    by_state = {"signed": [], "pending": ["刘洋", "陈静"], "resign": [], "declined": ["杨帆"]}
-    head_onboarding = {
-        "name": "刘洋",
-        "kind": PledgeKind.ONBOARDING,
-        "state": PledgeState.PENDING,
-        "task_title": None,
-        "due_on": ONBOARDING_DUE,
-    }
-    assert head.t("pledge/team", cycle=2026, total=3, by_state=by_state, requests=[head_onboarding]) in team
+    # 陈静 has not bound (*): a reminder cannot reach her.
+    assert "承诺书：0/3（0%）" in team and "未签承诺书（3）：刘洋、陈静*、杨帆（拒签）" in team
     # Declining is not final: /pledge offers the same text again.
     bodies = pages(row.text, PAGE_CHARS)
     expected = chat.t("pledge/page", page=1, pages=len(bodies), body=bodies[0], last=False)
@@ -267,11 +260,12 @@ async def test_material_change_requires_a_new_signature_and_a_minor_edit_does_no
         resign = pledges.Standing(sid, PledgeKind.ANNUAL, None, PledgeState.RESIGN, date(2026, 6, 30), receipt_of(v1))
         status = (await chat.send("/status"))["text"]
         assert chat.t("pledge/status", cycle=2026, annual=resign, requests=[], today=date(2026, 5, 12)) in status
-        assert (await app.jobs.run_all())["pledges"] == 1
+        assert (await app.jobs.run_all())["renewals"] == 2  # the material change, and the quiz overdue since March
         await settle(api, app)
-        reminder = chat.t("pledge/reminder", cycle=2026, due=date(2026, 6, 30), state="resign", overdue=False)
-        assert chat.last["text"] == reminder
-        assert (await app.jobs.run_all())["pledges"] == 0  # claimed once
+        reminder = chat.t("renewal/open", cycle=2026, items=[("pledge", date(2026, 6, 30))], resign=True)
+        assert reminder in [m["text"] for m in chat.bot_messages[-2:]]
+        clock.advance(minutes=1)
+        assert (await app.jobs.run_all())["renewals"] == 0  # claimed once
 
         shown = await read_to_the_end(chat)
         assert "v3" in shown[-1]
@@ -429,23 +423,3 @@ async def test_special_pledge_for_a_department(api: FakeBotApi, app: BaomiApp) -
     async with app.db.sessions() as s:
         conv = await s.get(Conversation, row.staff_id)
     assert conv is not None and conv.state["kind"] == "annual" and conv.state["request"] is None
-
-
-async def test_annual_reminders_are_sent_once_and_again_when_overdue(
-    api: FakeBotApi, app: BaomiApp, clock: SettableClock
-) -> None:
-    chat = await bind(api, app, UNCLASSIFIED, 817)
-    signer = await bind(api, app, "E003", 818)
-    await read_to_the_end(signer)  # onboarding pledge: it covers the year
-    await signer.press(w(signer, "agree"))
-    await signer.send("张伟")
-    before = len(signer.bot_messages)
-    assert (await app.jobs.run_all())["pledges"] == 1
-    await settle(api, app)
-    assert chat.last["text"] == chat.t("pledge/reminder", cycle=2026, due=ANNUAL_DUE, state="pending", overdue=False)
-    assert (await app.jobs.run_all())["pledges"] == 0
-    clock.set(datetime(2026, 3, 3, 10, 0, tzinfo=TZ))
-    assert (await app.jobs.run_all())["pledges"] == 1
-    await settle(api, app)
-    assert chat.last["text"] == chat.t("pledge/reminder", cycle=2026, due=ANNUAL_DUE, state="pending", overdue=True)
-    assert len(signer.bot_messages) == before  # signed: never reminded

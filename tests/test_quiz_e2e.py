@@ -201,7 +201,7 @@ async def test_full_passing_paper_certificate_status_team_and_verify(
     status = (await chat.send("/status"))["text"]
     assert f"✅ 已通过：100 分（优秀），2026年3月2日，证书验证码 {attempt.certificate_code}" in status
     team = (await head.send("/team"))["text"]
-    assert "【保密知识答卷 · 2026 年度】已通过 1/3 人" in team and "✅ 陈静 100 分" in team and "⬜ 杨帆 未参加" in team
+    assert "答卷：1/3（33%）" in team and "未通过答卷（2）：刘洋、杨帆*" in team
 
     settings = app.settings
     assert await cmd_quiz_verify(settings, argparse.Namespace(code=attempt.certificate_code.lower())) == 0
@@ -391,9 +391,9 @@ async def test_expiry_refuses_late_answers_and_the_sweep_closes_abandoned_papers
 
     # Nobody came back for the other paper: the sweep closes it, and /status says so.
     assert (await _attempt(app, abandoned.id)).status == "open"
-    done = await app.jobs.run_all()
+    done = await app.jobs.run_all(sweeps=[s for s in app.jobs.sweeps if s.name == "quiz_expiry"])
     await settle(api, app)
-    assert done["quiz_expiry"] == 1
+    assert done == {"quiz_expiry": 1}
     assert (await _attempt(app, abandoned.id)).status == "expired"
     status = (await walker.send("/status"))["text"]
     assert "最近一次：0 分（超时未完成）。请发送 /quiz 重新答题。" in status

@@ -70,16 +70,6 @@ CONTEXTS: dict[str, list[dict[str, Any]]] = {
             (None, None, None, None, None),
         )
     ],
-    "team": [
-        {
-            "rows": [
-                {"name": "甲", "attempt": ATTEMPT, "state": s}
-                for s in ("excellent", "passed", "open", "pending", "failed", "expired", "rejected", None)
-            ],
-            "passed": 2,
-            "total": 8,
-        }
-    ],
     "stats": [
         {"year": 2026, "missed": m, "pending": 1, "papers": 3}
         for m in ([(MissRate("q001", 4, 1), BANK.questions[0])], [])
@@ -102,7 +92,7 @@ def test_every_quiz_template_has_a_context_here() -> None:
 def test_quiz_template_renders_in_both_languages(name: str) -> None:
     texts = Texts(TZ)
     for context in CONTEXTS[name]:
-        full = {**STATUS_EXTRA, **context} if name in ("status", "team") else context
+        full = {**STATUS_EXTRA, **context} if name == "status" else context
         zh = texts.render(f"quiz/{name}", "zh", **full)
         en = texts.render(f"quiz/{name}", "en", **full)
         assert zh and en

@@ -174,6 +174,15 @@ class TelegramChannel:
                     reply_markup=markup,
                     protect_content=True,
                 )
+            elif image := p.get("image"):
+                photo = InputFile(base64.b64decode(image["content_b64"]), filename=image["filename"])
+                msg = await self.bot.send_photo(
+                    chat,
+                    photo,
+                    caption=image.get("caption") or p.get("text") or None,
+                    reply_markup=markup,
+                    protect_content=True,
+                )
             else:
                 msg = await self.bot.send_message(chat, p["text"], reply_markup=markup, protect_content=True)
             return Result(Outcome.SENT, str(msg.message_id))

@@ -106,6 +106,7 @@ class Reply:
     # Replace the message whose button was pressed (Telegram edit, WeCom card update) instead of sending.
     replace: bool = False
     document: Document | None = None
+    image: Document | None = None  # a picture (PNG) shown in the chat, its caption under it
 
 
 class Priority(IntEnum):

@@ -162,12 +162,3 @@ async def education_status(ctx: FlowContext) -> str | None:
     done = last is not None and period.start <= last.held_on <= period.end
     form = ctx.t(f"education/form_{last.form}") if last else ""
     return ctx.t("education/status", last=last, form=form, done=done, period=period)
-
-
-async def education_team(ctx: FlowContext, department: team.DepartmentInfo, members: list[team.Member]) -> str | None:
-    """/team: who in the department is still due this half-year."""
-    period = half_year(ctx.now.astimezone(ctx.texts.timezone).date())
-    due = await duties.education_due(ctx.session, period, department.id)
-    if not any(m.level.value in duties.EDUCATED_LEVELS for m in members):
-        return None
-    return ctx.t("education/team", due=due, period=period)

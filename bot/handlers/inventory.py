@@ -15,7 +15,6 @@ from bot.handlers import leak_notices
 from bot.handlers.base import Button, FlowContext, FlowEvent, Pick, Reply, Step, Text
 from bot.services import duties
 from bot.services.leak import Report
-from bot.services.team import DepartmentInfo, Member
 
 MAX_COUNT = 100_000
 
@@ -160,10 +159,3 @@ def _count(text: str) -> int | None:
     if not text.isdigit() or int(text) > MAX_COUNT:
         return None
     return int(text)
-
-
-async def inventory_team(ctx: FlowContext, department: DepartmentInfo, members: list[Member]) -> str | None:
-    """/team: the department's inventory of the current period."""
-    label, nominal = inventory_period(ctx.policy.inventory_deadlines, ctx.now.astimezone(ctx.texts.timezone).date())
-    report = await duties.inventory_report(ctx.session, department.id, label)
-    return ctx.t("inventory/team", report=report, period=label, deadline=due_date(nominal, WorkCalendar()))

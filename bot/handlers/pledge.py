@@ -1,9 +1,8 @@
 """/pledge: a person reads the pledge they owe, page by page, agrees and signs with their name, and gets a
-receipt. Also the pledge's part of /status and /team, and the onboarding pledge asked for on binding."""
+receipt. Also the pledge's part of /status, and the onboarding pledge asked for on binding."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -16,7 +15,6 @@ from bot.handlers.guarding import refuse_marked
 from bot.services import pledges
 from bot.services.pledge_catalog import PledgeBook
 from bot.services.pledges import Owed, Receipt, Shown
-from bot.services.team import DepartmentInfo, Member
 
 PAGE_CHARS = 400  # about one phone screen of Chinese text (some 20 lines of 20 characters)
 MAX_TRIES = 3
@@ -155,7 +153,7 @@ class PledgeFlow:
         return Shown(PledgeKind(state["kind"]), state["request"], state["cycle"], state["version"], state["text"])
 
 
-# --- /status, /team, binding --------------------------------------------------------------------------------
+# --- /status, binding --------------------------------------------------------------------------------------
 class PledgeStatus:
     """The person's pledges in /status: the pledge of the cycle and any open request."""
 
@@ -173,29 +171,6 @@ class PledgeStatus:
             if s.state is not PledgeState.SIGNED or (s.record is not None and s.record.cycle == cycle)
         ]
         return ctx.t("pledge/status", cycle=cycle, annual=annual, requests=requests, today=day)
-
-
-class PledgeTeam:
-    """Who in the department has not signed the pledge of the cycle, or declined; and open requests."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-
-    async def __call__(self, ctx: FlowContext, department: DepartmentInfo, members: list[Member]) -> str | None:
-        if not members:
-            return None
-        day, cycle = today(ctx), current_cycle(ctx)
-        names = {m.staff_id: m.name for m in members}
-        annual = await pledges.annual_standings(ctx.session, names, cycle, day, ctx.policy, self.catalog)
-        by_state: dict[str, list[str]] = {s.value: [] for s in PledgeState}
-        for staff_id, standing in annual.items():
-            by_state[standing.state.value].append(names[staff_id])
-        open_requests = [
-            {"name": names[s.staff_id], **asdict(s)}
-            for s in await pledges.request_standings(ctx.session, names)
-            if s.state is not PledgeState.SIGNED
-        ]
-        return ctx.t("pledge/team", cycle=cycle, total=len(members), by_state=by_state, requests=open_requests)
 
 
 class OnboardingHook:

@@ -1,7 +1,7 @@
 """/quiz: a person answers a paper drawn from the bank, one question at a time, within a time limit.
 
 Also here: the officers' review of papers finished implausibly fast (a standalone action), /quizstats for
-the office, and the quiz's sections of /status and /team.
+the office, and the quiz's section of /status.
 
 Button payloads carry the question's place in the paper and the displayed position of an option, never
 which option is right; grading happens only here, against the bank.
@@ -34,7 +34,6 @@ from bot.handlers.base import (
 from bot.services import audit, people, quiz, staff_queries
 from bot.services.quiz import Attempt
 from bot.services.quiz_export import workbook_bytes
-from bot.services.team import DepartmentInfo, Member
 
 # Telegram cuts messages at 4096 characters; explanations of many missed questions are split below that.
 MAX_MESSAGE = 3500
@@ -320,7 +319,7 @@ class QuizStatsFlow:
         return Step.done()
 
 
-# --- sections of /status and /team ----------------------------------------------------------------------
+# --- the section of /status ---------------------------------------------------------------------------------
 async def quiz_status_section(ctx: FlowContext) -> str | None:
     """This cycle's quiz for the person: best counting paper, the one in progress, or what to do."""
     cycle = cycle_of(ctx.now, ctx.texts.timezone)
@@ -341,24 +340,6 @@ async def quiz_status_section(ctx: FlowContext) -> str | None:
         last=last,
         last_outcome=_outcome(ctx, last).value if last and last.status != quiz.OPEN else None,
     )
-
-
-async def quiz_team_section(ctx: FlowContext, department: DepartmentInfo, members: list[Member]) -> str | None:
-    """Who in the department has passed this cycle's quiz, and how the others stand."""
-    if not members:
-        return None
-    cycle = cycle_of(ctx.now, ctx.texts.timezone)
-    ids = [m.staff_id for m in members]
-    best = await quiz.best_counting(ctx.session, ids, cycle)
-    last = await quiz.latest(ctx.session, ids, cycle)
-    rows = []
-    for m in members:
-        attempt = best.get(m.staff_id) or last.get(m.staff_id)
-        state = None
-        if attempt is not None:
-            state = "open" if attempt.status == quiz.OPEN else _outcome(ctx, attempt).value
-        rows.append({"name": m.name, "attempt": attempt, "state": state})
-    return ctx.t("quiz/team", cycle=cycle, rows=rows, passed=len(best), total=len(members))
 
 
 # --- shared pieces --------------------------------------------------------------------------------------

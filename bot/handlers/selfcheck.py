@@ -13,7 +13,6 @@ from bot.domain.levels import Role
 from bot.handlers.base import Button, FlowContext, FlowEvent, Pick, Reply, Step, Text
 from bot.handlers.guarding import refuse_marked
 from bot.services import duties
-from bot.services.team import DepartmentInfo, Member
 from bot.texts import MESSAGES
 
 CHECKLIST = MESSAGES / "selfcheck" / "checklist.yaml"
@@ -134,12 +133,3 @@ async def self_check_status(ctx: FlowContext) -> str | None:
     year = ctx.now.astimezone(ctx.texts.timezone).year
     done = await duties.has_self_check(ctx.session, ctx.person.id, year)
     return ctx.t("selfcheck/status", year=year, done=done, month=ctx.policy.self_inspection_month)
-
-
-async def self_check_team(ctx: FlowContext, department: DepartmentInfo, members: list[Member]) -> str | None:
-    """/team: how many of the department's classified staff have done this year's self-check."""
-    year = ctx.now.astimezone(ctx.texts.timezone).year
-    rollup = await duties.self_check_rollup(ctx.session, department.id, year)
-    if rollup.due == 0:
-        return None
-    return ctx.t("selfcheck/team", year=year, rollup=rollup)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Department, Staff
@@ -200,27 +200,3 @@ async def record_self_check(
     session.add(SelfCheck(staff_id=staff_id, year=year, answers=answers, no_count=no_count, completed_at=now))
     await session.flush()
     return no_count
-
-
-@dataclass(frozen=True)
-class SelfCheckRollup:
-    due: int
-    done: int
-    with_no: int
-
-
-async def self_check_rollup(session: AsyncSession, department_id: int, year: int) -> SelfCheckRollup:
-    due = await session.scalar(
-        select(func.count())
-        .select_from(Staff)
-        .where(Staff.department_id == department_id, Staff.active.is_(True), Staff.level != Level.NONE.value)
-    )
-    done_rows = (
-        await session.execute(
-            select(func.count(), func.sum(case((SelfCheck.no_count > 0, 1), else_=0)))
-            .select_from(SelfCheck)
-            .join(Staff, Staff.id == SelfCheck.staff_id)
-            .where(Staff.department_id == department_id, SelfCheck.year == year)
-        )
-    ).one()
-    return SelfCheckRollup(int(due or 0), int(done_rows[0] or 0), int(done_rows[1] or 0))

@@ -13,7 +13,8 @@ rules, on the injected clock:
   (``fake.dropped`` counts them, so a test can insist on none);
 - ``message/update_template_card`` spends a response code (from the send, or from a click) once, and greys
   the card's buttons with the replacement text;
-- ``media/upload`` stores a file and returns its media id.
+- ``media/upload`` stores a file (or an image: PNG or JPG, at most 10 MB) and returns its media id; ``message/send``
+  of type ``file`` or ``image`` takes a media id of that type.
 
 Test API::
 
@@ -78,6 +79,8 @@ RESPONSE_CODE_LIFETIME = timedelta(hours=72)
 INVALID_CORP_ID, INVALID_SECRET, INVALID_TOKEN, TOKEN_EXPIRED = 40013, 40001, 40014, 42001
 MISSING_TOKEN, INVALID_AGENT, INVALID_PARAMETER, CONTENT_TOO_LONG = 41001, 40056, 40058, 45002
 INVALID_MEDIA, NO_SUCH_USER = 40007, 81013
+PNG, JPEG = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
+IMAGE_BYTES = 10 * 1024 * 1024
 
 
 @dataclass
@@ -140,7 +143,7 @@ class FakeWeCom:
         self._recent: dict[str, tuple[datetime, str]] = {}  # duplicate check: request -> (when, msgid)
         self._task_ids: set[str] = set()
         self._response_codes: dict[str, tuple[Message, datetime]] = {}
-        self._media: dict[str, tuple[str, bytes]] = {}
+        self._media: dict[str, tuple[str, bytes, str]] = {}  # media id -> (filename, data, type)
         self._faults: dict[str, list[int]] = {}
         self._calls: list[Call] = []
         self._ids = itertools.count(1)
@@ -290,9 +293,9 @@ class FakeWeCom:
             if len(content.encode()) > TEXT_BYTES:
                 return CONTENT_TOO_LONG
             return replace(base, text=content)
-        if kind == "file":
-            media = self._media.get(str((body.get("file") or {}).get("media_id", "")))
-            if media is None:
+        if kind in ("file", "image"):
+            media = self._media.get(str((body.get(kind) or {}).get("media_id", "")))
+            if media is None or media[2] != kind:
                 return INVALID_MEDIA
             return replace(base, filename=media[0], data=media[1])
         if kind != "template_card":
@@ -332,11 +335,15 @@ class FakeWeCom:
         return {"errcode": 0, "errmsg": "ok", "invaliduser": []}
 
     def _upload(self, body: JsonDict) -> JsonDict:
-        if body.get("type") != "file" or not body.get("filename"):
+        kind = body.get("type")
+        if kind not in ("file", "image") or not body.get("filename"):
             return {"errcode": INVALID_PARAMETER, "errmsg": "invalid media"}
+        data = bytes(body["data"])
+        if kind == "image" and (not data.startswith((PNG, JPEG)) or len(data) > IMAGE_BYTES):
+            return {"errcode": INVALID_MEDIA, "errmsg": "invalid image"}
         media_id = f"media{next(self._ids)}"
-        self._media[media_id] = (str(body["filename"]), bytes(body["data"]))
-        return {"errcode": 0, "errmsg": "ok", "type": "file", "media_id": media_id}
+        self._media[media_id] = (str(body["filename"]), data, kind)
+        return {"errcode": 0, "errmsg": "ok", "type": kind, "media_id": media_id}
 
     # --- WeCom's side of the callbacks ----------------------------------------------------------------------
     async def send_text(self, user: str, text: str) -> int:

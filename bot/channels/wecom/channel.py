@@ -88,7 +88,8 @@ SLASHES = ("/", "／")  # a Chinese input method types the full-width one
 
 @dataclass(frozen=True)
 class Call:
-    """One WeCom API call of an outbox row: `send` (message/send), `file` (upload, then send) or `update`."""
+    """One WeCom API call of an outbox row: `send` (message/send), `file` or `image` (upload, then send) or
+    `update`."""
 
     api: str
     body: dict[str, Any]
@@ -197,11 +198,12 @@ class WeComChannel:
                 log.info("card update refused (errcode %s)", exc.errcode)
             return None
         body = call.body
-        if call.api == "file":
+        if call.api in ("file", "image"):
+            media = body[call.api]
             media_id = await self.client.upload_file(
-                body["file"]["filename"], base64.b64decode(body["file"]["content"])
+                media["filename"], base64.b64decode(media["content"]), kind=call.api
             )
-            body = {**body, "file": {"media_id": media_id}}
+            body = {**body, call.api: {"media_id": media_id}}
         answer = await self.client.send(body)
         return str(answer.get("msgid") or "") or None
 
@@ -269,6 +271,11 @@ def plan(op: Operation) -> list[Call]:
         calls += _texts(user, doc.get("caption") or text, proactive)
         file = {"filename": doc["filename"], "content": doc["content_b64"]}
         calls.append(Call("file", {"touser": user, "msgtype": "file", "file": file, "safe": 1}))
+        text = ""
+    if image := p.get("image"):
+        calls += _texts(user, image.get("caption") or text, proactive)
+        picture = {"filename": image["filename"], "content": image["content_b64"]}
+        calls.append(Call("image", {"touser": user, "msgtype": "image", "image": picture, "safe": 1}))
         text = ""
     if not buttons:
         return calls + _texts(user, text, proactive)

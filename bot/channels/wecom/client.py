@@ -64,9 +64,10 @@ class WeComClient:
             "/cgi-bin/message/update_template_card", json={**update, "agentid": self.settings.agent_id}
         )
 
-    async def upload_file(self, filename: str, content: bytes) -> str:
-        """media/upload as a file; returns the media_id (valid three days) to send it with."""
-        answer = await self._call("/cgi-bin/media/upload", params={"type": "file"}, upload=(filename, content))
+    async def upload_file(self, filename: str, content: bytes, kind: str = "file") -> str:
+        """media/upload as a file (or an image, `kind` "image"); returns the media_id (valid three days) to send
+        it with."""
+        answer = await self._call("/cgi-bin/media/upload", params={"type": kind}, upload=(filename, content))
         return str(answer["media_id"])
 
     async def access_token(self) -> str:

@@ -1,0 +1,95 @@
+"""/dashboard and /export: the secrecy office's view of every department. /dashboard draws the chart (one bar
+group per department) and lists the departments, lowest compliance first; /export sends the compliance
+workbook. Heads see their own department in /team, never these."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from bot.domain.compliance import DUTIES, DepartmentCompliance, lowest_first
+from bot.domain.pledges import Catalog
+from bot.handlers.base import OFFICERS, Document, FlowContext, FlowEvent, Reply, Step
+from bot.handlers.team import chunks, today
+from bot.services import compliance
+from bot.services.calendar import work_calendar
+from bot.services.charts import FontMissing, chart_labels, compliance_chart
+from bot.services.compliance_export import compliance_workbook
+from bot.texts import Texts
+
+log = logging.getLogger("baomi.dashboard")
+
+
+class DashboardFlow:
+    name = "dashboard"
+    prefix = "db"
+    roles = OFFICERS
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    async def start(self, ctx: FlowContext, args: str) -> Step:
+        """Sends the chart, then the departments from the lowest compliance up."""
+        day = today(ctx)
+        depts = lowest_first(await load_all(ctx, self.catalog))
+        if not depts:
+            return Step.done(Reply(ctx.t("dashboard/none")))
+        parts = [ctx.t("dashboard/heading", day=day, count=len(depts))]
+        parts += [department_lines(ctx.texts, ctx.locale, rank, d) for rank, d in enumerate(depts, 1)]
+        replies = [Reply(text) for text in chunks(parts)]
+        image = await chart_image(ctx.texts, ctx.locale, depts, day)
+        return Step.done(*([Reply(image.caption, image=image)] if image else []), *replies)
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
+        return Step.done()
+
+
+class ExportFlow:
+    name = "export"
+    prefix = "ex"
+    roles = OFFICERS
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    async def start(self, ctx: FlowContext, args: str) -> Step:
+        """Sends the compliance workbook (summary, who owes each duty, inventory, declassification periods)."""
+        day = today(ctx)
+        depts = await load_all(ctx, self.catalog)
+        content = compliance_workbook(depts, ctx.policy.bureau_name, ctx.now, ctx.texts, ctx.locale, as_of=day)
+        caption = ctx.t(
+            "dashboard/export_caption", day=day, departments=len(depts), people=sum(d.headcount for d in depts)
+        )
+        document = Document(f"compliance-{day.isoformat()}.xlsx", base64.b64encode(content).decode(), caption)
+        return Step.done(Reply(caption, document=document))
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
+        return Step.done()
+
+
+async def load_all(ctx: FlowContext, catalog: Catalog) -> list[DepartmentCompliance]:
+    calendar = await work_calendar(ctx.session)
+    return await compliance.departments(ctx.session, today(ctx), ctx.policy, catalog, calendar)
+
+
+def department_lines(texts: Texts, locale: str, rank: int, dept: DepartmentCompliance) -> str:
+    labels = {duty: texts.render("team/duty", locale, duty=duty.value) for duty in DUTIES}
+    return texts.render("dashboard/department", locale, rank=rank, dept=dept, duties=DUTIES, labels=labels)
+
+
+async def chart_image(
+    texts: Texts, locale: str, departments: Sequence[DepartmentCompliance], day: date
+) -> Document | None:
+    """The chart as a PNG to send, drawn off the event loop; None (logged) when the CJK font is missing."""
+    labels = chart_labels(texts, locale, departments=len(departments), day=day)
+    try:
+        png = await asyncio.to_thread(compliance_chart, departments, labels)
+    except FontMissing as exc:
+        log.warning("no chart: %s", exc)
+        return None
+    caption = texts.render("dashboard/chart_caption", locale, day=day)
+    return Document(f"compliance-{day.isoformat()}.png", base64.b64encode(png).decode(), caption)

@@ -1,0 +1,116 @@
+"""The weekly digest to the secrecy office: once an ISO week, on its first working day in working hours (after
+downtime, at the first working-hours tick later that week), every officer gets the compliance chart and a text
+— the five largest gaps, the open leak cases and their clocks, declassification periods ending and deadlines
+falling in the next 30 days."""
+
+from __future__ import annotations
+
+import calendar as months
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot.domain.compliance import Duty, largest_gaps, lowest_first
+from bot.domain.pledges import Catalog, PledgeState, cycle_of
+from bot.domain.schedule import due_date, half_year, inventory_period
+from bot.handlers.base import Priority, Reply
+from bot.handlers.dashboard import chart_image
+from bot.handlers.leak_notices import label
+from bot.handlers.team import chunks
+from bot.jobs.base import SweepContext
+from bot.jobs.duties import officers
+from bot.outbox_rows import send_to_many
+from bot.services import compliance, countdowns, leak
+from bot.services.pledges import annual_due
+
+DUTY = "digest"
+HORIZON = timedelta(days=30)  # countdowns and deadlines this close are listed
+GAPS = 5
+
+
+@dataclass(frozen=True)
+class Deadline:
+    what: str  # pledge, inventory, education, self_check
+    day: date
+    days_left: int
+
+
+class WeeklyDigestSweep:
+    name = DUTY
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    async def run(self, ctx: SweepContext) -> int:
+        # Working hours on a working day: the first such tick of an ISO week is its first working day's first
+        # working hour (Monday, or the day after the holidays), or the first one back after downtime.
+        if not ctx.routine_allowed:
+            return 0
+        today = ctx.local_now.date()
+        year, week, _ = today.isocalendar()
+        if not await ctx.claim(DUTY, "organisation", f"{year}-W{week:02}", "weekly"):
+            return 0
+        recipients = await officers(ctx)
+        if not recipients:
+            return 0
+        locales = await compliance.locales(ctx.session, recipients)
+        depts = lowest_first(await compliance.departments(ctx.session, today, ctx.policy, self.catalog, ctx.calendar))
+        cases = await leak.open_cases(ctx.session)
+        ending = [c for c in await countdowns.running(ctx.session, today) if c.ends_on <= today + HORIZON]
+        deadlines = self.deadlines(ctx, today)
+        rendered: dict[str, list[Reply]] = {}
+        messages = []
+        for officer in recipients:
+            locale = locales.get(officer, "zh")
+            if locale not in rendered:
+                image = await chart_image(ctx.texts, locale, depts, today)
+                case_lines = [
+                    {
+                        "number": c.number,
+                        "status": label(ctx.texts, locale, f"status.{c.status}"),
+                        "deadline": c.next_deadline,
+                        "hours_left": _hours(c.next_deadline - ctx.now) if c.next_deadline else None,
+                    }
+                    for c in cases
+                ]
+                text = ctx.texts.render(
+                    "dashboard/digest",
+                    locale,
+                    week=f"{year}-W{week:02}",
+                    day=today,
+                    departments=depts,
+                    gaps=largest_gaps(depts, GAPS),
+                    labels={d: ctx.texts.render("team/duty", locale, duty=d.value) for d in Duty},
+                    cases=case_lines,
+                    countdowns=ending,
+                    deadlines=deadlines,
+                )
+                chart = [Reply(image.caption, image=image)] if image else []
+                rendered[locale] = [*chart, *(Reply(part) for part in chunks([text]))]
+            messages += [(officer, reply) for reply in rendered[locale]]
+        await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY}:{year}-W{week:02}")
+        return len(recipients)
+
+    def deadlines(self, ctx: SweepContext, today: date) -> list[Deadline]:
+        """The cycle's deadlines from today to 30 days on, soonest first."""
+        policy = ctx.policy
+        cycle = cycle_of(today, policy.pledge_cycle_start_month)
+        _, nominal = inventory_period(policy.inventory_deadlines, today)
+        month = policy.self_inspection_month
+        candidates = {
+            "pledge": annual_due(policy, self.catalog, cycle, today, PledgeState.PENDING),
+            "inventory": due_date(nominal, ctx.calendar),
+            "education": half_year(today).end,
+            "self_check": date(today.year, month, months.monthrange(today.year, month)[1]),
+        }
+        found = [
+            Deadline(what, day, (day - today).days)
+            for what, day in candidates.items()
+            if today <= day <= today + HORIZON
+        ]
+        return sorted(found, key=lambda d: (d.day, d.what))
+
+
+def _hours(left: timedelta) -> int:
+    """Whole hours left, rounded up (negative: overdue by so many hours)."""
+    return math.ceil(left.total_seconds() / 3600)

@@ -1,0 +1,294 @@
+"""Compliance at a glance, end to end: /team with its 催办 (at most once a day per person), heads kept to their
+own department, the officers' /dashboard with its chart, /export, and the weekly digest on the first working day
+of each week — the real bot through the fake Bot API (and WeCom for the picture), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from PIL import Image
+from sqlalchemy import select, update
+
+from bot.app import BaomiApp
+from bot.clock import SettableClock
+from bot.config import Settings
+from bot.db.models import Conversation, SentLog, Staff
+from bot.db.session import Database
+from bot.domain.levels import Level
+from bot.jobs.base import Sweep
+from bot.services import pledges
+from bot.services.roster import import_roster, read_roster
+from bot.testing.fake_bot_api import FakeBotApi
+from bot.testing.fake_wecom import FakeWeCom, WeComChat, serving
+from bot.testing.settle import settle
+from tests.conftest import TZ
+from tests.fakes.harness import Chat, bind, fake_api, running_bot
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
+# 办公室: E001 officer and head, E002 officer, E003. 基础教育科: E101 head, E102, E103. 考试院: E201 head, E202–E204.
+OTHER_DEPARTMENTS = ("王建国", "李秀英", "张伟", "赵磊", "黄丽", "周杰", "吴敏", "孙强", "马琳")
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with fake_api() as api:
+        yield api
+
+
+@pytest.fixture
+async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
+    async with db.transaction() as s:
+        await import_roster(s, read_roster(EXAMPLE), clock.now())
+    async with running_bot(api, db_url, clock) as app:
+        yield app
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+async def staff_id(app: BaomiApp, employee_id: str) -> int:
+    async with app.db.sessions() as s:
+        found = await s.scalar(select(Staff.id).where(Staff.employee_id == employee_id))
+    assert found is not None
+    return found
+
+
+def nudge_label(chat: Chat, duty: str, count: int) -> str:
+    return chat.t("team/btn_nudge", label=chat.t("team/duty", duty=duty), count=count)
+
+
+def nudged(chat: Chat, duty: str, nudged: int, already: int, unreachable: int) -> str:
+    label = chat.t("team/duty", duty=duty)
+    return chat.t("team/nudged", label=label, nudged=nudged, already=already, unreachable=unreachable)
+
+
+def assert_phone_png(data: bytes) -> None:
+    """A real PNG, as wide as a phone screen shows without scaling, not absurdly tall or heavy."""
+    image = Image.open(io.BytesIO(data))
+    image.verify()
+    assert image.format == "PNG"
+    width, height = image.size
+    assert 720 <= width <= 1600 and 400 <= height <= 4000, image.size
+    assert 5_000 < len(data) < 1_000_000, len(data)
+
+
+def photo_bytes(api: FakeBotApi, message: dict[str, Any]) -> bytes:
+    return api.file(message["photo"][-1]["file_id"]).data
+
+
+def digest_sweep(app: BaomiApp) -> Sweep:
+    return next(s for s in app.jobs.sweeps if s.name == "digest")
+
+
+async def run_digest(app: BaomiApp, clock: SettableClock, when: datetime) -> int:
+    clock.set(when)
+    return (await app.jobs.run_all(sweeps=[digest_sweep(app)]))["digest"]
+
+
+# --- /team and 催办 -------------------------------------------------------------------------------------
+async def test_head_sees_only_their_department(api: FakeBotApi, app: BaomiApp) -> None:
+    head = await bind(api, app, "E101", 901)
+    await bind(api, app, "E102", 902)
+    replies_before = len(head.bot_messages)
+    team = (await head.send("/team"))["text"]
+    assert len(head.bot_messages) == replies_before + 1  # a small department fits one message
+    assert team.startswith("【基础教育科】共 3 人，已绑定 2 人")
+    assert "承诺书：0/3（0%）" in team and "保密教育：0/1（0%）" in team and "自查自评：10月开始" in team
+    assert "载体清查 2026：未确认，截止 2026年12月18日" in team and "未结泄密案件：0 起" in team
+    assert "未通过答卷（3）：刘洋、陈静、杨帆*" in team
+    assert not [name for name in OTHER_DEPARTMENTS if name in team]
+    # One 催办 per duty a person can act on; education is the head's own to hold (/education).
+    assert head.labels() == [nudge_label(head, "pledge", 3), nudge_label(head, "quiz", 3)]
+    # The head's other department views stay in the department too; the office's views are refused.
+    await head.send("/education")
+    assert head.labels() == ["✓ 刘洋", head.t("education/btn_all"), head.t("education/btn_next")]
+    assert (await head.send("/cancel"))["text"]
+    for command in ("/dashboard", "/export", "/countdowns", "/cases"):
+        assert (await head.send(command))["text"] == head.t("core/no_right"), command
+
+
+async def test_a_head_cannot_nudge_another_department(api: FakeBotApi, app: BaomiApp) -> None:
+    # An officer opens 考试院 and is then made a head of 办公室 only: the old button must not reach 考试院.
+    officer = await bind(api, app, "E002", 911)
+    await bind(api, app, "E202", 912)
+    await officer.send("/team")
+    view = await officer.press("考试院")
+    assert view["text"].startswith("【考试院】共 4 人，已绑定 1 人")
+    huang = Chat(api, app, 912)
+    # An officer's 催办 says it comes from the secrecy office, not from the department's head.
+    reply = await officer.press(nudge_label(officer, "pledge", 4), view)
+    assert reply["text"] == nudged(officer, "pledge", nudged=1, already=0, unreachable=3)
+    from_office = huang.t("team/nudge", duty="pledge", sender="李秀英", department="考试院", by_head=False)
+    assert huang.last["text"] == from_office and "保密办" in from_office
+    async with app.db.transaction() as s:
+        await s.execute(update(Staff).where(Staff.employee_id == "E002").values(is_officer=False, is_head=True))
+    said = len(huang.bot_messages)
+    await officer.press(nudge_label(officer, "quiz", 4), view)
+    assert api.calls("answerCallbackQuery")[-1].params.get("text") == officer.t("core/no_right")
+    assert len(huang.bot_messages) == said
+    team = (await officer.send("/team"))["text"]  # now a head: their own department, at once
+    assert team.startswith("【办公室】") and "赵磊" not in team
+
+
+async def test_nudge_reaches_each_person_at_most_once_a_day(
+    api: FakeBotApi, app: BaomiApp, clock: SettableClock
+) -> None:
+    head = await bind(api, app, "E201", 921)  # 考试院: 赵磊 (head), 黄丽, 周杰 bound; 吴敏 not
+    huang = await bind(api, app, "E202", 922)
+    zhou = await bind(api, app, "E203", 923)
+    await head.send("/team")
+    reply = await head.press(nudge_label(head, "pledge", 4))
+    assert reply["text"] == nudged(head, "pledge", nudged=2, already=0, unreachable=1)  # never the head himself
+    expected = huang.t("team/nudge", duty="pledge", sender="赵磊", department="考试院", by_head=True)
+    for person in (huang, zhou):
+        assert person.last["text"] == expected
+        assert person.labels() == [person.t("team/nudge_btn", duty="pledge")]
+    assert head.t("team/nudge", duty="pledge", sender="赵磊", department="考试院", by_head=True) not in [
+        m["text"] for m in head.bot_messages
+    ]
+    # The button opens the pledge at once.
+    await huang.press(huang.t("team/nudge_btn", duty="pledge"))
+    async with app.db.sessions() as s:
+        conversation = await s.get(Conversation, await staff_id(app, "E202"))
+    assert conversation is not None and conversation.flow == "pledge"
+    # Pressed again the same day, or for another duty: nobody is reminded twice.
+    await head.send("/team")
+    again = await head.press(nudge_label(head, "pledge", 4))
+    assert again["text"] == nudged(head, "pledge", nudged=0, already=2, unreachable=1)
+    quiz = await head.press(nudge_label(head, "quiz", 4), head.last_with_buttons)
+    assert quiz["text"] == nudged(head, "quiz", nudged=0, already=2, unreachable=1)
+    assert [m["text"] for m in zhou.bot_messages].count(expected) == 1
+    # The next day it works again.
+    clock.advance(days=1)
+    await head.send("/team")
+    next_day = await head.press(nudge_label(head, "quiz", 4))
+    assert next_day["text"] == nudged(head, "quiz", nudged=2, already=0, unreachable=1)
+    assert zhou.last["text"] == zhou.t("team/nudge", duty="quiz", sender="赵磊", department="考试院", by_head=True)
+    async with app.db.sessions() as s:
+        periods = (await s.scalars(select(SentLog.period).where(SentLog.duty == "nudge"))).all()
+    assert sorted(periods) == ["2026-03-02", "2026-03-02", "2026-03-03", "2026-03-03"]
+
+
+# --- the office's views ---------------------------------------------------------------------------------
+async def test_officer_dashboard_sends_the_chart_and_the_list(api: FakeBotApi, app: BaomiApp) -> None:
+    officer = await bind(api, app, "E002", 931)
+    head = await bind(api, app, "E201", 932)
+    await head.send("/education")
+    await head.press(head.t("education/btn_next"))
+    await head.press(head.t("education/btn_today"))
+    await head.press(head.t("education/form_talk"))
+    await head.press(head.t("education/btn_save"))  # 考试院: 3 of 3 educated
+
+    before = len(officer.bot_messages)
+    listing = await officer.send("/dashboard")
+    chart, *_ = officer.bot_messages[before:]
+    assert "photo" in chart and chart["caption"] == officer.t("dashboard/chart_caption", day=date(2026, 3, 2))
+    assert_phone_png(photo_bytes(api, chart))
+    assert chart["has_protected_content"] is True
+    text = listing["text"]
+    assert text.startswith(officer.t("dashboard/heading", day=date(2026, 3, 2), count=4))
+    # Lowest compliance first: 考试院 has its education done, so it comes last.
+    order = [text.index(f". {name}（") for name in ("办公室", "基础教育科", "人事科", "考试院")]
+    assert order == sorted(order) and "4. 考试院（4 人）合计 27%" in text
+    assert "保密教育 3/3" in text and "载体清查未确认 · 未结案件 0" in text
+
+
+async def test_export_sends_the_workbook(api: FakeBotApi, app: BaomiApp) -> None:
+    officer = await bind(api, app, "E001", 941)
+    sent = await officer.send("/export")
+    assert sent["document"]["file_name"] == "compliance-2026-03-02.xlsx"
+    assert sent["caption"] == officer.t("dashboard/export_caption", day=date(2026, 3, 2), departments=4, people=12)
+    book = load_workbook(io.BytesIO(api.file(sent["document"]["file_id"]).data))
+    assert len(book.sheetnames) >= 5
+    summary = book.worksheets[0]
+    names = {row[0] for row in summary.iter_rows(min_row=2, values_only=True)}
+    assert {"办公室", "基础教育科", "考试院", "人事科"} <= names
+
+
+# --- the weekly digest ----------------------------------------------------------------------------------
+async def test_digest_goes_out_once_a_week_on_its_first_working_day(
+    api: FakeBotApi, app: BaomiApp, clock: SettableClock
+) -> None:
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=TZ))  # before the first working hour
+    officers = [await bind(api, app, "E001", 951), await bind(api, app, "E002", 952)]
+    head = await bind(api, app, "E201", 953)
+    # Something for each part: a missing carrier opens a case; a declassification period ends within 30 days.
+    await head.send("/inventory")
+    await head.send("12")
+    await head.press(head.t("inventory/btn_no"))
+    await head.send("1")
+    await head.press(head.t("inventory/btn_submit"))
+    async with app.db.transaction() as s:
+        await pledges.record_departure(
+            s, clock.now(), await staff_id(app, "E204"), Level.GENERAL, date(2025, 9, 15), 6, date(2026, 3, 31), None
+        )
+    counts = [len(o.bot_messages) for o in officers]
+
+    assert await run_digest(app, clock, datetime(2026, 3, 2, 8, 55, tzinfo=TZ)) == 0  # before working hours
+    assert await run_digest(app, clock, datetime(2026, 3, 2, 9, 0, tzinfo=TZ)) == 2
+    await settle(api, app)
+    for officer, count in zip(officers, counts, strict=True):
+        chart, digest = officer.bot_messages[count:]
+        assert_phone_png(photo_bytes(api, chart))
+        text = digest["text"]
+        assert text.startswith("【每周保密工作简报】2026-W10（2026年3月2日）")
+        assert "1. 考试院 · 承诺书：4 人未完成（0/4）\n2. 考试院 · 答卷：4 人未完成（0/4）" in text
+        assert "BM-2026-0001 · 已报告 · 时限 2026年3月3日 08:00（剩 23 小时）" in text
+        assert "吴敏（考试院）2026年3月14日，剩 12 天" in text
+        assert "2026年3月2日 年度保密承诺书签署截止（今天）" in text
+    # Not again that week, however often the sweep runs; again on the next Monday.
+    assert await run_digest(app, clock, datetime(2026, 3, 2, 10, 0, tzinfo=TZ)) == 0
+    assert await run_digest(app, clock, datetime(2026, 3, 6, 9, 0, tzinfo=TZ)) == 0
+    assert await run_digest(app, clock, datetime(2026, 3, 9, 9, 1, tzinfo=TZ)) == 2
+    await settle(api, app)
+    assert [len(o.bot_messages) - c for o, c in zip(officers, counts, strict=True)] == [4, 4]
+
+
+async def test_digest_after_a_holiday_monday_goes_out_on_the_first_working_day(
+    app: BaomiApp, clock: SettableClock
+) -> None:
+    # National Day 2026: Monday 5 to Wednesday 7 October are holidays, Thursday 8 October is the first working day.
+    assert await run_digest(app, clock, datetime(2026, 10, 5, 9, 30, tzinfo=TZ)) == 0
+    assert await run_digest(app, clock, datetime(2026, 10, 7, 9, 30, tzinfo=TZ)) == 0
+    async with app.db.transaction() as s:
+        await s.execute(update(Staff).where(Staff.employee_id == "E003").values(is_officer=True))
+    assert await run_digest(app, clock, datetime(2026, 10, 8, 9, 30, tzinfo=TZ)) == 3  # the roster's officers
+    assert await run_digest(app, clock, datetime(2026, 10, 10, 9, 30, tzinfo=TZ)) == 0  # a 调休 Saturday, same week
+    assert await run_digest(app, clock, datetime(2026, 10, 12, 9, 0, tzinfo=TZ)) == 3
+
+
+async def test_jobs_preview_shows_the_digest_on_mondays(api: FakeBotApi, app: BaomiApp) -> None:
+    await bind(api, app, "E001", 961)
+    await bind(api, app, "E002", 962)
+    planned = [p for p in await app.jobs.preview(date(2026, 3, 2), date(2026, 3, 15)) if p.duty == "digest"]
+    days = sorted({p.day for p in planned})
+    assert days == [date(2026, 3, 2), date(2026, 3, 9)]
+    assert {p.name for p in planned} == {"王建国", "李秀英"}
+    assert sum(p.text.startswith("【每周保密工作简报】") for p in planned) == 4
+    async with app.db.sessions() as s:  # a preview keeps nothing
+        assert (await s.scalars(select(SentLog).where(SentLog.duty == "digest"))).all() == []
+
+
+# --- WeCom: the chart as an image message ---------------------------------------------------------------
+async def test_dashboard_chart_reaches_wecom_as_an_image(db_url: str, db: Database, clock: SettableClock) -> None:
+    clock.set(datetime(2026, 3, 2, 9, 41, tzinfo=TZ))  # clear of :00 and :30, when WeCom holds back pushes
+    rows = [replace(r, wecom_userid="lixiuying" if r.employee_id == "E002" else None) for r in read_roster(EXAMPLE)]
+    async with db.transaction() as s:
+        await import_roster(s, rows, clock.now())
+    async with FakeWeCom(clock) as fake:
+        settings = Settings(database_url=db_url, timezone=TZ, wecom=fake.settings())
+        async with serving(settings, clock, fake) as running:
+            officer = WeComChat(fake, running.app, "lixiuying")
+            await officer.send("/dashboard")
+            images = [m for m in officer.messages if m.msgtype == "image"]
+            assert len(images) == 1 and images[0].safe == 1 and images[0].filename == "compliance-2026-03-02.png"
+            assert_phone_png(images[0].data)
+            at = officer.messages.index(images[0])
+            assert officer.messages[at - 1].text == officer.t("dashboard/chart_caption", day=date(2026, 3, 2))
+            assert officer.last.text.startswith(officer.t("dashboard/heading", day=date(2026, 3, 2), count=4))
+    assert timedelta(0) <= clock.now() - datetime(2026, 3, 2, 9, 41, tzinfo=TZ) < timedelta(minutes=5)
