@@ -200,7 +200,13 @@ async def test_officer_dashboard_sends_the_chart_and_the_list(api: FakeBotApi, a
 
 async def test_export_sends_the_workbook(api: FakeBotApi, app: BaomiApp) -> None:
     officer = await bind(api, app, "E001", 941)
-    sent = await officer.send("/export")
+    roster = await officer.send("/export")
+    # The 花名册 last: the roster's core and important people (E001, E002, E101, E201, E202, E203, E301).
+    assert roster["document"]["file_name"] == "roster-2026.xlsx"
+    assert roster["caption"] == officer.t("dashboard/roster_caption", year=2026, count=7)
+    listed = load_workbook(io.BytesIO(api.file(roster["document"]["file_id"]).data)).worksheets[0]
+    assert listed.max_row == 1 + 7
+    sent = officer.bot_messages[-2]
     assert sent["document"]["file_name"] == "compliance-2026-03-02.xlsx"
     assert sent["caption"] == officer.t("dashboard/export_caption", day=date(2026, 3, 2), departments=4, people=12)
     book = load_workbook(io.BytesIO(api.file(sent["document"]["file_id"]).data))
@@ -240,7 +246,7 @@ async def test_digest_goes_out_once_a_week_on_its_first_working_day(
         assert "1. 考试院 · 承诺书：4 人未完成（0/4）\n2. 考试院 · 答卷：4 人未完成（0/4）" in text
         assert "BM-2026-0001 · 已报告 · 时限 2026年3月3日 08:00（剩 23 小时）" in text
         assert "吴敏（考试院）2026年3月14日，剩 12 天" in text
-        assert "2026年3月2日 年度保密承诺书签署截止（今天）" in text
+        assert "2026年3月2日 年度保密承诺书签署截止（今天）\n2026年3月2日 年度保密知识答卷截止（今天）" in text
     # Not again that week, however often the sweep runs; again on the next Monday.
     assert await run_digest(app, clock, datetime(2026, 3, 2, 10, 0, tzinfo=TZ)) == 0
     assert await run_digest(app, clock, datetime(2026, 3, 6, 9, 0, tzinfo=TZ)) == 0

@@ -19,6 +19,7 @@ from bot.services import compliance
 from bot.services.calendar import work_calendar
 from bot.services.charts import FontMissing, chart_labels, compliance_chart
 from bot.services.compliance_export import compliance_workbook
+from bot.services.roster_export import roster_rows, roster_workbook
 from bot.texts import Texts
 
 log = logging.getLogger("baomi.dashboard")
@@ -57,7 +58,8 @@ class ExportFlow:
         self.catalog = catalog
 
     async def start(self, ctx: FlowContext, args: str) -> Step:
-        """Sends the compliance workbook (summary, who owes each duty, inventory, declassification periods)."""
+        """Sends the compliance workbook (summary, who owes each duty, inventory, declassification periods) and
+        the year's roster of core and important staff."""
         day = today(ctx)
         depts = await load_all(ctx, self.catalog)
         content = compliance_workbook(depts, ctx.policy.bureau_name, ctx.now, ctx.texts, ctx.locale, as_of=day)
@@ -65,7 +67,12 @@ class ExportFlow:
             "dashboard/export_caption", day=day, departments=len(depts), people=sum(d.headcount for d in depts)
         )
         document = Document(f"compliance-{day.isoformat()}.xlsx", base64.b64encode(content).decode(), caption)
-        return Step.done(Reply(caption, document=document))
+        # The year's 花名册 of core and important staff goes with it (每年编列花名册): inspectors ask for both.
+        rows = await roster_rows(ctx.session, day.year, ctx.texts.timezone)
+        roster = roster_workbook(rows, day.year, ctx.policy.bureau_name, ctx.now, ctx.texts, ctx.locale)
+        roster_caption = ctx.t("dashboard/roster_caption", year=day.year, count=len(rows))
+        roster_doc = Document(f"roster-{day.year}.xlsx", base64.b64encode(roster).decode(), roster_caption)
+        return Step.done(Reply(caption, document=document), Reply(roster_caption, document=roster_doc))
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
         return Step.done()

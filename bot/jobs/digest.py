@@ -20,8 +20,7 @@ from bot.handlers.team import chunks
 from bot.jobs.base import SweepContext
 from bot.jobs.duties import officers
 from bot.outbox_rows import send_to_many
-from bot.services import compliance, countdowns, leak
-from bot.services.pledges import annual_due
+from bot.services import compliance, countdowns, leak, renewals
 
 DUTY = "digest"
 HORIZON = timedelta(days=30)  # countdowns and deadlines this close are listed
@@ -30,7 +29,7 @@ GAPS = 5
 
 @dataclass(frozen=True)
 class Deadline:
-    what: str  # pledge, inventory, education, self_check
+    what: str  # pledge, quiz, inventory, education, self_check
     day: date
     days_left: int
 
@@ -97,8 +96,10 @@ class WeeklyDigestSweep:
         cycle = cycle_of(today, policy.pledge_cycle_start_month)
         _, nominal = inventory_period(policy.inventory_deadlines, today)
         month = policy.self_inspection_month
+        renewal = renewals.deadlines(policy, self.catalog, cycle, today, PledgeState.PENDING)
         candidates = {
-            "pledge": annual_due(policy, self.catalog, cycle, today, PledgeState.PENDING),
+            "pledge": renewal.pledge,
+            "quiz": renewal.quiz,
             "inventory": due_date(nominal, ctx.calendar),
             "education": half_year(today).end,
             "self_check": date(today.year, month, months.monthrange(today.year, month)[1]),
