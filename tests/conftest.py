@@ -14,11 +14,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.app import BaomiApp
 from bot.clock import SettableClock
 from bot.config import Policy
 from bot.db.migrate import upgrade
 from bot.db.models import Base
 from bot.db.session import Database
+from bot.services.roster import import_roster, read_roster
+from bot.testing.fake_bot_api import FakeBotApi
 from bot.texts import Texts
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # python-telegram-bot 22 warns about int retry_after otherwise
@@ -29,6 +32,7 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 PG_URL = f"{BASE_PG_URL}_{WORKER}" if WORKER else BASE_PG_URL
 BACKENDS = [b for b in os.environ.get("BAOMI_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 DATA = Path(__file__).parent / "data"
+EXAMPLE_ROSTER = Path(__file__).parents[1] / "examples" / "roster.csv"
 
 
 def sqlite_url(path: Path) -> str:
@@ -96,6 +100,26 @@ async def db(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)
     yield database
     await database.dispose()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    """The project's fake Bot API, listening on loopback."""
+    from tests.fakes.harness import fake_api  # the harness reads this module's TZ
+
+    async with fake_api() as api:
+        yield api
+
+
+@pytest.fixture
+async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
+    """The whole bot on the example roster (examples/roster.csv), talking to `api`."""
+    from tests.fakes.harness import running_bot
+
+    async with db.transaction() as s:
+        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
+    async with running_bot(api, db_url, clock) as app:
+        yield app
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,28 +31,13 @@ from bot.handlers.broadcast import notice_text, progress_text, queue_notices
 from bot.outbox_rows import send_to_staff
 from bot.services import broadcasts
 from bot.services.broadcasts import AudienceCount, PersonLine
-from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi, RateLimit
 from bot.texts import Texts
 from tests.conftest import TZ
-from tests.fakes.harness import TOKEN, Chat, bind, fake_api, running_bot, settle
+from tests.fakes.harness import TOKEN, Chat, bind, running_bot, settle
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 TEXT = "请各科室于本周五前完成保密自查，并报保密办。"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with fake_api() as api:
-        yield api
-
-
-@pytest.fixture
-async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
-    async with running_bot(api, db_url, clock) as app:
-        yield app
 
 
 async def staff_id(app: BaomiApp, employee_id: str) -> int:

@@ -5,13 +5,11 @@ of each week — the real bot through the fake Bot API (and WeCom for the pictur
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import select, update
@@ -29,25 +27,11 @@ from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.fake_wecom import FakeWeCom, WeComChat, serving
 from bot.testing.settle import settle
 from tests.conftest import TZ
-from tests.fakes.harness import Chat, bind, fake_api, running_bot
+from tests.fakes.harness import Chat, bind
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 # 办公室: E001 officer and head, E002 officer, E003. 基础教育科: E101 head, E102, E103. 考试院: E201 head, E202–E204.
 OTHER_DEPARTMENTS = ("王建国", "李秀英", "张伟", "赵磊", "黄丽", "周杰", "吴敏", "孙强", "马琳")
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with fake_api() as api:
-        yield api
-
-
-@pytest.fixture
-async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
-    async with running_bot(api, db_url, clock) as app:
-        yield app
 
 
 # --- helpers --------------------------------------------------------------------------------------------

@@ -3,40 +3,22 @@ the person; /countdowns listing and changing a period within its legal range; `b
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime, time
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from bot.app import BaomiApp
 from bot.clock import SettableClock
 from bot.db.models import AuditLog, OutboxMessage, Staff
-from bot.db.session import Database
 from bot.domain.levels import Level
 from bot.services.pledges import record_departure
-from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.settle import settle
 from tests.conftest import TZ
-from tests.fakes.harness import bind, fake_api, running_bot
+from tests.fakes.harness import bind
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with fake_api() as api:
-        yield api
-
-
-@pytest.fixture
-async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
-    async with running_bot(api, db_url, clock) as app:
-        yield app
 
 
 async def depart(app: BaomiApp, employee_id: str, level: Level, approved_on: date, months: int) -> int:

@@ -8,10 +8,8 @@ import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from bot.clock import SettableClock
@@ -19,17 +17,11 @@ from bot.db.models import InboxEvent, OutboxMessage
 from bot.db.session import Database
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.seed import seed_bound_staff
-from tests.fakes.harness import TOKEN, fake_api
+from tests.fakes.harness import TOKEN
 
 USERS = 50
 PER_USER = 4
 MESSAGES = ["/status", "你好", "/help", "/cancel"]
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with fake_api() as api:
-        yield api
 
 
 async def start_bot(api: FakeBotApi, db_url: str, workdir: Path) -> asyncio.subprocess.Process:

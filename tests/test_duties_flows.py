@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from bot.app import BaomiApp
@@ -14,28 +12,12 @@ from bot.clock import SettableClock
 from bot.db.models import CalendarOverride, Staff
 from bot.db.models_duties import EducationRecord, InventoryReport, SelfCheck
 from bot.db.models_leak import LeakCase
-from bot.db.session import Database
 from bot.handlers.selfcheck import load_checklist
-from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import TZ
-from tests.fakes.harness import bind, fake_api, running_bot
+from tests.fakes.harness import bind
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with fake_api() as api:
-        yield api
-
-
-@pytest.fixture
-async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
-    async with running_bot(api, db_url, clock) as app:
-        yield app
 
 
 async def staff_ids(app: BaomiApp) -> dict[str, int]:

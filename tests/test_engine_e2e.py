@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,24 +13,10 @@ from bot.db.models import AuditLog, Binding, Conversation, InboxEvent, OutboxMes
 from bot.db.session import Database
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
-from tests.fakes.harness import Chat, bind, fake_api, running_bot, settle
+from tests.fakes.harness import Chat, bind, running_bot, settle
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 OFFICER, HEAD, STAFF = "E001", "E101", "E102"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with fake_api() as api:
-        yield api
-
-
-@pytest.fixture
-async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
-    async with running_bot(api, db_url, clock) as app:
-        yield app
 
 
 async def test_binding_with_good_used_expired_and_unknown_codes(

@@ -28,17 +28,11 @@ from bot.services.leak import CaseInfo
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import TZ
-from tests.fakes.harness import Chat, bind, fake_api, running_bot, settle
+from tests.fakes.harness import Chat, bind, running_bot, settle
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 ESCALATION = "E301"  # 孙强, named in the policy as the escalation contact
 POLICY = Policy(escalation_contacts=(ESCALATION,))
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with fake_api() as api:
-        yield api
 
 
 @pytest.fixture

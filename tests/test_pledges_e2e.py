@@ -7,7 +7,6 @@ import hashlib
 import io
 import re
 import shutil
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,27 +31,13 @@ from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.settle import settle
 from tests.conftest import TZ
-from tests.fakes.harness import Chat, bind, fake_api, running_bot
+from tests.fakes.harness import Chat, bind, running_bot
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 MESSAGES = Path(__file__).parents[1] / "messages"
 OFFICER, HEAD, STAFF, UNCLASSIFIED = "E001", "E101", "E102", "E103"
 ONBOARDING_DUE = date(2026, 5, 1)  # bound on 2 March 2026, plus the policy's 60 days
 ANNUAL_DUE = date(2026, 3, 2)  # the cycle opens on 1 January, plus 60 days
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with fake_api() as api:
-        yield api
-
-
-@pytest.fixture
-async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
-    async with running_bot(api, db_url, clock) as app:
-        yield app
 
 
 def w(chat: Chat, key: str) -> str:

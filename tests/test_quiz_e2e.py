@@ -29,18 +29,12 @@ from bot.services import people, quiz
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import TZ
-from tests.fakes.harness import Chat, bind, fake_api, running_bot, settle
+from tests.fakes.harness import Chat, bind, running_bot, settle
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 BANK = load_bank(quiz.BANK_PATH)
 OFFICER, HEAD, STAFF, STAFF2 = "E001", "E101", "E102", "E103"
 THINKING = 10  # seconds per question: well above the speed flag's minimum
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with fake_api() as api:
-        yield api
 
 
 @pytest.fixture

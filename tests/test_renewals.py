@@ -4,41 +4,23 @@ the head's weekly list."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime, time
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from bot.app import BaomiApp
 from bot.clock import SettableClock
 from bot.db.models import Conversation, Staff
 from bot.db.models_quiz import QuizAttempt
-from bot.db.session import Database
-from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.settle import settle
 from tests.conftest import TZ
-from tests.fakes.harness import Chat, bind, fake_api, running_bot
+from tests.fakes.harness import Chat, bind
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 DUE = date(2026, 3, 2)  # 1 January + 60 days, for both the pledge and the quiz
 BOTH = [("pledge", DUE), ("quiz", DUE)]
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with fake_api() as api:
-        yield api
-
-
-@pytest.fixture
-async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
-    async with running_bot(api, db_url, clock) as app:
-        yield app
 
 
 async def tick(api: FakeBotApi, app: BaomiApp, clock: SettableClock, day: date, hour: int = 10) -> int:
