@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import functools
 import logging
 import signal
 import sys
@@ -12,17 +13,33 @@ from collections.abc import Callable, Coroutine
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
 from bot.db.migrate import downgrade, upgrade
 from bot.db.session import Database
 from bot.domain.roster import RosterError
+from bot.texts import Texts
 
 if TYPE_CHECKING:
     from bot.jobs.runner import SweepRunner
 
 log = logging.getLogger("baomi")
+
+
+CLI_LOCALE = "zh"
+
+
+@functools.cache
+def _texts(timezone: ZoneInfo) -> Texts:
+    return Texts(timezone)
+
+
+def say(settings: Settings, name: str, *, err: bool = False, **context: Any) -> None:
+    """Print what a command has to say, from its template under messages/cli/."""
+    text = _texts(settings.timezone).render(f"cli/{name}", CLI_LOCALE, **context)
+    print(text, file=sys.stderr if err else sys.stdout)
 
 
 def setup_logging(level: str) -> None:
@@ -87,9 +104,7 @@ async def cmd_roster_import(settings: Settings, args: argparse.Namespace) -> int
     try:
         rows = read_roster(path)
     except RosterError as exc:
-        print(f"名单有误，未导入任何数据（{len(exc.errors)} 行有问题）:", file=sys.stderr)
-        for err in exc.errors:
-            print(f"  第 {err.line} 行: {err.reason}", file=sys.stderr)
+        say(settings, "roster_rejected", err=True, errors=exc.errors)
         return 1
     db = await _ready(settings)
     try:
@@ -97,11 +112,7 @@ async def cmd_roster_import(settings: Settings, args: argparse.Namespace) -> int
             result = await import_roster(session, rows, SystemClock().now())
     finally:
         await db.dispose()
-    print(f"导入完成: 新增 {result.added}，更新 {result.updated}，未变 {result.unchanged}")
-    if result.absent:
-        print(f"名单中没有以下 {len(result.absent)} 名在职人员（未删除；离岗请用 baomi depart 办理）:")
-        for employee_id, name in result.absent:
-            print(f"  {employee_id} {name}")
+    say(settings, "roster_imported", result=result)
     return 0
 
 
@@ -122,9 +133,7 @@ async def cmd_invites(settings: Settings, args: argparse.Namespace) -> int:
         for inv in issued:
             link = f"https://t.me/{username}?start={inv.code}" if username else ""
             writer.writerow([inv.employee_id, inv.name, inv.code, link])
-    print(f"已为 {len(issued)} 名未绑定人员生成邀请码，写入 {out}")
-    if not username:
-        print("（未配置 BAOMI_TELEGRAM_TOKEN，link 列留空）")
+    say(settings, "invites", count=len(issued), out=out, linked=bool(username))
     return 0
 
 
@@ -132,7 +141,6 @@ def sweep_runner(db: Database, settings: Settings) -> SweepRunner:
     """The bot's sweeps on the system clock, queuing into the outbox for the running bot to send."""
     from bot.app import capabilities
     from bot.jobs.runner import SweepRunner
-    from bot.texts import Texts
 
     sweeps = capabilities().sweeps
     return SweepRunner(
@@ -149,8 +157,7 @@ async def cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int:
         done = await runner.run_all(at)
     finally:
         await db.dispose()
-    for name, count in done.items():
-        print(f"{name}: {'失败' if count < 0 else count}")
+    say(settings, "jobs_run", done=done)
     return 1 if any(count < 0 for count in done.values()) else 0
 
 
@@ -169,7 +176,7 @@ async def cmd_jobs_preview(settings: Settings, args: argparse.Namespace) -> int:
     for item in planned:
         first_line = item.text.splitlines()[0] if item.text else ""
         print(f"{item.day.isoformat()}  {item.duty:<10} {item.name:<8} {first_line}")
-    print(f"共 {len(planned)} 条")
+    say(settings, "jobs_preview_total", count=len(planned))
     return 0
 
 
@@ -184,10 +191,7 @@ async def cmd_countdowns(settings: Settings, args: argparse.Namespace) -> int:
             rows = await running(session, today)
     finally:
         await db.dispose()
-    for c in rows:
-        who = f"{c.employee_id} {c.name}（{c.department}，{c.months} 个月）"
-        print(f"{c.ends_on.isoformat()}  剩 {c.days_left:>4} 天  {who}")
-    print(f"共 {len(rows)} 人处于脱密期")
+    say(settings, "countdowns", rows=rows)
     return 0
 
 

@@ -25,9 +25,6 @@ from bot.testing.fake_bot_api import ChatEvent, FakeBotApi
 DEMO_DB = "baomi-demo.db"
 DEMO_ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
 CONSOLE_USER_BASE = 10_000  # fake Telegram user ids: base + staff id
-HELP = """命令: 直接输入文字或 /命令 发给保密助手; 输入数字按下最近一条消息的按钮;
-  :as 工号   换成另一名人员        :photo / :file   模拟发送图片 / 文件
-  :who       列出可选人员          :q               退出"""
 
 
 def add_console_parser(sub: Any) -> None:
@@ -81,6 +78,10 @@ class ConsoleSession:
     def print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
+    def t(self, template: str, /, **context: Any) -> str:
+        """The console's own words (messages/console/), in the bot's default language."""
+        return self.app.texts.render(template, **context)
+
     def show(self, event: ChatEvent) -> None:
         if event.chat_id != self.user_id or event.kind not in ("sent", "edited", "callback_answer"):
             return
@@ -89,12 +90,12 @@ class ConsoleSession:
                 self.print(f"  ({event.data['text']})")
             return
         message = event.data
-        label = "🤖" if event.kind == "sent" else "🤖 (已更新)"
+        label = "🤖" if event.kind == "sent" else f"🤖 {self.t('console/edited')}"
         body = message.get("text") or message.get("caption") or ""
         if message.get("document"):
-            body = f"[文件] {message['document'].get('file_name', '')}\n{body}"
+            body = f"{self.t('console/file', name=message['document'].get('file_name', ''))}\n{body}"
         if message.get("photo"):
-            body = f"[图片]\n{body}"
+            body = f"{self.t('console/photo')}\n{body}"
         self.print(f"\n{label} " + body.replace("\n", "\n   "))
         buttons = self.api.buttons(message)
         if buttons:
@@ -117,11 +118,9 @@ class ConsoleSession:
         people = await self.people()
         if not people:
             raise ConfigError("the roster is empty: run `baomi roster import FILE` first, or use --demo")
-        self.print("请选择以哪位人员的身份试用:")
-        for i, (eid, name, dept) in enumerate(people, 1):
-            self.print(f"  {i:>2}. {eid} {name}（{dept}）")
+        self.print(self.t("console/choose", people=people))
         while True:
-            answer = (await read_line("编号或工号> ")).strip()
+            answer = (await read_line(self.t("console/prompt") + " ")).strip()
             if answer in (":q", ":quit"):
                 raise ConfigError("no one chosen")
             if answer.isdigit() and 1 <= int(answer) <= len(people):
@@ -134,7 +133,7 @@ class ConsoleSession:
         async with self.app.db.transaction() as s:
             staff = await s.scalar(select(Staff).where(Staff.employee_id == employee_id))
             if staff is None or not staff.active:
-                self.print(f"花名册中没有在职人员 {employee_id}")
+                self.print(self.t("console/not_in_post", employee_id=employee_id))
                 return False
             user_id = CONSOLE_USER_BASE + staff.id
             bound = await s.scalar(
@@ -143,7 +142,7 @@ class ConsoleSession:
             code = None if bound else (await issue_for(s, staff.id, self.app.clock.now(), 1)).code
         self.user_id = user_id
         self.latest_buttons = None
-        self.print(f"\n—— 现在以 {staff.name}（{employee_id}）的身份对话。{HELP}")
+        self.print("\n" + self.t("console/now_as", name=staff.name, employee_id=employee_id))
         if code:
             await self.type(f"/start {code}")
         return True
@@ -187,15 +186,15 @@ class ConsoleSession:
         if line.startswith(":as "):
             await self.switch(line[4:].strip())
         elif line == ":who":
-            for eid, name, dept in await self.people():
-                self.print(f"  {eid} {name}（{dept}）")
+            self.print(self.t("console/who", people=await self.people()))
         elif line == ":photo":
-            self.print("\n👤 [图片]")
+            self.print(f"\n👤 {self.t('console/photo')}")
             await self.api.send_photo(self.user_id)
             await self.settle()
         elif line == ":file":
-            self.print("\n👤 [文件] 材料.docx")
-            await self.api.send_document(self.user_id, file_name="材料.docx")
+            name = self.t("console/sample_file")
+            self.print(f"\n👤 {self.t('console/file', name=name)}")
+            await self.api.send_document(self.user_id, file_name=name)
             await self.settle()
         elif line.isdigit() and self.latest_buttons:
             message_id, buttons = self.latest_buttons

@@ -36,8 +36,9 @@ class Texts:
             en_datetime=self.en_datetime,
         )
 
-    def render(self, name: str, locale: str = DEFAULT_LOCALE, **context: Any) -> str:
-        """Render `name` (e.g. "core/help") in `locale`, falling back to Chinese."""
+    def render(self, name: str, locale: str = DEFAULT_LOCALE, /, **context: Any) -> str:
+        """Render `name` (e.g. "core/help") in `locale`, falling back to Chinese. Both are positional, so a
+        template may take a `name` of its own."""
         template = None
         if locale != DEFAULT_LOCALE:
             try:

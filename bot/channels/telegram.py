@@ -165,21 +165,15 @@ class TelegramChannel:
             await self._answer(answer)
         if op.op == "send":
             markup = _markup(p.get("buttons") or [])
-            if doc := p.get("document"):
-                file = InputFile(base64.b64decode(doc["content_b64"]), filename=doc["filename"])
-                msg = await self.bot.send_document(
+            # A document or an image, captioned with the message's text.
+            if kind := next((k for k in ("document", "image") if p.get(k)), None):
+                item = p[kind]
+                file = InputFile(base64.b64decode(item["content_b64"]), filename=item["filename"])
+                send = self.bot.send_document if kind == "document" else self.bot.send_photo
+                msg = await send(
                     chat,
                     file,
-                    caption=doc.get("caption") or p.get("text") or None,
-                    reply_markup=markup,
-                    protect_content=True,
-                )
-            elif image := p.get("image"):
-                photo = InputFile(base64.b64decode(image["content_b64"]), filename=image["filename"])
-                msg = await self.bot.send_photo(
-                    chat,
-                    photo,
-                    caption=image.get("caption") or p.get("text") or None,
+                    caption=item.get("caption") or p.get("text") or None,
                     reply_markup=markup,
                     protect_content=True,
                 )

@@ -7,7 +7,7 @@ import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
-from bot.cli import _ready
+from bot.cli import _ready, say
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
 from bot.domain.pledges import PledgeKind
@@ -38,15 +38,14 @@ async def cmd_pledge_pdf(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await db.dispose()
     if person is None:
-        print(f"没有工号为 {args.employee_id} 的人员")
+        say(settings, "no_person", employee_id=args.employee_id, active=False, option=None)
         return 1
     if made is None:
-        which = f"编号为 {args.record} 的" if args.record else ""
-        print(f"{person.name}（{person.employee_id}）没有{which}已签署的承诺书记录")
+        say(settings, "pledge_pdf", person=person, receipt=None, record=args.record, out=out)
         return 1
     data, receipt = made
     await asyncio.to_thread(out.write_bytes, data)
-    print(f"已生成 {person.name} 的承诺书（记录编号 {receipt.record_id}，记录哈希 {receipt.hash}）: {out}")
+    say(settings, "pledge_pdf", person=person, receipt=receipt, record=args.record, out=out)
     return 0
 
 
@@ -67,14 +66,14 @@ async def cmd_depart(settings: Settings, args: argparse.Namespace) -> int:
         async with db.transaction() as session:
             person = await people.by_employee_id(session, args.employee_id)
             if person is None or not person.active:
-                print(f"没有工号为 {args.employee_id} 的在岗人员")
+                say(settings, "no_person", employee_id=args.employee_id, active=True, option=None)
                 return 1
             if await pledges.open_departure(session, person.id) is not None:
-                print(f"{person.name}（{person.employee_id}）的离岗已登记，正在等待其签署离岗保密承诺书")
+                say(settings, "depart_open", person=person)
                 return 1
             officer = await people.by_employee_id(session, args.by) if args.by else None
             if args.by and officer is None:
-                print(f"没有工号为 {args.by} 的人员（--by）")
+                say(settings, "no_person", employee_id=args.by, active=False, option="--by")
                 return 1
             due = today + timedelta(days=policy.pledge_due_days)
             departure = await pledges.record_departure(
@@ -98,12 +97,7 @@ async def cmd_depart(settings: Settings, args: argparse.Namespace) -> int:
             reached = await send_to_staff(session, now, person.id, Reply(text), Priority.REMINDER, "pledge:departure")
     finally:
         await db.dispose()
-    period = f"，脱密期 {departure.months} 个月至 {departure.ends_on}" if departure.ends_on else ""
-    print(f"已登记 {person.name}（{person.employee_id}）离岗，批准日期 {approved}{period}")
-    if reached:
-        print(f"已通过保密助手请其在 {due} 前签署离岗保密承诺书")
-    else:
-        print("此人未绑定保密助手：请线下组织签署离岗保密承诺书，或为其发放邀请码")
+    say(settings, "departed", person=person, approved=approved, departure=departure, reached=reached, due=due)
     return 0
 
 
@@ -115,14 +109,8 @@ async def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             reports = [("audit_log", await audit.verify(session)), ("pledge_record", await pledges.verify(session))]
     finally:
         await db.dispose()
-    broken = False
-    for table, report in reports:
-        if report.broken_at is None:
-            print(f"{table}: 完好，共 {report.checked} 条记录")
-        else:
-            broken = True
-            print(f"{table}: 第 {report.broken_at} 条记录链断裂（{report.reason}），之前 {report.checked} 条完好")
-    return 1 if broken else 0
+    say(settings, "chains", reports=reports)
+    return 1 if any(report.broken_at is not None for _, report in reports) else 0
 
 
 async def cmd_export_pledges(settings: Settings, args: argparse.Namespace) -> int:
@@ -142,5 +130,5 @@ async def cmd_export_pledges(settings: Settings, args: argparse.Namespace) -> in
     finally:
         await db.dispose()
     await asyncio.to_thread(out.write_bytes, data)
-    print(f"已导出 {args.year} 年度保密承诺书签署情况 {count} 行到 {out}")
+    say(settings, "exported", doc="pledges", year=args.year, count=count, out=out)
     return 0

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from bot.cli import _ready
+from bot.cli import _ready, say
 from bot.config import ConfigError, Settings
 from bot.domain.quizbank import check_bank_text, load_bank
 from bot.services import quiz
@@ -23,10 +23,10 @@ async def cmd_quiz_check(settings: Settings, args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"{path.name}: {problem}")
     if problems:
-        print(f"题库有 {len(problems)} 处问题")
+        say(settings, "bank", problems=len(problems))
         return 1
     bank = load_bank(path)
-    print(f"题库通过检查: {len(bank.questions)} 道题, {len(bank.topics)} 个主题")
+    say(settings, "bank", problems=0, questions=len(bank.questions), topics=len(bank.topics))
     return 0
 
 
@@ -37,13 +37,8 @@ async def cmd_quiz_verify(settings: Settings, args: argparse.Namespace) -> int:
             found = await quiz.certificate(session, args.code)
     finally:
         await db.dispose()
-    if found is None:
-        print(f"证书编号 {args.code} 无效: 没有与之对应的有效答卷")
-        return 1
-    texts = Texts(settings.timezone)
-    print(f"证书有效: {found.name}（工号 {found.employee_id}，{found.department}）")
-    print(f"{found.cycle} 年度保密知识答卷 {found.score} 分，{texts.cn_date(found.finished_at)} 完成")
-    return 0
+    say(settings, "certificate", found=found, code=args.code)
+    return 0 if found is not None else 1
 
 
 async def cmd_export_quiz(settings: Settings, args: argparse.Namespace) -> int:
@@ -67,5 +62,5 @@ async def cmd_export_quiz(settings: Settings, args: argparse.Namespace) -> int:
     else:
         content = workbook_bytes(texts, "zh", rows, missed, excellent)
     await asyncio.to_thread(out.write_bytes, content)
-    print(f"已导出 {args.year} 年度 {len(rows)} 份答卷到 {out}")
+    say(settings, "exported", doc="quiz", year=args.year, count=len(rows), out=out)
     return 0

@@ -158,7 +158,7 @@ class FlowContext:
     def locale(self) -> str:
         return self.person.locale
 
-    def t(self, name: str, **context: Any) -> str:
+    def t(self, name: str, /, **context: Any) -> str:
         return self.texts.render(name, self.locale, **context)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Policy
 from bot.handlers.base import Button, Outgoing, Priority, Reply
 from bot.outbox_rows import send_to_staff
-from bot.services import leak, staff_queries
+from bot.services import leak, people, staff_queries
 from bot.services.leak import CaseInfo, Report
 from bot.texts import Texts
 
@@ -52,7 +52,7 @@ async def alerts(session: AsyncSession, texts: Texts, policy: Policy, case: Case
     if round_ >= 1:
         extra = await leak.staff_ids_by_employee_id(session, policy.escalation_contacts)
         recipients += [s for s in extra if s not in recipients]
-    locales = await leak.locales(session, recipients)
+    locales = await people.locales(session, recipients)
     out = []
     for staff_id in recipients:
         locale = locales.get(staff_id, "zh")
@@ -81,7 +81,7 @@ async def to_officers(
 ) -> list[Outgoing]:
     """A notice about a case to every officer, with 查看 (and 回复 for a reporter's message)."""
     recipients = list(await staff_queries.officer_ids(session))
-    locales = await leak.locales(session, recipients)
+    locales = await people.locales(session, recipients)
     out = []
     for staff_id in recipients:
         locale = locales.get(staff_id, "zh")
@@ -100,7 +100,7 @@ async def to_reporter(
     reporter = await leak.reporter_of(session, case.id)
     if reporter is None:
         return []
-    locale = (await leak.locales(session, [reporter])).get(reporter, "zh")
+    locale = (await people.locales(session, [reporter])).get(reporter, "zh")
     buttons = []
     if reply_button:
         buttons = [[Button(label(texts, locale, "btn.reply"), "reply", (str(case.id),), target=REPORTER_ACTION)]]

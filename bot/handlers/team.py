@@ -14,7 +14,7 @@ from bot.domain.levels import Role
 from bot.domain.pledges import Catalog
 from bot.handlers.base import HEADS_AND_OFFICERS, Button, FlowContext, FlowEvent, Outgoing, Pick, Priority, Reply, Step
 from bot.handlers.shortcut import start_button
-from bot.services import compliance, team
+from bot.services import compliance, people, team
 from bot.services.calendar import work_calendar
 
 NUDGE_ACTION = "tn"
@@ -71,10 +71,10 @@ async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int
         )
     ]
     own = dept.department_id == ctx.person.department_id
-    due = {duty: people for duty in DUTIES if (people := dept.due(duty))}
-    parts += [ctx.t("team/due", duty=duty, people=people, own=own) for duty, people in due.items()]
+    due = {duty: owing for duty in DUTIES if (owing := dept.due(duty))}
+    parts += [ctx.t("team/due", duty=duty, people=owing, own=own) for duty, owing in due.items()]
     departing = [p for p in dept.people if p.departure_approved_on is not None]
-    unbound = any(not p.bound for people in due.values() for p in people)
+    unbound = any(not p.bound for owing in due.values() for p in owing)
     if departing or dept.leavers or unbound:
         parts.append(ctx.t("team/people", departing=departing, leavers=dept.leavers, unbound=unbound))
     if not due:
@@ -82,13 +82,13 @@ async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int
     buttons = [
         [
             Button(
-                ctx.t("team/btn_nudge", label=labels[duty], count=len(people)),
+                ctx.t("team/btn_nudge", label=labels[duty], count=len(owing)),
                 "n",
                 (duty.value, str(dept.department_id)),
                 target=NUDGE_ACTION,
             )
         ]
-        for duty, people in due.items()
+        for duty, owing in due.items()
         if duty in NUDGE_COMMANDS
     ]
     texts = chunks(parts)
@@ -119,7 +119,7 @@ class NudgeAction:
         assert dept is not None
         reachable = [p.staff_id for p in due if p.bound]
         claimed = await compliance.claim_nudges(ctx.session, ctx.now, reachable, today(ctx))
-        locales = await compliance.locales(ctx.session, sorted(claimed))
+        locales = await people.locales(ctx.session, sorted(claimed))
         # Said as it is: the department's head, or the secrecy office looking at another department.
         by_head = department_id == ctx.person.department_id and ctx.person.has(Role.HEAD)
         outgoing = []

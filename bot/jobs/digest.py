@@ -20,7 +20,7 @@ from bot.handlers.team import chunks
 from bot.jobs.base import SweepContext
 from bot.jobs.duties import officers
 from bot.outbox_rows import send_to_many
-from bot.services import compliance, countdowns, leak, renewals
+from bot.services import compliance, countdowns, leak, people, renewals
 
 DUTY = "digest"
 HORIZON = timedelta(days=30)  # countdowns and deadlines this close are listed
@@ -52,7 +52,7 @@ class WeeklyDigestSweep:
         recipients = await officers(ctx)
         if not recipients:
             return 0
-        locales = await compliance.locales(ctx.session, recipients)
+        locales = await people.locales(ctx.session, recipients)
         depts = lowest_first(await compliance.departments(ctx.session, today, ctx.policy, self.catalog, ctx.calendar))
         cases = await leak.open_cases(ctx.session)
         ending = [c for c in await countdowns.running(ctx.session, today) if c.ends_on <= today + HORIZON]

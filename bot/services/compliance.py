@@ -275,10 +275,3 @@ async def claim_nudges(session: AsyncSession, now: datetime, staff_ids: list[int
     ]
     claimed = await insert_ignore_returning(session, SentLog, rows, ["duty", "subject", "period", "step"], "subject")
     return {int(subject.removeprefix("staff:")) for subject in claimed}
-
-
-async def locales(session: AsyncSession, staff_ids: list[int]) -> dict[int, str]:
-    if not staff_ids:
-        return {}
-    rows = (await session.execute(select(Staff.id, Staff.locale).where(Staff.id.in_(staff_ids)))).all()
-    return {row[0]: row[1] for row in rows}

@@ -281,13 +281,6 @@ async def staff_ids_by_employee_id(session: AsyncSession, employee_ids: tuple[st
     return list(found.all())
 
 
-async def locales(session: AsyncSession, staff_ids: list[int]) -> dict[int, str]:
-    if not staff_ids:
-        return {}
-    rows = (await session.execute(select(Staff.id, Staff.locale).where(Staff.id.in_(staff_ids)))).all()
-    return {row[0]: row[1] for row in rows}
-
-
 async def _event(
     session: AsyncSession, now: datetime, case_id: int, actor: int | None, kind: str, detail: dict[str, Any]
 ) -> None:

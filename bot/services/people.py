@@ -91,3 +91,11 @@ async def set_locale(session: AsyncSession, staff_id: int, locale: str) -> None:
     await session.execute(
         update(Staff).where(Staff.id == staff_id).values(locale=locale).execution_options(synchronize_session=False)
     )
+
+
+async def locales(session: AsyncSession, staff_ids: list[int]) -> dict[int, str]:
+    """Each person's language, for messages written to several people."""
+    if not staff_ids:
+        return {}
+    rows = (await session.execute(select(Staff.id, Staff.locale).where(Staff.id.in_(staff_ids)))).all()
+    return {row[0]: row[1] for row in rows}

@@ -60,7 +60,7 @@ class Chat:
         self.locale = locale
         self.texts: Texts = app.texts
 
-    def t(self, name: str, **context: Any) -> str:
+    def t(self, name: str, /, **context: Any) -> str:
         return self.texts.render(name, self.locale, **context)
 
     async def send(self, text: str) -> dict[str, Any]:
