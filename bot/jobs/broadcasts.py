@@ -1,4 +1,4 @@
-"""Broadcasts after 发送: the officer's progress message and delivery report, and the list of those still
+"""Broadcasts once sent: the officer's progress message and delivery report, and the list of those still
 silent at the acknowledgement deadline for their department heads."""
 
 from __future__ import annotations

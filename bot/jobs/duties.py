@@ -1,5 +1,5 @@
-"""The recurring duties of heads and staff: semiannual education (第十五条), the carrier inventory
-(第二十七条), the October self-check (第七条). Each sweep asks what is due today, claims each reminder in the
+"""The recurring duties of heads and staff: semiannual education (article 15), the carrier inventory
+(article 27), the October self-check (article 7). Each sweep asks what is due today, claims each reminder in the
 sent-log and queues it; after downtime it catches up once, skipping reminders whose moment has passed."""
 
 from __future__ import annotations

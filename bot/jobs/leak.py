@@ -13,7 +13,7 @@ from bot.services import leak
 
 
 class LeakAlertSweep:
-    """Repeats the alert of every unacknowledged case each `leak_alert_repeat_minutes` until someone 受理s it."""
+    """Repeats the alert of every unacknowledged case each `leak_alert_repeat_minutes` until it is acknowledged."""
 
     name = "leak_alerts"
 

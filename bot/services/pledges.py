@@ -122,7 +122,7 @@ class Standing:
 
 # --- who owes what --------------------------------------------------------------------------------------
 def months_for(policy: Policy, level: Level) -> int:
-    """The declassification period of a level (第十四条), as the bureau's policy sets it; 0 without one."""
+    """The declassification period of a level (article 14), as the bureau's policy sets it; 0 without one."""
     return {
         Level.GENERAL: policy.declassification_months_general,
         Level.IMPORTANT: policy.declassification_months_important,
@@ -448,7 +448,7 @@ async def record_departure(
     due_on: date,
     recorded_by: int | None,
 ) -> DepartureInfo:
-    """Record the approved departure and ask the person for the departure pledge (第十三条, 第十四条)."""
+    """Record the approved departure and ask the person for the departure pledge (articles 13 and 14)."""
     ends_on = period_end(approved_on, months) if months else None
     row = Departure(
         staff_id=staff_id,
