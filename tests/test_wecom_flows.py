@@ -41,7 +41,9 @@ EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 BANK = load_bank(quiz.BANK_PATH)
 # The roster's WeCom accounts here: both officers, a head, two members of staff (E103 has none: never reachable).
 WECOM_IDS = {"E001": "WangJianGuo", "E002": "lixiuying", "E101": "liuyang", "E102": "chenjing", "E201": "zhaolei"}
-THINKING = 20  # seconds per question: above the speed flag's minimum, and few messages in any minute
+# Seconds per question: above the speed flag's minimum, and slow enough that two multiple-choice questions with
+# every option toggled stay under WeCom's 30 messages a minute to one member (faster, the channel defers replies).
+THINKING = 40
 TEXT = "请各科室于本周五前完成保密自查，并报保密办。"
 
 
