@@ -19,6 +19,8 @@ from bot.domain.workdays import WorkCalendar
 from bot.jobs.runner import SweepRunner
 from bot.services.calendar import set_override
 from bot.services.duties import record_education, record_self_check
+from bot.services.pledge_catalog import load_catalog
+from bot.services.pledges import annual_standings
 from bot.services.roster import import_roster, read_roster
 from bot.texts import Texts
 from tests.conftest import TZ
@@ -263,3 +265,22 @@ async def test_renewal_deadline_in_the_spring_festival_moves_to_the_make_up_satu
             select(OutboxMessage.payload).where(OutboxMessage.staff_id == ids["E102"]).order_by(OutboxMessage.id)
         )
     assert first is not None and "2026年2月14日" in first["text"]
+
+
+async def test_an_officers_day_off_moves_the_renewal_deadline_too(db: Database, clock: SettableClock) -> None:
+    ids = await seed(db, clock)
+    # As above, but an officer gives Saturday 14 February off: the deadline moves on to Friday 13 February.
+    async with db.transaction() as s:
+        await set_override(s, clock.now(), ids["E001"], date(2026, 2, 14), False, "调休取消")
+    policy = Policy(pledge_due_days=47, quiz_due_days=47)
+    days = await walk(db, clock, date(2026, 2, 13), date(2026, 2, 14), policy=policy, names=("renewals",))
+    assert sorted(days) == [date(2026, 2, 13)]
+    async with db.sessions() as s:
+        first = await s.scalar(
+            select(OutboxMessage.payload).where(OutboxMessage.staff_id == ids["E102"]).order_by(OutboxMessage.id)
+        )
+        standing = (await annual_standings(s, [ids["E102"]], 2026, date(2026, 2, 1), policy, load_catalog()))[
+            ids["E102"]
+        ]
+    assert first is not None and "2026年2月13日" in first["text"] and "2026年2月14日" not in first["text"]
+    assert standing.due_on == date(2026, 2, 13)  # /status and /pledges show the same day

@@ -11,6 +11,7 @@ from bot.domain.renewals import Item, overdue_week
 from bot.handlers.base import EVERYONE, Button, FlowContext, Step
 from bot.handlers.shortcut import start_button
 from bot.services import renewals
+from bot.services.calendar import work_calendar
 from bot.services.renewals import DUTY, Owing
 from bot.texts import Texts
 
@@ -39,7 +40,8 @@ class SnoozeAction:
         if cycle != cycle_of(day, ctx.policy.pledge_cycle_start_month):
             return Step(None, toast=ctx.t("core/stale_button"))
         person = await renewals.one(ctx.session, ctx.person.id, cycle, day, ctx.policy, self.catalog)
-        due = renewals.deadlines(ctx.policy, self.catalog, cycle, day, person.pledge)
+        calendar = await work_calendar(ctx.session)
+        due = renewals.deadlines(ctx.policy, self.catalog, cycle, day, person.pledge, calendar)
         late = [i for i in person.items() if day > due.of(i)]
         if not late:
             return Step(None, toast=ctx.t("renewal/nothing_due"))

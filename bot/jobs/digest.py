@@ -96,7 +96,7 @@ class WeeklyDigestSweep:
         cycle = cycle_of(today, policy.pledge_cycle_start_month)
         _, nominal = inventory_period(policy.inventory_deadlines, today)
         month = policy.self_inspection_month
-        renewal = renewals.deadlines(policy, self.catalog, cycle, today, PledgeState.PENDING)
+        renewal = renewals.deadlines(policy, self.catalog, cycle, today, PledgeState.PENDING, ctx.calendar)
         candidates = {
             "pledge": renewal.pledge,
             "quiz": renewal.quiz,

@@ -38,7 +38,10 @@ class RenewalSweep:
             return 0
         every = ctx.policy.renewal_reminder_every_days
         # The deadlines depend on the pledge's state only; the weekly rhythm runs from the earlier one.
-        dues = {state: renewals.deadlines(ctx.policy, self.catalog, cycle, day, state) for state in PledgeState}
+        dues = {
+            state: renewals.deadlines(ctx.policy, self.catalog, cycle, day, state, ctx.calendar)
+            for state in PledgeState
+        }
         week = overdue_week(min(dues[PledgeState.PENDING].pledge, dues[PledgeState.PENDING].quiz), day, every)
         main = "open" if week is None else f"overdue-w{week}"
         resign = f"resign-v{self.catalog.current(PledgeKind.ANNUAL, day).number}"
@@ -88,7 +91,7 @@ class RenewalSweep:
         """Who put off this week's reminder and whose few days are up (not when the next week's reminder would
         come first anyway)."""
         every, days = ctx.policy.renewal_reminder_every_days, ctx.policy.renewal_snooze_days
-        base = renewals.deadlines(ctx.policy, self.catalog, cycle, day, PledgeState.PENDING)
+        base = renewals.deadlines(ctx.policy, self.catalog, cycle, day, PledgeState.PENDING, ctx.calendar)
         due = []
         for staff_id, pressed in (await renewals.snoozes(ctx.session, str(cycle))).items():
             for snoozed_week, at in pressed:

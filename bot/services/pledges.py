@@ -36,6 +36,7 @@ from bot.domain.schedule import due_date
 from bot.domain.workdays import WorkCalendar
 from bot.services import audit
 from bot.services.audit import ChainReport, lock_chain
+from bot.services.calendar import work_calendar
 
 CHAIN = "pledge_record"
 
@@ -130,18 +131,26 @@ def months_for(policy: Policy, level: Level) -> int:
     }.get(level, 0)
 
 
-def annual_due(policy: Policy, catalog: Catalog, cycle: int, today: date, state: PledgeState) -> date:
+def annual_due(
+    policy: Policy, catalog: Catalog, cycle: int, today: date, state: PledgeState, calendar: WorkCalendar
+) -> date:
     """The cycle's deadline; after a material change, the same number of days from the day it took effect. A
-    deadline falling on a holiday moves to the working day before (the official calendar)."""
+    deadline falling on a holiday moves to the working day before (the official calendar and officers'
+    overrides)."""
     due = cycle_start(cycle, policy.pledge_cycle_start_month) + timedelta(days=policy.pledge_due_days)
     if state is PledgeState.RESIGN:
         current = catalog.current(PledgeKind.ANNUAL, today)
         due = max(due, current.effective + timedelta(days=policy.pledge_due_days))
-    return due_date(due, WorkCalendar())
+    return due_date(due, calendar)
 
 
 async def annual_standings(
-    session: AsyncSession, staff_ids: Iterable[int], cycle: int, as_of: date, policy: Policy, catalog: Catalog
+    session: AsyncSession,
+    staff_ids: Iterable[int],
+    cycle: int,
+    as_of: date,
+    policy: Policy,
+    catalog: Catalog,
 ) -> dict[int, Standing]:
     """The yearly pledge of `cycle` for each person, judged on `as_of` (material changes in force by then)."""
     ids = list(staff_ids)
@@ -161,6 +170,7 @@ async def annual_standings(
             if record.outcome == Outcome.SIGNED:
                 last_signed[record.staff_id] = record
     judged_on = min(as_of, cycle_last_day(cycle, policy.pledge_cycle_start_month))
+    calendar = await work_calendar(session)
     # The due date depends on the state only: worked out once per state, not once per person.
     due_by_state: dict[PledgeState, date] = {}
     out = {}
@@ -178,7 +188,7 @@ async def annual_standings(
             state, shown = PledgeState.SIGNED, signed
         due = due_by_state.get(state)
         if due is None:
-            due = due_by_state[state] = annual_due(policy, catalog, cycle, judged_on, state)
+            due = due_by_state[state] = annual_due(policy, catalog, cycle, judged_on, state, calendar)
         receipt = _receipt(shown) if shown is not None else None
         out[staff_id] = Standing(staff_id, PledgeKind.ANNUAL, None, state, due, receipt)
     return out

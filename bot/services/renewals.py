@@ -54,9 +54,11 @@ class Owing:
         return tuple(out)
 
 
-def deadlines(policy: Policy, catalog: Catalog, cycle: int, day: date, state: PledgeState) -> Deadlines:
+def deadlines(
+    policy: Policy, catalog: Catalog, cycle: int, day: date, state: PledgeState, calendar: WorkCalendar
+) -> Deadlines:
     quiz = date(day.year, 1, 1) + timedelta(days=policy.quiz_due_days)
-    return Deadlines(annual_due(policy, catalog, cycle, day, state), due_date(quiz, WorkCalendar()))
+    return Deadlines(annual_due(policy, catalog, cycle, day, state, calendar), due_date(quiz, calendar))
 
 
 def _valid_signature(cycle: int, judged_on: date, catalog: Catalog) -> Exists:
