@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
+from sqlalchemy import select
 
 from bot.cli import main
 from bot.config import Policy
 from bot.db.models import Department, Staff
+from bot.db.models_leak import LeakCase
 from bot.db.models_pledge import Departure
 from bot.db.models_quiz import QuizAttempt
 from bot.db.session import Database
@@ -203,6 +205,40 @@ def test_the_workbook_speaks_english(texts: Texts) -> None:
     assert book.sheetnames == [texts.render("exports/sheet", "en", sheet=s) for s in SHEETS]
     assert header(book.worksheets[0])[0] == "Department" and book.worksheets[0].max_row == 1
     assert book.worksheets[0].oddHeader.center.text == "Bureau && Co"  # a literal & in Excel's header code
+
+
+async def test_a_past_day_counts_only_what_was_recorded_by_its_end(db: Database) -> None:
+    ids = await seed(db)
+    later = datetime(2026, 10, 20, 11, 0, tzinfo=TZ)
+    async with db.transaction() as s:
+        await sign(s, ids["E002"], PledgeKind.ANNUAL, later)
+        await duties.record_self_check(s, later, ids["E003"], 2026, {"c1": {"answer": "yes", "note": ""}})
+        case_id = await s.scalar(select(LeakCase.id))
+        assert case_id is not None
+        await leak.set_status(s, later, case_id, ids["E001"], leak.Status.CONCLUDED, None)
+    catalog = load_catalog().catalog
+
+    async def office(day: date, until: datetime | None) -> DepartmentCompliance:
+        async with db.sessions() as s:
+            found = await compliance.departments(s, day, Policy(), catalog, await work_calendar(s), until=until)
+        return next(d for d in found if d.name == "办公室")
+
+    def signed(dept: DepartmentCompliance) -> set[str]:
+        return {p.employee_id for p in dept.people if p.pledge}
+
+    def checked(dept: DepartmentCompliance) -> set[str]:
+        return {p.employee_id for p in dept.people if p.self_checked}
+
+    # As of 12 October, from what had been recorded by its end: the case was still open.
+    then = await office(DAY, datetime(2026, 10, 13, tzinfo=TZ))
+    assert (signed(then), checked(then), then.open_cases) == ({"E001", "E003"}, {"E001"}, 1)
+    # Today, from everything recorded.
+    now = await office(date(2026, 10, 21), None)
+    assert (signed(now), checked(now), now.open_cases) == ({"E001", "E002", "E003"}, {"E001", "E003"}, 0)
+    # Before the roster was loaded (12 October), nobody was on it.
+    async with db.sessions() as s:
+        calendar, before = await work_calendar(s), datetime(2026, 10, 2, tzinfo=TZ)
+        assert await compliance.departments(s, date(2026, 10, 1), Policy(), catalog, calendar, until=before) == []
 
 
 async def test_roster_lists_core_and_important_staff(db: Database, texts: Texts) -> None:

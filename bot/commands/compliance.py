@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from bot.cli import _ready
@@ -31,17 +31,20 @@ async def cmd_export_compliance(settings: Settings, args: argparse.Namespace) ->
     """Every department's standing on the duties, as of --at (default today), with who owes what."""
     out = _xlsx(args.out)
     now = SystemClock().now()
+    today = now.astimezone(settings.timezone).date()
     try:
-        day = date.fromisoformat(args.at) if args.at else now.astimezone(settings.timezone).date()
+        day = date.fromisoformat(args.at) if args.at else today
     except ValueError as exc:
         raise ConfigError(f"--at must be YYYY-MM-DD: {args.at!r}") from exc
+    # A past day counts only what had been recorded by its end.
+    until = datetime.combine(day + timedelta(days=1), time(), settings.timezone) if day < today else None
     catalog = load_catalog().catalog
     texts = Texts(settings.timezone)
     db = await _ready(settings)
     try:
         async with db.sessions() as session:
             calendar = await work_calendar(session)
-            departments = await compliance.departments(session, day, settings.policy, catalog, calendar)
+            departments = await compliance.departments(session, day, settings.policy, catalog, calendar, until=until)
     finally:
         await db.dispose()
     data = compliance_workbook(departments, settings.policy.bureau_name, now, texts, LOCALE, as_of=day)
@@ -78,7 +81,11 @@ def add_parsers(export_sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "compliance", help="every department's standing on the duties, and who owes each (保密工作完成情况)"
     )
     export_compliance.add_argument("--out", required=True, help=".xlsx file to write")
-    export_compliance.add_argument("--at", help="the day the figures are for, YYYY-MM-DD (default: today)")
+    export_compliance.add_argument(
+        "--at",
+        help="the day the figures are for, YYYY-MM-DD (default: today); a past day counts only what had been "
+        "recorded by its end",
+    )
     export_compliance.set_defaults(func=cmd_export_compliance)
     export_roster = export_sub.add_parser("roster", help="the year's roster of core and important staff (花名册)")
     export_roster.add_argument("--year", type=int, required=True)

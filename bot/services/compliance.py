@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
@@ -30,6 +31,17 @@ def _only(query: Select, column: object, department_id: int | None) -> Select:
     return query if department_id is None else query.where(column == department_id)  # type: ignore[arg-type]
 
 
+def _before(column: Any, until: datetime | None) -> tuple[ColumnElement[bool], ...]:
+    """The condition that a record was made before `until`; none when every record counts."""
+    return () if until is None else (column < until,)
+
+
+def _open_cases(until: datetime | None) -> tuple[ColumnElement[bool], ...]:
+    if until is None:
+        return (LeakCase.status != Status.CONCLUDED.value,)
+    return (LeakCase.reported_at < until, or_(LeakCase.concluded_at.is_(None), LeakCase.concluded_at >= until))
+
+
 async def departments(
     session: AsyncSession,
     today: date,
@@ -37,9 +49,12 @@ async def departments(
     catalog: Catalog,
     calendar: WorkCalendar,
     department_id: int | None = None,
+    until: datetime | None = None,
 ) -> list[DepartmentCompliance]:
     """Every department with active staff or people in their declassification period (or the one given), in
-    name order. Standings are those recorded by now, judged as of `today`."""
+    name order, judged as of `today`. With `until` (an export for a past day), only what was recorded before it
+    counts: signatures, passes, education, self-checks, inventory reports, departures and open cases; the
+    people are today's roster less those added since."""
     bound = exists().where(Binding.staff_id == Staff.id, Binding.unreachable_at.is_(None))
     staff = (
         await session.execute(
@@ -48,7 +63,7 @@ async def departments(
                     Staff.id, Staff.employee_id, Staff.name, Staff.department_id, Department.name, Staff.level, bound
                 )
                 .join(Department, Department.id == Staff.department_id)
-                .where(Staff.active.is_(True))
+                .where(Staff.active.is_(True), *_before(Staff.created_at, until))
                 .order_by(Department.name, Staff.employee_id),
                 Staff.department_id,
                 department_id,
@@ -57,7 +72,7 @@ async def departments(
     ).all()
     ids = [row[0] for row in staff]
     pledge_cycle = cycle_of(today, policy.pledge_cycle_start_month)
-    standings = await annual_standings(session, ids, pledge_cycle, today, policy, catalog)
+    standings = await annual_standings(session, ids, pledge_cycle, today, policy, catalog, until)
 
     scores = dict(
         (
@@ -70,6 +85,7 @@ async def departments(
                         QuizAttempt.status == "finished",
                         QuizAttempt.passed.is_(True),
                         or_(QuizAttempt.review.is_(None), QuizAttempt.review == "accepted"),
+                        *_before(QuizAttempt.finished_at, until),
                     )
                     .group_by(QuizAttempt.staff_id),
                     Staff.department_id,
@@ -85,7 +101,11 @@ async def departments(
                 _only(
                     select(EducationRecord.staff_id, func.max(EducationRecord.held_on))
                     .join(Staff, Staff.id == EducationRecord.staff_id)
-                    .where(EducationRecord.held_on >= period.start, EducationRecord.held_on <= period.end)
+                    .where(
+                        EducationRecord.held_on >= period.start,
+                        EducationRecord.held_on <= min(period.end, today),
+                        *_before(EducationRecord.created_at, until),
+                    )
                     .group_by(EducationRecord.staff_id),
                     Staff.department_id,
                     department_id,
@@ -99,7 +119,7 @@ async def departments(
                 _only(
                     select(SelfCheck.staff_id)
                     .join(Staff, Staff.id == SelfCheck.staff_id)
-                    .where(SelfCheck.year == today.year),
+                    .where(SelfCheck.year == today.year, *_before(SelfCheck.completed_at, until)),
                     Staff.department_id,
                     department_id,
                 )
@@ -113,7 +133,11 @@ async def departments(
                 _only(
                     select(Departure.staff_id, Departure.approved_on, Departure.ends_on)
                     .join(Staff, Staff.id == Departure.staff_id)
-                    .where(Departure.completed_at.is_(None), Staff.active.is_(True)),
+                    .where(
+                        Departure.completed_at.is_(None),
+                        Staff.active.is_(True),
+                        *_before(Departure.created_at, until),
+                    ),
                     Staff.department_id,
                     department_id,
                 )
@@ -148,7 +172,7 @@ async def departments(
                 declassification_ends_on=departures[staff_id][1] if staff_id in departures else None,
             )
         )
-    leavers = await _leavers(session, today, department_id)
+    leavers = await _leavers(session, today, department_id, until)
 
     label, nominal = inventory_period(policy.inventory_deadlines, today)
     deadline = due_date(nominal, calendar)
@@ -158,7 +182,7 @@ async def departments(
             await session.execute(
                 _only(
                     select(InventoryReport.department_id, InventoryReport.matches, InventoryReport.missing).where(
-                        InventoryReport.period == label
+                        InventoryReport.period == label, *_before(InventoryReport.reported_at, until)
                     ),
                     InventoryReport.department_id,
                     department_id,
@@ -173,7 +197,7 @@ async def departments(
                     select(Staff.department_id, func.count(LeakCase.id))
                     .join(LeakReporter, LeakReporter.case_id == LeakCase.id)
                     .join(Staff, Staff.id == LeakReporter.staff_id)
-                    .where(LeakCase.status != Status.CONCLUDED.value)
+                    .where(*_open_cases(until))
                     .group_by(Staff.department_id),
                     Staff.department_id,
                     department_id,
@@ -207,7 +231,9 @@ async def departments(
     return out
 
 
-async def _leavers(session: AsyncSession, today: date, department_id: int | None) -> dict[int, list[PersonCompliance]]:
+async def _leavers(
+    session: AsyncSession, today: date, department_id: int | None, until: datetime | None
+) -> dict[int, list[PersonCompliance]]:
     """People who have left and are still in their declassification period (not counted in any rate)."""
     rows = (
         await session.execute(
@@ -224,7 +250,12 @@ async def _leavers(session: AsyncSession, today: date, department_id: int | None
                 )
                 .join(Staff, Staff.id == Departure.staff_id)
                 .join(Department, Department.id == Staff.department_id)
-                .where(Staff.active.is_(False), Departure.ends_on.is_not(None), Departure.ends_on >= today)
+                .where(
+                    Staff.active.is_(False),
+                    Departure.ends_on.is_not(None),
+                    Departure.ends_on >= today,
+                    *_before(Departure.created_at, until),
+                )
                 .order_by(Departure.ends_on),
                 Staff.department_id,
                 department_id,

@@ -151,8 +151,10 @@ async def annual_standings(
     as_of: date,
     policy: Policy,
     catalog: Catalog,
+    until: datetime | None = None,
 ) -> dict[int, Standing]:
-    """The yearly pledge of `cycle` for each person, judged on `as_of` (material changes in force by then)."""
+    """The yearly pledge of `cycle` for each person, judged on `as_of` (material changes in force by then), from
+    the records made before `until` (all of them when None)."""
     ids = list(staff_ids)
     latest: dict[int, PledgeRecord] = {}
     last_signed: dict[int, PledgeRecord] = {}
@@ -164,6 +166,8 @@ async def annual_standings(
         # databases' limits on bound parameters.
         if len(ids) <= 1000:
             query = query.where(PledgeRecord.staff_id.in_(ids))
+        if until is not None:
+            query = query.where(PledgeRecord.at < until)
         rows = await session.scalars(query.order_by(PledgeRecord.id))
         for record in rows:
             latest[record.staff_id] = record
