@@ -96,7 +96,7 @@ async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_roster_import(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.services.roster import import_roster, read_roster
+    from bot.services.roster import describe_errors, import_roster, read_roster
 
     path = Path(args.file)
     if not path.is_file():
@@ -104,7 +104,8 @@ async def cmd_roster_import(settings: Settings, args: argparse.Namespace) -> int
     try:
         rows = read_roster(path)
     except RosterError as exc:
-        say(settings, "roster_rejected", err=True, errors=exc.errors)
+        problems = describe_errors(exc.errors, _texts(settings.timezone), CLI_LOCALE)
+        say(settings, "roster_rejected", err=True, problems=problems)
         return 1
     db = await _ready(settings)
     try:

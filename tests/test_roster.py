@@ -8,13 +8,16 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
+from bot.cli import main
 from bot.clock import SettableClock
 from bot.db.models import AuditLog, Department, Staff
 from bot.db.session import Database
 from bot.domain.levels import Level, Role
-from bot.domain.roster import RosterError
+from bot.domain.roster import RosterError, RowCode, RowError
 from bot.services.people import by_employee_id
-from bot.services.roster import import_roster, read_roster
+from bot.services.roster import describe_errors, import_roster, read_roster
+from bot.texts import LOCALES, Texts
+from tests.conftest import TZ
 
 ROWS = [
     ("employee_id", "name", "department", "level", "role"),
@@ -24,6 +27,14 @@ ROWS = [
     ("E4", "陈静", "考试院", "none", "staff"),
     ("E5", "Tom Lee", "考试院", "非涉密", "head；staff"),
 ]
+
+
+def rejected(path: Path, locale: str = "zh") -> dict[int, str]:
+    """What a person is told about each bad line of the file, as the CLI joins it."""
+    with pytest.raises(RosterError) as err:
+        read_roster(path)
+    joiner = ";" if locale == "zh" else "; "
+    return {line: joiner.join(reasons) for line, reasons in describe_errors(err.value.errors, Texts(TZ), locale)}
 
 
 def write_csv(path: Path, rows: list[tuple[str, ...]], encoding: str) -> Path:
@@ -75,20 +86,105 @@ def test_bad_rows_reported_with_every_line_number(tmp_path: Path) -> None:
         ("E3", "重复", "办公室", "一般", "boss"),  # line 9: duplicate id, unknown role
         ("E10", "缺部门", "", "一般", "staff"),  # line 10
     ]
+    path = write_csv(tmp_path / "r.csv", rows, "utf-8")
     with pytest.raises(RosterError) as err:
-        read_roster(write_csv(tmp_path / "r.csv", rows, "utf-8"))
-    lines = {e.line: e.reason for e in err.value.errors}
-    assert sorted(lines) == [7, 8, 9, 10]
-    assert "工号为空" in lines[7]
-    assert "姓名为空" in lines[8] and "秘密" in lines[8]
-    assert "第 4 行重复" in lines[9] and "boss" in lines[9]
-    assert "部门为空" in lines[10]
+        read_roster(path)
+    assert [(e.line, e.code) for e in err.value.errors] == [
+        (7, RowCode.EMPTY_ID),
+        (8, RowCode.EMPTY_NAME),
+        (8, RowCode.UNKNOWN_LEVEL),
+        (9, RowCode.DUPLICATE_ID),
+        (9, RowCode.UNKNOWN_ROLE),
+        (10, RowCode.EMPTY_DEPARTMENT),
+    ]
+    assert err.value.errors[3].params == {"employee_id": "E3", "first_line": 4}
+    assert rejected(path) == {
+        7: "工号为空",
+        8: "姓名为空;涉密等级“秘密”无法识别(可填 核心/重要/一般/非涉密 或 core/important/general/none)",
+        9: "工号 E3 与第 4 行重复;角色“boss”无法识别(可填 staff/head/officer 或 职工/负责人/保密员,多个用 ; 分隔)",
+        10: "部门为空",
+    }
+    english = rejected(path, "en")
+    assert english[7] == "employee ID is empty"
+    assert english[9].startswith('employee ID E3 repeats line 4; role "boss" not recognised')
+
+
+def test_cli_lists_every_bad_line_and_imports_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [*ROWS, ("", "无工号", "办公室", "一般", "staff"), ("E3", "重复", "办公室", "一般", "staff")]
+    assert main(["roster", "import", str(write_csv(tmp_path / "r.csv", rows, "utf-8"))]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "名单有误，未导入任何数据（2 行有问题）:",
+        "  第 7 行: 工号为空",
+        "  第 8 行: 工号 E3 与第 4 行重复",
+    ]
 
 
 def test_missing_column_is_reported(tmp_path: Path) -> None:
-    with pytest.raises(RosterError) as err:
-        read_roster(write_csv(tmp_path / "r.csv", [("employee_id", "name", "level"), ("E1", "王", "一般")], "utf-8"))
-    assert "department" in err.value.errors[0].reason and "role" in err.value.errors[0].reason
+    path = write_csv(tmp_path / "r.csv", [("employee_id", "name", "level"), ("E1", "王", "一般")], "utf-8")
+    assert rejected(path) == {
+        1: "表头缺少列: department, role(需要 employee_id,name,department,level,role)",
+    }
+    assert rejected(path, "en") == {
+        1: "the header lacks columns: department, role (needed: employee_id, name, department, level, role)",
+    }
+
+
+def test_unreadable_and_empty_files_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "bad.csv").write_bytes(b"\xff\xfe\x00\xd8\x81")
+    assert rejected(tmp_path / "bad.csv") == {1: "文件编码无法识别(请保存为 UTF-8 或 GBK 编码的 CSV,或 XLSX)"}
+    (tmp_path / "empty.csv").write_bytes(b"")
+    assert rejected(tmp_path / "empty.csv") == {1: "文件为空"}
+    assert rejected(tmp_path / "empty.csv", "en") == {1: "the file is empty"}
+    (tmp_path / "broken.xlsx").write_bytes(b"not a workbook")
+    [reason] = rejected(tmp_path / "broken.xlsx").values()
+    assert reason.startswith("无法读取 XLSX 文件: ")
+    Workbook().save(tmp_path / "blank.xlsx")
+    assert rejected(tmp_path / "blank.xlsx") == {1: "工作表为空"}
+
+
+def test_duplicate_wecom_account_and_overlong_cells(tmp_path: Path) -> None:
+    rows = [
+        ("employee_id", "name", "department", "level", "role", "wecom_userid"),
+        ("E1", "王建国", "办公室", "核心", "staff", "wjg"),
+        ("E2", "李秀英", "办公室", "一般", "staff", "wjg"),  # line 3
+        ("E" * 33, "名" * 51, "部" * 101, "一般", "staff", ""),  # line 4
+    ]
+    assert rejected(write_csv(tmp_path / "r.csv", rows, "utf-8")) == {
+        3: "企业微信账号 wjg 与第 2 行重复",
+        4: "工号超过 32 个字符;姓名超过 50 个字符;部门名称超过 100 个字符",
+    }
+
+
+# Parameters for each code, as the validator and the file reader give them.
+SAMPLE_PARAMS: dict[RowCode, dict[str, object]] = {
+    RowCode.UNREADABLE_ENCODING: {},
+    RowCode.EMPTY_FILE: {},
+    RowCode.UNREADABLE_XLSX: {"error": "BadZipFile"},
+    RowCode.EMPTY_SHEET: {},
+    RowCode.MISSING_COLUMNS: {"missing": ["role"], "required": ["employee_id", "role"]},
+    RowCode.EMPTY_ID: {},
+    RowCode.ID_TOO_LONG: {"limit": 32},
+    RowCode.DUPLICATE_ID: {"employee_id": "E1", "first_line": 2},
+    RowCode.EMPTY_NAME: {},
+    RowCode.NAME_TOO_LONG: {"limit": 50},
+    RowCode.EMPTY_DEPARTMENT: {},
+    RowCode.DEPARTMENT_TOO_LONG: {"limit": 100},
+    RowCode.UNKNOWN_LEVEL: {"value": "x"},
+    RowCode.UNKNOWN_ROLE: {"value": "x"},
+    RowCode.DUPLICATE_WECOM: {"wecom_userid": "w", "first_line": 2},
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_code_has_wording_in_both_languages(locale: str) -> None:
+    assert set(SAMPLE_PARAMS) == set(RowCode)
+    texts = Texts(TZ)
+    seen = set()
+    for code, params in SAMPLE_PARAMS.items():
+        [(line, [text])] = describe_errors([RowError(1, code, params)], texts, locale)
+        assert line == 1 and text and text != code.value  # a branch of its own, not the fallback
+        seen.add(text)
+    assert len(seen) == len(RowCode)
 
 
 async def test_import_then_reimport_counts_and_absentees(db: Database, clock: SettableClock, tmp_path: Path) -> None:

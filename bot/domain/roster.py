@@ -1,9 +1,13 @@
-"""Validating roster rows (pure): every bad row is reported with its line number and reason."""
+"""Validating roster rows (pure): every problem is reported with its line number, a code and its parameters.
+
+The wording shown to a person is in messages/roster/row_error.j2 (one branch per code).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 from bot.domain.levels import Level, Role, parse_level, parse_roles
 
@@ -37,10 +41,35 @@ class RosterRow:
     wecom_userid: str | None = None
 
 
+class RowCode(StrEnum):
+    """What is wrong; the parameters each code carries are listed beside it."""
+
+    # The file as a whole (line 1), found while reading it in bot/services/roster.py.
+    UNREADABLE_ENCODING = "unreadable_encoding"
+    EMPTY_FILE = "empty_file"
+    UNREADABLE_XLSX = "unreadable_xlsx"  # error: the exception's class name
+    EMPTY_SHEET = "empty_sheet"
+    MISSING_COLUMNS = "missing_columns"  # missing, required: lists of column names
+    # One row.
+    EMPTY_ID = "empty_id"
+    ID_TOO_LONG = "id_too_long"  # limit
+    DUPLICATE_ID = "duplicate_id"  # employee_id, first_line
+    EMPTY_NAME = "empty_name"
+    NAME_TOO_LONG = "name_too_long"  # limit
+    EMPTY_DEPARTMENT = "empty_department"
+    DEPARTMENT_TOO_LONG = "department_too_long"  # limit
+    UNKNOWN_LEVEL = "unknown_level"  # value
+    UNKNOWN_ROLE = "unknown_role"  # value
+    DUPLICATE_WECOM = "duplicate_wecom"  # wecom_userid, first_line
+
+
 @dataclass(frozen=True)
 class RowError:
+    """One problem on one line; a line with several problems has several RowErrors, in the order found."""
+
     line: int
-    reason: str
+    code: RowCode
+    params: Mapping[str, object] = field(default_factory=dict)
 
 
 class RosterError(Exception):
@@ -60,7 +89,9 @@ def normalise_header(header: Iterable[str]) -> list[str]:
 def validate_header(columns: list[str]) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        raise RosterError([RowError(1, f"表头缺少列: {', '.join(missing)}(需要 {','.join(REQUIRED_COLUMNS)})")])
+        raise RosterError(
+            [RowError(1, RowCode.MISSING_COLUMNS, {"missing": missing, "required": list(REQUIRED_COLUMNS)})]
+        )
 
 
 def validate_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> list[RosterRow]:
@@ -73,39 +104,39 @@ def validate_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> list[RosterRow]
         cells = {k: (v or "").strip() for k, v in raw.items()}
         if not any(cells.values()):
             continue  # blank lines are common at the end of Excel exports
-        reasons = []
+        found: list[RowError] = []
         employee_id = cells.get("employee_id", "")
         name = cells.get("name", "")
         department = cells.get("department", "")
         if not employee_id:
-            reasons.append("工号为空")
+            found.append(RowError(line, RowCode.EMPTY_ID))
         elif len(employee_id) > MAX_EMPLOYEE_ID:
-            reasons.append(f"工号超过 {MAX_EMPLOYEE_ID} 个字符")
+            found.append(RowError(line, RowCode.ID_TOO_LONG, {"limit": MAX_EMPLOYEE_ID}))
         elif employee_id in seen:
-            reasons.append(f"工号 {employee_id} 与第 {seen[employee_id]} 行重复")
+            found.append(
+                RowError(line, RowCode.DUPLICATE_ID, {"employee_id": employee_id, "first_line": seen[employee_id]})
+            )
         if not name:
-            reasons.append("姓名为空")
+            found.append(RowError(line, RowCode.EMPTY_NAME))
         elif len(name) > MAX_NAME:
-            reasons.append(f"姓名超过 {MAX_NAME} 个字符")
+            found.append(RowError(line, RowCode.NAME_TOO_LONG, {"limit": MAX_NAME}))
         if not department:
-            reasons.append("部门为空")
+            found.append(RowError(line, RowCode.EMPTY_DEPARTMENT))
         elif len(department) > MAX_DEPARTMENT:
-            reasons.append(f"部门名称超过 {MAX_DEPARTMENT} 个字符")
+            found.append(RowError(line, RowCode.DEPARTMENT_TOO_LONG, {"limit": MAX_DEPARTMENT}))
         level = parse_level(cells.get("level", ""))
         if level is None:
-            reasons.append(
-                f"涉密等级“{cells.get('level', '')}”无法识别(可填 核心/重要/一般/非涉密 或 core/important/general/none)"
-            )
+            found.append(RowError(line, RowCode.UNKNOWN_LEVEL, {"value": cells.get("level", "")}))
         roles = parse_roles(cells.get("role", ""))
         if roles is None:
-            reasons.append(
-                f"角色“{cells.get('role', '')}”无法识别(可填 staff/head/officer 或 职工/负责人/保密员,多个用 ; 分隔)"
-            )
+            found.append(RowError(line, RowCode.UNKNOWN_ROLE, {"value": cells.get("role", "")}))
         wecom = cells.get("wecom_userid") or None
         if wecom and wecom in seen_wecom:
-            reasons.append(f"企业微信账号 {wecom} 与第 {seen_wecom[wecom]} 行重复")
-        if reasons:
-            errors.append(RowError(line, ";".join(reasons)))
+            found.append(
+                RowError(line, RowCode.DUPLICATE_WECOM, {"wecom_userid": wecom, "first_line": seen_wecom[wecom]})
+            )
+        if found:
+            errors.extend(found)
             continue
         assert level is not None and roles is not None
         seen[employee_id] = line

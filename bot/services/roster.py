@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,12 +17,14 @@ from bot.domain.levels import Role
 from bot.domain.roster import (
     RosterError,
     RosterRow,
+    RowCode,
     RowError,
     normalise_header,
     validate_header,
     validate_rows,
 )
 from bot.services import audit
+from bot.texts import Texts
 
 
 def read_roster(path: Path) -> list[RosterRow]:
@@ -41,14 +43,14 @@ def _decode(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise RosterError([RowError(1, "文件编码无法识别(请保存为 UTF-8 或 GBK 编码的 CSV,或 XLSX)")])
+    raise RosterError([RowError(1, RowCode.UNREADABLE_ENCODING)])
 
 
 def _csv_rows(content: str) -> Iterator[tuple[int, dict[str, str]]]:
     reader = csv.reader(io.StringIO(content))
     header = next(reader, None)
     if header is None:
-        raise RosterError([RowError(1, "文件为空")])
+        raise RosterError([RowError(1, RowCode.EMPTY_FILE)])
     columns = normalise_header(header)
     validate_header(columns)
     for index, cells in enumerate(reader, start=2):
@@ -61,13 +63,13 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise RosterError([RowError(1, f"无法读取 XLSX 文件: {type(exc).__name__}")]) from exc
+        raise RosterError([RowError(1, RowCode.UNREADABLE_XLSX, {"error": type(exc).__name__})]) from exc
     try:
         sheet = book.worksheets[0]
         rows = sheet.iter_rows(values_only=True)
         header = next(rows, None)
         if header is None:
-            raise RosterError([RowError(1, "工作表为空")])
+            raise RosterError([RowError(1, RowCode.EMPTY_SHEET)])
         columns = normalise_header(_cell(c) for c in header)
         validate_header(columns)
         result = [
@@ -77,6 +79,15 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     finally:
         book.close()
     return iter(result)
+
+
+def describe_errors(errors: Sequence[RowError], texts: Texts, locale: str) -> list[tuple[int, list[str]]]:
+    """Each line with problems, in order, and what is wrong with it in `locale` (messages/roster/row_error)."""
+    by_line: dict[int, list[str]] = {}
+    for error in errors:
+        text = texts.render("roster/row_error", locale, code=error.code.value, **error.params)
+        by_line.setdefault(error.line, []).append(text)
+    return sorted(by_line.items())
 
 
 def _cell(value: object) -> str:
