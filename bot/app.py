@@ -56,6 +56,7 @@ from bot.jobs.quiz import QuizExpirySweep
 from bot.jobs.renewals import RenewalSweep
 from bot.jobs.runner import TICK, SweepRunner
 from bot.outbox import Dispatcher
+from bot.services import charts
 from bot.services.pledge_catalog import load_catalog
 from bot.services.quiz import BANK_PATH as QUIZ_BANK
 from bot.texts import Texts
@@ -253,7 +254,7 @@ def build_app(settings: Settings, clock: Clock, serve: bool = False) -> BaomiApp
     caps = capabilities()
     registry = caps.registry
     assert registry is not None
-    dispatcher = Dispatcher(db, clock)
+    dispatcher = Dispatcher(db, clock, draw_chart=charts.draw)
     engine = Engine(db, clock, settings.policy, texts, registry, on_outbox=dispatcher.wake, bind_hooks=caps.on_bind)
     jobs = SweepRunner(db, clock, settings.policy, texts, settings.timezone, caps.sweeps, on_outbox=dispatcher.wake)
     dispatcher.on_recorded.append(jobs.follow)  # sweeps that follow deliveries (a broadcast's progress) run at once

@@ -419,7 +419,7 @@ class Engine:
             if index == 0 and inbound.callback_id:
                 # The first reply also acknowledges the press: one operation instead of two.
                 payload["answer"] = {"callback_id": inbound.callback_id, "text": step.toast or ""}
-            if reply.replace and inbound.callback_id and inbound.message_id and not (reply.document or reply.image):
+            if reply.replace and inbound.callback_id and inbound.message_id and not (reply.document or reply.chart):
                 payload["message_id"] = inbound.message_id
                 op = "edit"
             else:

@@ -40,7 +40,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
@@ -164,6 +164,7 @@ class _ChannelState:
 
 
 Follower = Callable[[frozenset[str]], Awaitable[None]]
+ChartDrawer = Callable[[Mapping[str, Any]], dict[str, str] | None]
 
 
 class Dispatcher:
@@ -171,10 +172,13 @@ class Dispatcher:
     the lot), as many as the channels' free slots and budgets allow, and perform them concurrently. A chat
     stays busy until its row's outcome is recorded, so its rows go out one at a time and in order."""
 
-    def __init__(self, db: Database, clock: Clock, batch: int = 200) -> None:
+    def __init__(self, db: Database, clock: Clock, batch: int = 200, draw_chart: ChartDrawer | None = None) -> None:
         self.db = db
         self.clock = clock
         self.batch = batch
+        # Draws a row's chart into the image the channels send (bot.services.charts.draw); without it, or when it
+        # cannot, the caption is sent alone.
+        self.draw_chart = draw_chart
         self.senders: dict[str, Sender] = {}
         self._state: dict[str, _ChannelState] = {}
         self._wake = asyncio.Event()
@@ -443,12 +447,23 @@ class Dispatcher:
     async def _perform(self, op: Operation) -> None:
         sender = self.senders[op.channel]
         try:
+            if "chart" in op.payload:
+                op = await self._with_chart_drawn(op)
             result = await sender.perform(op)
         except Exception as exc:  # a bug in a sender must not kill the dispatcher
             log.exception("outbox %s: sender raised %s", op.id, type(exc).__name__)
             result = Result(Outcome.RETRY, error=type(exc).__name__)
         self._done.append((op, result))
         self._wake.set()
+
+    async def _with_chart_drawn(self, op: Operation) -> Operation:
+        """The row with its chart drawn (in a thread: the loop keeps sending meanwhile) as an image."""
+        payload = dict(op.payload)
+        chart = payload.pop("chart")
+        image = await asyncio.to_thread(self.draw_chart, chart) if self.draw_chart is not None else None
+        if image is not None:
+            payload["image"] = image
+        return replace(op, payload=payload)
 
     async def _record(self, session: AsyncSession, done: list[tuple[Operation, Result]]) -> None:
         """Write the outcomes of finished operations."""

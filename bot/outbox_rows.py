@@ -36,8 +36,8 @@ def message_payload(reply: Reply, flow_prefix: str | None = None, version: int |
     payload: dict[str, Any] = {"text": reply.text, "buttons": button_rows(reply.buttons, flow_prefix, version)}
     if reply.document is not None:
         payload["document"] = asdict(reply.document)
-    if reply.image is not None:
-        payload["image"] = asdict(reply.image)
+    if reply.chart is not None:
+        payload["chart"] = asdict(reply.chart)
     return payload
 
 

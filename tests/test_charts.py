@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 from datetime import date
 from pathlib import Path
 
@@ -13,12 +15,15 @@ from PIL import Image, ImageColor
 
 from bot.domain.compliance import DUTIES, DepartmentCompliance, InventoryState, PersonCompliance, lowest_first
 from bot.domain.levels import Level
+from bot.services import charts
 from bot.services.charts import (
     COLOURS,
     MAX_DEPARTMENTS,
     WIDTH_PX,
+    ChartData,
     ChartLabels,
     FontMissing,
+    chart_data,
     chart_labels,
     compliance_chart,
     locate_font,
@@ -82,6 +87,10 @@ def organisation(count: int, *, self_check_owed: bool = True) -> list[Department
     return lowest_first(departments)
 
 
+def draw_chart(departments: list[DepartmentCompliance], found: ChartLabels, font: Path | None = None) -> bytes:
+    return compliance_chart(chart_data(departments, found), font=font)
+
+
 def labels(texts: Texts, count: int, locale: str = "zh") -> ChartLabels:
     return chart_labels(texts, locale, departments=count, day=DAY)
 
@@ -95,7 +104,7 @@ def png(data: bytes) -> Image.Image:
 
 @pytest.mark.parametrize("locale", ["zh", "en"])
 def test_twelve_departments_make_a_phone_sized_png(texts: Texts, locale: str) -> None:
-    data = compliance_chart(organisation(12), labels(texts, 12, locale))
+    data = draw_chart(organisation(12), labels(texts, 12, locale))
     image = png(data)
     assert image.mode == "RGBA"
     assert image.width == WIDTH_PX
@@ -116,9 +125,9 @@ def test_the_cjk_font_draws_the_chinese(texts: Texts) -> None:
     """With the CJK font nothing is missing (a "Glyph … missing" warning would fail this test); with DejaVu,
     which has no Chinese, matplotlib warns and the picture comes out different."""
     departments, found = organisation(12), labels(texts, 12)
-    cjk = compliance_chart(departments, found)
+    cjk = draw_chart(departments, found)
     with pytest.warns(UserWarning, match="missing from font"):
-        dejavu = compliance_chart(departments, found, font=DEJAVU)
+        dejavu = draw_chart(departments, found, font=DEJAVU)
     assert png(cjk).tobytes() != png(dejavu).tobytes()
 
 
@@ -131,16 +140,16 @@ def test_a_duty_nobody_owes_has_no_bar(texts: Texts) -> None:
         assert counts is not None
         return sum(n for n, c in counts if c == colour)
 
-    owed = pixels(compliance_chart(organisation(12), labels(texts, 12)))
-    not_owed = pixels(compliance_chart(organisation(12, self_check_owed=False), labels(texts, 12)))
+    owed = pixels(draw_chart(organisation(12), labels(texts, 12)))
+    not_owed = pixels(draw_chart(organisation(12, self_check_owed=False), labels(texts, 12)))
     assert 0 < not_owed < 2_000 < 10 * not_owed < owed
 
 
 def test_no_departments_still_draw_a_picture_saying_so(texts: Texts) -> None:
-    empty = compliance_chart([], labels(texts, 0))
+    empty = draw_chart([], labels(texts, 0))
     image = png(empty)
     assert image.width == WIDTH_PX and image.height < 1000
-    other = compliance_chart([], ChartLabels(labels(texts, 0).title, labels(texts, 0).duties, "？", "%"))
+    other = draw_chart([], ChartLabels(labels(texts, 0).title, labels(texts, 0).duties, "？", "%"))
     assert png(other).tobytes() != image.tobytes()  # the no-data label is what is drawn
 
 
@@ -149,9 +158,23 @@ def test_more_departments_than_fit_are_cut_and_the_title_says_so(texts: Texts) -
     cut = labels(texts, len(many))
     assert str(MAX_DEPARTMENTS) in cut.title and str(len(many)) in cut.title
     assert str(MAX_DEPARTMENTS) not in labels(texts, 12).title
-    tall = png(compliance_chart(many, cut))
-    assert tall.size == png(compliance_chart(many[:MAX_DEPARTMENTS], cut)).size
+    tall = png(draw_chart(many, cut))
+    assert tall.size == png(draw_chart(many[:MAX_DEPARTMENTS], cut)).size
     assert tall.height < 10_000 - WIDTH_PX  # Telegram's limit on a photo's width plus height
+
+
+def test_the_figures_travel_as_json_and_are_drawn_when_sent(texts: Texts) -> None:
+    """What an outbox row holds: a few hundred bytes of figures, drawn by the dispatcher's hook into the same
+    picture the figures make directly."""
+    departments, found = organisation(12), labels(texts, 12)
+    data = chart_data(departments, found)
+    stored = json.loads(json.dumps(data.to_json(), ensure_ascii=False))
+    assert ChartData.from_json(stored) == data
+    assert len(json.dumps(stored, ensure_ascii=False).encode()) < 2_000
+    assert data.percents[0] == tuple(departments[0].tally(duty).percent for duty in DUTIES)
+    image = charts.draw({"filename": "c.png", "data": stored, "caption": "说明"})
+    assert image is not None and (image["filename"], image["caption"]) == ("c.png", "说明")
+    assert base64.b64decode(image["content_b64"]) == compliance_chart(data)
 
 
 def test_a_missing_font_is_a_clear_error() -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from bot.app import BaomiApp
 from bot.clock import SettableClock
 from bot.config import Settings
-from bot.db.models import Conversation, SentLog, Staff
+from bot.db.models import Conversation, OutboxMessage, SentLog, Staff
 from bot.db.session import Database
 from bot.domain.levels import Level
 from bot.jobs.base import Sweep
@@ -174,6 +174,10 @@ async def test_officer_dashboard_sends_the_chart_and_the_list(api: FakeBotApi, a
     assert "photo" in chart and chart["caption"] == officer.t("dashboard/chart_caption", day=date(2026, 3, 2))
     assert_phone_png(photo_bytes(api, chart))
     assert chart["has_protected_content"] is True
+    async with app.db.sessions() as s:  # the row held the figures; the picture was drawn when it was sent
+        stored = (await s.scalars(select(OutboxMessage.payload).where(OutboxMessage.chat_id == "931"))).all()
+    charts = [p for p in stored if "chart" in p]
+    assert len(charts) == 1 and "image" not in charts[0] and len(str(charts[0])) < 2_000
     text = listing["text"]
     assert text.startswith(officer.t("dashboard/heading", day=date(2026, 3, 2), count=4))
     # Lowest compliance first: 考试院 has its education done, so it comes last.

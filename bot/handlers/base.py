@@ -100,13 +100,23 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Chart:
+    """A picture drawn when it is sent, not inside the flow's transaction: `data` holds the figures as plain JSON
+    (bot.services.charts.ChartData), the dispatcher draws them into a PNG shown with `caption` under it."""
+
+    filename: str
+    data: dict[str, Any]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     buttons: Sequence[Sequence[Button]] = ()
     # Replace the message whose button was pressed (Telegram edit, WeCom card update) instead of sending.
     replace: bool = False
     document: Document | None = None
-    image: Document | None = None  # a picture (PNG) shown in the chat, its caption under it
+    chart: Chart | None = None
 
 
 class Priority(IntEnum):

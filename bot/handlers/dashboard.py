@@ -4,25 +4,21 @@ workbook. Heads see their own department in /team, never these."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import logging
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from bot.domain.compliance import DUTIES, DepartmentCompliance, lowest_first
 from bot.domain.pledges import Catalog
-from bot.handlers.base import OFFICERS, Document, FlowContext, FlowEvent, Reply, Step
+from bot.handlers.base import OFFICERS, Chart, Document, FlowContext, FlowEvent, Reply, Step
 from bot.handlers.team import chunks, today
 from bot.services import compliance
 from bot.services.calendar import work_calendar
-from bot.services.charts import FontMissing, chart_labels, compliance_chart
+from bot.services.charts import chart_data, chart_labels
 from bot.services.compliance_export import compliance_workbook
 from bot.services.roster_export import roster_rows, roster_workbook
 from bot.texts import Texts
-
-log = logging.getLogger("baomi.dashboard")
 
 
 class DashboardFlow:
@@ -42,8 +38,8 @@ class DashboardFlow:
         parts = [ctx.t("dashboard/heading", day=day, count=len(depts))]
         parts += [department_lines(ctx.texts, ctx.locale, rank, d) for rank, d in enumerate(depts, 1)]
         replies = [Reply(text) for text in chunks(parts)]
-        image = await chart_image(ctx.texts, ctx.locale, depts, day)
-        return Step.done(*([Reply(image.caption, image=image)] if image else []), *replies)
+        chart = compliance_chart_reply(ctx.texts, ctx.locale, depts, day)
+        return Step.done(chart, *replies)
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
         return Step.done()
@@ -88,15 +84,9 @@ def department_lines(texts: Texts, locale: str, rank: int, dept: DepartmentCompl
     return texts.render("dashboard/department", locale, rank=rank, dept=dept, duties=DUTIES, labels=labels)
 
 
-async def chart_image(
-    texts: Texts, locale: str, departments: Sequence[DepartmentCompliance], day: date
-) -> Document | None:
-    """The chart as a PNG to send, drawn off the event loop; None (logged) when the CJK font is missing."""
+def compliance_chart_reply(texts: Texts, locale: str, departments: Sequence[DepartmentCompliance], day: date) -> Reply:
+    """The chart of `departments` (in their order) with its caption; drawn when sent (bot.services.charts)."""
     labels = chart_labels(texts, locale, departments=len(departments), day=day)
-    try:
-        png = await asyncio.to_thread(compliance_chart, departments, labels)
-    except FontMissing as exc:
-        log.warning("no chart: %s", exc)
-        return None
     caption = texts.render("dashboard/chart_caption", locale, day=day)
-    return Document(f"compliance-{day.isoformat()}.png", base64.b64encode(png).decode(), caption)
+    chart = Chart(f"compliance-{day.isoformat()}.png", chart_data(departments, labels).to_json(), caption)
+    return Reply(caption, chart=chart)

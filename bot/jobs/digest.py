@@ -14,7 +14,7 @@ from bot.domain.compliance import Duty, largest_gaps, lowest_first
 from bot.domain.pledges import Catalog, PledgeState, cycle_of
 from bot.domain.schedule import due_date, half_year, inventory_period
 from bot.handlers.base import Priority, Reply
-from bot.handlers.dashboard import chart_image
+from bot.handlers.dashboard import compliance_chart_reply
 from bot.handlers.leak_notices import label
 from bot.handlers.team import chunks
 from bot.jobs.base import SweepContext
@@ -62,7 +62,6 @@ class WeeklyDigestSweep:
         for officer in recipients:
             locale = locales.get(officer, "zh")
             if locale not in rendered:
-                image = await chart_image(ctx.texts, locale, depts, today)
                 case_lines = [
                     {
                         "number": c.number,
@@ -84,8 +83,8 @@ class WeeklyDigestSweep:
                     countdowns=ending,
                     deadlines=deadlines,
                 )
-                chart = [Reply(image.caption, image=image)] if image else []
-                rendered[locale] = [*chart, *(Reply(part) for part in chunks([text]))]
+                chart = compliance_chart_reply(ctx.texts, locale, depts, today)
+                rendered[locale] = [chart, *(Reply(part) for part in chunks([text]))]
             messages += [(officer, reply) for reply in rendered[locale]]
         await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY}:{year}-W{week:02}")
         return len(recipients)

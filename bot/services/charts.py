@@ -1,5 +1,9 @@
 """The compliance chart: one PNG a head or officer can read on a phone, drawn with matplotlib's Agg backend.
 
+A flow or sweep puts only the figures in its reply (`ChartData`, plain JSON in the outbox row); the dispatcher
+draws the picture when the row is sent (`draw`), in a thread and outside any transaction, so a dashboard never
+holds the database while matplotlib works, and an outbox row holds a few hundred bytes instead of a PNG.
+
 Chinese needs a CJK font, and the machines this runs on may have none: the project installs one through the
 `mplfonts` package (its wheel ships Noto Sans CJK SC) and hands that file to every text drawn. The font is
 located without importing mplfonts, whose import rewrites matplotlib's configuration. matplotlib itself is
@@ -8,10 +12,14 @@ imported inside the function, so the bot starts without paying for it.
 
 from __future__ import annotations
 
+import base64
 import importlib.metadata
 import io
+import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +29,8 @@ from bot.texts import Texts
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.font_manager import FontProperties
+
+log = logging.getLogger("baomi.charts")
 
 FONT_DISTRIBUTION = "mplfonts"
 FONT_FILE = "mplfonts/fonts/NotoSansCJKsc-Regular.otf"
@@ -57,6 +67,48 @@ class ChartLabels:
     axis: str
 
 
+@dataclass(frozen=True)
+class ChartData:
+    """What the chart shows, as plain values: the labels, and for each department drawn (in order) its name and
+    its percentage per duty in DUTIES order (None: nobody there owes the duty)."""
+
+    labels: ChartLabels
+    names: tuple[str, ...]
+    percents: tuple[tuple[int | None, ...], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        labels = self.labels
+        return {
+            "title": labels.title,
+            "duties": [labels.duties[duty] for duty in DUTIES],
+            "no_data": labels.no_data,
+            "axis": labels.axis,
+            "names": list(self.names),
+            "percents": [list(row) for row in self.percents],
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ChartData:
+        labels = ChartLabels(
+            title=raw["title"],
+            duties=dict(zip(DUTIES, raw["duties"], strict=True)),
+            no_data=raw["no_data"],
+            axis=raw["axis"],
+        )
+        percents = tuple(tuple(row) for row in raw["percents"])
+        return cls(labels, tuple(raw["names"]), percents)
+
+
+def chart_data(departments: Sequence[DepartmentCompliance], labels: ChartLabels) -> ChartData:
+    """The figures of the first MAX_DEPARTMENTS departments, in the order given (lowest compliance first)."""
+    shown = departments[:MAX_DEPARTMENTS]
+    return ChartData(
+        labels,
+        tuple(d.name for d in shown),
+        tuple(tuple(d.tally(duty).percent for duty in DUTIES) for d in shown),
+    )
+
+
 def chart_labels(texts: Texts, locale: str, *, departments: int, **context: Any) -> ChartLabels:
     """The labels in `locale`. `departments` is how many the chart is given (the title notes when only the first
     MAX_DEPARTMENTS are drawn); `context` goes to the title template (it needs `day`, the date of the figures)."""
@@ -81,24 +133,39 @@ def locate_font(distribution: str = FONT_DISTRIBUTION, file: str = FONT_FILE) ->
     return path
 
 
-def compliance_chart(
-    departments: Sequence[DepartmentCompliance], labels: ChartLabels, *, font: Path | None = None
-) -> bytes:
+def draw(chart: Mapping[str, Any]) -> dict[str, str] | None:
+    """The dispatcher's hook: a reply's chart (handlers.base.Chart as stored in the outbox row) as the image the
+    channels send; None (logged) when the CJK font is missing, and the caption is then sent alone."""
+    try:
+        png = _drawn(json.dumps(chart["data"], ensure_ascii=False, sort_keys=True))
+    except FontMissing as exc:
+        log.warning("no chart: %s", exc)
+        return None
+    return {"filename": chart["filename"], "content_b64": png, "caption": chart.get("caption") or ""}
+
+
+@lru_cache(maxsize=4)
+def _drawn(data: str) -> str:
+    """Base64 PNG of the figures; the weekly digest's officers (same figures, same language) share one drawing."""
+    return base64.b64encode(compliance_chart(ChartData.from_json(json.loads(data)))).decode()
+
+
+def compliance_chart(data: ChartData, *, font: Path | None = None) -> bytes:
     """A PNG of the departments' completion rates, in the order given (lowest compliance first, drawn at the
-    top): one group of four bars per department, at most MAX_DEPARTMENTS of them. `font` replaces the CJK font
-    (tests use it to show the difference)."""
+    top): one group of four bars per department. `font` replaces the CJK font (tests use it to show the
+    difference)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     path = font or locate_font()
-    shown = list(departments[:MAX_DEPARTMENTS])
-    height = FRAME_INCHES + GROUP_INCHES * max(len(shown), 1)
+    labels = data.labels
+    height = FRAME_INCHES + GROUP_INCHES * max(len(data.names), 1)
     figure = Figure(figsize=(WIDTH_PX / DPI, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     figure.suptitle(labels.title, fontproperties=_font(path, 14))
     axes = figure.add_subplot()
-    if shown:
-        _draw_bars(axes, shown, labels, path)
+    if data.names:
+        _draw_bars(axes, data, path)
         _legend(axes, labels, path)
     else:
         axes.set_axis_off()
@@ -108,24 +175,24 @@ def compliance_chart(
     return out.getvalue()
 
 
-def _draw_bars(axes: Axes, shown: list[DepartmentCompliance], labels: ChartLabels, path: Path) -> None:
+def _draw_bars(axes: Axes, data: ChartData, path: Path) -> None:
     """Four horizontal bars per department, each labelled with its percentage; a duty nobody owes gets a dash."""
     value_font = _font(path, 8)
     tick_font = _font(path, 11)
-    rows = range(len(shown))
+    rows = range(len(data.names))
     for i, duty in enumerate(DUTIES):
         offset = (i - (len(DUTIES) - 1) / 2) * BAR
-        percents = [d.tally(duty).percent for d in shown]
+        percents = [row[i] for row in data.percents]
         owed = [(row + offset, p) for row, p in zip(rows, percents, strict=True) if p is not None]
         axes.barh([y for y, _ in owed], [p for _, p in owed], height=BAR * 0.9, color=COLOURS[duty])
         for row, percent in zip(rows, percents, strict=True):
             text = ABSENT if percent is None else f"{percent}%"
             axes.text((percent or 0) + 1, row + offset, text, va="center", fontproperties=value_font, color="#333333")
-    axes.set_yticks(list(rows), [_wrap(d.name) for d in shown], fontproperties=tick_font)
-    axes.set_ylim(len(shown) - 0.5, -0.5)  # the first department at the top
+    axes.set_yticks(list(rows), [_wrap(name) for name in data.names], fontproperties=tick_font)
+    axes.set_ylim(len(data.names) - 0.5, -0.5)  # the first department at the top
     axes.set_xlim(0, 112)  # room for "100%" beyond the longest bar
     axes.set_xticks(range(0, 101, 20), [str(x) for x in range(0, 101, 20)], fontproperties=tick_font)
-    axes.set_xlabel(labels.axis, fontproperties=tick_font)
+    axes.set_xlabel(data.labels.axis, fontproperties=tick_font)
     axes.tick_params(axis="y", length=0)
     axes.grid(axis="x", color="#DDDDDD", linewidth=0.6)
     axes.set_axisbelow(True)
