@@ -19,6 +19,7 @@ from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
 from bot.db.migrate import downgrade, upgrade
 from bot.db.session import Database
+from bot.domain.quizbank import BankError
 from bot.domain.roster import RosterError
 from bot.texts import Texts
 
@@ -334,6 +335,12 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(func(settings, args))
     except ConfigError as exc:
         print(f"baomi: {exc}", file=sys.stderr)
+        return 2
+    except BankError as exc:  # the question bank is loaded when the bot starts and by `baomi export quiz`
+        from bot.services.quiz import describe_problems
+
+        lines = describe_problems(exc.problems, _texts(settings.timezone), CLI_LOCALE)
+        say(settings, "bank", err=True, file=str(exc.path) if exc.path else "-", problems=lines)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -13,7 +13,10 @@ import yaml
 
 from bot.cli import main
 from bot.domain.quizbank import check_bank_text
-from bot.services.quiz import BANK_PATH
+from bot.services import quiz
+from bot.services.quiz import BANK_PATH, describe_problems
+from bot.texts import Texts
+from tests.conftest import TZ
 
 Mutation = Callable[[dict[str, Any]], None]
 
@@ -88,9 +91,42 @@ def test_each_kind_of_malformed_bank_is_rejected(
     bad.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     assert main(["quiz", "check", str(bad)]) == 1
     lines = capsys.readouterr().out.splitlines()
-    problems = check_bank_text(bad.read_text(encoding="utf-8"))
+    problems = describe_problems(check_bank_text(bad.read_text(encoding="utf-8")), Texts(TZ), "zh")
     assert lines == [f"bad.yaml: {p}" for p in problems] + [f"题库有 {len(problems)} 处问题"]
     assert len(problems) == 1 and re.match(expected, lines[0]), lines
+
+
+def test_several_problems_are_listed_in_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = shipped()
+    question = first_single(data)
+    question["answer"] = "E"
+    question["difficulty"] = 7
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    assert main(["quiz", "check", str(bad)]) == 1
+    qid = question["id"]
+    assert capsys.readouterr().out.splitlines() == [
+        f"bad.yaml: {qid}:难度应为 1、2 或 3,现为 7",
+        f"bad.yaml: {qid}:答案 E 超出选项范围(共 4 个选项)",
+        "题库有 2 处问题",
+    ]
+
+
+def test_a_broken_bank_stops_a_command_that_loads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = shipped()
+    question = first_single(data)
+    question["topic"] = "未列出的主题"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    monkeypatch.setattr(quiz, "BANK_PATH", bad)
+    assert main(["export", "quiz", "--year", "2025", "--out", str(tmp_path / "quiz.xlsx")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{bad}: {question['id']}:主题 未列出的主题 不在 topics 列表中",
+        "题库有 1 处问题",
+    ]
+    assert not (tmp_path / "quiz.xlsx").exists()
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.quizbank import DrawnQuestion, QuestionType, load_bank
+from bot.domain.quizbank import TOPICS, WHOLE_FILE, DrawnQuestion, Location, QuestionType, load_bank
 from bot.domain.quizrules import Outcome
 from bot.services.quiz import BANK_PATH, Attempt, MissRate
 from bot.texts import MESSAGES, Texts
@@ -79,6 +79,13 @@ CONTEXTS: dict[str, list[dict[str, Any]]] = {
     "export_sheet": [{"sheet": s} for s in ("papers", "missed")],
     "outcome": [{"outcome": o} for o in [*(o.value for o in Outcome), "open"]],
     "review_word": [{"review": r} for r in ("pending", "accepted", "rejected")],
+    # Every code is rendered in tests/test_quizbank.py; here, one for each kind of location.
+    "bank_problem": [
+        {"where": Location(question="q001"), "code": "answer_out_of_range", "letter": "E", "options": 4},
+        {"where": Location(line=12), "code": "duplicate_id", "id": "q001", "first_line": 3},
+        {"where": TOPICS, "code": "duplicate_topic", "topic": "涉密人员"},
+        {"where": WHOLE_FILE, "code": "not_a_bank"},
+    ],
 }
 STATUS_EXTRA = {"cycle": 2026, "answered": 3, "minutes_left": 7}
 

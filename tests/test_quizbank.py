@@ -9,10 +9,14 @@ import pytest
 import yaml
 
 from bot.domain.quizbank import (
+    TOPICS,
+    WHOLE_FILE,
     Bank,
+    BankCode,
     BankError,
     BankProblem,
     DrawnQuestion,
+    Location,
     Question,
     QuestionType,
     check_bank_text,
@@ -21,6 +25,9 @@ from bot.domain.quizbank import (
     load_bank,
     score_percent,
 )
+from bot.services.quiz import describe_problems
+from bot.texts import LOCALES, Texts
+from tests.conftest import TZ
 
 BANK_PATH = Path(__file__).parent.parent / "messages" / "quiz" / "bank.yaml"
 REGULATIONS_PATH = Path(__file__).parent / "data" / "regulations-zh.txt"
@@ -137,6 +144,11 @@ def _bank_text(*questions: dict[str, Any]) -> str:
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
 
 
+def described(text: str, locale: str = "zh") -> list[str]:
+    """What a person is told about each problem of the bank, as `baomi quiz check` prints it after the file name."""
+    return describe_problems(check_bank_text(text), Texts(TZ), locale)
+
+
 def test_small_valid_bank_parses() -> None:
     text = _bank_text(_question(), _MULTIPLE, _TRUEFALSE)
     assert check_bank_text(text) == []
@@ -176,59 +188,79 @@ def test_small_valid_bank_parses() -> None:
     ],
 )
 def test_each_malformed_question_is_reported(question: dict[str, Any], message: str) -> None:
-    assert check_bank_text(_bank_text(question)) == [BankProblem("q001", message)]
+    assert described(_bank_text(question)) == [f"q001:{message}"]
+
+
+def test_a_problem_is_a_location_a_code_and_its_parameters() -> None:
+    text = _bank_text(_question(options=["甲", "乙" * 31, "丙"], answer="AB"))
+    assert check_bank_text(text) == [
+        BankProblem(Location(question="q001"), BankCode.OPTION_TOO_LONG, {"letter": "B", "limit": 30, "length": 31}),
+        BankProblem(Location(question="q001"), BankCode.SINGLE_ANSWER_COUNT, {"count": 2}),
+    ]
+    assert described(text, "en") == [
+        "q001: option B is longer than 30 characters (31)",
+        "q001: a single-choice question has exactly 1 answer, not 2",
+    ]
 
 
 def test_question_without_usable_id_is_located_by_line() -> None:
     text = _bank_text(_MULTIPLE, _question(id="Q1"))
     line = next(i for i, row in enumerate(text.splitlines(), 1) if "id: Q1" in row)
-    assert check_bank_text(text) == [BankProblem(f"第 {line} 行", "编号 Q1 格式不对,应形如 q001")]
+    assert check_bank_text(text) == [BankProblem(Location(line=line), BankCode.BAD_ID, {"id": "Q1"})]
+    assert described(text) == [f"第 {line} 行:编号 Q1 格式不对,应形如 q001"]
+    assert described(text, "en") == [f"line {line}: id Q1 is malformed: it should look like q001"]
 
 
 def test_unknown_field_is_reported_next_to_the_missing_one() -> None:
     question = _question(explanation=_REMOVE, explaination="拼错了字段名")
-    assert check_bank_text(_bank_text(question)) == [
-        BankProblem("q001", "未知字段 explaination"),
-        BankProblem("q001", "缺少字段 explanation(解析)"),
+    assert described(_bank_text(question)) == [
+        "q001:未知字段 explaination",
+        "q001:缺少字段 explanation(解析)",
     ]
 
 
 def test_duplicate_ids_are_reported_with_both_lines() -> None:
     text = _bank_text(_question(), _question(text="另一道题的题干?"))
     lines = [i for i, row in enumerate(text.splitlines(), 1) if row.startswith("- id: q001")]
-    assert check_bank_text(text) == [BankProblem(f"第 {lines[1]} 行", f"编号 q001 重复(第 {lines[0]} 行已使用)")]
+    assert check_bank_text(text) == [
+        BankProblem(Location(line=lines[1]), BankCode.DUPLICATE_ID, {"id": "q001", "first_line": lines[0]})
+    ]
+    assert described(text) == [f"第 {lines[1]} 行:编号 q001 重复(第 {lines[0]} 行已使用)"]
 
 
 def test_duplicate_texts_differing_only_in_spacing_and_punctuation_are_reported() -> None:
     text = _bank_text(_question(), _question(id="q002", text="能够接触到 绝密级涉密信息的人员,属于哪一类"))
-    assert check_bank_text(text) == [BankProblem("q002", "题干与 q001 重复")]
+    assert check_bank_text(text) == [
+        BankProblem(Location(question="q002"), BankCode.DUPLICATE_TEXT, {"first": Location(question="q001")})
+    ]
+    assert described(text) == ["q002:题干与 q001 重复"]
+    assert described(text, "en") == ["q002: same question text as q001"]
 
 
 def test_yaml_syntax_error_reports_its_line() -> None:
     text = "topics: [涉密人员]\nquestions:\n  - id: q001\n    text: 题干: 冒号后有空格\n"
-    problems = check_bank_text(text)
-    assert len(problems) == 1
-    assert problems[0].where == "第 4 行"
-    assert problems[0].message.startswith("YAML 格式错误")
+    [problem] = check_bank_text(text)
+    assert (problem.where, problem.code) == (Location(line=4), BankCode.YAML_SYNTAX)
+    assert described(text) == ["第 4 行:YAML 格式错误(mapping values are not allowed here),请检查缩进、冒号和引号"]
 
 
 def test_duplicate_key_in_a_question_is_reported() -> None:
     text = _bank_text(_question()).replace("answer: C\n", "answer: C\n  answer: A\n")
     rows = text.splitlines()
     first = rows.index("  answer: C") + 1
-    assert check_bank_text(text) == [BankProblem(f"第 {first + 1} 行", f"字段 answer 重复出现(第 {first} 行已有)")]
+    assert described(text) == [f"第 {first + 1} 行:字段 answer 重复出现(第 {first} 行已有)"]
 
 
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("", BankProblem("整个文件", "题库应由 topics(主题列表)和 questions(题目列表)两部分组成")),
-        ("- 一道题\n", BankProblem("整个文件", "题库应由 topics(主题列表)和 questions(题目列表)两部分组成")),
-        ("topics: [涉密人员]\nquestions: []\n", BankProblem("整个文件", "缺少 questions 题目列表,或列表为空")),
+        ("", "整个文件:题库应由 topics(主题列表)和 questions(题目列表)两部分组成"),
+        ("- 一道题\n", "整个文件:题库应由 topics(主题列表)和 questions(题目列表)两部分组成"),
+        ("topics: [涉密人员]\nquestions: []\n", "整个文件:缺少 questions 题目列表,或列表为空"),
     ],
 )
-def test_bank_without_questions_is_rejected(text: str, problem: BankProblem) -> None:
-    assert check_bank_text(text) == [problem]
+def test_bank_without_questions_is_rejected(text: str, problem: str) -> None:
+    assert described(text) == [problem]
 
 
 def test_topics_list_problems() -> None:
@@ -236,9 +268,19 @@ def test_topics_list_problems() -> None:
         {"topics": ["涉密人员", "涉密人员", ""], "questions": [_question()], "extra": 1}, allow_unicode=True
     )
     assert check_bank_text(text) == [
-        BankProblem("整个文件", "未知的顶层字段 extra(只允许 topics 和 questions)"),
-        BankProblem("topics", "主题 涉密人员 重复"),
-        BankProblem("topics", "主题 '' 无效,应为非空文字"),
+        BankProblem(WHOLE_FILE, BankCode.UNKNOWN_TOP_KEY, {"key": "extra"}),
+        BankProblem(TOPICS, BankCode.DUPLICATE_TOPIC, {"topic": "涉密人员"}),
+        BankProblem(TOPICS, BankCode.INVALID_TOPIC, {"value": "''"}),
+    ]
+    assert described(text) == [
+        "整个文件:未知的顶层字段 extra(只允许 topics 和 questions)",
+        "topics:主题 涉密人员 重复",
+        "topics:主题 '' 无效,应为非空文字",
+    ]
+    assert described(text, "en") == [
+        "whole file: unknown top-level field extra (only topics and questions are allowed)",
+        "topics: topic 涉密人员 is listed twice",
+        "topics: topic '' is invalid: it must be non-empty text",
     ]
 
 
@@ -248,11 +290,11 @@ def test_every_problem_is_reported_at_once() -> None:
         dict(_MULTIPLE, answer="A"),
         dict(_TRUEFALSE, explanation=""),
     )
-    assert check_bank_text(text) == [
-        BankProblem("q001", "难度应为 1、2 或 3,现为 9"),
-        BankProblem("q001", "答案 E 超出选项范围(共 4 个选项)"),
-        BankProblem("q002", "多选题至少应有 2 个答案,现有 1 个"),
-        BankProblem("q003", "解析不能为空"),
+    assert described(text) == [
+        "q001:难度应为 1、2 或 3,现为 9",
+        "q001:答案 E 超出选项范围(共 4 个选项)",
+        "q002:多选题至少应有 2 个答案,现有 1 个",
+        "q003:解析不能为空",
     ]
 
 
@@ -261,8 +303,12 @@ def test_load_bank_raises_with_all_problems(tmp_path: Path) -> None:
     path.write_text(_bank_text(_question(answer="E"), dict(_MULTIPLE, answer="A")), encoding="utf-8")
     with pytest.raises(BankError) as caught:
         load_bank(path)
-    assert [p.where for p in caught.value.problems] == ["q001", "q002"]
-    assert "答案 E 超出选项范围" in str(caught.value)
+    assert [(p.where.question, p.code) for p in caught.value.problems] == [
+        ("q001", BankCode.ANSWER_OUT_OF_RANGE),
+        ("q002", BankCode.MULTIPLE_ANSWER_COUNT),
+    ]
+    assert caught.value.path == path
+    assert str(caught.value).startswith("2 problem(s) in the question bank")
 
 
 def test_load_bank_builds_questions(tmp_path: Path) -> None:
@@ -435,3 +481,68 @@ def test_score_percent_rounds_half_up(correct: int, total: int, percent: int) ->
 def test_score_percent_rejects_impossible_scores(correct: int, total: int) -> None:
     with pytest.raises(ValueError):
         score_percent(correct, total)
+
+
+# Parameters for each code, as the checker gives them.
+SAMPLE_PARAMS: dict[BankCode, dict[str, object]] = {
+    BankCode.YAML_SYNTAX: {"detail": "mapping values are not allowed here"},
+    BankCode.YAML_ERROR: {"error": "unacceptable character"},
+    BankCode.NOT_A_BANK: {},
+    BankCode.UNKNOWN_TOP_KEY: {"key": "extra"},
+    BankCode.NO_QUESTIONS: {},
+    BankCode.DUPLICATE_KEY: {"key": "answer", "first_line": 3},
+    BankCode.NO_TOPICS: {},
+    BankCode.INVALID_TOPIC: {"value": "''"},
+    BankCode.DUPLICATE_TOPIC: {"topic": "涉密人员"},
+    BankCode.NOT_A_MAPPING: {},
+    BankCode.DUPLICATE_ID: {"id": "q001", "first_line": 3},
+    BankCode.DUPLICATE_TEXT: {"first": Location(question="q001")},
+    BankCode.UNKNOWN_FIELD: {"field": "explaination"},
+    BankCode.MISSING_FIELD: {"field": "explanation"},
+    BankCode.NOT_TEXT: {"field": "text"},
+    BankCode.EMPTY_TEXT: {"field": "source"},
+    BankCode.BAD_ID: {"id": "Q1"},
+    BankCode.UNKNOWN_TYPE: {"type": "essay"},
+    BankCode.UNKNOWN_TOPIC: {"topic": "考试安全"},
+    BankCode.BAD_DIFFICULTY: {"value": 4},
+    BankCode.TRUEFALSE_OPTIONS: {},
+    BankCode.OPTIONS_NOT_LIST: {},
+    BankCode.OPTION_COUNT: {"count": 2, "min": 3, "max": 5},
+    BankCode.EMPTY_OPTION: {"letter": "B"},
+    BankCode.OPTION_TOO_LONG: {"letter": "B", "limit": 30, "length": 31},
+    BankCode.DUPLICATE_OPTION: {"letter": "B", "first_letter": "A"},
+    BankCode.TRUEFALSE_ANSWER: {"value": "正确"},
+    BankCode.BAD_ANSWER: {"value": "b"},
+    BankCode.REPEATED_LETTER: {"letter": "B"},
+    BankCode.ANSWER_OUT_OF_RANGE: {"letter": "E", "options": 4},
+    BankCode.SINGLE_ANSWER_COUNT: {"count": 2},
+    BankCode.MULTIPLE_ANSWER_COUNT: {"count": 1},
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_code_has_wording_in_both_languages(locale: str) -> None:
+    assert set(SAMPLE_PARAMS) == set(BankCode)
+    texts = Texts(TZ)
+    place = "整个文件:" if locale == "zh" else "whole file: "
+    seen = set()
+    for code, params in SAMPLE_PARAMS.items():
+        [text] = describe_problems([BankProblem(WHOLE_FILE, code, params)], texts, locale)
+        assert text.startswith(place)
+        message = text.removeprefix(place)
+        assert message.strip() and message != code.value  # a branch of its own, not the fallback
+        seen.add(message)
+    assert len(seen) == len(BankCode)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_kind_of_location_has_wording_in_both_languages(locale: str) -> None:
+    texts = Texts(TZ)
+    places = [Location(question="q007"), Location(line=12), TOPICS, WHOLE_FILE]
+    shown = [
+        text.partition(":")[0]
+        for text in describe_problems([BankProblem(p, BankCode.NOT_A_BANK) for p in places], texts, locale)
+    ]
+    assert shown == (
+        ["q007", "第 12 行", "topics", "整个文件"] if locale == "zh" else ["q007", "line 12", "topics", "whole file"]
+    )

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from bot.cli import _ready, say
+from bot.cli import CLI_LOCALE, _ready, _texts, say
 from bot.config import ConfigError, Settings
 from bot.domain.quizbank import check_bank_text, load_bank
 from bot.services import quiz
@@ -20,13 +20,12 @@ async def cmd_quiz_check(settings: Settings, args: argparse.Namespace) -> int:
     if not await asyncio.to_thread(path.is_file):
         raise ConfigError(f"no such file: {path}")
     problems = check_bank_text(await asyncio.to_thread(path.read_text, encoding="utf-8"))
-    for problem in problems:
-        print(f"{path.name}: {problem}")
     if problems:
-        say(settings, "bank", problems=len(problems))
+        lines = quiz.describe_problems(problems, _texts(settings.timezone), CLI_LOCALE)
+        say(settings, "bank", file=path.name, problems=lines)
         return 1
     bank = load_bank(path)
-    say(settings, "bank", problems=0, questions=len(bank.questions), topics=len(bank.topics))
+    say(settings, "bank", problems=[], questions=len(bank.questions), topics=len(bank.topics))
     return 0
 
 

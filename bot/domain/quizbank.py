@@ -2,6 +2,8 @@
 
 The bank is a hand-edited YAML file, so `check_bank_text` reports every problem at once, each with the
 question id (or the line when there is no usable id), so an editor can fix the whole file in one pass.
+A problem is a location, a code and its parameters; the wording shown to a person is in
+messages/quiz/bank_problem.j2 (one branch per code).
 """
 
 from __future__ import annotations
@@ -9,11 +11,11 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -27,22 +29,9 @@ MAX_DIFFICULTY = 3
 
 _ID_PATTERN = re.compile(r"q\d{3,}")
 _ANSWER_PATTERN = re.compile(r"[A-Z]+")
-_FIELD_NAMES = {
-    "id": "编号",
-    "type": "题型",
-    "topic": "主题",
-    "difficulty": "难度",
-    "text": "题干",
-    "options": "选项",
-    "answer": "答案",
-    "explanation": "解析",
-    "source": "出处",
-}
+_FIELDS = ("id", "type", "topic", "difficulty", "text", "options", "answer", "explanation", "source")
 _REQUIRED_FIELDS = ("id", "type", "topic", "difficulty", "text", "answer", "explanation", "source")
 _TOP_LEVEL_KEYS = ("topics", "questions")
-_WHOLE_FILE = "整个文件"
-
-_Report = Callable[[str], None]
 
 
 class QuestionType(StrEnum):
@@ -84,18 +73,79 @@ class Bank:
 
 
 @dataclass(frozen=True)
-class BankProblem:
-    where: str  # a question id such as "q017", or "第 12 行" when there is no usable id
-    message: str
+class Location:
+    """Where a problem is: a question by its id; else a line of the file (a question without a usable id, a YAML
+    syntax error, a repeated key); else the topics list; with nothing set, the file as a whole."""
 
-    def __str__(self) -> str:
-        return f"{self.where}:{self.message}"
+    question: str | None = None
+    line: int | None = None  # 1-based
+    topics: bool = False
+
+
+WHOLE_FILE = Location()
+TOPICS = Location(topics=True)
+
+
+class BankCode(StrEnum):
+    """What is wrong; the parameters each code carries are listed beside it."""
+
+    # The file as a whole (or the line the YAML parser stopped at).
+    YAML_SYNTAX = "yaml_syntax"  # detail: the parser's own (English) description, or None
+    YAML_ERROR = "yaml_error"  # error: the parser's message
+    NOT_A_BANK = "not_a_bank"
+    UNKNOWN_TOP_KEY = "unknown_top_key"  # key
+    NO_QUESTIONS = "no_questions"
+    DUPLICATE_KEY = "duplicate_key"  # key, first_line (at the line of the repeated key)
+    # The topics list.
+    NO_TOPICS = "no_topics"
+    INVALID_TOPIC = "invalid_topic"  # value: the item as Python writes it (repr), e.g. ''
+    DUPLICATE_TOPIC = "duplicate_topic"  # topic
+    # One question.
+    NOT_A_MAPPING = "not_a_mapping"
+    DUPLICATE_ID = "duplicate_id"  # id, first_line
+    DUPLICATE_TEXT = "duplicate_text"  # first: the Location of the question with the same text
+    UNKNOWN_FIELD = "unknown_field"  # field
+    MISSING_FIELD = "missing_field"  # field: one of id type topic difficulty text options answer explanation source
+    NOT_TEXT = "not_text"  # field
+    EMPTY_TEXT = "empty_text"  # field
+    BAD_ID = "bad_id"  # id
+    UNKNOWN_TYPE = "unknown_type"  # type
+    UNKNOWN_TOPIC = "unknown_topic"  # topic
+    BAD_DIFFICULTY = "bad_difficulty"  # value: as written in the file
+    TRUEFALSE_OPTIONS = "truefalse_options"
+    OPTIONS_NOT_LIST = "options_not_list"
+    OPTION_COUNT = "option_count"  # count, min, max
+    EMPTY_OPTION = "empty_option"  # letter
+    OPTION_TOO_LONG = "option_too_long"  # letter, limit, length
+    DUPLICATE_OPTION = "duplicate_option"  # letter, first_letter
+    TRUEFALSE_ANSWER = "truefalse_answer"  # value: as written in the file
+    BAD_ANSWER = "bad_answer"  # value: as written in the file
+    REPEATED_LETTER = "repeated_letter"  # letter
+    ANSWER_OUT_OF_RANGE = "answer_out_of_range"  # letter, options: how many there are
+    SINGLE_ANSWER_COUNT = "single_answer_count"  # count
+    MULTIPLE_ANSWER_COUNT = "multiple_answer_count"  # count
+
+
+@dataclass(frozen=True)
+class BankProblem:
+    """One problem at one place; a question with several problems has several BankProblems, in the order found."""
+
+    where: Location
+    code: BankCode
+    params: Mapping[str, object] = field(default_factory=dict)
 
 
 class BankError(Exception):
-    def __init__(self, problems: Sequence[BankProblem]) -> None:
+    def __init__(self, problems: Sequence[BankProblem], path: Path | None = None) -> None:
         self.problems = tuple(problems)
-        super().__init__(f"题库有 {len(self.problems)} 处问题:\n" + "\n".join(str(p) for p in self.problems))
+        self.path = path  # the file checked, when there is one
+        super().__init__(f"{len(self.problems)} problem(s) in the question bank" + (f" {path}" if path else ""))
+
+
+class _Report(Protocol):
+    """Records a problem with the question being checked."""
+
+    def __call__(self, code: BankCode, /, **params: object) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -111,7 +161,7 @@ def check_bank_text(yaml_text: str) -> list[BankProblem]:
 def load_bank(path: Path) -> Bank:
     bank, problems = _parse(path.read_text(encoding="utf-8"))
     if problems or bank is None:
-        raise BankError(problems)
+        raise BankError(problems, path)
     return bank
 
 
@@ -184,8 +234,8 @@ def _normalised(text: str) -> str:
     return "".join(ch for ch in folded if not ch.isspace() and not unicodedata.category(ch).startswith("P"))
 
 
-def _line(node: yaml.Node) -> str:
-    return f"第 {node.start_mark.line + 1} 行"
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
 
 
 def _parse(yaml_text: str) -> tuple[Bank | None, list[BankProblem]]:
@@ -198,52 +248,54 @@ def _parse(yaml_text: str) -> tuple[Bank | None, list[BankProblem]]:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"第 {mark.line + 1} 行" if mark is not None else _WHOLE_FILE
-        detail = exc.problem or exc.context or "无法解析"
-        return None, [BankProblem(where, f"YAML 格式错误({detail}),请检查缩进、冒号和引号")]
+        where = Location(line=mark.line + 1) if mark is not None else WHOLE_FILE
+        detail = exc.problem or exc.context
+        return None, [BankProblem(where, BankCode.YAML_SYNTAX, {"detail": detail})]
     except yaml.YAMLError as exc:
-        return None, [BankProblem(_WHOLE_FILE, f"YAML 格式错误({exc})")]
+        return None, [BankProblem(WHOLE_FILE, BankCode.YAML_ERROR, {"error": str(exc)})]
 
     if root is None or not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
-        return None, [BankProblem(_WHOLE_FILE, "题库应由 topics(主题列表)和 questions(题目列表)两部分组成")]
+        return None, [BankProblem(WHOLE_FILE, BankCode.NOT_A_BANK)]
 
     problems = _duplicate_keys(root)
     for key in data:
         if key not in _TOP_LEVEL_KEYS:
-            problems.append(BankProblem(_WHOLE_FILE, f"未知的顶层字段 {key}(只允许 topics 和 questions)"))
+            problems.append(BankProblem(WHOLE_FILE, BankCode.UNKNOWN_TOP_KEY, {"key": key}))
     topics = _check_topics(data.get("topics"), problems)
 
     raw_questions = data.get("questions")
     if not isinstance(raw_questions, list) or not raw_questions:
-        problems.append(BankProblem(_WHOLE_FILE, "缺少 questions 题目列表,或列表为空"))
+        problems.append(BankProblem(WHOLE_FILE, BankCode.NO_QUESTIONS))
         return None, problems
     question_nodes = _value_node(root, "questions")
     assert isinstance(question_nodes, yaml.SequenceNode)  # data["questions"] was constructed from it
 
     questions: list[Question] = []
-    first_line_of_id: dict[str, str] = {}
-    first_label_of_text: dict[str, str] = {}
+    first_line_of_id: dict[str, int] = {}
+    first_place_of_text: dict[str, Location] = {}
     for raw, node in zip(raw_questions, question_nodes.value, strict=True):
         line = _line(node)
         if not isinstance(raw, dict):
-            problems.append(BankProblem(line, "题目应写成“字段: 值”的形式"))
+            problems.append(BankProblem(Location(line=line), BankCode.NOT_A_MAPPING))
             continue
         qid = raw.get("id")
-        label = line
+        place = Location(line=line)
         if isinstance(qid, str) and _ID_PATTERN.fullmatch(qid):
             if qid in first_line_of_id:
-                problems.append(BankProblem(line, f"编号 {qid} 重复({first_line_of_id[qid]}已使用)"))
+                problems.append(
+                    BankProblem(place, BankCode.DUPLICATE_ID, {"id": qid, "first_line": first_line_of_id[qid]})
+                )
             else:
                 first_line_of_id[qid] = line
-                label = qid
+                place = Location(question=qid)
         text = raw.get("text")
         if isinstance(text, str) and _normalised(text):
             key = _normalised(text)
-            if key in first_label_of_text:
-                problems.append(BankProblem(label, f"题干与 {first_label_of_text[key]} 重复"))
+            if key in first_place_of_text:
+                problems.append(BankProblem(place, BankCode.DUPLICATE_TEXT, {"first": first_place_of_text[key]}))
             else:
-                first_label_of_text[key] = label
-        question = _check_question(raw, label, topics, problems)
+                first_place_of_text[key] = place
+        question = _check_question(raw, place, topics, problems)
         if question is not None:
             questions.append(question)
 
@@ -269,8 +321,8 @@ def _duplicate_keys(node: yaml.Node) -> list[BankProblem]:
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode):
                 if key_node.value in first_seen:
-                    earlier = _line(first_seen[key_node.value])
-                    problems.append(BankProblem(_line(key_node), f"字段 {key_node.value} 重复出现({earlier}已有)"))
+                    params = {"key": key_node.value, "first_line": _line(first_seen[key_node.value])}
+                    problems.append(BankProblem(Location(line=_line(key_node)), BankCode.DUPLICATE_KEY, params))
                 else:
                     first_seen[key_node.value] = key_node
             problems.extend(_duplicate_keys(value_node))
@@ -282,47 +334,49 @@ def _duplicate_keys(node: yaml.Node) -> list[BankProblem]:
 
 def _check_topics(raw: Any, problems: list[BankProblem]) -> list[str]:
     if not isinstance(raw, list) or not raw:
-        problems.append(BankProblem("topics", "缺少 topics 主题列表,或列表为空"))
+        problems.append(BankProblem(TOPICS, BankCode.NO_TOPICS))
         return []
     topics: list[str] = []
     for item in raw:
         if not isinstance(item, str) or not item.strip():
-            problems.append(BankProblem("topics", f"主题 {item!r} 无效,应为非空文字"))
+            problems.append(BankProblem(TOPICS, BankCode.INVALID_TOPIC, {"value": repr(item)}))
         elif item in topics:
-            problems.append(BankProblem("topics", f"主题 {item} 重复"))
+            problems.append(BankProblem(TOPICS, BankCode.DUPLICATE_TOPIC, {"topic": item}))
         else:
             topics.append(item)
     return topics
 
 
-def _check_question(raw: dict[Any, Any], label: str, topics: list[str], problems: list[BankProblem]) -> Question | None:
+def _check_question(
+    raw: dict[Any, Any], where: Location, topics: list[str], problems: list[BankProblem]
+) -> Question | None:
     found: list[BankProblem] = []
 
-    def problem(message: str) -> None:
-        found.append(BankProblem(label, message))
+    def problem(code: BankCode, /, **params: object) -> None:
+        found.append(BankProblem(where, code, params))
 
     for key in raw:
-        if key not in _FIELD_NAMES:
-            problem(f"未知字段 {key}")
+        if key not in _FIELDS:
+            problem(BankCode.UNKNOWN_FIELD, field=key)
     for key in _REQUIRED_FIELDS:
         if key not in raw:
-            problem(f"缺少字段 {key}({_FIELD_NAMES[key]})")
+            problem(BankCode.MISSING_FIELD, field=key)
 
     def text_field(key: str) -> str | None:
         if key not in raw:
             return None
         value = raw[key]
         if not isinstance(value, str):
-            problem(f"{_FIELD_NAMES[key]}应为文字")
+            problem(BankCode.NOT_TEXT, field=key)
             return None
         if not value.strip():
-            problem(f"{_FIELD_NAMES[key]}不能为空")
+            problem(BankCode.EMPTY_TEXT, field=key)
             return None
         return value.strip()
 
     qid = text_field("id")
     if qid is not None and not _ID_PATTERN.fullmatch(qid):
-        problem(f"编号 {qid} 格式不对,应形如 q001")
+        problem(BankCode.BAD_ID, id=qid)
 
     qtype: QuestionType | None = None
     raw_type = text_field("type")
@@ -330,11 +384,11 @@ def _check_question(raw: dict[Any, Any], label: str, topics: list[str], problems
         if raw_type in {t.value for t in QuestionType}:
             qtype = QuestionType(raw_type)
         else:
-            problem(f"题型 {raw_type} 无效,应为 single(单选)、multiple(多选)或 truefalse(判断)")
+            problem(BankCode.UNKNOWN_TYPE, type=raw_type)
 
     topic = text_field("topic")
     if topic is not None and topics and topic not in topics:
-        problem(f"主题 {topic} 不在 topics 列表中")
+        problem(BankCode.UNKNOWN_TOPIC, topic=topic)
 
     difficulty = raw.get("difficulty")
     if "difficulty" in raw and (
@@ -342,7 +396,7 @@ def _check_question(raw: dict[Any, Any], label: str, topics: list[str], problems
         or not isinstance(difficulty, int)
         or not MIN_DIFFICULTY <= difficulty <= MAX_DIFFICULTY
     ):
-        problem(f"难度应为 1、2 或 3,现为 {difficulty}")
+        problem(BankCode.BAD_DIFFICULTY, value=difficulty)
 
     text = text_field("text")
     explanation = text_field("explanation")
@@ -371,36 +425,36 @@ def _check_question(raw: dict[Any, Any], label: str, topics: list[str], problems
 def _check_options(raw: dict[Any, Any], qtype: QuestionType | None, problem: _Report) -> tuple[str, ...] | None:
     if qtype is QuestionType.TRUEFALSE:
         if "options" in raw:
-            problem("判断题不写选项(固定为 正确/错误)")
+            problem(BankCode.TRUEFALSE_OPTIONS)
             return None
         return TRUE_FALSE_OPTIONS
     if "options" not in raw:
         if qtype is not None:
-            problem("缺少字段 options(选项)")
+            problem(BankCode.MISSING_FIELD, field="options")
         return None
     raw_options = raw["options"]
     if not isinstance(raw_options, list):
-        problem("选项应为列表")
+        problem(BankCode.OPTIONS_NOT_LIST)
         return None
 
     ok = True
     if not MIN_OPTIONS <= len(raw_options) <= MAX_OPTIONS:
-        problem(f"选项应有 {MIN_OPTIONS}–{MAX_OPTIONS} 个,现有 {len(raw_options)} 个")
+        problem(BankCode.OPTION_COUNT, count=len(raw_options), min=MIN_OPTIONS, max=MAX_OPTIONS)
         ok = False
     first_letter_of: dict[str, str] = {}
     for index, option in enumerate(raw_options):
         letter = _letter(index)
         if not isinstance(option, str) or not option.strip():
-            problem(f"选项 {letter} 为空或不是文字")
+            problem(BankCode.EMPTY_OPTION, letter=letter)
             ok = False
             continue
         option_text = option.strip()
         if len(option_text) > MAX_OPTION_CHARS:
-            problem(f"选项 {letter} 超过 {MAX_OPTION_CHARS} 个字(现为 {len(option_text)} 个字)")
+            problem(BankCode.OPTION_TOO_LONG, letter=letter, limit=MAX_OPTION_CHARS, length=len(option_text))
             ok = False
         key = _normalised(option_text)
         if key in first_letter_of:
-            problem(f"选项 {letter} 与选项 {first_letter_of[key]} 相同")
+            problem(BankCode.DUPLICATE_OPTION, letter=letter, first_letter=first_letter_of[key])
             ok = False
         else:
             first_letter_of[key] = letter
@@ -417,30 +471,30 @@ def _check_answer(
     value = raw["answer"]
     if qtype is QuestionType.TRUEFALSE:
         if not isinstance(value, bool):
-            problem(f"判断题答案应为 true(正确)或 false(错误),现为 {value}")
+            problem(BankCode.TRUEFALSE_ANSWER, value=value)
             return None
         return frozenset({0 if value else 1})
 
     if not isinstance(value, str) or not _ANSWER_PATTERN.fullmatch(value.strip()):
-        problem(f"答案 {value} 无效,应写大写选项字母,如 B 或 ACD")
+        problem(BankCode.BAD_ANSWER, value=value)
         return None
     letters = value.strip()
     ok = True
     for letter in sorted(set(letters)):
         if letters.count(letter) > 1:
-            problem(f"答案中字母 {letter} 重复")
+            problem(BankCode.REPEATED_LETTER, letter=letter)
             ok = False
     if options is not None:
         for letter in sorted(set(letters)):
             if ord(letter) - ord("A") >= len(options):
-                problem(f"答案 {letter} 超出选项范围(共 {len(options)} 个选项)")
+                problem(BankCode.ANSWER_OUT_OF_RANGE, letter=letter, options=len(options))
                 ok = False
     count = len(set(letters))
     if qtype is QuestionType.SINGLE and count != 1:
-        problem(f"单选题应有且只有 1 个答案,现有 {count} 个")
+        problem(BankCode.SINGLE_ANSWER_COUNT, count=count)
         ok = False
     if qtype is QuestionType.MULTIPLE and count < 2:
-        problem(f"多选题至少应有 2 个答案,现有 {count} 个")
+        problem(BankCode.MULTIPLE_ANSWER_COUNT, count=count)
         ok = False
     if not ok or options is None:
         return None

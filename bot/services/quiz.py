@@ -17,8 +17,8 @@ from bot.db.models import Department, Staff
 from bot.db.models_quiz import QuizAnswer, QuizAttempt
 from bot.db.upsert import insert_ignore
 from bot.domain import quizrules
-from bot.domain.quizbank import DrawnQuestion, score_percent
-from bot.texts import MESSAGES
+from bot.domain.quizbank import BankProblem, DrawnQuestion, score_percent
+from bot.texts import MESSAGES, Texts
 
 BANK_PATH = MESSAGES / "quiz" / "bank.yaml"
 # Without 0/O, 1/I/L: the code is read off a phone and typed in.
@@ -27,6 +27,11 @@ CODE_LENGTH = 12
 
 OPEN, FINISHED, EXPIRED = "open", "finished", "expired"
 PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
+
+
+def describe_problems(problems: Sequence[BankProblem], texts: Texts, locale: str) -> list[str]:
+    """Each problem of a question bank, in order, with where it is, in `locale` (messages/quiz/bank_problem)."""
+    return [texts.render("quiz/bank_problem", locale, where=p.where, code=p.code.value, **p.params) for p in problems]
 
 
 @dataclass(frozen=True)
