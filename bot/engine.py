@@ -207,6 +207,7 @@ class Engine:
             person = preloaded.people.pop(key)  # used once: this event may change who they are
         else:
             person = await people.by_binding(session, inbound.channel, inbound.user_id)
+            await people.reachable_again(session, inbound.channel, {inbound.user_id})
         if person is None:
             person = await self._auto_bind(session, inbound)
         if isinstance(event, Attachment):
@@ -462,6 +463,7 @@ class Preloaded:
 
 
 async def preload(session: AsyncSession, inbounds: list[Inbound]) -> Preloaded:
+    """The batch's people and conversations; whoever wrote is reachable again."""
     wanted: dict[str, set[str]] = {}
     for inbound in inbounds:
         if inbound.event is not None:
@@ -469,6 +471,7 @@ async def preload(session: AsyncSession, inbounds: list[Inbound]) -> Preloaded:
     found: dict[tuple[str, str], people.Person] = {}
     for channel, user_ids in wanted.items():
         found.update(await people.by_bindings(session, channel, user_ids))
+        await people.reachable_again(session, channel, user_ids)
     staff_ids = {p.id for p in found.values()}
     convs: dict[int, Conversation | None] = dict.fromkeys(staff_ids)
     if staff_ids:

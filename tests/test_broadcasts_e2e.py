@@ -161,6 +161,13 @@ async def test_send_delivers_reports_and_lists_blocked(api: FakeBotApi, app: Bao
     assert rows == {"sent": 1, "unreachable": 1}
     assert binding is not None and binding.unreachable_at is not None
 
+    # Unblocked, they write to the bot again: proactive messages reach them from now on.
+    api.unblock(623)
+    assert (await blocked.send("/help"))["text"].startswith("杨帆，您可以使用以下功能")
+    async with app.db.sessions() as s:
+        binding = await s.scalar(select(Binding).where(Binding.channel_user_id == "623"))
+    assert binding is not None and binding.unreachable_at is None
+
 
 async def test_acknowledgements_nudges_and_deadline(api: FakeBotApi, app: BaomiApp, clock: SettableClock) -> None:
     officer = await bind(api, app, "E001", 631)

@@ -77,6 +77,21 @@ async def by_bindings(session: AsyncSession, channel: str, channel_user_ids: set
     return {(channel, row[2]): person_of(row[0], row[1]) for row in rows}
 
 
+async def reachable_again(session: AsyncSession, channel: str, channel_user_ids: set[str]) -> None:
+    """These accounts just wrote to the bot: whatever refused them before (a block, an account outside the
+    application's visible range) is over, and proactive messages reach them again."""
+    await session.execute(
+        update(Binding)
+        .where(
+            Binding.channel == channel,
+            Binding.channel_user_id.in_(channel_user_ids),
+            Binding.unreachable_at.is_not(None),
+        )
+        .values(unreachable_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def by_id(session: AsyncSession, staff_id: int) -> Person | None:
     row = (await session.execute(_people().where(Staff.id == staff_id))).first()
     return None if row is None else person_of(row[0], row[1])
