@@ -15,6 +15,7 @@ from telegram.ext import Application
 
 from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, limits
 from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.wecom.channel import CHANNEL as WECOM
 from bot.channels.wecom.channel import WeComChannel
 from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.crypto import WeComCrypto
@@ -47,6 +48,7 @@ from bot.handlers.shortcut import StartAction
 from bot.handlers.team import NudgeAction, TeamFlow
 from bot.handlers.workday import WorkdayFlow, calendar_status
 from bot.jobs.base import Sweep
+from bot.jobs.bindings import RosterBindingSweep
 from bot.jobs.broadcasts import BroadcastDeadlines, BroadcastProgress
 from bot.jobs.countdowns import CountdownSweep
 from bot.jobs.digest import WeeklyDigestSweep
@@ -256,7 +258,9 @@ def build_app(settings: Settings, clock: Clock, serve: bool = False) -> BaomiApp
     assert registry is not None
     dispatcher = Dispatcher(db, clock, draw_chart=charts.draw)
     engine = Engine(db, clock, settings.policy, texts, registry, on_outbox=dispatcher.wake, bind_hooks=caps.on_bind)
-    jobs = SweepRunner(db, clock, settings.policy, texts, settings.timezone, caps.sweeps, on_outbox=dispatcher.wake)
+    # With WeCom, its accounts named in the roster are bound first, so that the duties' sweeps reach them.
+    sweeps = [RosterBindingSweep(WECOM), *caps.sweeps] if settings.wecom is not None else caps.sweeps
+    jobs = SweepRunner(db, clock, settings.policy, texts, settings.timezone, sweeps, on_outbox=dispatcher.wake)
     dispatcher.on_recorded.append(jobs.follow)  # sweeps that follow deliveries (a broadcast's progress) run at once
     # A channel feeds the engine's inbox and performs the dispatcher's rows.
     ptb: Application | None = None

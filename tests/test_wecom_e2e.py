@@ -55,6 +55,31 @@ async def _staff_id(db: Database, employee_id: str) -> int:
     return staff_id
 
 
+async def test_roster_accounts_are_bound_before_they_write_and_reached(
+    fake: FakeWeCom, server: Server, db: Database
+) -> None:
+    app = server.app
+    assert (await app.jobs.run_all())["roster-bindings"] == 3  # first in every tick, before the duties
+    async with db.sessions() as s:
+        bound = {row[0]: row[1] for row in (await s.execute(select(Binding.chat_id, Binding.staff_id))).all()}
+        audit = await s.scalar(select(AuditLog).where(AuditLog.action == "binding.roster"))
+    assert bound == {user: await _staff_id(db, e) for e, user in WECOM_IDS.items()}
+    assert audit is not None and audit.detail == {"count": 3}
+    assert (await app.jobs.run_all())["roster-bindings"] == 0  # once
+
+    # The same tick's renewals reached a member who has never opened the application.
+    await settle(app)
+    opening = [m.text for m in fake.messages("chenjing") if m.msgtype == "text"]
+    assert len(opening) == 1 and opening[0].startswith("2026年度保密工作已开始")
+
+    # WeCom writes the roster's WangJianGuo as wangjianguo: the binding takes WeCom's spelling, no second one.
+    officer = WeComChat(fake, app, "wangjianguo")
+    assert (await officer.send("/help")).text.startswith("王建国")
+    async with db.sessions() as s:
+        chats = (await s.scalars(select(Binding.chat_id).where(Binding.staff_id == await _staff_id(db, "E001")))).all()
+    assert chats == ["wangjianguo"]
+
+
 async def test_roster_member_is_bound_at_first_message_and_welcomed(
     fake: FakeWeCom, server: Server, db: Database
 ) -> None:

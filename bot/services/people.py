@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Binding, Department, Staff
+from bot.db.upsert import insert_ignore
 from bot.domain.levels import Level, Role
+from bot.services import audit
+
+ROSTER_BIND_CHUNK = 1000  # bindings per INSERT: within every database's limit on bound parameters
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,43 @@ async def reachable_again(session: AsyncSession, channel: str, channel_user_ids:
         .values(unreachable_at=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def bind_roster_accounts(session: AsyncSession, now: datetime, channel: str) -> int:
+    """Bind every active person whose roster names their account on `channel` (the WeCom userid) and who has
+    no binding there yet: the enterprise's own accounts need no invitation, and reminders and notices reach
+    them before they first write. An account already bound to someone else is left alone. Returns how many
+    were bound (one audit entry for them all)."""
+    bound = exists().where(Binding.channel == channel, Binding.staff_id == Staff.id)
+    rows = (
+        await session.execute(
+            select(Staff.id, Staff.wecom_userid).where(
+                Staff.active.is_(True), Staff.wecom_userid.is_not(None), Staff.wecom_userid != "", ~bound
+            )
+        )
+    ).all()
+    if not rows:
+        return 0
+    # WeCom ignores case: an account bound under any spelling is taken.
+    taken = {
+        user.lower()
+        for user in (await session.scalars(select(Binding.channel_user_id).where(Binding.channel == channel))).all()
+    }
+    bindings = []
+    for staff_id, user in rows:
+        if user and user.lower() not in taken:
+            taken.add(user.lower())
+            bindings.append(
+                {"staff_id": staff_id, "channel": channel, "channel_user_id": user, "chat_id": user, "created_at": now}
+            )
+    added = 0
+    for start in range(0, len(bindings), ROSTER_BIND_CHUNK):
+        added += await insert_ignore(
+            session, Binding, bindings[start : start + ROSTER_BIND_CHUNK], ["channel", "channel_user_id"]
+        )
+    if added:
+        await audit.record(session, now, None, "binding.roster", f"channel:{channel}", count=added)
+    return added
 
 
 async def by_id(session: AsyncSession, staff_id: int) -> Person | None:

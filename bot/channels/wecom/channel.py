@@ -149,14 +149,21 @@ class WeComChannel:
         return inbound_of(payload)
 
     async def auto_bind(self, session: AsyncSession, user_id: str, now: datetime) -> int | None:
-        """WeCom accounts are the enterprise's own: an active roster entry with this userid is bound at its first
-        message, without an invitation code. Returns the staff id, or None (a stranger)."""
+        """WeCom accounts are the enterprise's own: an active roster entry with this userid is bound without an
+        invitation code, at its first message unless the roster sweep (bot/jobs/bindings.py) bound it already.
+        Returns the staff id, or None (a stranger)."""
         # WeCom treats userids case-insensitively (its API answers them in lower case).
         staff = await session.scalar(
             select(Staff).where(func.lower(Staff.wecom_userid) == user_id.lower(), Staff.active.is_(True))
         )
         if staff is None:
             return None
+        existing = await session.scalar(select(Binding).where(Binding.staff_id == staff.id, Binding.channel == CHANNEL))
+        if existing is not None:
+            # Bound from the roster under another spelling of the same userid: WeCom's own spelling from now on.
+            existing.channel_user_id, existing.chat_id, existing.unreachable_at = user_id, user_id, None
+            await session.flush()
+            return staff.id
         session.add(
             Binding(staff_id=staff.id, channel=CHANNEL, channel_user_id=user_id, chat_id=user_id, created_at=now)
         )
