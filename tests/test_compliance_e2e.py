@@ -85,6 +85,8 @@ async def test_head_sees_only_their_department(api: FakeBotApi, app: BaomiApp) -
     assert "承诺书：0/3（0%）" in team and "保密教育：0/1（0%）" in team and "自查自评：10月开始" in team
     assert "载体清查 2026：未确认，截止 2026年12月18日" in team and "未结泄密案件：0 起" in team
     assert "未通过答卷（3）：刘洋、陈静、杨帆*" in team
+    # Binding asked both for the onboarding pledge (上岗承诺), not signed yet.
+    assert "其他承诺书未签：\n• 刘洋：上岗承诺，截止 2026年5月1日\n• 陈静：上岗承诺，截止 2026年5月1日" in team
     assert not [name for name in OTHER_DEPARTMENTS if name in team]
     # One 催办 per duty a person can act on; education is the head's own to hold (/education).
     assert head.labels() == [nudge_label(head, "pledge", 3), nudge_label(head, "quiz", 3)]

@@ -1,6 +1,6 @@
 """/team: a head sees their own department at a glance — a short table of the duties of the cycle, then for
-each duty the names still due, with a 催办 button that reminds them (at most once a day per person). An officer
-chooses any department."""
+each duty the names still due, with a 催办 button that reminds them (at most once a day per person), and the
+onboarding, departure and special-task pledges still unsigned. An officer chooses any department."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 
 from bot.domain.compliance import DUTIES, DepartmentCompliance, Duty
 from bot.domain.levels import Role
-from bot.domain.pledges import Catalog
+from bot.domain.pledges import Catalog, PledgeState
 from bot.handlers.base import HEADS_AND_OFFICERS, Button, FlowContext, FlowEvent, Outgoing, Pick, Priority, Reply, Step
 from bot.handlers.shortcut import start_button
-from bot.services import compliance, people, team
+from bot.services import compliance, people, pledges, team
 from bot.services.calendar import work_calendar
 
 NUDGE_ACTION = "tn"
@@ -73,11 +73,13 @@ async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int
     own = dept.department_id == ctx.person.department_id
     due = {duty: owing for duty in DUTIES if (owing := dept.due(duty))}
     parts += [ctx.t("team/due", duty=duty, people=owing, own=own) for duty, owing in due.items()]
+    if requests := await open_requests(ctx, dept):
+        parts.append(ctx.t("team/requests", requests=requests))
     departing = [p for p in dept.people if p.departure_approved_on is not None]
     unbound = any(not p.bound for owing in due.values() for p in owing)
     if departing or dept.leavers or unbound:
         parts.append(ctx.t("team/people", departing=departing, leavers=dept.leavers, unbound=unbound))
-    if not due:
+    if not due and not requests:
         parts.append(ctx.t("team/all_done"))
     buttons = [
         [
@@ -93,6 +95,24 @@ async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int
     ]
     texts = chunks(parts)
     return [Reply(text, buttons if i == len(texts) - 1 else ()) for i, text in enumerate(texts)]
+
+
+async def open_requests(ctx: FlowContext, dept: DepartmentCompliance) -> list[dict[str, Any]]:
+    """The department's onboarding, departure and special-task pledges not signed yet, soonest due first."""
+    names = {p.staff_id: p.name for p in dept.people}
+    day = today(ctx)
+    found = [s for s in await pledges.request_standings(ctx.session, names) if s.state is not PledgeState.SIGNED]
+    return [
+        {
+            "name": names[s.staff_id],
+            "kind": s.kind.value,
+            "title": s.task_title,
+            "declined": s.state is PledgeState.DECLINED,
+            "due_on": s.due_on,
+            "overdue": s.due_on < day,
+        }
+        for s in sorted(found, key=lambda s: (s.due_on, names[s.staff_id]))
+    ]
 
 
 class NudgeAction:
