@@ -470,8 +470,10 @@ async def preload(session: AsyncSession, inbounds: list[Inbound]) -> Preloaded:
             wanted.setdefault(inbound.channel, set()).add(inbound.user_id)
     found: dict[tuple[str, str], people.Person] = {}
     for channel, user_ids in wanted.items():
-        found.update(await people.by_bindings(session, channel, user_ids))
-        await people.reachable_again(session, channel, user_ids)
+        bound = await people.by_bindings(session, channel, user_ids)
+        found.update(bound.people)
+        if bound.unreachable:
+            await people.reachable_again(session, channel, bound.unreachable)
     staff_ids = {p.id for p in found.values()}
     convs: dict[int, Conversation | None] = dict.fromkeys(staff_ids)
     if staff_ids:

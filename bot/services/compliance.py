@@ -72,7 +72,7 @@ async def departments(
     ).all()
     ids = [row[0] for row in staff]
     pledge_cycle = cycle_of(today, policy.pledge_cycle_start_month)
-    standings = await annual_standings(session, ids, pledge_cycle, today, policy, catalog, until)
+    standings = await annual_standings(session, ids, pledge_cycle, today, policy, catalog, until, calendar)
 
     scores = dict(
         (

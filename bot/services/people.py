@@ -68,17 +68,29 @@ async def by_binding(session: AsyncSession, channel: str, channel_user_id: str) 
     return None if row is None else person_of(row[0], row[1])
 
 
-async def by_bindings(session: AsyncSession, channel: str, channel_user_ids: set[str]) -> dict[tuple[str, str], Person]:
-    """Many at once (a batch of events): keyed by (channel, channel user id)."""
+@dataclass(frozen=True)
+class Bound:
+    """The people behind a batch's accounts, keyed by (channel, channel user id), and which of those accounts
+    are marked unreachable."""
+
+    people: dict[tuple[str, str], Person]
+    unreachable: set[str]
+
+
+async def by_bindings(session: AsyncSession, channel: str, channel_user_ids: set[str]) -> Bound:
+    """Many at once (a batch of events)."""
     rows = (
         await session.execute(
-            select(Staff, Department.name, Binding.channel_user_id)
+            select(Staff, Department.name, Binding.channel_user_id, Binding.unreachable_at)
             .join(Department, Staff.department_id == Department.id)
             .join(Binding, Binding.staff_id == Staff.id)
             .where(Binding.channel == channel, Binding.channel_user_id.in_(channel_user_ids))
         )
     ).all()
-    return {(channel, row[2]): person_of(row[0], row[1]) for row in rows}
+    return Bound(
+        {(channel, row[2]): person_of(row[0], row[1]) for row in rows},
+        {row[2] for row in rows if row[3] is not None},
+    )
 
 
 async def reachable_again(session: AsyncSession, channel: str, channel_user_ids: set[str]) -> None:

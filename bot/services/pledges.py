@@ -152,9 +152,11 @@ async def annual_standings(
     policy: Policy,
     catalog: Catalog,
     until: datetime | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> dict[int, Standing]:
     """The yearly pledge of `cycle` for each person, judged on `as_of` (material changes in force by then), from
-    the records made before `until` (all of them when None)."""
+    the records made before `until` (all of them when None). The due date uses `calendar` (read from the
+    database when the caller has none)."""
     ids = list(staff_ids)
     latest: dict[int, PledgeRecord] = {}
     last_signed: dict[int, PledgeRecord] = {}
@@ -174,7 +176,8 @@ async def annual_standings(
             if record.outcome == Outcome.SIGNED:
                 last_signed[record.staff_id] = record
     judged_on = min(as_of, cycle_last_day(cycle, policy.pledge_cycle_start_month))
-    calendar = await work_calendar(session)
+    if calendar is None:
+        calendar = await work_calendar(session)
     # The due date depends on the state only: worked out once per state, not once per person.
     due_by_state: dict[PledgeState, date] = {}
     out = {}
