@@ -37,7 +37,7 @@ def main() -> None:
     if transport == "aiohttp":
         # The same HTTP layer as ours, so that the comparison measures the engine, not the transport.
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from bot.channels.telegram_http import AiohttpRequest
+        from bot.channels.telegram.http import AiohttpRequest
 
         builder = builder.request(AiohttpRequest())
     app = builder.build()

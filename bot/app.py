@@ -13,54 +13,54 @@ from dataclasses import dataclass, field
 
 from telegram.ext import Application
 
-from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, limits
-from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram.channel import ALLOWED_UPDATES, TelegramChannel, limits
+from bot.channels.telegram.http import AiohttpRequest
+from bot.channels.wecom.binding import RosterBindingSweep
 from bot.channels.wecom.channel import CHANNEL as WECOM
 from bot.channels.wecom.channel import WeComChannel
 from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.crypto import WeComCrypto
 from bot.clock import Clock
 from bot.config import ConfigError, Settings
+from bot.core.flow import Action
+from bot.core.registry import Entry, Registry
+from bot.core.shortcut import StartAction
+from bot.core.sweep import Sweep
 from bot.db.migrate import upgrade
 from bot.db.session import Database
 from bot.domain.levels import Role
-from bot.domain.quizbank import load_bank
 from bot.engine import BindHook, Engine
-from bot.handlers.base import Action
-from bot.handlers.broadcast import AckAction, BroadcastFlow, BroadcastsFlow
-from bot.handlers.cases import CasesFlow, OfficerCaseAction
-from bot.handlers.core import CancelFlow, HelpFlow, LanguageFlow, StatusFlow, StatusSection, identity_section
-from bot.handlers.countdowns import CountdownsFlow
-from bot.handlers.dashboard import DashboardFlow, ExportFlow
-from bot.handlers.depart import DepartFlow
-from bot.handlers.education import EducationFlow, education_status
-from bot.handlers.inventory import InventoryFlow
-from bot.handlers.invite import InviteFlow
-from bot.handlers.pledge import OnboardingHook, PledgeFlow, PledgeStatus
-from bot.handlers.pledge_office import PledgeOfficeFlow
-from bot.handlers.profile import ProfileFlow
-from bot.handlers.quiz import QuizFlow, QuizReviewAction, QuizStatsFlow, quiz_status_section
-from bot.handlers.registry import Entry, Registry
-from bot.handlers.renewals import SnoozeAction
-from bot.handlers.report import ReporterAction, ReportFlow
-from bot.handlers.selfcheck import SelfCheckFlow, load_checklist, self_check_status
-from bot.handlers.shortcut import StartAction
-from bot.handlers.team import NudgeAction, TeamFlow
-from bot.handlers.workday import WorkdayFlow, calendar_status
-from bot.jobs.base import Sweep
-from bot.jobs.bindings import RosterBindingSweep
-from bot.jobs.broadcasts import BroadcastDeadlines, BroadcastProgress
-from bot.jobs.countdowns import CountdownSweep
-from bot.jobs.digest import WeeklyDigestSweep
-from bot.jobs.duties import EducationSweep, InventorySweep, SelfCheckSweep
-from bot.jobs.leak import LeakAlertSweep, LeakClockSweep
-from bot.jobs.quiz import QuizExpirySweep
-from bot.jobs.renewals import RenewalSweep
+from bot.handlers.account.basics import CancelFlow, HelpFlow, LanguageFlow, StatusFlow, StatusSection, identity_section
+from bot.handlers.account.invite import InviteFlow
+from bot.handlers.account.profile import ProfileFlow
+from bot.handlers.broadcasts.flows import AckAction, BroadcastFlow, BroadcastsFlow
+from bot.handlers.broadcasts.sweeps import BroadcastDeadlines, BroadcastProgress
+from bot.handlers.compliance import charts
+from bot.handlers.compliance.dashboard import DashboardFlow, ExportFlow
+from bot.handlers.compliance.sweeps import WeeklyDigestSweep
+from bot.handlers.compliance.team import NudgeAction, TeamFlow
+from bot.handlers.departures.countdowns import CountdownsFlow
+from bot.handlers.departures.depart import DepartFlow
+from bot.handlers.departures.sweeps import CountdownSweep
+from bot.handlers.duties.education import EducationFlow, education_status
+from bot.handlers.duties.inventory import InventoryFlow
+from bot.handlers.duties.selfcheck import SelfCheckFlow, load_checklist, self_check_status
+from bot.handlers.duties.sweeps import EducationSweep, InventorySweep, SelfCheckSweep
+from bot.handlers.leak.cases import CasesFlow, OfficerCaseAction
+from bot.handlers.leak.report import ReporterAction, ReportFlow
+from bot.handlers.leak.sweeps import LeakAlertSweep, LeakClockSweep
+from bot.handlers.pledges.catalog import load_catalog
+from bot.handlers.pledges.flows import OnboardingHook, PledgeFlow, PledgeStatus
+from bot.handlers.pledges.office import PledgeOfficeFlow
+from bot.handlers.quiz.bank import load_bank
+from bot.handlers.quiz.flows import QuizFlow, QuizReviewAction, QuizStatsFlow, quiz_status_section
+from bot.handlers.quiz.service import BANK_PATH as QUIZ_BANK
+from bot.handlers.quiz.sweeps import QuizExpirySweep
+from bot.handlers.renewals.actions import SnoozeAction
+from bot.handlers.renewals.sweeps import RenewalSweep
+from bot.handlers.workday.flows import WorkdayFlow, calendar_status
 from bot.jobs.runner import TICK, SweepRunner
 from bot.outbox import Dispatcher
-from bot.services import charts
-from bot.services.pledge_catalog import load_catalog
-from bot.services.quiz import BANK_PATH as QUIZ_BANK
 from bot.texts import Texts
 
 log = logging.getLogger("baomi")

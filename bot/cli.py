@@ -19,8 +19,8 @@ from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
 from bot.db.migrate import downgrade, upgrade
 from bot.db.session import Database
-from bot.domain.quizbank import BankError
 from bot.domain.roster import RosterError
+from bot.handlers.quiz.bank import BankError
 from bot.texts import Texts
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ async def cmd_jobs_preview(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_countdowns(settings: Settings, args: argparse.Namespace) -> int:
     """Everyone in a declassification period, soonest end first (as /countdowns shows officers)."""
-    from bot.services.countdowns import running
+    from bot.handlers.departures.service import running
 
     db = await _ready(settings)
     try:
@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_sub = export.add_subparsers(dest="export_command", required=True)
 
     # --- pledges ---
-    from bot.commands.pledges import cmd_audit_verify, cmd_depart, cmd_export_pledges, cmd_pledge_pdf
+    from bot.handlers.pledges.cli import cmd_audit_verify, cmd_depart, cmd_export_pledges, cmd_pledge_pdf
 
     pledge = sub.add_parser("pledge", help="confidentiality pledges (保密承诺书)")
     pledge_sub = pledge.add_subparsers(dest="pledge_command", required=True)
@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_pledges.set_defaults(func=cmd_export_pledges)
     # --- end pledges ---
     # --- quiz ---
-    from bot.commands.quiz import cmd_export_quiz, cmd_quiz_check, cmd_quiz_verify
+    from bot.handlers.quiz.cli import cmd_export_quiz, cmd_quiz_check, cmd_quiz_verify
 
     quiz = sub.add_parser("quiz", help="training quiz (保密知识答卷)")
     quiz_sub = quiz.add_subparsers(dest="quiz_command", required=True)
@@ -303,19 +303,19 @@ def build_parser() -> argparse.ArgumentParser:
     export_quiz.set_defaults(func=cmd_export_quiz)
     # --- end quiz ---
     # --- leak reports ---
-    from bot.commands.reports import cmd_export_reports
+    from bot.handlers.leak.cli import cmd_export_reports
 
     export_reports = export_sub.add_parser("reports", help="every leak case and its event chain (泄密事件报告)")
     export_reports.add_argument("--out", required=True, help=".xlsx file to write")
     export_reports.set_defaults(func=cmd_export_reports)
     # --- end leak reports ---
     # --- compliance ---
-    from bot.commands.compliance import add_parsers as add_compliance_parsers
+    from bot.handlers.compliance.cli import add_parsers as add_compliance_parsers
 
     add_compliance_parsers(export_sub)  # `baomi export compliance`, `baomi export roster`
     # --- end compliance ---
     # --- broadcasts ---
-    from bot.commands.broadcasts import add_parser as add_broadcast_parser
+    from bot.handlers.broadcasts.cli import add_parser as add_broadcast_parser
 
     add_broadcast_parser(sub)  # `baomi broadcast send`
     # --- end broadcasts ---
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"baomi: {exc}", file=sys.stderr)
         return 2
     except BankError as exc:  # the question bank is loaded when the bot starts and by `baomi export quiz`
-        from bot.services.quiz import describe_problems
+        from bot.handlers.quiz.service import describe_problems
 
         lines = describe_problems(exc.problems, _texts(settings.timezone), CLI_LOCALE)
         say(settings, "bank", err=True, file=str(exc.path) if exc.path else "-", problems=lines)

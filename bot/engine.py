@@ -21,25 +21,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.clock import Clock
 from bot.config import Policy
+from bot.core.events import Attachment, Command, Inbound, Pick, Press, Text
+from bot.core.flow import Flow, FlowContext, Priority, Reply, Step
+from bot.core.outbox_rows import add, message_payload, send_to_staff
+from bot.core.payload import PayloadError, decode
+from bot.core.registry import Registry, allowed
 from bot.db.models import Conversation, InboxEvent
 from bot.db.session import Database
 from bot.domain.levels import Role
-from bot.handlers.base import (
-    Attachment,
-    Command,
-    Flow,
-    FlowContext,
-    Inbound,
-    Pick,
-    Press,
-    Priority,
-    Reply,
-    Step,
-    Text,
-)
-from bot.handlers.payload import PayloadError, decode
-from bot.handlers.registry import Registry, allowed
-from bot.outbox_rows import add, message_payload, send_to_staff
 from bot.services import invitations, people
 from bot.services.invitations import Redeemed
 from bot.texts import Texts

@@ -50,9 +50,9 @@ from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.core.flow import Priority
 from bot.db.models import Binding, OutboxMessage
 from bot.db.session import Database
-from bot.handlers.base import Priority
 
 log = logging.getLogger("baomi.outbox")
 
@@ -176,7 +176,7 @@ class Dispatcher:
         self.db = db
         self.clock = clock
         self.batch = batch
-        # Draws a row's chart into the image the channels send (bot.services.charts.draw); without it, or when it
+        # Draws a row's chart into the image the channels send (compliance.charts.draw); without it, or when it
         # cannot, the caption is sent alone.
         self.draw_chart = draw_chart
         self.senders: dict[str, Sender] = {}

@@ -6,7 +6,8 @@ from datetime import date, datetime, time
 
 import pytest
 
-from bot.domain.broadcast import (
+from bot.domain.levels import Level, Role
+from bot.handlers.broadcasts.rules import (
     Audience,
     AudienceError,
     AudienceSpec,
@@ -16,7 +17,6 @@ from bot.domain.broadcast import (
     parse_audience,
     tally,
 )
-from bot.domain.levels import Level, Role
 from tests.conftest import TZ
 
 STAFF = frozenset({Role.STAFF})

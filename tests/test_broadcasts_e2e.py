@@ -20,17 +20,17 @@ from sqlalchemy import func, select
 
 from bot.app import BaomiApp
 from bot.clock import SettableClock
-from bot.commands.broadcasts import cmd_broadcast_send, watch
 from bot.config import Settings
+from bot.core.flow import Priority, Reply
+from bot.core.outbox_rows import send_to_staff
 from bot.db.models import Binding, Conversation, Department, OutboxMessage, Staff
 from bot.db.models_broadcast import Broadcast, BroadcastRecipient
 from bot.db.session import Database
-from bot.domain.broadcast import Audience, Tally, bar
-from bot.handlers.base import Priority, Reply
-from bot.handlers.broadcast import notice_text, progress_text, queue_notices
-from bot.outbox_rows import send_to_staff
-from bot.services import broadcasts
-from bot.services.broadcasts import AudienceCount, PersonLine
+from bot.handlers.broadcasts import service as broadcasts
+from bot.handlers.broadcasts.cli import cmd_broadcast_send, watch
+from bot.handlers.broadcasts.flows import notice_text, progress_text, queue_notices
+from bot.handlers.broadcasts.rules import Audience, Tally, bar
+from bot.handlers.broadcasts.service import AudienceCount, PersonLine
 from bot.testing.fake_bot_api import FakeBotApi, RateLimit
 from bot.texts import Texts
 from tests.conftest import TZ

@@ -13,10 +13,9 @@ import pytest
 from matplotlib.ft2font import FT2Font
 from PIL import Image, ImageColor
 
-from bot.domain.compliance import DUTIES, DepartmentCompliance, InventoryState, PersonCompliance, lowest_first
 from bot.domain.levels import Level
-from bot.services import charts
-from bot.services.charts import (
+from bot.handlers.compliance import charts
+from bot.handlers.compliance.charts import (
     COLOURS,
     MAX_DEPARTMENTS,
     WIDTH_PX,
@@ -28,6 +27,7 @@ from bot.services.charts import (
     compliance_chart,
     locate_font,
 )
+from bot.handlers.compliance.rules import DUTIES, DepartmentCompliance, InventoryState, PersonCompliance, lowest_first
 from bot.texts import Texts
 
 DAY = date(2026, 10, 12)

@@ -17,11 +17,11 @@ from sqlalchemy import select, update
 from bot.app import BaomiApp
 from bot.clock import SettableClock
 from bot.config import Settings
+from bot.core.sweep import Sweep
 from bot.db.models import Conversation, OutboxMessage, SentLog, Staff
 from bot.db.session import Database
 from bot.domain.levels import Level
-from bot.jobs.base import Sweep
-from bot.services import pledges
+from bot.handlers.pledges import service as pledges
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.fake_wecom import FakeWeCom, WeComChat, serving

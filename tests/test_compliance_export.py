@@ -21,14 +21,17 @@ from bot.db.models_leak import LeakCase
 from bot.db.models_pledge import Departure
 from bot.db.models_quiz import QuizAttempt
 from bot.db.session import Database
-from bot.domain.compliance import DepartmentCompliance
 from bot.domain.levels import Level
-from bot.domain.pledges import PledgeKind
-from bot.services import compliance, duties, leak, pledges
+from bot.handlers.compliance import service as compliance
+from bot.handlers.compliance.export import compliance_workbook
+from bot.handlers.compliance.roster_export import RosterRow, roster_rows, roster_workbook
+from bot.handlers.compliance.rules import DepartmentCompliance
+from bot.handlers.duties import service as duties
+from bot.handlers.leak import service as leak
+from bot.handlers.pledges import service as pledges
+from bot.handlers.pledges.catalog import load_catalog
+from bot.handlers.pledges.rules import PledgeKind
 from bot.services.calendar import work_calendar
-from bot.services.compliance_export import compliance_workbook
-from bot.services.pledge_catalog import load_catalog
-from bot.services.roster_export import RosterRow, roster_rows, roster_workbook
 from bot.texts import Texts
 from tests.conftest import TZ
 

@@ -12,7 +12,7 @@ from bot.app import BaomiApp
 from bot.clock import SettableClock
 from bot.db.models import AuditLog, OutboxMessage, Staff
 from bot.domain.levels import Level
-from bot.services.pledges import record_departure
+from bot.handlers.pledges.service import record_departure
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.settle import settle
 from tests.conftest import TZ

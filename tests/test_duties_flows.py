@@ -12,7 +12,7 @@ from bot.clock import SettableClock
 from bot.db.models import CalendarOverride, Staff
 from bot.db.models_duties import EducationRecord, InventoryReport, SelfCheck
 from bot.db.models_leak import LeakCase
-from bot.handlers.selfcheck import load_checklist
+from bot.handlers.duties.selfcheck import load_checklist
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import TZ
 from tests.fakes.harness import bind

@@ -16,11 +16,11 @@ from bot.config import Policy
 from bot.db.models import Binding, OutboxMessage, SentLog, Staff
 from bot.db.session import Database
 from bot.domain.workdays import WorkCalendar
+from bot.handlers.duties.service import record_education, record_self_check
+from bot.handlers.pledges.catalog import load_catalog
+from bot.handlers.pledges.service import annual_standings
 from bot.jobs.runner import SweepRunner
 from bot.services.calendar import set_override
-from bot.services.duties import record_education, record_self_check
-from bot.services.pledge_catalog import load_catalog
-from bot.services.pledges import annual_standings
 from bot.services.roster import import_roster, read_roster
 from bot.texts import Texts
 from tests.conftest import TZ

@@ -16,15 +16,16 @@ from sqlalchemy import select
 from bot.app import BaomiApp
 from bot.clock import SettableClock
 from bot.config import Policy, Settings
+from bot.core.flow import FlowContext
 from bot.db.models import AuditLog, Conversation, OutboxMessage, Staff
 from bot.db.models_leak import LeakCase, LeakCaseEvent, LeakReporter
 from bot.db.session import Database
 from bot.domain.guard import text_fingerprint
-from bot.handlers.base import FlowContext
-from bot.handlers.leak_notices import open_case, summary
-from bot.handlers.report import ReporterAction
-from bot.services import leak, people
-from bot.services.leak import CaseInfo
+from bot.handlers.leak import service as leak
+from bot.handlers.leak.notices import open_case, summary
+from bot.handlers.leak.report import ReporterAction
+from bot.handlers.leak.service import CaseInfo
+from bot.services import people
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import TZ
@@ -412,7 +413,7 @@ async def test_withheld_reporter_is_relayed_both_ways_and_revealed_on_request(
         ("reporter_revealed", officer_id),
     ]
 
-    from bot.commands.reports import cmd_export_reports
+    from bot.handlers.leak.cli import cmd_export_reports
 
     out = tmp_path / "reports.xlsx"
     settings = Settings(database_url=db_url, timezone=TZ)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.domain.leak import (
+from bot.handlers.leak.rules import (
     Kind,
     Marked,
     add_months,

@@ -17,16 +17,18 @@ from sqlalchemy import select, update
 
 from bot.app import BaomiApp
 from bot.clock import SettableClock
-from bot.commands.pledges import cmd_audit_verify, cmd_depart, cmd_export_pledges, cmd_pledge_pdf
 from bot.config import Settings
 from bot.db.models import Conversation, Staff
 from bot.db.models_pledge import Departure, PledgeRecord, PledgeRequest
 from bot.db.session import Database
 from bot.domain.levels import Level
-from bot.domain.pledges import PledgeKind, PledgeState, fingerprint, pages
-from bot.handlers.pledge import PAGE_CHARS
-from bot.services import people, pledge_catalog, pledges
-from bot.services.pledges import DepartureInfo, Receipt
+from bot.handlers.pledges import catalog as pledge_catalog
+from bot.handlers.pledges import service as pledges
+from bot.handlers.pledges.cli import cmd_audit_verify, cmd_depart, cmd_export_pledges, cmd_pledge_pdf
+from bot.handlers.pledges.flows import PAGE_CHARS
+from bot.handlers.pledges.rules import PledgeKind, PledgeState, fingerprint, pages
+from bot.handlers.pledges.service import DepartureInfo, Receipt
+from bot.services import people
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.settle import settle

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.domain.levels import Level, Role
-from bot.domain.pledges import (
+from bot.handlers.pledges.catalog import load_catalog
+from bot.handlers.pledges.rules import (
     Catalog,
     ChainFields,
     PledgeKind,
@@ -22,9 +23,8 @@ from bot.domain.pledges import (
     pages,
     record_hash,
 )
+from bot.handlers.pledges.service import DepartureInfo
 from bot.services.people import Person
-from bot.services.pledge_catalog import load_catalog
-from bot.services.pledges import DepartureInfo
 from tests.conftest import TZ
 
 

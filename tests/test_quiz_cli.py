@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from bot.cli import main
-from bot.domain.quizbank import check_bank_text
-from bot.services import quiz
-from bot.services.quiz import BANK_PATH, describe_problems
+from bot.handlers.quiz import service as quiz
+from bot.handlers.quiz.bank import check_bank_text
+from bot.handlers.quiz.service import BANK_PATH, describe_problems
 from bot.texts import Texts
 from tests.conftest import TZ
 

@@ -18,14 +18,15 @@ from sqlalchemy import func, select
 
 from bot.app import BaomiApp
 from bot.clock import SettableClock
-from bot.commands.quiz import cmd_export_quiz, cmd_quiz_verify
 from bot.config import Policy, Settings
 from bot.db.models import AuditLog, Staff
 from bot.db.models_quiz import QuizAnswer, QuizAttempt
 from bot.db.session import Database
-from bot.domain.quizbank import Bank, Question, QuestionType, draw_paper, load_bank
-from bot.handlers.quiz import QuizFlow
-from bot.services import people, quiz
+from bot.handlers.quiz import service as quiz
+from bot.handlers.quiz.bank import Bank, Question, QuestionType, draw_paper, load_bank
+from bot.handlers.quiz.cli import cmd_export_quiz, cmd_quiz_verify
+from bot.handlers.quiz.flows import QuizFlow
+from bot.services import people
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import TZ

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.domain.quizbank import TOPICS, WHOLE_FILE, DrawnQuestion, Location, QuestionType, load_bank
-from bot.domain.quizrules import Outcome
-from bot.services.quiz import BANK_PATH, Attempt, MissRate
+from bot.handlers.quiz.bank import TOPICS, WHOLE_FILE, DrawnQuestion, Location, QuestionType, load_bank
+from bot.handlers.quiz.rules import Outcome
+from bot.handlers.quiz.service import BANK_PATH, Attempt, MissRate
 from bot.texts import MESSAGES, Texts
 from tests.conftest import TZ
 

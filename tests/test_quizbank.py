@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.domain.quizbank import (
+from bot.handlers.quiz.bank import (
     TOPICS,
     WHOLE_FILE,
     Bank,
@@ -25,7 +25,7 @@ from bot.domain.quizbank import (
     load_bank,
     score_percent,
 )
-from bot.services.quiz import describe_problems
+from bot.handlers.quiz.service import describe_problems
 from bot.texts import LOCALES, Texts
 from tests.conftest import TZ
 

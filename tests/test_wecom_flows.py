@@ -23,16 +23,18 @@ from bot.db.models_leak import LeakCase, LeakCaseEvent, LeakReporter
 from bot.db.models_pledge import PledgeRecord
 from bot.db.models_quiz import QuizAnswer, QuizAttempt
 from bot.db.session import Database
-from bot.domain.broadcast import Tally
-from bot.domain.pledges import PledgeKind, fingerprint, pages
-from bot.domain.quizbank import QuestionType, load_bank
-from bot.handlers.broadcast import notice_text
-from bot.handlers.leak_notices import summary
-from bot.handlers.pledge import PAGE_CHARS
-from bot.services import leak, pledges, quiz
-from bot.services.broadcasts import PersonLine
-from bot.services.leak import CaseInfo
-from bot.services.pledges import Receipt
+from bot.handlers.broadcasts.flows import notice_text
+from bot.handlers.broadcasts.rules import Tally
+from bot.handlers.broadcasts.service import PersonLine
+from bot.handlers.leak import service as leak
+from bot.handlers.leak.notices import summary
+from bot.handlers.leak.service import CaseInfo
+from bot.handlers.pledges import service as pledges
+from bot.handlers.pledges.flows import PAGE_CHARS
+from bot.handlers.pledges.rules import PledgeKind, fingerprint, pages
+from bot.handlers.pledges.service import Receipt
+from bot.handlers.quiz import service as quiz
+from bot.handlers.quiz.bank import QuestionType, load_bank
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_wecom import FakeWeCom, Message, WeComChat, serving, settle
 from tests.conftest import TZ

@@ -13,10 +13,10 @@ from sqlalchemy import func, select, update
 from bot.channels.wecom.channel import PROACTIVE_PER_MINUTE
 from bot.clock import SettableClock
 from bot.config import Settings
+from bot.core.flow import Priority, Reply
+from bot.core.outbox_rows import send_to_staff
 from bot.db.models import Binding, OutboxMessage
 from bot.db.session import Database
-from bot.handlers.base import Priority, Reply
-from bot.outbox_rows import send_to_staff
 from bot.server import Server
 from bot.testing.fake_wecom import FakeWeCom, WeComChat, serving, settle
 from bot.testing.seed import seed_bound_staff

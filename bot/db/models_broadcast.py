@@ -22,7 +22,7 @@ class Broadcast(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     author_staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     text: Mapped[str] = mapped_column(Text)
-    # bot.domain.broadcast.Audience as a dict: the selection as the officer made it, for the record.
+    # bot.handlers.broadcasts.rules.Audience as a dict: the selection as the officer made it, for the record.
     audience: Mapped[dict[str, Any]] = mapped_column(Json)
     recipients: Mapped[int] = mapped_column(Integer)
     ack_required: Mapped[bool] = mapped_column(Boolean)

@@ -12,7 +12,7 @@ from bot.db.models import Base, BigId, Json, UTCDateTime
 
 
 class LeakCase(Base):
-    """One reported incident: only metadata, never the content (bot.domain.leak names every field's values).
+    """One reported incident: only metadata, never the content (bot.handlers.leak.rules names every field's values).
 
     Who reported it lives in `leak_reporter`, so that no view of the case carries a withheld name by accident."""
 

@@ -46,7 +46,7 @@ class PledgeRequest(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # bot.domain.pledges.PledgeKind
+    kind: Mapped[str] = mapped_column(String(16))  # bot.handlers.pledges.rules.PledgeKind
     key: Mapped[str] = mapped_column(String(48))  # "onboarding", "departure:<id>", "special:<task id>"
     task_id: Mapped[int | None] = mapped_column(ForeignKey("pledge_task.id"))
     departure_id: Mapped[int | None] = mapped_column(ForeignKey("departure.id"))
@@ -66,7 +66,7 @@ class PledgeRecord(Base):
     kind: Mapped[str] = mapped_column(String(16))
     cycle: Mapped[int] = mapped_column(Integer)  # the cycle (year it starts in) the record falls in
     version: Mapped[int] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(8))  # bot.domain.pledges.Outcome
+    outcome: Mapped[str] = mapped_column(String(8))  # bot.handlers.pledges.rules.Outcome
     text: Mapped[str] = mapped_column(Text)  # public, general material: kept so the paper copy can be checked
     text_hash: Mapped[str] = mapped_column(String(64))
     signed_name: Mapped[str | None] = mapped_column(String(50))

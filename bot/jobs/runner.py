@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from bot.clock import Clock
 from bot.config import Policy
+from bot.core.outbox_rows import OUTBOX
+from bot.core.sweep import Sweep, SweepContext
 from bot.db.models import Staff
 from bot.db.session import QUEUED, Database
 from bot.domain.workdays import WorkCalendar
-from bot.jobs.base import Sweep, SweepContext
-from bot.outbox_rows import OUTBOX
 from bot.services.calendar import work_calendar
 from bot.texts import Texts
 

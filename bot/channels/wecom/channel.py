@@ -36,10 +36,11 @@ from bot.channels.wecom.client import WeComApiError, WeComClient, WeComUnavailab
 from bot.channels.wecom.crypto import MalformedPayload, WeComCrypto
 from bot.channels.wecom.messages import InboundMedia, InboundText, TemplateCardClick, dedupe_key, parse_inbound
 from bot.clock import Clock
+from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
+from bot.core.flow import Priority
 from bot.db.models import Binding, InboxEvent, OutboxMessage, Staff
 from bot.db.session import Database
 from bot.db.upsert import insert_ignore
-from bot.handlers.base import Attachment, AttachmentKind, Command, Inbound, Press, Priority, Text
 from bot.outbox import Limits, Operation, Outcome, Result
 from bot.services import audit
 

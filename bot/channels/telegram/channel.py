@@ -1,0 +1,330 @@
+"""The Telegram channel: long polling into the inbox, Telegram updates into neutral events, outbox rows into
+Bot API calls. Thin on purpose: it knows Telegram and nothing about flows.
+
+python-telegram-bot's own Updater confirms updates as soon as they are queued in memory, so a crash would
+lose them. Here an update is confirmed (the next getUpdates offset) only after its inbox row is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+
+from bot.clock import Clock
+from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
+from bot.db.models import InboxEvent
+from bot.db.session import Database
+from bot.db.upsert import insert_ignore
+from bot.outbox import Limits, Operation, Outcome, Result
+
+log = logging.getLogger("baomi.telegram")
+
+CHANNEL = "telegram"
+POLL_TIMEOUT = 25
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+# python-telegram-bot 22 reports 429 waits as timedelta only with this set (else it warns); read at use.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+
+def limits(per_second: float) -> Limits:
+    """Telegram: about 30 messages a second overall, about one a second in one chat. 0 lifts the overall cap.
+    A sixth of the burst is kept back from broadcasts for replies and alerts."""
+    burst = max(1, int(per_second or 1000))
+    return Limits(
+        per_second=per_second or float("inf"), burst=burst, chat_interval=1.0, concurrency=32, reserve=burst // 6
+    )
+
+
+PROBE_WINDOW = 6  # message ids looked at above the last known one when resolving a send after a crash
+PROBE_WAITS = 5  # 429s a probe waits out before it gives up and the message is sent again
+
+
+class TelegramChannel:
+    name = CHANNEL
+
+    def __init__(self, bot: Bot, db: Database, clock: Clock, on_inbox: Callable[[], None], limits: Limits) -> None:
+        self.bot = bot
+        self.db = db
+        self.clock = clock
+        self.on_inbox = on_inbox
+        self.limits = limits
+
+    # --- inbound ------------------------------------------------------------------------------------------
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Long-poll getUpdates; store each batch, then confirm it by asking for the next offset."""
+        offset: int | None = None
+        failures = 0
+        while not stop.is_set():
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset,
+                    timeout=POLL_TIMEOUT,
+                    allowed_updates=ALLOWED_UPDATES,
+                    read_timeout=POLL_TIMEOUT + 10,
+                )
+            except (TimedOut, NetworkError) as exc:
+                failures += 1
+                log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
+                await _sleep_or_stop(stop, min(30.0, 0.5 * 2**failures))
+                continue
+            except RetryAfter as exc:
+                await _sleep_or_stop(stop, _seconds(exc.retry_after))
+                continue
+            failures = 0
+            if not updates:
+                continue
+            await self.store([u.to_dict() for u in updates])
+            offset = updates[-1].update_id + 1
+
+    async def store(self, payloads: list[dict[str, Any]]) -> int:
+        """Commit updates to the inbox (duplicates dropped) and wake the engine; returns how many were new."""
+        now = self.clock.now()
+        rows = [
+            {
+                "channel": CHANNEL,
+                "dedupe_key": str(p["update_id"]),
+                "channel_user_id": _user_id(p),
+                "payload": p,
+                "received_at": now,
+                "status": "pending",
+                "attempts": 0,
+            }
+            for p in payloads
+        ]
+        async with self.db.transaction() as session:
+            inserted = await insert_ignore(session, InboxEvent, rows, ["channel", "dedupe_key"])
+        self.on_inbox()
+        return inserted
+
+    def parse(self, payload: dict[str, Any]) -> Inbound:
+        update = Update.de_json(payload, self.bot)
+        if update.callback_query is not None:
+            query = update.callback_query
+            presser = str(query.from_user.id)
+            return Inbound(
+                CHANNEL,
+                presser,
+                str(query.message.chat.id) if query.message else presser,
+                Press(query.data or ""),
+                message_id=str(query.message.message_id) if query.message else None,
+                callback_id=query.id,
+                language=query.from_user.language_code,
+            )
+        message = update.message
+        if message is None or message.from_user is None:
+            return Inbound(CHANNEL, _user_id(payload), _user_id(payload), None)  # edits, membership changes
+        sender = message.from_user
+        if message.chat.type != "private":
+            return Inbound(CHANNEL, str(sender.id), str(message.chat.id), None)  # it answers people, not groups
+        return Inbound(
+            CHANNEL,
+            str(sender.id),
+            str(message.chat.id),
+            _event(message),
+            message_id=str(message.message_id),
+            language=sender.language_code,
+        )
+
+    # --- outbound -----------------------------------------------------------------------------------------
+    async def perform(self, op: Operation) -> Result:
+        try:
+            return await self._perform(op)
+        except RetryAfter as exc:
+            return Result(Outcome.RETRY, retry_after=_seconds(exc.retry_after), error="429")
+        except Forbidden as exc:
+            return Result(Outcome.UNREACHABLE, error=str(exc)[:200])
+        except BadRequest as exc:
+            return self._bad_request(op, exc)
+        except InvalidToken as exc:
+            return Result(Outcome.RETRY, error=str(exc)[:200])
+        except (TimedOut, NetworkError, TelegramError) as exc:
+            return Result(Outcome.RETRY, error=f"{type(exc).__name__}: {exc}"[:200])
+
+    async def _perform(self, op: Operation) -> Result:
+        p = op.payload
+        chat = int(op.chat_id)
+        if answer := p.get("answer"):
+            await self._answer(answer)
+        if op.op == "send":
+            markup = _markup(p.get("buttons") or [])
+            # A document or an image, captioned with the message's text.
+            if kind := next((k for k in ("document", "image") if p.get(k)), None):
+                item = p[kind]
+                file = InputFile(base64.b64decode(item["content_b64"]), filename=item["filename"])
+                send = self.bot.send_document if kind == "document" else self.bot.send_photo
+                msg = await send(
+                    chat,
+                    file,
+                    caption=item.get("caption") or p.get("text") or None,
+                    reply_markup=markup,
+                    protect_content=True,
+                )
+            else:
+                msg = await self.bot.send_message(chat, p["text"], reply_markup=markup, protect_content=True)
+            return Result(Outcome.SENT, str(msg.message_id))
+        if op.op == "edit":
+            try:
+                await self.bot.edit_message_text(
+                    p["text"],
+                    chat_id=chat,
+                    message_id=int(p["message_id"]),
+                    reply_markup=_markup(p.get("buttons") or []),
+                )
+            except BadRequest as exc:
+                if "not modified" in exc.message:
+                    return Result(Outcome.SENT, str(p["message_id"]))
+                if "not found" in exc.message or "can't be edited" in exc.message:
+                    # Too old or gone: say it as a new message rather than not at all.
+                    msg = await self.bot.send_message(
+                        chat, p["text"], reply_markup=_markup(p.get("buttons") or []), protect_content=True
+                    )
+                    return Result(Outcome.SENT, str(msg.message_id))
+                raise
+            return Result(Outcome.SENT, str(p["message_id"]))
+        if op.op == "answer":
+            await self._answer(p)
+            return Result(Outcome.SENT)
+        if op.op == "delete":
+            await self.bot.delete_message(chat, int(p["message_id"]))
+            return Result(Outcome.SENT)
+        if op.op == "menu":
+            commands = [BotCommand(c["command"], c["description"]) for c in p["commands"]]
+            await self.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat))
+            return Result(Outcome.SENT)
+        return Result(Outcome.FAILED, error=f"unknown operation {op.op}")
+
+    async def _answer(self, answer: dict[str, str]) -> None:
+        """Stop the spinner on a pressed button (with a short notice, if any)."""
+        try:
+            await self.bot.answer_callback_query(answer["callback_id"], text=answer.get("text") or None)
+        except BadRequest as exc:
+            text = exc.message.lower()
+            if "too old" not in text and "query id is invalid" not in text:
+                raise
+            # The press expired on Telegram's side, or this is a retry after it was answered: nothing to do.
+
+    def _bad_request(self, op: Operation, exc: BadRequest) -> Result:
+        text = exc.message.lower()
+        if op.op == "delete" and ("not found" in text or "can't be deleted" in text):
+            return Result(Outcome.SENT)
+        if "chat not found" in text:
+            return Result(Outcome.UNREACHABLE, error=exc.message[:200])
+        return Result(Outcome.FAILED, error=exc.message[:200])
+
+    async def find_delivered(self, op: Operation) -> str | None:
+        """Probe the ids above the last message we know in this chat with a no-op markup edit. Telegram
+        answers "not modified" for a bot message that is there (ours: sends to one chat go one at a time),
+        "can't be edited" for the person's own messages and "not found" for ids unused or deleted."""
+        markup = _markup(op.payload.get("buttons") or [])
+        candidate = int(op.probe_after or 0)
+        misses = 0
+        waits = 0
+        while misses < PROBE_WINDOW:
+            candidate += 1
+            try:
+                await self.bot.edit_message_reply_markup(
+                    chat_id=int(op.chat_id), message_id=candidate, reply_markup=markup
+                )
+            except RetryAfter as exc:
+                # Flood control says nothing about the message: ask again once allowed, rather than guess.
+                waits += 1
+                if waits > PROBE_WAITS:
+                    log.warning("probe in chat %s kept meeting flood control: sending again", op.chat_id)
+                    return None
+                await asyncio.sleep(_seconds(exc.retry_after))
+                candidate -= 1
+                continue
+            except BadRequest as exc:
+                text = exc.message.lower()
+                if "not modified" in text:
+                    return str(candidate)
+                misses = 0 if "can't be edited" in text else misses + 1
+                continue
+            except TelegramError as exc:
+                log.warning("probe in chat %s failed (%s): sending again", op.chat_id, type(exc).__name__)
+                return None
+            log.warning("probe found message %s in chat %s with other buttons", candidate, op.chat_id)
+            return str(candidate)
+        return None
+
+    async def set_default_commands(self, commands_by_locale: dict[str, list[tuple[str, str]]]) -> None:
+        for locale, commands in commands_by_locale.items():
+            await self.bot.set_my_commands(
+                [BotCommand(c, d) for c, d in commands],
+                scope=BotCommandScopeDefault(),
+                language_code=None if locale == "zh" else locale,
+            )
+
+
+def _event(message: Message) -> Command | Text | Attachment | None:
+    if message.forward_origin is not None:
+        return Attachment(AttachmentKind.FORWARD)
+    kinds = (
+        ("photo", AttachmentKind.PHOTO),
+        ("document", AttachmentKind.DOCUMENT),
+        ("voice", AttachmentKind.VOICE),
+        ("audio", AttachmentKind.VOICE),
+        ("video_note", AttachmentKind.VOICE),
+        ("video", AttachmentKind.VIDEO),
+        ("animation", AttachmentKind.VIDEO),
+        ("sticker", AttachmentKind.STICKER),
+        ("contact", AttachmentKind.CONTACT),
+        ("location", AttachmentKind.LOCATION),
+        ("venue", AttachmentKind.LOCATION),
+    )
+    for attr, kind in kinds:
+        if getattr(message, attr):
+            return Attachment(kind)
+    text = message.text
+    if text is None:
+        return Attachment(AttachmentKind.OTHER) if message.effective_attachment else None
+    entity = message.entities[0] if message.entities else None
+    if entity is not None and entity.type == "bot_command" and entity.offset == 0:
+        name = text[1 : entity.length].split("@", 1)[0].lower()
+        return Command(name, text[entity.length :].strip())
+    return Text(text)
+
+
+def _markup(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b["text"], callback_data=b["data"]) for b in row] for row in rows]
+    )
+
+
+def _user_id(payload: dict[str, Any]) -> str:
+    for key in ("message", "edited_message", "callback_query", "my_chat_member"):
+        part = payload.get(key)
+        if part and part.get("from"):
+            return str(part["from"]["id"])
+    return ""
+
+
+def _seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -1,1 +1,0 @@
-"""`baomi` subcommands of each capability (the CLI's own basics live in bot/cli.py)."""

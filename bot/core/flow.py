@@ -1,0 +1,135 @@
+"""The channel-neutral vocabulary of conversations: what a flow answers with (replies, steps) and what it works
+in (FlowContext). Flows never see a Telegram or WeCom object; channels translate to and from these types."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Policy
+from bot.core.events import FlowEvent
+from bot.domain.levels import Role
+from bot.services.people import Person
+from bot.texts import Texts
+
+
+# --- replies ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Button:
+    """A button. `target` None means the current conversation; else the prefix of a standalone action."""
+
+    label: str
+    action: str
+    args: tuple[str, ...] = ()
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    filename: str
+    content_b64: str
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A picture drawn when it is sent, not inside the flow's transaction: `data` holds the figures as plain JSON
+    (bot.handlers.compliance.charts.ChartData), the dispatcher draws them into a PNG shown with `caption` under it."""
+
+    filename: str
+    data: dict[str, Any]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: Sequence[Sequence[Button]] = ()
+    # Replace the message whose button was pressed (Telegram edit, WeCom card update) instead of sending.
+    replace: bool = False
+    document: Document | None = None
+    chart: Chart | None = None
+
+
+class Priority(IntEnum):
+    """Lower goes first: a person waiting for an answer beats everything."""
+
+    INTERACTIVE = 0
+    ALERT = 1
+    REMINDER = 2
+    BROADCAST = 3
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to another person (or the same person, proactively), sent to all their bindings."""
+
+    staff_id: int
+    reply: Reply
+    priority: Priority = Priority.ALERT
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a flow returns: the new state (None when the conversation is over) and what to say."""
+
+    state: dict[str, Any] | None
+    replies: list[Reply] = field(default_factory=list)
+    outgoing: list[Outgoing] = field(default_factory=list)
+    toast: str | None = None  # a short notice on the pressed button (Telegram's callback answer)
+    flow: str | None = None  # from an Action: the state is a new conversation of this flow
+
+    @classmethod
+    def done(cls, *replies: Reply, toast: str | None = None) -> Step:
+        return cls(None, list(replies), toast=toast)
+
+
+# --- context ----------------------------------------------------------------------------------------
+@dataclass
+class FlowContext:
+    session: AsyncSession
+    now: datetime
+    person: Person
+    policy: Policy
+    texts: Texts
+    channel: str
+    current_flow: str | None = None  # the conversation the person was in when this event arrived
+
+    @property
+    def locale(self) -> str:
+        return self.person.locale
+
+    def t(self, name: str, /, **context: Any) -> str:
+        return self.texts.render(name, self.locale, **context)
+
+
+class Flow(Protocol):
+    """A conversation. States are a StrEnum at the top of its module; steps in the order a user meets them."""
+
+    name: str
+    prefix: str  # short and unique: it starts every button payload of this flow
+    roles: frozenset[Role]  # who may start it (any of these)
+
+    async def start(self, ctx: FlowContext, args: str) -> Step: ...
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step: ...
+
+
+class Action(Protocol):
+    """A standalone button that does not belong to a conversation (an acknowledgement, an alert's 受理)."""
+
+    prefix: str
+    roles: frozenset[Role]
+
+    async def on_press(self, ctx: FlowContext, action: str, args: tuple[str, ...]) -> Step: ...
+
+
+EVERYONE: frozenset[Role] = frozenset({Role.STAFF})
+OFFICERS: frozenset[Role] = frozenset({Role.OFFICER})
+HEADS_AND_OFFICERS: frozenset[Role] = frozenset({Role.HEAD, Role.OFFICER})

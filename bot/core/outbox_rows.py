@@ -1,0 +1,153 @@
+"""Turning replies into outbox rows (inside the caller's transaction): the only way anything is said."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.flow import Button, Priority, Reply
+from bot.core.payload import encode
+from bot.db.models import Binding, OutboxMessage
+from bot.db.session import queue_insert
+
+
+def button_rows(buttons: Any, flow_prefix: str | None, version: int | None) -> list[list[dict[str, str]]]:
+    rows = []
+    for row in buttons:
+        out = []
+        for b in row:
+            assert isinstance(b, Button)
+            if b.target is not None:
+                data = encode(b.target, None, b.action, b.args)
+            else:
+                if flow_prefix is None or version is None:
+                    raise ValueError(f"button {b.label!r} belongs to no conversation; give it a target action")
+                data = encode(flow_prefix, version, b.action, b.args)
+            out.append({"text": b.label, "data": data})
+        rows.append(out)
+    return rows
+
+
+def message_payload(reply: Reply, flow_prefix: str | None = None, version: int | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"text": reply.text, "buttons": button_rows(reply.buttons, flow_prefix, version)}
+    if reply.document is not None:
+        payload["document"] = asdict(reply.document)
+    if reply.chart is not None:
+        payload["chart"] = asdict(reply.chart)
+    return payload
+
+
+OUTBOX = cast(Table, OutboxMessage.__table__)
+IN_CHUNK = 5000  # ids per IN (...) list: SQLite binds at most 32,766 parameters per statement
+
+
+def add(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    channel: str,
+    chat_id: str,
+    op: str,
+    payload: dict[str, Any],
+    priority: Priority,
+    staff_id: int | None = None,
+    source: str | None = None,
+    not_before: datetime | None = None,
+) -> None:
+    """Queue one operation; it is written when the caller's transaction commits."""
+    queue_insert(
+        session,
+        OUTBOX,
+        {
+            "channel": channel,
+            "chat_id": chat_id,
+            "staff_id": staff_id,
+            "op": op,
+            "payload": payload,
+            "priority": int(priority),
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "not_before": not_before,
+            "source": source,
+            "sent_at": None,
+            "message_id": None,
+            "error": None,
+        },
+    )
+
+
+async def send_to_staff(
+    session: AsyncSession,
+    now: datetime,
+    staff_id: int,
+    reply: Reply,
+    priority: Priority,
+    source: str | None = None,
+    not_before: datetime | None = None,
+) -> int:
+    """Queue a message to every reachable binding of a person; returns how many rows were written."""
+    bindings = (
+        await session.scalars(select(Binding).where(Binding.staff_id == staff_id, Binding.unreachable_at.is_(None)))
+    ).all()
+    payload = message_payload(reply)
+    for b in bindings:
+        add(
+            session,
+            now,
+            channel=b.channel,
+            chat_id=b.chat_id,
+            op="send",
+            payload=payload,
+            priority=priority,
+            staff_id=staff_id,
+            source=source,
+            not_before=not_before,
+        )
+    return len(bindings)
+
+
+async def send_to_many(
+    session: AsyncSession,
+    now: datetime,
+    messages: list[tuple[int, Reply]],
+    priority: Priority,
+    source: str | None = None,
+) -> int:
+    """Queue many messages (staff id, reply) with one query for all their bindings: sweeps and broadcasts
+    reach thousands of people without a query each."""
+    if not messages:
+        return 0
+    staff_ids = sorted({staff_id for staff_id, _ in messages})
+    by_staff: dict[int, list[tuple[str, str]]] = {}
+    for start in range(0, len(staff_ids), IN_CHUNK):
+        rows = (
+            await session.execute(
+                select(Binding.staff_id, Binding.channel, Binding.chat_id).where(
+                    Binding.staff_id.in_(staff_ids[start : start + IN_CHUNK]), Binding.unreachable_at.is_(None)
+                )
+            )
+        ).all()
+        for staff_id, channel, chat_id in rows:
+            by_staff.setdefault(staff_id, []).append((channel, chat_id))
+    written = 0
+    for staff_id, reply in messages:
+        payload = message_payload(reply)
+        for channel, chat_id in by_staff.get(staff_id, []):
+            add(
+                session,
+                now,
+                channel=channel,
+                chat_id=chat_id,
+                op="send",
+                payload=payload,
+                priority=priority,
+                staff_id=staff_id,
+                source=source,
+            )
+            written += 1
+    return written

@@ -1,0 +1,43 @@
+"""The table of flows and actions. The engine routes by it; /help and the command menus derive from it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.core.flow import Action, Flow
+from bot.domain.levels import Role
+
+
+@dataclass(frozen=True)
+class Entry:
+    command: str
+    flow: Flow
+    # Typed commands without a slash (WeCom users type 承诺, 答题, 报告).
+    aliases: tuple[str, ...] = ()
+    in_menu: bool = True
+    # Answers at once and leaves the person's current conversation untouched (help, status).
+    instant: bool = False
+
+
+class Registry:
+    def __init__(self, entries: Iterable[Entry], actions: Iterable[Action] = ()) -> None:
+        self.entries = list(entries)
+        self.by_command = {e.command: e for e in self.entries}
+        self.by_alias = {a: e for e in self.entries for a in e.aliases}
+        self.flows = {e.flow.name: e.flow for e in self.entries}
+        self.by_prefix = {e.flow.prefix: e.flow for e in self.entries}
+        self.actions = {a.prefix: a for a in actions}
+        clash = set(self.by_prefix) & set(self.actions)
+        if clash or len(self.by_prefix) != len({e.flow.name for e in self.entries}):
+            raise ValueError(f"button prefixes must be unique: {sorted(clash)}")
+
+    def lookup(self, command: str) -> Entry | None:
+        return self.by_command.get(command) or self.by_alias.get(command)
+
+    def menu(self, roles: frozenset[Role]) -> list[Entry]:
+        return [e for e in self.entries if e.in_menu and allowed(e.flow.roles, roles)]
+
+
+def allowed(needed: frozenset[Role], held: frozenset[Role]) -> bool:
+    return bool(needed & held)

@@ -1,0 +1,109 @@
+"""The commands every person has: /help, /status, /cancel, /language."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.core.events import FlowEvent, Pick
+from bot.core.flow import EVERYONE, Button, FlowContext, Reply, Step
+from bot.core.registry import Registry
+from bot.db.models import Binding
+from bot.services import people
+
+
+class HelpFlow:
+    """Lists the commands of the person's roles, and only those."""
+
+    name = "help"
+    prefix = "hp"
+    roles = EVERYONE
+
+    def __init__(self) -> None:
+        self.registry: Registry | None = None  # set by the composition root once the table exists
+
+    async def start(self, ctx: FlowContext, args: str) -> Step:
+        assert self.registry is not None
+        commands = [
+            {"command": e.command, "description": ctx.t(f"menu/{e.command}")}
+            for e in self.registry.menu(ctx.person.roles)
+        ]
+        return Step.done(Reply(ctx.t("core/help", person=ctx.person, commands=commands)))
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
+        return Step.done()
+
+
+StatusSection = Callable[[FlowContext], Awaitable[str | None]]
+
+
+async def identity_section(ctx: FlowContext) -> str | None:
+    channels = (await ctx.session.scalars(select(Binding.channel).where(Binding.staff_id == ctx.person.id))).all()
+    return ctx.t("status/identity", person=ctx.person, channels=sorted(channels), roles=sorted(ctx.person.roles))
+
+
+class StatusFlow:
+    """The person's own obligations; each later capability adds a section."""
+
+    name = "status"
+    prefix = "st"
+    roles = EVERYONE
+
+    def __init__(self, sections: list[StatusSection]) -> None:
+        self.sections = sections
+
+    async def start(self, ctx: FlowContext, args: str) -> Step:
+        parts = [text for section in self.sections if (text := await section(ctx))]
+        return Step.done(Reply("\n\n".join(parts)))
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
+        return Step.done()
+
+
+class CancelFlow:
+    """Leaves whatever conversation the person is in."""
+
+    name = "cancel"
+    prefix = "cx"
+    roles = EVERYONE
+
+    async def start(self, ctx: FlowContext, args: str) -> Step:
+        if ctx.current_flow is None:
+            return Step.done(Reply(ctx.t("core/nothing_to_cancel")))
+        return Step.done(Reply(ctx.t("core/cancelled")))
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
+        return Step.done()
+
+
+class LanguageState(StrEnum):
+    CHOOSING = "choosing"
+
+
+LOCALE_LABELS = {"zh": "中文", "en": "English"}
+
+
+class LanguageFlow:
+    """Chooses between Chinese and English for every later message."""
+
+    name = "language"
+    prefix = "lg"
+    roles = EVERYONE
+
+    async def start(self, ctx: FlowContext, args: str) -> Step:
+        """Offers the languages as buttons."""
+        buttons = [[Button(label, "set", (code,)) for code, label in LOCALE_LABELS.items()]]
+        return Step({"state": LanguageState.CHOOSING}, [Reply(ctx.t("core/language_choose"), buttons)])
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
+        """Stores the chosen language and answers in it."""
+        if isinstance(event, Pick) and event.action == "set" and event.args and event.args[0] in LOCALE_LABELS:
+            locale = event.args[0]
+            await people.set_locale(ctx.session, ctx.person.id, locale)
+            text = ctx.texts.render("core/language_set", locale, language=LOCALE_LABELS[locale])
+            return Step.done(Reply(text, replace=True))
+        buttons = [[Button(label, "set", (code,)) for code, label in LOCALE_LABELS.items()]]
+        return Step(state, [Reply(ctx.t("core/language_choose"), buttons)])

@@ -1,0 +1,196 @@
+"""/team: a head sees their own department at a glance — a short table of the duties of the cycle, then for
+each duty the names still due, with a 催办 button that reminds them (at most once a day per person), and the
+onboarding, departure and special-task pledges still unsigned. An officer chooses any department."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from bot.core.events import FlowEvent, Pick
+from bot.core.flow import HEADS_AND_OFFICERS, Button, FlowContext, Outgoing, Priority, Reply, Step
+from bot.core.shortcut import start_button
+from bot.domain.levels import Role
+from bot.handlers.compliance import service as compliance
+from bot.handlers.compliance.rules import DUTIES, DepartmentCompliance, Duty
+from bot.handlers.pledges import service as pledges
+from bot.handlers.pledges.rules import Catalog, PledgeState
+from bot.services import people, team
+from bot.services.calendar import work_calendar
+
+NUDGE_ACTION = "tn"
+# What a nudged person is asked to start. Education is held by the head, not done by the person: no nudge.
+NUDGE_COMMANDS = {Duty.PLEDGE: "pledge", Duty.QUIZ: "quiz", Duty.SELF_CHECK: "selfcheck"}
+MAX_MESSAGE = 3500  # characters per message: under Telegram's 4,096, and easy to scroll on a phone
+
+
+class TeamState(StrEnum):
+    CHOOSING = "choosing"  # an officer picks a department
+
+
+class TeamFlow:
+    name = "team"
+    prefix = "tm"
+    roles = HEADS_AND_OFFICERS
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    async def start(self, ctx: FlowContext, args: str) -> Step:
+        """Shows the head's department at once; offers officers the list of departments."""
+        if not ctx.person.has(Role.OFFICER):
+            return Step.done(*await department_view(ctx, self.catalog, ctx.person.department_id))
+        depts = await team.departments(ctx.session)
+        buttons = [[Button(d.name, "dept", (str(d.id),))] for d in depts]
+        return Step({"state": TeamState.CHOOSING}, [Reply(ctx.t("team/choose"), buttons)])
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
+        """Shows the department an officer picked, in place of the list."""
+        if isinstance(event, Pick) and event.action == "dept" and event.args and event.args[0].isdigit():
+            if not ctx.person.has(Role.OFFICER):  # no longer an officer: their own department only
+                return Step.done(*await department_view(ctx, self.catalog, ctx.person.department_id))
+            first, *rest = await department_view(ctx, self.catalog, int(event.args[0]))
+            return Step.done(Reply(first.text, first.buttons, replace=True), *rest)
+        return Step(state, [Reply(ctx.t("team/choose_hint"))])
+
+
+async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int) -> list[Reply]:
+    """The compact table, the names due per duty and the 催办 buttons, in as few messages as fit."""
+    dept = await load(ctx, catalog, department_id)
+    if dept is None:
+        info = await team.department(ctx.session, department_id)
+        return [Reply(ctx.t("team/empty", department=info.name) if info else ctx.t("team/no_department"))]
+    labels = duty_labels(ctx)
+    parts = [
+        ctx.t(
+            "team/table",
+            dept=dept,
+            duties=DUTIES,
+            labels=labels,
+            self_check_open=today(ctx).month >= ctx.policy.self_inspection_month,
+            self_check_month=ctx.policy.self_inspection_month,
+        )
+    ]
+    own = dept.department_id == ctx.person.department_id
+    due = {duty: owing for duty in DUTIES if (owing := dept.due(duty))}
+    parts += [ctx.t("team/due", duty=duty, people=owing, own=own) for duty, owing in due.items()]
+    if requests := await open_requests(ctx, dept):
+        parts.append(ctx.t("team/requests", requests=requests))
+    departing = [p for p in dept.people if p.departure_approved_on is not None]
+    unbound = any(not p.bound for owing in due.values() for p in owing)
+    if departing or dept.leavers or unbound:
+        parts.append(ctx.t("team/people", departing=departing, leavers=dept.leavers, unbound=unbound))
+    if not due and not requests:
+        parts.append(ctx.t("team/all_done"))
+    buttons = [
+        [
+            Button(
+                ctx.t("team/btn_nudge", label=labels[duty], count=len(owing)),
+                "n",
+                (duty.value, str(dept.department_id)),
+                target=NUDGE_ACTION,
+            )
+        ]
+        for duty, owing in due.items()
+        if duty in NUDGE_COMMANDS
+    ]
+    texts = chunks(parts)
+    return [Reply(text, buttons if i == len(texts) - 1 else ()) for i, text in enumerate(texts)]
+
+
+async def open_requests(ctx: FlowContext, dept: DepartmentCompliance) -> list[dict[str, Any]]:
+    """The department's onboarding, departure and special-task pledges not signed yet, soonest due first."""
+    names = {p.staff_id: p.name for p in dept.people}
+    day = today(ctx)
+    found = [s for s in await pledges.request_standings(ctx.session, names) if s.state is not PledgeState.SIGNED]
+    return [
+        {
+            "name": names[s.staff_id],
+            "kind": s.kind.value,
+            "title": s.task_title,
+            "declined": s.state is PledgeState.DECLINED,
+            "due_on": s.due_on,
+            "overdue": s.due_on < day,
+        }
+        for s in sorted(found, key=lambda s: (s.due_on, names[s.staff_id]))
+    ]
+
+
+class NudgeAction:
+    """催办 under /team: reminds everyone in the department still due for one duty, except those reminded
+    already today (by any head, about any duty) and those the bot cannot reach."""
+
+    prefix = NUDGE_ACTION
+    roles = HEADS_AND_OFFICERS
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    async def on_press(self, ctx: FlowContext, action: str, args: tuple[str, ...]) -> Step:
+        if action != "n" or len(args) != 2 or args[0] not in NUDGE_COMMANDS or not args[1].isdigit():
+            return Step(None, toast=ctx.t("core/stale_button"))
+        duty, department_id = Duty(args[0]), int(args[1])
+        if department_id != ctx.person.department_id and not ctx.person.has(Role.OFFICER):
+            return Step(None, toast=ctx.t("core/no_right"))  # a head reminds their own people only
+        dept = await load(ctx, self.catalog, department_id)
+        label = duty_labels(ctx)[duty]
+        due = [p for p in (dept.due(duty) if dept else []) if p.staff_id != ctx.person.id]
+        if not due:
+            return Step.done(Reply(ctx.t("team/nudge_none", label=label)))
+        assert dept is not None
+        reachable = [p.staff_id for p in due if p.bound]
+        claimed = await compliance.claim_nudges(ctx.session, ctx.now, reachable, today(ctx))
+        locales = await people.locales(ctx.session, sorted(claimed))
+        # Said as it is: the department's head, or the secrecy office looking at another department.
+        by_head = department_id == ctx.person.department_id and ctx.person.has(Role.HEAD)
+        outgoing = []
+        for staff_id in sorted(claimed):
+            locale = locales.get(staff_id, "zh")
+            text = ctx.texts.render(
+                "team/nudge", locale, duty=duty.value, sender=ctx.person.name, department=dept.name, by_head=by_head
+            )
+            button = start_button(ctx.texts.render("team/nudge_btn", locale, duty=duty.value), NUDGE_COMMANDS[duty])
+            outgoing.append(Outgoing(staff_id, Reply(text, [[button]]), Priority.REMINDER, f"nudge:{duty.value}"))
+        text = ctx.t(
+            "team/nudged",
+            label=label,
+            nudged=len(claimed),
+            already=len(reachable) - len(claimed),
+            unreachable=len(due) - len(reachable),
+        )
+        return Step(None, [Reply(text)], outgoing)
+
+
+async def load(ctx: FlowContext, catalog: Catalog, department_id: int) -> DepartmentCompliance | None:
+    calendar = await work_calendar(ctx.session)
+    return await compliance.department(ctx.session, today(ctx), ctx.policy, catalog, calendar, department_id)
+
+
+def duty_labels(ctx: FlowContext) -> dict[Duty, str]:
+    return {duty: ctx.t("team/duty", duty=duty.value) for duty in DUTIES}
+
+
+def today(ctx: FlowContext) -> date:
+    return ctx.now.astimezone(ctx.texts.timezone).date()
+
+
+def chunks(parts: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:
+    """Joins texts, a blank line apart, into as few messages as fit under `limit` characters each; a text
+    longer than that (a very long list of names) is cut between lines, or within a line if it must."""
+    pieces: list[str] = []
+    for part in parts:
+        while len(part) > limit:
+            cut = part.rfind("\n", 0, limit)
+            cut = cut if cut > 0 else limit
+            pieces.append(part[:cut])
+            part = part[cut:].lstrip("\n")
+        pieces.append(part)
+    out: list[str] = []
+    for piece in pieces:
+        if out and len(out[-1]) + 2 + len(piece) <= limit:
+            out[-1] += "\n\n" + piece
+        else:
+            out.append(piece)
+    return out or [""]

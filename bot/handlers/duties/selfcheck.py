@@ -1,0 +1,136 @@
+"""/selfcheck: the individual yearly self-check (每年10月开展保密自查自评), one duty at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.core.events import FlowEvent, Pick, Text
+from bot.core.flow import Button, FlowContext, Reply, Step
+from bot.core.guarding import refuse_marked
+from bot.domain.levels import Role
+from bot.handlers.duties import service as duties
+from bot.texts import MESSAGES
+
+CHECKLIST = MESSAGES / "selfcheck" / "checklist.yaml"
+ANSWERS = ("yes", "no", "na")
+MAX_NOTE = 100
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    text: str
+
+
+def load_checklist(path: Path = CHECKLIST) -> tuple[Item, ...]:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return tuple(Item(str(i["id"]), str(i["text"])) for i in raw["items"])
+
+
+class SelfCheckState(StrEnum):
+    ANSWERING = "answering"  # 是 / 否 / 不适用 for the current item
+    NOTING = "noting"  # a 否 needs a short note
+    CONFIRMING = "confirm"  # submit
+
+
+class SelfCheckFlow:
+    name = "selfcheck"
+    prefix = "sc"
+    roles = frozenset({Role.STAFF})
+
+    def __init__(self, items: tuple[Item, ...]) -> None:
+        self.items = items
+
+    async def start(self, ctx: FlowContext, args: str) -> Step:
+        """Shows the first item, unless the person has no classified level or has done this year's."""
+        if not ctx.person.level.is_classified:
+            return Step.done(Reply(ctx.t("selfcheck/not_needed")))
+        year = self._year(ctx)
+        if await duties.has_self_check(ctx.session, ctx.person.id, year):
+            return Step.done(Reply(ctx.t("selfcheck/already", year=year)))
+        state = {"state": SelfCheckState.ANSWERING, "index": 0, "answers": {}, "year": year}
+        return Step(state, [self._item(ctx, state)])
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
+        current = SelfCheckState(state["state"])
+        match current, event:
+            case SelfCheckState.ANSWERING, Pick("a", (answer,)) if answer in ANSWERS:
+                return self.answer(ctx, state, answer)
+            case SelfCheckState.NOTING, Text(text):
+                return self.take_note(ctx, state, text)
+            case SelfCheckState.CONFIRMING, Pick("submit"):
+                return await self.submit(ctx, state)
+        return self.not_understood(ctx, state)
+
+    def answer(self, ctx: FlowContext, state: dict[str, Any], answer: str) -> Step:
+        """Records the answer; a 否 asks for a note, else the next item follows."""
+        item = self.items[state["index"]]
+        state = {**state, "answers": {**state["answers"], item.id: {"answer": answer, "note": ""}}}
+        if answer == "no":
+            state["state"] = SelfCheckState.NOTING
+            return Step(state, [Reply(ctx.t("selfcheck/ask_note", item=item, limit=MAX_NOTE), replace=True)])
+        return self.advance(ctx, state)
+
+    def take_note(self, ctx: FlowContext, state: dict[str, Any], text: str) -> Step:
+        """Takes the (guarded) note for a 否 and moves on."""
+        note = text.strip()
+        if not note or len(note) > MAX_NOTE:
+            return Step(state, [Reply(ctx.t("selfcheck/note_length", limit=MAX_NOTE))])
+        if refusal := refuse_marked(ctx, note):
+            return Step(state, [refusal])
+        item = self.items[state["index"]]
+        answers = {**state["answers"], item.id: {"answer": "no", "note": note}}
+        return self.advance(ctx, {**state, "answers": answers, "state": SelfCheckState.ANSWERING}, replace=False)
+
+    def advance(self, ctx: FlowContext, state: dict[str, Any], replace: bool = True) -> Step:
+        """The next item, or the summary after the last one."""
+        index = state["index"] + 1
+        if index < len(self.items):
+            state = {**state, "index": index, "state": SelfCheckState.ANSWERING}
+            return Step(state, [self._item(ctx, state, replace)])
+        state = {**state, "state": SelfCheckState.CONFIRMING}
+        return Step(state, [self._summary(ctx, state, replace)])
+
+    async def submit(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
+        """Stores the self-check."""
+        no_count = await duties.record_self_check(ctx.session, ctx.now, ctx.person.id, state["year"], state["answers"])
+        return Step.done(Reply(ctx.t("selfcheck/submitted", year=state["year"], no_count=no_count), replace=True))
+
+    def not_understood(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
+        """Repeats what is expected at this point."""
+        current = SelfCheckState(state["state"])
+        if current is SelfCheckState.ANSWERING:
+            return Step(state, [self._item(ctx, state)])
+        if current is SelfCheckState.NOTING:
+            item = self.items[state["index"]]
+            return Step(state, [Reply(ctx.t("selfcheck/ask_note", item=item, limit=MAX_NOTE))])
+        return Step(state, [self._summary(ctx, state)])
+
+    def _item(self, ctx: FlowContext, state: dict[str, Any], replace: bool = False) -> Reply:
+        item = self.items[state["index"]]
+        buttons = [[Button(ctx.t(f"selfcheck/answer_{a}"), "a", (a,)) for a in ANSWERS]]
+        text = ctx.t("selfcheck/item", item=item, number=state["index"] + 1, total=len(self.items))
+        return Reply(text, buttons, replace=replace)
+
+    def _summary(self, ctx: FlowContext, state: dict[str, Any], replace: bool = False) -> Reply:
+        answers = state["answers"]
+        noes = [(item, answers[item.id]["note"]) for item in self.items if answers[item.id]["answer"] == "no"]
+        buttons = [[Button(ctx.t("selfcheck/btn_submit"), "submit")]]
+        return Reply(ctx.t("selfcheck/summary", noes=noes, total=len(self.items)), buttons, replace=replace)
+
+    def _year(self, ctx: FlowContext) -> int:
+        return ctx.now.astimezone(ctx.texts.timezone).year
+
+
+async def self_check_status(ctx: FlowContext) -> str | None:
+    """/status: this year's self-check, for people with a classified level."""
+    if not ctx.person.level.is_classified:
+        return None
+    year = ctx.now.astimezone(ctx.texts.timezone).year
+    done = await duties.has_self_check(ctx.session, ctx.person.id, year)
+    return ctx.t("selfcheck/status", year=year, done=done, month=ctx.policy.self_inspection_month)

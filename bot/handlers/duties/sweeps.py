@@ -1,0 +1,200 @@
+"""The recurring duties of heads and staff: semiannual education (article 15), the carrier inventory
+(article 27), the October self-check (article 7). Each sweep asks what is due today, claims each reminder in the
+sent-log and queues it; after downtime it catches up once, skipping reminders whose moment has passed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from bot.core.flow import Priority, Reply
+from bot.core.outbox_rows import send_to_many
+from bot.core.sweep import SweepContext
+from bot.db.models import Department, SentLog, Staff
+from bot.domain.schedule import (
+    Period,
+    applicable_step,
+    due_date,
+    half_year,
+    half_year_kickoff,
+    inventory_period,
+    previous_half_year,
+)
+from bot.handlers.duties import service as duties
+
+DUTY_EDUCATION = "education"
+DUTY_INVENTORY = "inventory"
+DUTY_SELF_CHECK = "selfcheck"
+
+
+async def heads_by_department(ctx: SweepContext) -> dict[int, list[int]]:
+    rows = (
+        await ctx.session.execute(
+            select(Staff.department_id, Staff.id).where(Staff.is_head.is_(True), Staff.active.is_(True))
+        )
+    ).all()
+    heads: dict[int, list[int]] = defaultdict(list)
+    for department_id, staff_id in rows:
+        heads[department_id].append(staff_id)
+    return heads
+
+
+async def officers(ctx: SweepContext) -> list[int]:
+    rows = await ctx.session.scalars(select(Staff.id).where(Staff.is_officer.is_(True), Staff.active.is_(True)))
+    return list(rows.all())
+
+
+async def department_names(ctx: SweepContext) -> dict[int, str]:
+    rows = (await ctx.session.execute(select(Department.id, Department.name))).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def render(ctx: SweepContext, name: str, **context: object) -> Reply:
+    # Reminders go in Chinese: a person's locale is per message elsewhere, but sweeps reach thousands at once.
+    return Reply(ctx.texts.render(name, "zh", **context))
+
+
+class EducationSweep:
+    """Heads are reminded at the start of each half-year and 14 days before its end of the core and important
+    staff still due; what remains overdue after the half-year is escalated to the officers."""
+
+    name = DUTY_EDUCATION
+
+    async def run(self, ctx: SweepContext) -> int:
+        if not ctx.routine_allowed:
+            return 0
+        today = ctx.local_now.date()
+        period = half_year(today)
+        kickoff = half_year_kickoff(period, ctx.policy.education_half_year_starts, ctx.calendar)
+        final = ctx.calendar.previous_working_day(
+            period.end - timedelta(days=ctx.policy.education_second_reminder_days)
+        )
+        sent = 0
+        if today >= kickoff:
+            step = "final" if today >= final else "start"
+            sent += await self.remind_heads(ctx, period.label, step, period)
+        sent += await self.escalate(ctx, previous_half_year(period))
+        return sent
+
+    async def remind_heads(self, ctx: SweepContext, label: str, step: str, period: Period) -> int:
+        # Each step is worked out once for the whole organisation: later ticks skip the set-based query.
+        if not await ctx.claim(DUTY_EDUCATION, "organisation", label, step):
+            return 0
+        due = duties.by_department(await duties.education_due(ctx.session, period))
+        if not due:
+            return 0
+        heads = await heads_by_department(ctx)
+        names = await department_names(ctx)
+        fallback = await officers(ctx)
+        messages = []
+        for department_id, people in due.items():
+            for head in heads.get(department_id) or fallback:
+                if await ctx.claim(DUTY_EDUCATION, f"staff:{head}:department:{department_id}", label, step):
+                    template = "duties/education_start" if step == "start" else "duties/education_final"
+                    messages.append(
+                        (head, render(ctx, template, department=names[department_id], people=people, period=period))
+                    )
+        await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY_EDUCATION}:{label}")
+        return len(messages)
+
+    async def escalate(self, ctx: SweepContext, period: Period) -> int:
+        """Only for half-years whose heads were reminded: before the bot ran there is nothing to escalate."""
+        reminded = await ctx.session.scalar(
+            select(SentLog.id).where(SentLog.duty == DUTY_EDUCATION, SentLog.period == period.label).limit(1)
+        )
+        if reminded is None or not await ctx.claim(DUTY_EDUCATION, "organisation", period.label, "overdue"):
+            return 0
+        due = duties.by_department(await duties.education_due(ctx.session, period))
+        if not due:
+            return 0
+        names = await department_names(ctx)
+        overdue = [(names[d], people) for d, people in sorted(due.items(), key=lambda item: names[item[0]])]
+        messages = [
+            (officer, render(ctx, "duties/education_overdue", period=period, departments=overdue))
+            for officer in await officers(ctx)
+            if await ctx.claim(DUTY_EDUCATION, f"staff:{officer}", period.label, "overdue")
+        ]
+        await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY_EDUCATION}:{period.label}")
+        return len(messages)
+
+
+class InventorySweep:
+    """Heads are reminded 30, 14, 7 and 1 days before the inventory deadline until their department confirms;
+    after the deadline the officers get the list of departments not done, each working day until done."""
+
+    name = DUTY_INVENTORY
+
+    async def run(self, ctx: SweepContext) -> int:
+        if not ctx.routine_allowed:
+            return 0
+        today = ctx.local_now.date()
+        label, nominal = inventory_period(ctx.policy.inventory_deadlines, today)
+        deadline = due_date(nominal, ctx.calendar)
+        missing = await duties.inventory_missing(ctx.session, label)
+        if not missing:
+            return 0
+        if today <= deadline:
+            return await self.remind_heads(ctx, label, deadline, today, missing)
+        return await self.tell_officers(ctx, label, deadline, today, missing)
+
+    async def remind_heads(
+        self, ctx: SweepContext, label: str, deadline: date, today: date, missing: list[duties.DepartmentRef]
+    ) -> int:
+        days_left = (deadline - today).days
+        step = applicable_step(days_left, ctx.policy.inventory_reminder_days)
+        if step is None:
+            return 0
+        heads = await heads_by_department(ctx)
+        fallback = await officers(ctx)
+        messages = []
+        for department in missing:
+            for head in heads.get(department.id) or fallback:
+                if await ctx.claim(DUTY_INVENTORY, f"staff:{head}:department:{department.id}", label, f"d-{step}"):
+                    reply = render(
+                        ctx, "duties/inventory_reminder", department=department, deadline=deadline, days_left=days_left
+                    )
+                    messages.append((head, reply))
+        await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY_INVENTORY}:{label}")
+        return len(messages)
+
+    async def tell_officers(
+        self, ctx: SweepContext, label: str, deadline: date, today: date, missing: list[duties.DepartmentRef]
+    ) -> int:
+        messages = [
+            (officer, render(ctx, "duties/inventory_overdue", departments=missing, deadline=deadline))
+            for officer in await officers(ctx)
+            if await ctx.claim(DUTY_INVENTORY, f"staff:{officer}", label, f"overdue-{today.isoformat()}")
+        ]
+        await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY_INVENTORY}:{label}")
+        return len(messages)
+
+
+class SelfCheckSweep:
+    """From the first working day of October: heads and officers are reminded, and each person with a
+    classified level is asked to do the individual self-check (once)."""
+
+    name = DUTY_SELF_CHECK
+
+    async def run(self, ctx: SweepContext) -> int:
+        if not ctx.routine_allowed:
+            return 0
+        today = ctx.local_now.date()
+        kickoff = ctx.calendar.next_working_day(date(today.year, ctx.policy.self_inspection_month, 1))
+        if today < kickoff:
+            return 0
+        year = str(today.year)
+        # Set-based: only people not asked yet are selected, so later ticks cost one empty query.
+        people = await duties.self_check_missing(ctx.session, today.year, unasked=(DUTY_SELF_CHECK, year, "ask"))
+        asked = await ctx.claim_many(DUTY_SELF_CHECK, year, "ask", [f"staff:{p.staff_id}" for p in people])
+        ask = render(ctx, "duties/selfcheck_ask", year=today.year)
+        messages = [(p.staff_id, ask) for p in people if f"staff:{p.staff_id}" in asked]
+        organisers = set(await officers(ctx)) | {h for hs in (await heads_by_department(ctx)).values() for h in hs}
+        messages += [
+            (staff_id, render(ctx, "duties/selfcheck_start", year=today.year))
+            for staff_id in sorted(organisers)
+            if await ctx.claim(DUTY_SELF_CHECK, f"staff:{staff_id}", year, "organise")
+        ]
+        await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY_SELF_CHECK}:{year}")
+        return len(messages)

@@ -1,0 +1,266 @@
+"""/cases: officers work the open leak cases — acknowledge, set the status with a short note, mark the written
+report sent or the carrier found, write to the reporter through the bot, and (audit-logged) reveal a withheld
+reporter. Nobody else sees anything of a case; the reporter is told of every status change."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from bot.core.events import Attachment, FlowEvent, Pick, Text
+from bot.core.flow import OFFICERS, Button, FlowContext, Outgoing, Reply, Step
+from bot.core.guarding import refuse_marked
+from bot.handlers.leak import notices as leak_notices
+from bot.handlers.leak import service as leak
+from bot.handlers.leak.notices import label
+from bot.handlers.leak.rules import MAX_MESSAGE, MAX_NOTE, Status
+from bot.handlers.leak.service import CaseInfo
+
+MAX_LISTED = 30  # a longer list is unusable on a phone; the export has every case
+SETTABLE = (Status.ACCEPTED, Status.INVESTIGATING, Status.CONCLUDED)
+
+
+class CasesState(StrEnum):
+    LISTING = "listing"  # the open cases, soonest deadline first
+    VIEWING = "viewing"  # one case and what can be done with it
+    STATUS = "status"  # choosing the new status
+    STATUS_NOTE = "status_note"  # typing a short note for it, or skipping
+    RELAYING = "relaying"  # typing a message for the reporter
+    REVEALING = "revealing"  # confirming that the withheld reporter is to be shown
+
+
+class CasesFlow:
+    name = "cases"
+    prefix = "lc"
+    roles = OFFICERS
+
+    async def start(self, ctx: FlowContext, args: str) -> Step:
+        """Lists the open cases, soonest deadline first, one button each."""
+        cases = (await leak.open_cases(ctx.session))[:MAX_LISTED]
+        if not cases:
+            return Step.done(Reply(ctx.t("cases/none")))
+        labels = [(label(ctx.texts, ctx.locale, f"kind.{c.report.kind}"), self.status(ctx, c)) for c in cases]
+        items = [{"case": c, "kind": kind, "status": status} for c, (kind, status) in zip(cases, labels, strict=True)]
+        buttons = [
+            [Button(f"{c.number} · {status}", "open", (str(c.id),))]
+            for c, (_, status) in zip(cases, labels, strict=True)
+        ]
+        return Step({"state": CasesState.LISTING}, [Reply(ctx.t("cases/list", items=items), buttons)])
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
+        st = dict(state)
+        current = CasesState(st["state"])
+        if isinstance(event, Attachment):
+            return Step(st, [Reply(ctx.t("core/attachment_refused")), *(await self.ask(ctx, st)).replies])
+        if current is CasesState.LISTING:
+            if isinstance(event, Pick) and event.action == "open" and event.args and event.args[0].isdigit():
+                return await self.view(ctx, int(event.args[0]), replace=True)
+            return await self.not_understood(ctx, st)
+        case = await leak.get_case(ctx.session, int(st["case"]))
+        if case is None:
+            return Step.done(Reply(ctx.t("cases/not_found")))
+        match current, event:
+            case CasesState.VIEWING, Pick("ack"):
+                return await self.acknowledge(ctx, case)
+            case CasesState.VIEWING, Pick("status"):
+                return self.ask_status(ctx, case)
+            case CasesState.VIEWING, Pick("sent"):
+                return await self.mark_sent(ctx, case)
+            case CasesState.VIEWING, Pick("found"):
+                return await self.mark_found(ctx, case)
+            case CasesState.VIEWING, Pick("relay"):
+                return self.ask_relay(ctx, case)
+            case CasesState.VIEWING, Pick("reveal"):
+                return self.ask_reveal(ctx, case)
+            case CasesState.VIEWING, Pick("list"):
+                return await self.start(ctx, "")
+            case CasesState.STATUS, Pick("set", (value,)) if value in {s.value for s in SETTABLE}:
+                return self.ask_status_note(ctx, case, Status(value))
+            case CasesState.STATUS_NOTE, Pick("skip"):
+                return await self.set_status(ctx, case, Status(st["status"]), None)
+            case CasesState.STATUS_NOTE, Text(text):
+                return await self.set_status(ctx, case, Status(st["status"]), text)
+            case CasesState.RELAYING, Text(text):
+                return await self.relay(ctx, case, text)
+            case CasesState.REVEALING, Pick("yes"):
+                return await self.reveal(ctx, case)
+            case (
+                (CasesState.STATUS | CasesState.STATUS_NOTE | CasesState.RELAYING | CasesState.REVEALING),
+                Pick("back" | "no"),
+            ):
+                return await self.view(ctx, case.id)
+        return await self.not_understood(ctx, st)
+
+    async def view(self, ctx: FlowContext, case_id: int, notice: str = "", replace: bool = False) -> Step:
+        """Shows one case: its metadata, clocks and the buttons for what can be done."""
+        case = await leak.get_case(ctx.session, case_id)
+        if case is None:
+            return Step.done(Reply(ctx.t("cases/not_found")))
+        text = ctx.t(
+            "cases/card",
+            case=case,
+            notice=notice,
+            status=self.status(ctx, case),
+            summary=leak_notices.summary(ctx.texts, ctx.locale, case.report, case),
+        )
+        rows: list[list[Button]] = []
+        if case.acknowledged_at is None:
+            rows.append([self.button(ctx, "btn.ack", "ack")])
+        rows.append([self.button(ctx, "btn.status", "status")])
+        if case.written_report_sent_at is None:
+            rows.append([self.button(ctx, "btn.sent", "sent")])
+        if case.carrier_deadline is not None and case.carrier_found_at is None:
+            rows.append([self.button(ctx, "btn.found", "found")])
+        rows.append([self.button(ctx, "btn.contact", "relay")])
+        if case.report.name_withheld:
+            rows.append([self.button(ctx, "btn.reveal", "reveal")])
+        rows.append([self.button(ctx, "btn.list", "list")])
+        return Step({"state": CasesState.VIEWING, "case": case.id}, [Reply(text, rows, replace=replace)])
+
+    async def acknowledge(self, ctx: FlowContext, case: CaseInfo) -> Step:
+        """受理: stops the repeated alerts and tells the reporter."""
+        if not await leak.acknowledge(ctx.session, ctx.now, case.id, ctx.person.id):
+            return await self.view(ctx, case.id, ctx.t("cases/already_acknowledged"))
+        step = await self.view(ctx, case.id, ctx.t("cases/acknowledged", case=case))
+        return Step(step.state, step.replies, await self.tell_reporter(ctx, case.id, None))
+
+    def ask_status(self, ctx: FlowContext, case: CaseInfo) -> Step:
+        """Offers the statuses an officer can set."""
+        buttons = [
+            [self.button(ctx, f"status.{s}", "set", s) for s in SETTABLE],
+            [self.button(ctx, "btn.back", "back")],
+        ]
+        return Step(
+            {"state": CasesState.STATUS, "case": case.id}, [Reply(ctx.t("cases/ask_status", case=case), buttons)]
+        )
+
+    def ask_status_note(self, ctx: FlowContext, case: CaseInfo, status: Status) -> Step:
+        """Asks for a short note on the new status (the reporter reads it too), or 跳过."""
+        buttons = [[self.button(ctx, "btn.skip", "skip"), self.button(ctx, "btn.back", "back")]]
+        text = ctx.t("cases/ask_status_note", status=label(ctx.texts, ctx.locale, f"status.{status}"), limit=MAX_NOTE)
+        return Step({"state": CasesState.STATUS_NOTE, "case": case.id, "status": status}, [Reply(text, buttons)])
+
+    async def set_status(self, ctx: FlowContext, case: CaseInfo, status: Status, text: str | None) -> Step:
+        """Checks the note, stores the status change and tells the reporter."""
+        note = None if text is None else text.strip()
+        if note is not None:
+            if refusal := refuse_marked(ctx, note):
+                return Step({"state": CasesState.STATUS_NOTE, "case": case.id, "status": status}, [refusal])
+            if not note or len(note) > MAX_NOTE:
+                step = self.ask_status_note(ctx, case, status)
+                return Step(step.state, [Reply(ctx.t("report/too_long", limit=MAX_NOTE)), *step.replies])
+        await leak.set_status(ctx.session, ctx.now, case.id, ctx.person.id, status, note)
+        outgoing = await self.tell_reporter(ctx, case.id, note)
+        step = await self.view(
+            ctx, case.id, ctx.t("cases/status_set", status=label(ctx.texts, ctx.locale, f"status.{status}"))
+        )
+        return Step(step.state, step.replies, outgoing)
+
+    async def mark_sent(self, ctx: FlowContext, case: CaseInfo) -> Step:
+        """Records that the written report went to the secrecy administration: its reminders stop."""
+        await leak.mark_written_report_sent(ctx.session, ctx.now, case.id, ctx.person.id)
+        return await self.view(ctx, case.id, ctx.t("cases/written_sent"))
+
+    async def mark_found(self, ctx: FlowContext, case: CaseInfo) -> Step:
+        """Records that the missing carrier was found: it is no longer going to be handled as leaked."""
+        await leak.mark_carrier_found(ctx.session, ctx.now, case.id, ctx.person.id)
+        return await self.view(ctx, case.id, ctx.t("cases/carrier_found"))
+
+    def ask_relay(self, ctx: FlowContext, case: CaseInfo) -> Step:
+        """Asks for the message to pass to the reporter (neither side learns the other's name)."""
+        buttons = [[self.button(ctx, "btn.back", "back")]]
+        text = ctx.t("cases/ask_relay", case=case, limit=MAX_MESSAGE)
+        return Step({"state": CasesState.RELAYING, "case": case.id}, [Reply(text, buttons)])
+
+    async def relay(self, ctx: FlowContext, case: CaseInfo, text: str) -> Step:
+        """Checks the message and relays it to the reporter with a 回复 button."""
+        message = text.strip()
+        if refusal := refuse_marked(ctx, message):
+            return Step({"state": CasesState.RELAYING, "case": case.id}, [refusal])
+        if not message or len(message) > MAX_MESSAGE:
+            return Step(
+                {"state": CasesState.RELAYING, "case": case.id}, [Reply(ctx.t("report/too_long", limit=MAX_MESSAGE))]
+            )
+        await leak.record_relay(ctx.session, ctx.now, case.id, ctx.person.id, message, to_reporter=True)
+        outgoing = await leak_notices.to_reporter(
+            ctx.session, ctx.texts, case, "report/office_message", reply_button=True, message=message
+        )
+        step = await self.view(ctx, case.id, ctx.t("cases/relay_sent"))
+        return Step(step.state, step.replies, outgoing)
+
+    def ask_reveal(self, ctx: FlowContext, case: CaseInfo) -> Step:
+        """Asks the officer to confirm: the reveal is recorded in the audit log."""
+        buttons = [[self.button(ctx, "btn.reveal_yes", "yes"), self.button(ctx, "btn.back", "no")]]
+        return Step(
+            {"state": CasesState.REVEALING, "case": case.id}, [Reply(ctx.t("cases/ask_reveal", case=case), buttons)]
+        )
+
+    async def reveal(self, ctx: FlowContext, case: CaseInfo) -> Step:
+        """Shows the reporter to this officer only, and records that they looked."""
+        identity = await leak.reveal_reporter(ctx.session, ctx.now, case.id, ctx.person.id)
+        if identity is None:
+            return Step.done(Reply(ctx.t("cases/not_found")))
+        return await self.view(ctx, case.id, ctx.t("cases/revealed", identity=identity))
+
+    async def tell_reporter(self, ctx: FlowContext, case_id: int, note: str | None) -> list[Outgoing]:
+        case = await leak.get_case(ctx.session, case_id)
+        assert case is not None
+        locale_label = {loc: label(ctx.texts, loc, f"status.{case.status}") for loc in ("zh", "en")}
+        return await leak_notices.to_reporter(
+            ctx.session, ctx.texts, case, "report/status_changed", statuses=locale_label, note=note
+        )
+
+    async def not_understood(self, ctx: FlowContext, st: dict[str, Any]) -> Step:
+        """Repeats what is expected at this point."""
+        step = await self.ask(ctx, st)
+        return Step(step.state, [Reply(ctx.t("cases/not_understood")), *step.replies])
+
+    async def ask(self, ctx: FlowContext, st: dict[str, Any]) -> Step:
+        """The question of the current state, asked again."""
+        current = CasesState(st["state"])
+        if current is CasesState.LISTING:
+            return await self.start(ctx, "")
+        case = await leak.get_case(ctx.session, int(st["case"]))
+        if case is None:
+            return Step.done(Reply(ctx.t("cases/not_found")))
+        if current is CasesState.STATUS:
+            return self.ask_status(ctx, case)
+        if current is CasesState.STATUS_NOTE:
+            return self.ask_status_note(ctx, case, Status(st["status"]))
+        if current is CasesState.RELAYING:
+            return self.ask_relay(ctx, case)
+        if current is CasesState.REVEALING:
+            return self.ask_reveal(ctx, case)
+        return await self.view(ctx, case.id)
+
+    def status(self, ctx: FlowContext, case: CaseInfo) -> str:
+        return label(ctx.texts, ctx.locale, f"status.{case.status}")
+
+    def button(self, ctx: FlowContext, key: str, action: str, *args: str) -> Button:
+        return Button(label(ctx.texts, ctx.locale, key), action, tuple(args))
+
+
+class OfficerCaseAction:
+    """受理 / 查看 / 回复 on alerts and notices: each opens the case in /cases (受理 acknowledges it first)."""
+
+    prefix = leak_notices.OFFICER_ACTION
+    roles = OFFICERS
+
+    def __init__(self, flow: CasesFlow) -> None:
+        self.flow = flow
+
+    async def on_press(self, ctx: FlowContext, action: str, args: tuple[str, ...]) -> Step:
+        if len(args) != 1 or not args[0].isdigit():
+            return Step(None, toast=ctx.t("core/stale_button"))
+        case = await leak.get_case(ctx.session, int(args[0]))
+        if case is None:
+            return Step(None, toast=ctx.t("cases/not_found"))
+        if action == "ack":
+            step = await self.flow.acknowledge(ctx, case)
+        elif action == "view":
+            step = await self.flow.view(ctx, case.id)
+        elif action == "relay":
+            step = self.flow.ask_relay(ctx, case)
+        else:
+            return Step(None, toast=ctx.t("core/stale_button"))
+        return Step(step.state, step.replies, step.outgoing, flow=None if step.state is None else self.flow.name)

@@ -1,0 +1,126 @@
+"""What the leak capability says to officers and reporters outside their own conversation: the alert with
+受理 / 查看, reminders of the statutory clocks, status changes and relayed messages. Each message is rendered in
+its recipient's language. Used by the /report and /cases flows, their standalone buttons and the sweeps.
+
+`open_case` is the entry for other capabilities (the carrier inventory opens a "carrier missing" case)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Policy
+from bot.core.flow import Button, Outgoing, Priority, Reply
+from bot.core.outbox_rows import send_to_staff
+from bot.handlers.leak import service as leak
+from bot.handlers.leak.service import CaseInfo, Report
+from bot.services import people, staff_queries
+from bot.texts import Texts
+
+OFFICER_ACTION = "lka"  # 受理 / 查看 / 回复 on messages to officers
+REPORTER_ACTION = "lkr"  # 回复 on messages relayed to a reporter
+SOURCE = "leak"
+
+
+def label(texts: Texts, locale: str, key: str) -> str:
+    return texts.render("report/label", locale, key=key)
+
+
+def summary(texts: Texts, locale: str, report: Report, case: CaseInfo | None = None) -> str:
+    """The report's metadata; with `case`, also who reported it (unless withheld) for officers."""
+
+    def lb(key: str) -> str:
+        return label(texts, locale, key)
+
+    return texts.render(
+        "report/summary",
+        locale,
+        r=report,
+        kind=lb(f"kind.{report.kind}"),
+        whose=lb(f"whose.{report.whose}"),
+        carrier=lb(f"carrier.{report.carrier}"),
+        level=lb(f"level.{report.level}"),
+        measures=[lb(f"measure.{m}") for m in report.measures],
+        case=case,
+    )
+
+
+async def alerts(session: AsyncSession, texts: Texts, policy: Policy, case: CaseInfo, round_: int) -> list[Outgoing]:
+    """The alert to every officer; a repeat (round ≥ 1) also reaches the escalation contacts."""
+    recipients = list(await staff_queries.officer_ids(session))
+    if round_ >= 1:
+        extra = await leak.staff_ids_by_employee_id(session, policy.escalation_contacts)
+        recipients += [s for s in extra if s not in recipients]
+    locales = await people.locales(session, recipients)
+    out = []
+    for staff_id in recipients:
+        locale = locales.get(staff_id, "zh")
+        text = texts.render(
+            "cases/alert", locale, case=case, round=round_, summary=summary(texts, locale, case.report, case)
+        )
+        buttons = [
+            [
+                Button(label(texts, locale, "btn.ack"), "ack", (str(case.id),), target=OFFICER_ACTION),
+                Button(label(texts, locale, "btn.view"), "view", (str(case.id),), target=OFFICER_ACTION),
+            ]
+        ]
+        out.append(Outgoing(staff_id, Reply(text, buttons), Priority.ALERT, SOURCE))
+    return out
+
+
+async def to_officers(
+    session: AsyncSession,
+    texts: Texts,
+    case: CaseInfo,
+    template: str,
+    *,
+    reply_button: bool = False,
+    priority: Priority = Priority.ALERT,
+    **context: Any,
+) -> list[Outgoing]:
+    """A notice about a case to every officer, with 查看 (and 回复 for a reporter's message)."""
+    recipients = list(await staff_queries.officer_ids(session))
+    locales = await people.locales(session, recipients)
+    out = []
+    for staff_id in recipients:
+        locale = locales.get(staff_id, "zh")
+        row = [Button(label(texts, locale, "btn.view"), "view", (str(case.id),), target=OFFICER_ACTION)]
+        if reply_button:
+            row.insert(0, Button(label(texts, locale, "btn.reply"), "relay", (str(case.id),), target=OFFICER_ACTION))
+        text = texts.render(template, locale, case=case, **context)
+        out.append(Outgoing(staff_id, Reply(text, [row]), priority, SOURCE))
+    return out
+
+
+async def to_reporter(
+    session: AsyncSession, texts: Texts, case: CaseInfo, template: str, *, reply_button: bool = False, **context: Any
+) -> list[Outgoing]:
+    """A notice to whoever reported the case (officers never learn who receives it)."""
+    reporter = await leak.reporter_of(session, case.id)
+    if reporter is None:
+        return []
+    locale = (await people.locales(session, [reporter])).get(reporter, "zh")
+    buttons = []
+    if reply_button:
+        buttons = [[Button(label(texts, locale, "btn.reply"), "reply", (str(case.id),), target=REPORTER_ACTION)]]
+    text = texts.render(template, locale, case=case, **context)
+    return [Outgoing(reporter, Reply(text, buttons), Priority.ALERT, SOURCE)]
+
+
+async def queue(session: AsyncSession, now: datetime, outgoing: list[Outgoing]) -> int:
+    """Write messages straight to the outbox (sweeps and other capabilities; flows return them in a Step)."""
+    written = 0
+    for out in outgoing:
+        written += await send_to_staff(session, now, out.staff_id, out.reply, out.priority, out.source)
+    return written
+
+
+async def open_case(
+    session: AsyncSession, now: datetime, texts: Texts, policy: Policy, reporter_staff_id: int, report: Report
+) -> CaseInfo:
+    """Open a case from code (e.g. a department reports missing carriers) and alert every officer at once."""
+    case = await leak.open_case(session, now, policy, texts.timezone, reporter_staff_id, report)
+    await queue(session, now, await alerts(session, texts, policy, case, 0))
+    return case

@@ -1,0 +1,69 @@
+"""The leak cases' clocks as sweeps: unacknowledged alerts repeat (to the escalation contacts too), officers are
+reminded of the 24-hour written report and the 3-month conclusion, and a missing carrier whose days ran out is
+handled as leaked. Alerts and the statutory reminders ignore quiet hours; only the conclusion reminder waits for
+working hours."""
+
+from __future__ import annotations
+
+from bot.core.flow import Priority
+from bot.core.sweep import SweepContext
+from bot.handlers.leak import notices as leak_notices
+from bot.handlers.leak import rules
+from bot.handlers.leak import service as leak
+
+
+class LeakAlertSweep:
+    """Repeats the alert of every unacknowledged case each `leak_alert_repeat_minutes` until it is acknowledged."""
+
+    name = "leak_alerts"
+
+    async def run(self, ctx: SweepContext) -> int:
+        done = 0
+        for case in await leak.open_cases(ctx.session):
+            if case.acknowledged_at is not None:
+                continue
+            round_ = rules.alert_round(case.reported_at, ctx.now, ctx.policy.leak_alert_repeat_minutes)
+            if round_ < 1 or not await ctx.claim("leak_alert", f"case:{case.id}", "ack", f"r{round_}"):
+                continue
+            await leak_notices.queue(
+                ctx.session, ctx.now, await leak_notices.alerts(ctx.session, ctx.texts, ctx.policy, case, round_)
+            )
+            done += 1
+        return done
+
+
+class LeakClockSweep:
+    """The statutory clocks of every open case."""
+
+    name = "leak_clocks"
+
+    async def run(self, ctx: SweepContext) -> int:
+        done = 0
+        for case in await leak.open_cases(ctx.session):
+            subject = f"case:{case.id}"
+            if case.written_report_sent_at is None:
+                step = rules.written_report_step(case.reported_at, ctx.now, ctx.policy.leak_written_report_hours)
+                if step is not None and await ctx.claim("leak_written_report", subject, "due", step):
+                    notices = await leak_notices.to_officers(
+                        ctx.session, ctx.texts, case, "cases/written_report_reminder", overdue=step == "overdue"
+                    )
+                    await leak_notices.queue(ctx.session, ctx.now, notices)
+                    done += 1
+            if case.carrier_pending and case.carrier_deadline is not None and ctx.now >= case.carrier_deadline:
+                await leak.mark_carrier_deemed(ctx.session, ctx.now, case.id)
+                notices = await leak_notices.to_officers(ctx.session, ctx.texts, case, "cases/carrier_deemed")
+                await leak_notices.queue(ctx.session, ctx.now, notices)
+                done += 1
+            step = rules.conclusion_step(case.conclusion_due, ctx.now)
+            if step is not None and ctx.routine_allowed and await ctx.claim("leak_conclusion", subject, "due", step):
+                notices = await leak_notices.to_officers(
+                    ctx.session,
+                    ctx.texts,
+                    case,
+                    "cases/conclusion_reminder",
+                    priority=Priority.REMINDER,
+                    overdue=step == "overdue",
+                )
+                await leak_notices.queue(ctx.session, ctx.now, notices)
+                done += 1
+        return done

@@ -1,0 +1,186 @@
+"""/pledge: a person reads the pledge they owe, page by page, agrees and signs with their name, and gets a
+receipt. Also the pledge's part of /status, and the onboarding pledge asked for on binding."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.events import FlowEvent, Pick, Text
+from bot.core.flow import EVERYONE, Button, FlowContext, Reply, Step
+from bot.core.guarding import refuse_marked
+from bot.handlers.pledges import service as pledges
+from bot.handlers.pledges.catalog import PledgeBook
+from bot.handlers.pledges.rules import Catalog, PledgeKind, PledgeState, cycle_of, name_matches, pages
+from bot.handlers.pledges.service import Owed, Receipt, Shown
+
+PAGE_CHARS = 400  # about one phone screen of Chinese text (some 20 lines of 20 characters)
+MAX_TRIES = 3
+
+
+class PledgeStep(StrEnum):
+    READING = "reading"  # paging through the text; agree or decline on the last page
+    SIGNING = "signing"  # typing the full name as the signature
+
+
+def today(ctx: FlowContext) -> date:
+    return ctx.now.astimezone(ctx.texts.timezone).date()
+
+
+def current_cycle(ctx: FlowContext) -> int:
+    return cycle_of(today(ctx), ctx.policy.pledge_cycle_start_month)
+
+
+def render_pledge(ctx: FlowContext, book: PledgeBook, owed: Owed) -> tuple[int, str]:
+    """The version in force and its text for this person, exactly as it will be shown and stored."""
+    version = book.catalog.current(owed.kind, today(ctx))
+    text = book.render(
+        version,
+        ctx.locale,
+        ctx.texts.timezone,
+        person=ctx.person,
+        bureau=ctx.policy.bureau_name,
+        cycle=owed.cycle,
+        departure=owed.departure,
+        task=owed.task_title,
+    )
+    return version.number, text
+
+
+class PledgeFlow:
+    name = "pledge"
+    prefix = "pl"
+    roles = EVERYONE
+
+    def __init__(self, book: PledgeBook) -> None:
+        self.book = book
+
+    async def start(self, ctx: FlowContext, args: str) -> Step:
+        """Shows the first page of the most pressing pledge owed, or the receipt when all are signed."""
+        owed = await pledges.owed(
+            ctx.session, ctx.person.id, today(ctx), current_cycle(ctx), ctx.policy, self.book.catalog
+        )
+        if not owed:
+            receipt = await pledges.latest_signed(ctx.session, ctx.person.id)
+            assert receipt is not None  # nothing owed means the pledge of the cycle is signed
+            return Step.done(self._receipt(ctx, receipt, fresh=False))
+        first = owed[0]
+        version, text = render_pledge(ctx, self.book, first)
+        state = {
+            "state": PledgeStep.READING,
+            "kind": first.kind.value,
+            "request": first.request_id,
+            "cycle": first.cycle,
+            "version": version,
+            "text": text,
+            "page": 0,
+        }
+        return Step(state, [self._page(ctx, state, replace=False)])
+
+    async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
+        match PledgeStep(state["state"]), event:
+            case PledgeStep.READING, Pick("next" | "prev" as direction):
+                return self.turn(ctx, state, 1 if direction == "next" else -1)
+            case PledgeStep.READING, Pick("agree"):
+                return self.ask_name(ctx, state)
+            case PledgeStep.READING, Pick("decline"):
+                return await self.decline(ctx, state)
+            case PledgeStep.SIGNING, Text(text):
+                return await self.take_name(ctx, state, text)
+        return self.not_understood(ctx, state)
+
+    def turn(self, ctx: FlowContext, state: dict[str, Any], delta: int) -> Step:
+        """Shows the next or previous page in place of the current one."""
+        count = len(pages(state["text"], PAGE_CHARS))
+        new = {**state, "page": max(0, min(count - 1, state["page"] + delta))}
+        return Step(new, [self._page(ctx, new, replace=True)])
+
+    def ask_name(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
+        """Asks for the full name as the signature."""
+        return Step({**state, "state": PledgeStep.SIGNING, "tries": 0}, [Reply(ctx.t("pledge/ask_name"))])
+
+    async def take_name(self, ctx: FlowContext, state: dict[str, Any], typed: str) -> Step:
+        """Signs when the name equals the roster name; explains a mismatch; gives up after three."""
+        if refusal := refuse_marked(ctx, typed):
+            return Step(state, [refusal])
+        if not name_matches(typed, ctx.person.name):
+            tries = state["tries"] + 1
+            if tries >= MAX_TRIES:
+                return Step.done(Reply(ctx.t("pledge/name_failed", tries=MAX_TRIES)))
+            return Step({**state, "tries": tries}, [Reply(ctx.t("pledge/name_mismatch", left=MAX_TRIES - tries))])
+        shown = self._shown(state)
+        if await pledges.already_answered(ctx.session, ctx.person.id, shown, today(ctx), self.book.catalog):
+            receipt = await pledges.latest_signed(ctx.session, ctx.person.id)
+            assert receipt is not None
+            return Step.done(self._receipt(ctx, receipt, fresh=False))
+        receipt = await pledges.sign(ctx.session, ctx.now, ctx.person.id, shown, ctx.person.name, ctx.channel)
+        return Step.done(self._receipt(ctx, receipt, fresh=True))
+
+    async def decline(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
+        """Records the refusal and says what follows; the head sees it in /team."""
+        receipt = await pledges.decline(ctx.session, ctx.now, ctx.person.id, self._shown(state), ctx.channel)
+        return Step.done(Reply(ctx.t("pledge/declined", receipt=receipt), replace=True))
+
+    def not_understood(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
+        """Repeats what is expected at this point."""
+        if PledgeStep(state["state"]) is PledgeStep.SIGNING:
+            return Step(state, [Reply(ctx.t("pledge/ask_name"))])
+        return Step(state, [self._page(ctx, state, replace=False)])
+
+    def _page(self, ctx: FlowContext, state: dict[str, Any], *, replace: bool) -> Reply:
+        screens = pages(state["text"], PAGE_CHARS)
+        index = state["page"]
+        last = index == len(screens) - 1
+        nav = []
+        if index > 0:
+            nav.append(Button(ctx.t("pledge/word", key="prev"), "prev"))
+        if not last:
+            nav.append(Button(ctx.t("pledge/word", key="next"), "next"))
+        rows = [nav] if nav else []
+        if last:
+            rows.append([Button(ctx.t("pledge/word", key="agree"), "agree")])
+            rows.append([Button(ctx.t("pledge/word", key="decline"), "decline")])
+        text = ctx.t("pledge/page", page=index + 1, pages=len(screens), body=screens[index], last=last)
+        return Reply(text, rows, replace=replace)
+
+    def _receipt(self, ctx: FlowContext, receipt: Receipt, *, fresh: bool) -> Reply:
+        return Reply(ctx.t("pledge/receipt", receipt=receipt, fresh=fresh))
+
+    @staticmethod
+    def _shown(state: dict[str, Any]) -> Shown:
+        return Shown(PledgeKind(state["kind"]), state["request"], state["cycle"], state["version"], state["text"])
+
+
+# --- /status, binding --------------------------------------------------------------------------------------
+class PledgeStatus:
+    """The person's pledges in /status: the pledge of the cycle and any open request."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    async def __call__(self, ctx: FlowContext) -> str | None:
+        day, cycle = today(ctx), current_cycle(ctx)
+        annual = (await pledges.annual_standings(ctx.session, [ctx.person.id], cycle, day, ctx.policy, self.catalog))[
+            ctx.person.id
+        ]
+        requests = [
+            s
+            for s in await pledges.request_standings(ctx.session, [ctx.person.id])
+            if s.state is not PledgeState.SIGNED or (s.record is not None and s.record.cycle == cycle)
+        ]
+        return ctx.t("pledge/status", cycle=cycle, annual=annual, requests=requests, today=day)
+
+
+class OnboardingHook:
+    """On binding, a person with a classified level is asked for the onboarding pledge (第七条, 第十二条)."""
+
+    async def __call__(self, session: AsyncSession, ctx: FlowContext) -> list[Reply]:
+        if not ctx.person.level.is_classified:
+            return []
+        due = today(ctx) + timedelta(days=ctx.policy.pledge_due_days)
+        if not await pledges.open_onboarding(session, ctx.now, ctx.person.id, due):
+            return []
+        return [Reply(ctx.t("pledge/onboarding_prompt", due=due))]

@@ -1,0 +1,569 @@
+"""Pledges: who owes which pledge, signing and declining (an append-only, hash-chained record), departures and
+special tasks, and the views for /status, /team and the export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Policy
+from bot.db.models import Department, Staff
+from bot.db.models_pledge import Departure, PledgeRecord, PledgeRequest, PledgeTask
+from bot.db.upsert import insert_ignore
+from bot.domain.declassification import period_end
+from bot.domain.levels import Level
+from bot.domain.schedule import due_date
+from bot.domain.workdays import WorkCalendar
+from bot.handlers.pledges.rules import (
+    ANNUAL_COVER,
+    GENESIS,
+    REQUESTED_KINDS,
+    Catalog,
+    ChainFields,
+    Outcome,
+    PledgeKind,
+    PledgeState,
+    cycle_last_day,
+    cycle_start,
+    fingerprint,
+    record_hash,
+    text_hash,
+)
+from bot.services import audit
+from bot.services.audit import ChainReport, lock_chain
+from bot.services.calendar import work_calendar
+
+CHAIN = "pledge_record"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    record_id: int
+    staff_id: int
+    request_id: int | None
+    kind: PledgeKind
+    cycle: int
+    version: int
+    outcome: Outcome
+    at: datetime
+    text_hash: str
+    hash: str
+    signed_name: str | None
+    channel: str
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.text_hash)
+
+
+def _receipt(row: PledgeRecord) -> Receipt:
+    return Receipt(
+        row.id,
+        row.staff_id,
+        row.request_id,
+        PledgeKind(row.kind),
+        row.cycle,
+        row.version,
+        Outcome(row.outcome),
+        row.at,
+        row.text_hash,
+        row.hash,
+        row.signed_name,
+        row.channel,
+    )
+
+
+@dataclass(frozen=True)
+class DepartureInfo:
+    id: int
+    staff_id: int
+    approved_on: date
+    level: Level
+    months: int
+    ends_on: date | None
+    completed: bool
+
+
+def _departure(row: Departure) -> DepartureInfo:
+    return DepartureInfo(
+        row.id, row.staff_id, row.approved_on, Level(row.level), row.months, row.ends_on, row.completed_at is not None
+    )
+
+
+@dataclass(frozen=True)
+class Owed:
+    """A pledge a person has still to sign (pending, to sign again after a material change, or declined)."""
+
+    kind: PledgeKind
+    request_id: int | None  # None: the pledge of the cycle
+    cycle: int
+    due_on: date
+    state: PledgeState
+    departure: DepartureInfo | None = None
+    task_title: str | None = None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one person stands on one pledge, with the record that decides it (None: nothing recorded)."""
+
+    staff_id: int
+    kind: PledgeKind
+    request_id: int | None
+    state: PledgeState
+    due_on: date
+    record: Receipt | None
+    task_title: str | None = None
+
+
+# --- who owes what --------------------------------------------------------------------------------------
+def months_for(policy: Policy, level: Level) -> int:
+    """The declassification period of a level (article 14), as the bureau's policy sets it; 0 without one."""
+    return {
+        Level.GENERAL: policy.declassification_months_general,
+        Level.IMPORTANT: policy.declassification_months_important,
+        Level.CORE: policy.declassification_months_core,
+    }.get(level, 0)
+
+
+def annual_due(
+    policy: Policy, catalog: Catalog, cycle: int, today: date, state: PledgeState, calendar: WorkCalendar
+) -> date:
+    """The cycle's deadline; after a material change, the same number of days from the day it took effect. A
+    deadline falling on a holiday moves to the working day before (the official calendar and officers'
+    overrides)."""
+    due = cycle_start(cycle, policy.pledge_cycle_start_month) + timedelta(days=policy.pledge_due_days)
+    if state is PledgeState.RESIGN:
+        current = catalog.current(PledgeKind.ANNUAL, today)
+        due = max(due, current.effective + timedelta(days=policy.pledge_due_days))
+    return due_date(due, calendar)
+
+
+async def annual_standings(
+    session: AsyncSession,
+    staff_ids: Iterable[int],
+    cycle: int,
+    as_of: date,
+    policy: Policy,
+    catalog: Catalog,
+    until: datetime | None = None,
+    calendar: WorkCalendar | None = None,
+) -> dict[int, Standing]:
+    """The yearly pledge of `cycle` for each person, judged on `as_of` (material changes in force by then), from
+    the records made before `until` (all of them when None). The due date uses `calendar` (read from the
+    database when the caller has none)."""
+    ids = list(staff_ids)
+    latest: dict[int, PledgeRecord] = {}
+    last_signed: dict[int, PledgeRecord] = {}
+    if ids:
+        query = select(PledgeRecord).where(
+            PledgeRecord.cycle == cycle, PledgeRecord.kind.in_([k.value for k in ANNUAL_COVER])
+        )
+        # Few people: ask for them; everyone (the daily sweep): read the cycle, which stays within the
+        # databases' limits on bound parameters.
+        if len(ids) <= 1000:
+            query = query.where(PledgeRecord.staff_id.in_(ids))
+        if until is not None:
+            query = query.where(PledgeRecord.at < until)
+        rows = await session.scalars(query.order_by(PledgeRecord.id))
+        for record in rows:
+            latest[record.staff_id] = record
+            if record.outcome == Outcome.SIGNED:
+                last_signed[record.staff_id] = record
+    judged_on = min(as_of, cycle_last_day(cycle, policy.pledge_cycle_start_month))
+    if calendar is None:
+        calendar = await work_calendar(session)
+    # The due date depends on the state only: worked out once per state, not once per person.
+    due_by_state: dict[PledgeState, date] = {}
+    out = {}
+    for staff_id in ids:
+        row = latest.get(staff_id)
+        signed = last_signed.get(staff_id)
+        shown: PledgeRecord | None
+        if row is None:
+            state, shown = PledgeState.PENDING, None
+        elif row.outcome == Outcome.DECLINED:
+            state, shown = PledgeState.DECLINED, row
+        elif catalog.superseded(PledgeKind(row.kind), row.version, judged_on):
+            state, shown = PledgeState.RESIGN, signed
+        else:
+            state, shown = PledgeState.SIGNED, signed
+        due = due_by_state.get(state)
+        if due is None:
+            due = due_by_state[state] = annual_due(policy, catalog, cycle, judged_on, state, calendar)
+        receipt = _receipt(shown) if shown is not None else None
+        out[staff_id] = Standing(staff_id, PledgeKind.ANNUAL, None, state, due, receipt)
+    return out
+
+
+async def request_standings(
+    session: AsyncSession, staff_ids: Iterable[int], created_from: datetime | None = None
+) -> list[Standing]:
+    """Every request of these people (optionally only those made since `created_from`), oldest first."""
+    ids = list(staff_ids)
+    if not ids:
+        return []
+    query = (
+        select(PledgeRequest, PledgeTask.title)
+        .outerjoin(PledgeTask, PledgeTask.id == PledgeRequest.task_id)
+        .where(PledgeRequest.staff_id.in_(ids))
+        .order_by(PledgeRequest.id)
+    )
+    if created_from is not None:
+        query = query.where(PledgeRequest.created_at >= created_from)
+    requests = (await session.execute(query)).all()
+    if not requests:
+        return []
+    records = await session.scalars(
+        select(PledgeRecord).where(PledgeRecord.request_id.in_([r[0].id for r in requests])).order_by(PledgeRecord.id)
+    )
+    latest: dict[int, PledgeRecord] = {}
+    signed: dict[int, PledgeRecord] = {}
+    for row in records:
+        assert row.request_id is not None
+        latest[row.request_id] = row
+        if row.outcome == Outcome.SIGNED:
+            signed.setdefault(row.request_id, row)  # a request is answered once it is signed
+    out = []
+    for request, title in requests:
+        shown: PledgeRecord | None
+        if request.id in signed:
+            state, shown = PledgeState.SIGNED, signed[request.id]
+        elif request.id in latest:
+            state, shown = PledgeState.DECLINED, latest[request.id]
+        else:
+            state, shown = PledgeState.PENDING, None
+        receipt = _receipt(shown) if shown is not None else None
+        out.append(
+            Standing(request.staff_id, PledgeKind(request.kind), request.id, state, request.due_on, receipt, title)
+        )
+    return out
+
+
+async def owed(
+    session: AsyncSession, staff_id: int, today: date, cycle: int, policy: Policy, catalog: Catalog
+) -> list[Owed]:
+    """What the person has still to sign, most pressing first: a departure, onboarding, special tasks, the
+    pledge of the cycle."""
+    out: list[Owed] = []
+    open_requests = [s for s in await request_standings(session, [staff_id]) if s.state is not PledgeState.SIGNED]
+    # Departures still waiting for their pledge, by the request that asks for it.
+    waiting = {
+        request_id: _departure(departure)
+        for request_id, departure in (
+            await session.execute(
+                select(PledgeRequest.id, Departure)
+                .join(Departure, Departure.id == PledgeRequest.departure_id)
+                .where(PledgeRequest.staff_id == staff_id, Departure.completed_at.is_(None))
+            )
+        ).all()
+    }
+    for standing in sorted(open_requests, key=lambda s: (REQUESTED_KINDS.index(s.kind), s.due_on)):
+        assert standing.request_id is not None
+        departure = waiting.get(standing.request_id)
+        if standing.kind is PledgeKind.DEPARTURE and departure is None:
+            continue  # a departure completed otherwise is not asked for again
+        out.append(
+            Owed(
+                standing.kind,
+                standing.request_id,
+                cycle,
+                standing.due_on,
+                standing.state,
+                departure,
+                standing.task_title,
+            )
+        )
+    annual = (await annual_standings(session, [staff_id], cycle, today, policy, catalog))[staff_id]
+    if annual.state is not PledgeState.SIGNED:
+        out.append(Owed(PledgeKind.ANNUAL, None, cycle, annual.due_on, annual.state))
+    return out
+
+
+async def latest_signed(session: AsyncSession, staff_id: int) -> Receipt | None:
+    row = await session.scalar(
+        select(PledgeRecord)
+        .where(PledgeRecord.staff_id == staff_id, PledgeRecord.outcome == Outcome.SIGNED)
+        .order_by(PledgeRecord.id.desc())
+        .limit(1)
+    )
+    return None if row is None else _receipt(row)
+
+
+async def signed_record(
+    session: AsyncSession, staff_id: int, record_id: int | None = None
+) -> tuple[Receipt, str] | None:
+    """A signed record of the person with the exact text signed (default: the latest), for the paper copy."""
+    query = select(PledgeRecord).where(PledgeRecord.staff_id == staff_id, PledgeRecord.outcome == Outcome.SIGNED)
+    if record_id is not None:
+        query = query.where(PledgeRecord.id == record_id)
+    row = await session.scalar(query.order_by(PledgeRecord.id.desc()).limit(1))
+    return None if row is None else (_receipt(row), row.text)
+
+
+# --- the chain -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shown:
+    """The pledge put in front of the person, exactly as it was shown."""
+
+    kind: PledgeKind
+    request_id: int | None
+    cycle: int
+    version: int
+    text: str
+
+
+async def _append(
+    session: AsyncSession, now: datetime, staff_id: int, shown: Shown, outcome: Outcome, name: str | None, channel: str
+) -> Receipt:
+    await lock_chain(session, CHAIN)
+    prev = await session.scalar(select(PledgeRecord.hash).order_by(PledgeRecord.id.desc()).limit(1))
+    prev_hash = prev or GENESIS
+    digest = text_hash(shown.text)
+    fields = ChainFields(
+        staff_id,
+        shown.request_id,
+        shown.kind.value,
+        shown.cycle,
+        shown.version,
+        outcome.value,
+        digest,
+        name,
+        channel,
+        now,
+    )
+    row = PledgeRecord(
+        staff_id=staff_id,
+        request_id=shown.request_id,
+        kind=shown.kind.value,
+        cycle=shown.cycle,
+        version=shown.version,
+        outcome=outcome.value,
+        text=shown.text,
+        text_hash=digest,
+        signed_name=name,
+        channel=channel,
+        at=now,
+        prev_hash=prev_hash,
+        hash=record_hash(prev_hash, fields),
+    )
+    session.add(row)
+    await session.flush()
+    return _receipt(row)
+
+
+async def sign(
+    session: AsyncSession, now: datetime, staff_id: int, shown: Shown, signed_name: str, channel: str
+) -> Receipt:
+    """Record the signature; a signed departure pledge completes the departure and ends the person's access."""
+    receipt = await _append(session, now, staff_id, shown, Outcome.SIGNED, signed_name, channel)
+    if shown.kind is PledgeKind.DEPARTURE and shown.request_id is not None:
+        request = await session.get(PledgeRequest, shown.request_id)
+        departure = await session.get(Departure, request.departure_id) if request and request.departure_id else None
+        if departure is not None and departure.completed_at is None:
+            departure.completed_at = now
+            await session.execute(
+                update(Staff)
+                .where(Staff.id == staff_id)
+                .values(active=False, departed_on=departure.approved_on, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    return receipt
+
+
+async def decline(session: AsyncSession, now: datetime, staff_id: int, shown: Shown, channel: str) -> Receipt:
+    return await _append(session, now, staff_id, shown, Outcome.DECLINED, None, channel)
+
+
+async def already_answered(session: AsyncSession, staff_id: int, shown: Shown, today: date, catalog: Catalog) -> bool:
+    """Whether this pledge was signed meanwhile (on another channel, or a second tap): then it is not signed
+    twice."""
+    query = select(PledgeRecord).where(
+        PledgeRecord.staff_id == staff_id,
+        PledgeRecord.outcome == Outcome.SIGNED,
+        PledgeRecord.kind == shown.kind.value,
+    )
+    if shown.request_id is not None:
+        query = query.where(PledgeRecord.request_id == shown.request_id)
+    else:
+        query = query.where(PledgeRecord.cycle == shown.cycle)
+    rows = (await session.scalars(query)).all()
+    return any(not catalog.superseded(PledgeKind(r.kind), r.version, today) for r in rows)
+
+
+async def verify(session: AsyncSession) -> ChainReport:
+    """Walk the chain from the first record: each must link to the one before and match its own hash and text."""
+    prev_hash = GENESIS
+    checked = 0
+    rows = await session.stream_scalars(select(PledgeRecord).order_by(PledgeRecord.id))
+    async for row in rows:
+        if row.prev_hash != prev_hash:
+            return ChainReport(checked, row.id, "prev_hash does not match the previous record")
+        if text_hash(row.text) != row.text_hash:
+            return ChainReport(checked, row.id, "the stored text does not match its hash")
+        fields = ChainFields(
+            row.staff_id,
+            row.request_id,
+            row.kind,
+            row.cycle,
+            row.version,
+            row.outcome,
+            row.text_hash,
+            row.signed_name,
+            row.channel,
+            row.at,
+        )
+        if row.hash != record_hash(row.prev_hash, fields):
+            return ChainReport(checked, row.id, "the record's content does not match its hash")
+        prev_hash = row.hash
+        checked += 1
+    return ChainReport(checked, None, None)
+
+
+# --- requests ----------------------------------------------------------------------------------------------
+async def open_onboarding(session: AsyncSession, now: datetime, staff_id: int, due_on: date) -> bool:
+    """Ask a newly bound person for the onboarding pledge; False when they were asked before."""
+    inserted = await insert_ignore(
+        session,
+        PledgeRequest,
+        [
+            {
+                "staff_id": staff_id,
+                "kind": PledgeKind.ONBOARDING.value,
+                "key": PledgeKind.ONBOARDING.value,
+                "task_id": None,
+                "departure_id": None,
+                "due_on": due_on,
+                "created_by": None,
+                "created_at": now,
+            }
+        ],
+        ["staff_id", "key"],
+    )
+    return inserted == 1
+
+
+async def open_departure(session: AsyncSession, staff_id: int) -> DepartureInfo | None:
+    row = await session.scalar(
+        select(Departure).where(Departure.staff_id == staff_id, Departure.completed_at.is_(None)).limit(1)
+    )
+    return None if row is None else _departure(row)
+
+
+async def record_departure(
+    session: AsyncSession,
+    now: datetime,
+    staff_id: int,
+    level: Level,
+    approved_on: date,
+    months: int,
+    due_on: date,
+    recorded_by: int | None,
+) -> DepartureInfo:
+    """Record the approved departure and ask the person for the departure pledge (articles 13 and 14)."""
+    ends_on = period_end(approved_on, months) if months else None
+    row = Departure(
+        staff_id=staff_id,
+        approved_on=approved_on,
+        level=level.value,
+        months=months,
+        ends_on=ends_on,
+        recorded_by=recorded_by,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    session.add(
+        PledgeRequest(
+            staff_id=staff_id,
+            kind=PledgeKind.DEPARTURE.value,
+            key=f"departure:{row.id}",
+            departure_id=row.id,
+            due_on=due_on,
+            created_by=recorded_by,
+            created_at=now,
+        )
+    )
+    await session.flush()
+    await audit.record(
+        session,
+        now,
+        recorded_by,
+        "pledge.departure",
+        f"staff:{staff_id}",
+        approved_on=approved_on.isoformat(),
+        months=months,
+    )
+    return _departure(row)
+
+
+async def start_special(
+    session: AsyncSession, now: datetime, title: str, staff_ids: Sequence[int], due_on: date, created_by: int
+) -> int:
+    """A special task and one request per person of the group; returns the task id."""
+    task = PledgeTask(title=title, due_on=due_on, created_by=created_by, created_at=now)
+    session.add(task)
+    await session.flush()
+    for staff_id in staff_ids:
+        session.add(
+            PledgeRequest(
+                staff_id=staff_id,
+                kind=PledgeKind.SPECIAL.value,
+                key=f"special:{task.id}",
+                task_id=task.id,
+                due_on=due_on,
+                created_by=created_by,
+                created_at=now,
+            )
+        )
+    await session.flush()
+    await audit.record(session, now, created_by, "pledge.special", f"pledge_task:{task.id}", people=len(staff_ids))
+    return task.id
+
+
+# --- the office's view ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Person:
+    staff_id: int
+    employee_id: str
+    name: str
+    department: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    person: Person
+    standing: Standing
+
+
+async def overview(
+    session: AsyncSession, cycle: int, as_of: date, timezone: ZoneInfo, policy: Policy, catalog: Catalog
+) -> list[OverviewRow]:
+    """Everyone in post during the cycle: the pledge of the cycle, then each request made in it."""
+    start = cycle_start(cycle, policy.pledge_cycle_start_month)
+    rows = (
+        await session.execute(
+            select(Staff, Department.name)
+            .join(Department, Department.id == Staff.department_id)
+            .where((Staff.active.is_(True)) | (Staff.departed_on >= start))
+            .order_by(Department.name, Staff.employee_id)
+        )
+    ).all()
+    people = [Person(s.id, s.employee_id, s.name, dept, s.active) for s, dept in rows]
+    ids = [p.staff_id for p in people]
+    annual = await annual_standings(session, ids, cycle, as_of, policy, catalog)
+    since = datetime.combine(start, time(0), tzinfo=timezone)
+    requests: dict[int, list[Standing]] = {}
+    for standing in await request_standings(session, ids, since):
+        requests.setdefault(standing.staff_id, []).append(standing)
+    out = []
+    for person in people:
+        out.append(OverviewRow(person, annual[person.staff_id]))
+        out.extend(OverviewRow(person, s) for s in requests.get(person.staff_id, []))
+    return out
