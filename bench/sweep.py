@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from bot.app import capabilities  # noqa: E402
+from bot.app import wire  # noqa: E402
 from bot.clock import SettableClock  # noqa: E402
 from bot.config import Policy  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
@@ -89,7 +89,7 @@ async def seed(path: Path, staff: int) -> str:
 async def sweep_seconds(url: str, when: datetime, warm: datetime) -> tuple[float, dict[str, int]]:
     db = Database(url)
     clock = SettableClock(when)
-    runner = SweepRunner(db, clock, Policy(), Texts(TZ), TZ, capabilities().sweeps, on_outbox=lambda: None)
+    runner = SweepRunner(db, clock, Policy(), Texts(TZ), TZ, wire().sweeps, on_outbox=lambda: None)
     await runner.run_all(warm)  # connections and statement caches, at an instant when nothing is due
     start = time.perf_counter()
     done = await runner.run_all(when)

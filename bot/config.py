@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_WECOM_API_URL = "https://qyapi.weixin.qq.com"
 WECOM_REQUIRED = (
@@ -158,7 +159,7 @@ class Settings:
         if dotenv.is_file():
             merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
         merged.update(os.environ if env is None else env)
-        tz_name = merged.get("BAOMI_TIMEZONE", "Asia/Shanghai")
+        tz_name = merged.get("BAOMI_TIMEZONE", DEFAULT_TIMEZONE)
         try:
             tz = ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from bot.app import BaomiApp, build_app
 from bot.clock import SystemClock
-from bot.config import ConfigError, Settings, sqlite_url
+from bot.config import ConfigError, sqlite_url
+from bot.core.cli import CliEnv
 from bot.db.migrate import upgrade
 from bot.db.models import Binding, Department, Staff
 from bot.services.invitations import issue_for
@@ -27,15 +28,15 @@ DEMO_ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
 CONSOLE_USER_BASE = 10_000  # fake Telegram user ids: base + staff id
 
 
-def add_console_parser(sub: Any) -> None:
-    p = sub.add_parser("console", help="chat with the bot in this terminal through a built-in fake Telegram")
-    p.add_argument("--demo", action="store_true", help=f"seed a demo organisation into ./{DEMO_DB} and use it")
-    p.add_argument("--as", dest="as_employee", metavar="EMPLOYEE_ID", help="whom to chat as")
-    p.add_argument("--script", type=Path, help="read the lines to type from this file instead of the keyboard")
-    p.set_defaults(func=cmd_console)
+def console_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--demo", action="store_true", help=f"seed a demo organisation into ./{DEMO_DB} and use it")
+    parser.add_argument("--as", dest="as_employee", metavar="EMPLOYEE_ID", help="whom to chat as")
+    parser.add_argument("--script", type=Path, help="read the lines to type from this file instead of the keyboard")
 
 
-async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+async def console(env: CliEnv, args: argparse.Namespace) -> int:
+    """The real bot against the built-in fake Telegram, chatted with in this terminal."""
+    settings = env.settings
     if args.demo:
         settings = replace(settings, database_url=sqlite_url(Path.cwd() / DEMO_DB))
     api = FakeBotApi(token="100000:CONSOLE", bot_username="baomi_console_bot")

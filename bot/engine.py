@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,8 +19,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.clock import Clock
 from bot.config import Policy
+from bot.core.channel import Channel
 from bot.core.events import Attachment, Command, Inbound, Pick, Press, Text
-from bot.core.flow import Flow, FlowContext, Priority, Reply, Step
+from bot.core.flow import BindHook, Flow, FlowContext, Priority, Reply, Step
 from bot.core.outbox_rows import add, message_payload, send_to_staff
 from bot.core.payload import PayloadError, decode
 from bot.core.registry import Registry, allowed
@@ -39,20 +38,8 @@ MAX_ATTEMPTS = 3
 BATCH = 200
 
 
-class Parser(Protocol):
-    def parse(self, payload: dict[str, Any]) -> Inbound: ...
-
-
-# Optional on a parser, as `auto_bind`: a channel whose accounts are the organisation's own (WeCom) binds a
-# person on the roster at first contact and returns their staff id (None: a stranger).
-AutoBind = Callable[[AsyncSession, str, datetime], Awaitable[int | None]]
-
-
 class StaleState(Exception):
     """Another step saved this person's conversation first; the event is processed again."""
-
-
-BindHook = Callable[[AsyncSession, FlowContext], Awaitable[list[Reply]]]
 
 
 @dataclass
@@ -62,8 +49,8 @@ class Engine:
     policy: Policy
     texts: Texts
     registry: Registry
+    channels: Mapping[str, Channel]  # by name: each parses its own inbox rows
     on_outbox: Callable[[], None] = lambda: None
-    parsers: dict[str, Parser] = field(default_factory=dict)  # one per channel, by channel name
     # Called after a person binds (e.g. to start the onboarding pledge); their replies follow the welcome.
     bind_hooks: list[BindHook] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -115,7 +102,7 @@ class Engine:
                     .values(status="done", processed_at=self.clock.now())
                     .execution_options(synchronize_session=False)
                 )
-                inbounds = [self.parsers[row.channel].parse(row.payload) for row in rows]
+                inbounds = [self.channels[row.channel].parse(row.payload) for row in rows]
                 preloaded = await preload(session, inbounds)
                 for inbound in inbounds:
                     await self.handle(session, inbound, preloaded)
@@ -144,7 +131,7 @@ class Engine:
                         return
                     row = await session.get(InboxEvent, row_id)
                     assert row is not None
-                    await self.handle(session, self.parsers[row.channel].parse(row.payload))
+                    await self.handle(session, self.channels[row.channel].parse(row.payload))
                 self.on_outbox()
                 return
             except StaleState:
@@ -166,7 +153,7 @@ class Engine:
                 return
             row.status = "failed"
             row.processed_at = self.clock.now()
-            inbound = self.parsers[row.channel].parse(row.payload)
+            inbound = self.channels[row.channel].parse(row.payload)
             person = await people.by_binding(session, inbound.channel, inbound.user_id)
             locale = person.locale if person else guess_locale(inbound.language)
             # The person gets an apology instead of silence; their conversation is left as it was.
@@ -221,7 +208,14 @@ class Engine:
         else:
             conv = await session.get(Conversation, person.id)
         ctx = FlowContext(
-            session, now, person, self.policy, self.texts, inbound.channel, current_flow=conv.flow if conv else None
+            session,
+            now,
+            person,
+            self.policy,
+            self.texts,
+            inbound.channel,
+            self.registry,
+            current_flow=conv.flow if conv else None,
         )
         if not person.active:
             self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/departed"))), None, None)
@@ -272,10 +266,10 @@ class Engine:
     async def _auto_bind(self, session: AsyncSession, inbound: Inbound) -> people.Person | None:
         """Bind an unknown account if its channel can tell who it is; they are welcomed before their event is
         handled."""
-        auto_bind: AutoBind | None = getattr(self.parsers.get(inbound.channel), "auto_bind", None)
-        if auto_bind is None or inbound.event is None:
+        channel = self.channels.get(inbound.channel)
+        if channel is None or inbound.event is None:
             return None
-        staff_id = await auto_bind(session, inbound.user_id, self.clock.now())
+        staff_id = await channel.auto_bind(session, inbound.user_id, self.clock.now())
         if staff_id is None:
             return None
         person = await people.by_id(session, staff_id)
@@ -286,7 +280,7 @@ class Engine:
     async def _welcome(self, session: AsyncSession, inbound: Inbound, person: people.Person) -> None:
         """The first words to a person just bound: who they are, their commands, what the capabilities add."""
         now = self.clock.now()
-        ctx = FlowContext(session, now, person, self.policy, self.texts, inbound.channel)
+        ctx = FlowContext(session, now, person, self.policy, self.texts, inbound.channel, self.registry)
         replies = [Reply(ctx.t("core/bound", person=person, commands=self._menu(ctx)))]
         for hook in self.bind_hooks:
             replies.extend(await hook(session, ctx))

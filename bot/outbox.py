@@ -43,14 +43,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.core.flow import Priority
+from bot.core.channel import Channel, Limits, Operation, Outcome, Result
+from bot.core.flow import ChartDrawer, Priority
 from bot.db.models import Binding, OutboxMessage
 from bot.db.session import Database
 
@@ -59,62 +59,6 @@ log = logging.getLogger("baomi.outbox")
 MAX_ATTEMPTS = 8
 BULK = Priority.BROADCAST  # rows at this priority or later are bulk: paced, and they leave room for the rest
 FOLLOW_EVERY = 0.25  # seconds between `on_recorded` calls while rows are still in flight
-
-
-class Outcome(StrEnum):
-    SENT = "sent"
-    RETRY = "retry"  # try again later (network, 5xx, 429)
-    UNREACHABLE = "unreachable"  # the account blocked the bot or is gone
-    FAILED = "failed"  # the channel refused this operation for good
-    # Not now, and not an attempt: back to pending for retry_after seconds (a per-member quota is full). The
-    # channel is not paused, unlike a RETRY with retry_after.
-    DEFERRED = "deferred"
-
-
-@dataclass(frozen=True)
-class Result:
-    outcome: Outcome
-    message_id: str | None = None
-    retry_after: float | None = None  # seconds; set for 429
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class Limits:
-    per_second: float  # over all chats
-    burst: int
-    # Proactive messages (alerts, reminders, broadcasts) to one chat at most this often after anything we sent
-    # there; replies burst.
-    chat_interval: float
-    concurrency: int  # operations in flight at once
-    # Tokens of the overall budget that bulk rows leave for replies and alerts (see the module docstring).
-    reserve: int = 0
-
-
-@dataclass(frozen=True)
-class Operation:
-    """What a channel needs to perform one row, detached from the database session."""
-
-    id: int
-    chat_id: str
-    op: str
-    payload: dict[str, Any]
-    priority: int
-    probe_after: str | None = None
-    attempts: int = 0
-    channel: str = ""
-    source: str | None = None
-
-
-class Sender(Protocol):
-    name: str
-    limits: Limits
-
-    async def perform(self, op: Operation) -> Result: ...
-
-    async def find_delivered(self, op: Operation) -> str | None:
-        """For a send in flight at a crash: the message id if it arrived, else None."""
-        ...
 
 
 class TokenBucket:
@@ -162,9 +106,13 @@ class _ChannelState:
     # distance from a reply too (Telegram's per-chat limit counts both, and a 429 would pause every chat).
     last_chat_send: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, limits: Limits) -> _ChannelState:
+        slots = max(1, limits.concurrency)
+        return cls(TokenBucket(limits.per_second, limits.burst), slots, max(1, slots - slots // 4))
+
 
 Follower = Callable[[frozenset[str]], Awaitable[None]]
-ChartDrawer = Callable[[Mapping[str, Any]], dict[str, str] | None]
 
 
 class Dispatcher:
@@ -172,15 +120,22 @@ class Dispatcher:
     the lot), as many as the channels' free slots and budgets allow, and perform them concurrently. A chat
     stays busy until its row's outcome is recorded, so its rows go out one at a time and in order."""
 
-    def __init__(self, db: Database, clock: Clock, batch: int = 200, draw_chart: ChartDrawer | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        channels: Mapping[str, Channel],
+        batch: int = 200,
+        draw_chart: ChartDrawer | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.batch = batch
         # Draws a row's chart into the image the channels send (compliance.charts.draw); without it, or when it
         # cannot, the caption is sent alone.
         self.draw_chart = draw_chart
-        self.senders: dict[str, Sender] = {}
-        self._state: dict[str, _ChannelState] = {}
+        self.senders = channels
+        self._state = {name: _ChannelState.of(channel.limits) for name, channel in channels.items()}
         self._wake = asyncio.Event()
         self._inflight: set[tuple[str, str]] = set()  # (channel, chat) with a row performed but not recorded yet
         self._reserved: set[tuple[str, str]] = set()  # (channel, chat) being claimed by a step right now
@@ -193,14 +148,6 @@ class Dispatcher:
         self._recorded_sources: set[str] = set()
         self._followed_at = 0.0
         self._following = 0  # followers running now (they may be about to queue rows)
-
-    def add_sender(self, sender: Sender) -> None:
-        self.senders[sender.name] = sender
-        limits = sender.limits
-        slots = max(1, limits.concurrency)
-        self._state[sender.name] = _ChannelState(
-            TokenBucket(limits.per_second, limits.burst), slots, max(1, slots - slots // 4)
-        )
 
     def wake(self) -> None:
         self._wake.set()

@@ -3,7 +3,6 @@ limits, acknowledgements, nudges, the deadline list, an alert overtaking a runni
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import io
 import os
@@ -19,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import BaomiApp
+from bot.cli import run_command
 from bot.clock import SettableClock
 from bot.config import Settings
 from bot.core.flow import Priority, Reply
@@ -27,7 +27,7 @@ from bot.db.models import Binding, Conversation, Department, OutboxMessage, Staf
 from bot.db.models_broadcast import Broadcast, BroadcastRecipient
 from bot.db.session import Database
 from bot.handlers.broadcasts import service as broadcasts
-from bot.handlers.broadcasts.cli import cmd_broadcast_send, watch
+from bot.handlers.broadcasts.cli import watch
 from bot.handlers.broadcasts.flows import notice_text, progress_text, queue_notices
 from bot.handlers.broadcasts.rules import Audience, Tally, bar
 from bot.handlers.broadcasts.service import AudienceCount, PersonLine
@@ -351,21 +351,14 @@ async def test_cli_previews_sends_and_follows(
     text_file = tmp_path / "notice.txt"
     text_file.write_text(TEXT, encoding="utf-8")
     settings = Settings(database_url=db_url, timezone=TZ, telegram_token=TOKEN)
-    args = argparse.Namespace(
-        text_file=str(text_file),
-        audience="department=考试院;level=核心",
-        author="E001",
-        ack_days=None,
-        yes=False,
-        no_wait=True,
-    )
-    assert await cmd_broadcast_send(settings, args) == 0
+    args = ["broadcast", "send", "--text-file", str(text_file), "--audience", "department=考试院;level=核心"]
+    args += ["--as", "E001", "--no-wait"]
+    assert await run_command(settings, args) == 0
     preview = capsys.readouterr().out
     assert "收件人：2 人，其中 1 人无法送达" in preview
     async with app.db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Broadcast)) == 0
-    args.yes = True
-    assert await cmd_broadcast_send(settings, args) == 0
+    assert await run_command(settings, [*args, "--yes"]) == 0
     await settle(api, app)
     assert len(notices(reader)) == 1
     out = io.StringIO()
@@ -375,8 +368,7 @@ async def test_cli_previews_sends_and_follows(
     )
     marked = tmp_path / "marked.txt"
     marked.write_text("机密★1年", encoding="utf-8")
-    args.text_file = str(marked)
-    assert await cmd_broadcast_send(settings, args) == 1
+    assert await run_command(settings, [*args, "--yes", "--text-file", str(marked)]) == 1
 
 
 async def test_kill_mid_broadcast_loses_and_doubles_nobody(

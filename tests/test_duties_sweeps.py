@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.app import capabilities
+from bot.app import wire
 from bot.clock import SettableClock
 from bot.config import Policy
 from bot.db.models import Binding, OutboxMessage, SentLog, Staff
@@ -50,7 +50,7 @@ async def seed(db: Database, clock: SettableClock) -> dict[str, int]:
 def runner(
     db: Database, clock: SettableClock, policy: Policy | None = None, names: tuple[str, ...] = DUTIES
 ) -> SweepRunner:
-    duty_sweeps = [s for s in capabilities().sweeps if s.name in names]
+    duty_sweeps = [s for s in wire().sweeps if s.name in names]
     return SweepRunner(db, clock, policy or Policy(), Texts(TZ), TZ, duty_sweeps, on_outbox=lambda: None)
 
 

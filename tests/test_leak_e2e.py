@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -14,6 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.app import BaomiApp
+from bot.cli import run_command
 from bot.clock import SettableClock
 from bot.config import Policy, Settings
 from bot.core.flow import FlowContext
@@ -200,7 +200,7 @@ async def test_full_report_from_start_to_case_number(api: FakeBotApi, app: Baomi
         for employee_id, allowed in (("E103", False), ("E101", False), ("E102", True)):
             person = await people.by_employee_id(s, employee_id)
             assert person is not None
-            ctx = FlowContext(s, app.clock.now(), person, POLICY, app.texts, "telegram")
+            ctx = FlowContext(s, app.clock.now(), person, POLICY, app.texts, "telegram", app.registry)
             step = await ReporterAction().on_press(ctx, "reply", (str(case.id),))
             assert (step.flow is not None) is allowed
             assert (step.toast == ctx.t("core/no_right")) is not allowed
@@ -413,11 +413,9 @@ async def test_withheld_reporter_is_relayed_both_ways_and_revealed_on_request(
         ("reporter_revealed", officer_id),
     ]
 
-    from bot.handlers.leak.cli import cmd_export_reports
-
     out = tmp_path / "reports.xlsx"
     settings = Settings(database_url=db_url, timezone=TZ)
-    assert await cmd_export_reports(settings, argparse.Namespace(out=str(out))) == 0
+    assert await run_command(settings, ["export", "reports", "--out", str(out)]) == 0
     book = load_workbook(out)
     cases_sheet, events_sheet = book.worksheets
     rows = list(cases_sheet.iter_rows(values_only=True))

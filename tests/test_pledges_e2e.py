@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import re
@@ -16,6 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from bot.app import BaomiApp
+from bot.cli import run_command
 from bot.clock import SettableClock
 from bot.config import Settings
 from bot.db.models import Conversation, Staff
@@ -24,7 +24,6 @@ from bot.db.session import Database
 from bot.domain.levels import Level
 from bot.handlers.pledges import catalog as pledge_catalog
 from bot.handlers.pledges import service as pledges
-from bot.handlers.pledges.cli import cmd_audit_verify, cmd_depart, cmd_export_pledges, cmd_pledge_pdf
 from bot.handlers.pledges.flows import PAGE_CHARS
 from bot.handlers.pledges.rules import PledgeKind, PledgeState, fingerprint, pages
 from bot.handlers.pledges.service import DepartureInfo, Receipt
@@ -273,14 +272,14 @@ async def test_audit_verify_passes_then_pinpoints_a_tampered_record(
         await chat.send(name)
     settings = Settings(database_url=db_url, timezone=TZ)
     capsys.readouterr()
-    assert await cmd_audit_verify(settings, argparse.Namespace()) == 0
+    assert await run_command(settings, ["audit", "verify"]) == 0
     assert "pledge_record" in capsys.readouterr().out
 
     [first] = await records(app, UNCLASSIFIED)
     [second] = await records(app, STAFF)
     async with app.db.transaction() as s:
         await s.execute(update(PledgeRecord).where(PledgeRecord.id == second.id).values(signed_name="李四"))
-    assert await cmd_audit_verify(settings, argparse.Namespace()) == 1
+    assert await run_command(settings, ["audit", "verify"]) == 1
     broken = [line for line in capsys.readouterr().out.splitlines() if line.startswith("pledge_record")]
     assert len(broken) == 1 and str(second.id) in broken[0]
     async with app.db.sessions() as s:
@@ -322,11 +321,11 @@ async def test_pdf_and_export_hold_the_signed_rows(
     # On the command line: the same documents.
     settings = Settings(database_url=db_url, timezone=TZ)
     out = tmp_path / "p.pdf"
-    assert await cmd_pledge_pdf(settings, argparse.Namespace(employee_id=STAFF, out=str(out), record=None)) == 0
+    assert await run_command(settings, ["pledge", "pdf", STAFF, "--out", str(out)]) == 0
     assert out.read_bytes().startswith(b"%PDF") and row.hash in pdf_text(out.read_bytes())
-    assert await cmd_pledge_pdf(settings, argparse.Namespace(employee_id="E103", out=str(out), record=None)) == 1
+    assert await run_command(settings, ["pledge", "pdf", "E103", "--out", str(out)]) == 1
     csv_out = tmp_path / "p.csv"
-    assert await cmd_export_pledges(settings, argparse.Namespace(year=2026, out=str(csv_out))) == 0
+    assert await run_command(settings, ["export", "pledges", "--year", "2026", "--out", str(csv_out)]) == 0
     csv_lines = [line.split(",") for line in csv_out.read_text(encoding="utf-8-sig").splitlines()]
     assert [line[:2] for line in csv_lines if line[0] == STAFF] == [[STAFF, "陈静"], [STAFF, "陈静"]]
     assert len(csv_lines) == len(lines)
@@ -337,9 +336,9 @@ async def test_departure_from_the_command_line_reaches_the_person(
 ) -> None:
     chat = await bind(api, app, "E201", 814)  # 核心涉密人员: two years
     settings = Settings(database_url=db_url, timezone=TZ)
-    args = argparse.Namespace(employee_id="E201", date="2026-02-27", by=OFFICER)
-    assert await cmd_depart(settings, args) == 0
-    assert await cmd_depart(settings, args) == 1  # under way already
+    args = ["depart", "E201", "--date", "2026-02-27", "--by", OFFICER]
+    assert await run_command(settings, args) == 0
+    assert await run_command(settings, args) == 1  # under way already
     app.dispatcher.wake()
     await settle(api, app)
     async with app.db.sessions() as s:

@@ -4,7 +4,6 @@ The tests know the answers (they read the bank through the stored paper); the bo
 
 from __future__ import annotations
 
-import argparse
 import io
 import random
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.app import BaomiApp
+from bot.cli import run_command
 from bot.clock import SettableClock
 from bot.config import Policy, Settings
 from bot.db.models import AuditLog, Staff
@@ -24,7 +24,6 @@ from bot.db.models_quiz import QuizAnswer, QuizAttempt
 from bot.db.session import Database
 from bot.handlers.quiz import service as quiz
 from bot.handlers.quiz.bank import Bank, Question, QuestionType, draw_paper, load_bank
-from bot.handlers.quiz.cli import cmd_export_quiz, cmd_quiz_verify
 from bot.handlers.quiz.flows import QuizFlow
 from bot.services import people
 from bot.services.roster import import_roster, read_roster
@@ -199,9 +198,9 @@ async def test_full_passing_paper_certificate_status_team_and_verify(
     assert "答卷：1/3（33%）" in team and "未通过答卷（2）：刘洋、杨帆*" in team
 
     settings = app.settings
-    assert await cmd_quiz_verify(settings, argparse.Namespace(code=attempt.certificate_code.lower())) == 0
+    assert await run_command(settings, ["quiz", "verify", attempt.certificate_code.lower()]) == 0
     assert "证书有效: 陈静（工号 E102，基础教育科）" in capsys.readouterr().out
-    assert await cmd_quiz_verify(settings, argparse.Namespace(code="ZZZZZZZZZZZZ")) == 1
+    assert await run_command(settings, ["quiz", "verify", "ZZZZZZZZZZZZ"]) == 1
     assert "无效" in capsys.readouterr().out
 
 
@@ -254,8 +253,8 @@ async def test_failing_paper_explains_only_the_missed_then_stats_export_cooldown
 
     # The same from the command line, as a workbook and as CSV.
     settings = Settings(database_url=app.settings.database_url, timezone=TZ)
-    assert await cmd_export_quiz(settings, argparse.Namespace(year=2026, out=str(tmp_path / "q.xlsx"))) == 0
-    assert await cmd_export_quiz(settings, argparse.Namespace(year=2026, out=str(tmp_path / "q.csv"))) == 0
+    assert await run_command(settings, ["export", "quiz", "--year", "2026", "--out", str(tmp_path / "q.xlsx")]) == 0
+    assert await run_command(settings, ["export", "quiz", "--year", "2026", "--out", str(tmp_path / "q.csv")]) == 0
     papers, missed = load_workbook(tmp_path / "q.xlsx").worksheets
     assert [c.value for c in papers[1]] == chat.t("quiz/export_columns", sheet="papers").split("|")
     assert [c.value for c in papers[2]][:3] + [c.value for c in papers[2]][6:10] == [
@@ -269,7 +268,7 @@ async def test_failing_paper_explains_only_the_missed_then_stats_export_cooldown
     ]
     rows = {row[0].value: [c.value for c in row] for row in missed.iter_rows(min_row=2)}
     assert rows[first_missed.id] == [first_missed.id, first_missed.topic, first_missed.text, 1, 1, 100]
-    assert (await cmd_export_quiz(settings, argparse.Namespace(year=2025, out=str(tmp_path / "none.csv")))) == 0
+    assert (await run_command(settings, ["export", "quiz", "--year", "2025", "--out", str(tmp_path / "none.csv")])) == 0
     lines = (tmp_path / "q.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(lines) == 2 and lines[1].startswith("E102,陈静,基础教育科,")
     assert len((tmp_path / "none.csv").read_text(encoding="utf-8-sig").splitlines()) == 1
@@ -466,5 +465,5 @@ async def test_a_too_fast_paper_waits_for_an_officer(
     async with app.db.sessions() as s:
         actions = (await s.scalars(select(AuditLog.action).where(AuditLog.action.like("quiz.%")))).all()
     assert sorted(actions) == ["quiz.accept", "quiz.reject"]
-    assert await cmd_quiz_verify(app.settings, argparse.Namespace(code=accepted.certificate_code)) == 0
+    assert await run_command(app.settings, ["quiz", "verify", accepted.certificate_code]) == 0
     assert "100 分" in capsys.readouterr().out

@@ -12,11 +12,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.channels.telegram.channel import SECRET_HEADER
+from bot.channels.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
+from bot.channels.wecom.channel import CALLBACK_PATH as WECOM_PATH
 from bot.cli import main
 from bot.clock import SettableClock
 from bot.config import ConfigError, Settings
 from bot.db.session import Database
-from bot.server import SECRET_HEADER, TELEGRAM_PATH, WECOM_PATH
 from bot.testing.fake_wecom import FakeWeCom, serving, settle
 from bot.texts import Texts
 from tests.conftest import TZ

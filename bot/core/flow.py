@@ -3,11 +3,11 @@ in (FlowContext). Flows never see a Telegram or WeCom object; channels translate
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,9 @@ from bot.core.events import FlowEvent
 from bot.domain.levels import Role
 from bot.services.people import Person
 from bot.texts import Texts
+
+if TYPE_CHECKING:
+    from bot.core.registry import Registry
 
 
 # --- replies ----------------------------------------------------------------------------------------
@@ -44,6 +47,10 @@ class Chart:
     filename: str
     data: dict[str, Any]
     caption: str = ""
+
+
+# Draws a chart's figures into the image a channel sends ({"filename", "content_b64"}), or None when it cannot.
+ChartDrawer = Callable[[Mapping[str, Any]], dict[str, str] | None]
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ class FlowContext:
     policy: Policy
     texts: Texts
     channel: str
+    registry: Registry  # every command and action (/help lists them, buttons start them)
     current_flow: str | None = None  # the conversation the person was in when this event arrived
 
     @property
@@ -133,3 +141,9 @@ class Action(Protocol):
 EVERYONE: frozenset[Role] = frozenset({Role.STAFF})
 OFFICERS: frozenset[Role] = frozenset({Role.OFFICER})
 HEADS_AND_OFFICERS: frozenset[Role] = frozenset({Role.HEAD, Role.OFFICER})
+
+
+# A section of /status: the person's own standing on one duty, or None when there is nothing to say.
+StatusSection = Callable[[FlowContext], Awaitable[str | None]]
+# Called after a person binds (e.g. to ask for the onboarding pledge); its replies follow the welcome.
+BindHook = Callable[[AsyncSession, FlowContext], Awaitable[list[Reply]]]

@@ -1,12 +1,21 @@
-"""The table of flows and actions. The engine routes by it; /help and the command menus derive from it."""
+"""The table of flows and actions. The engine routes by it; /help, /status and the command menus derive from it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import IntEnum
 
-from bot.core.flow import Action, Flow
+from bot.core.flow import Action, Flow, StatusSection
 from bot.domain.levels import Role
+
+
+class Rank(IntEnum):
+    """Where a command stands in /help and the menus: /status first, /language, /help and /cancel last."""
+
+    FIRST = 0
+    NORMAL = 1
+    LAST = 2
 
 
 @dataclass(frozen=True)
@@ -18,16 +27,22 @@ class Entry:
     in_menu: bool = True
     # Answers at once and leaves the person's current conversation untouched (help, status).
     instant: bool = False
+    rank: Rank = Rank.NORMAL
 
 
 class Registry:
-    def __init__(self, entries: Iterable[Entry], actions: Iterable[Action] = ()) -> None:
-        self.entries = list(entries)
+    def __init__(
+        self, entries: Iterable[Entry], actions: Iterable[Action] = (), sections: Iterable[StatusSection] = ()
+    ) -> None:
+        self.entries = sorted(entries, key=lambda e: e.rank)  # stable: registration order within a rank
         self.by_command = {e.command: e for e in self.entries}
         self.by_alias = {a: e for e in self.entries for a in e.aliases}
         self.flows = {e.flow.name: e.flow for e in self.entries}
         self.by_prefix = {e.flow.prefix: e.flow for e in self.entries}
         self.actions = {a.prefix: a for a in actions}
+        self.sections = list(sections)  # /status, in registration order
+        if len(self.by_command) != len(self.entries):
+            raise ValueError("commands must be unique")
         clash = set(self.by_prefix) & set(self.actions)
         if clash or len(self.by_prefix) != len({e.flow.name for e in self.entries}):
             raise ValueError(f"button prefixes must be unique: {sorted(clash)}")

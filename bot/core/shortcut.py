@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bot.core.flow import EVERYONE, Button, FlowContext, Step
-from bot.core.registry import Registry, allowed
+from bot.core.registry import allowed
 
 START_ACTION = "go"
 
@@ -17,12 +17,8 @@ class StartAction:
     prefix = START_ACTION
     roles = EVERYONE
 
-    def __init__(self) -> None:
-        self.registry: Registry | None = None  # set once the registry is built (it lists this action too)
-
     async def on_press(self, ctx: FlowContext, action: str, args: tuple[str, ...]) -> Step:
-        assert self.registry is not None
-        entry = self.registry.lookup(args[0]) if action == "start" and len(args) == 1 else None
+        entry = ctx.registry.lookup(args[0]) if action == "start" and len(args) == 1 else None
         if entry is None:
             return Step(None, toast=ctx.t("core/stale_button"))
         if not allowed(entry.flow.roles, ctx.person.roles):

@@ -69,7 +69,12 @@ class SweepContext:
 
 
 class Sweep(Protocol):
+    """A scheduled duty. A sweep subclasses this explicitly (to inherit `follows`)."""
+
     name: str
+    # Sources of outbox rows (prefixes, e.g. "broadcast:") whose delivery runs this sweep at once rather than at the
+    # next tick: a broadcast's progress bar follows its rows.
+    follows: tuple[str, ...] = ()
 
     async def run(self, ctx: SweepContext) -> int:
         """Do what is due at ctx.now; returns how many items it acted on."""

@@ -1,13 +1,15 @@
-"""Runs every sweep, each in its own transaction: from python-telegram-bot's JobQueue every minute, and from
-`baomi jobs run --at` with a given instant (the same code)."""
+"""Runs every sweep, each in its own transaction: every minute while the bot runs, and from `baomi jobs run --at`
+with a given instant (the same code). One loop for every deployment: a WeCom-only bot has no python-telegram-bot
+Application (whose JobQueue this was), and a loop of our own can be paused and resumed as a whole."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -113,15 +115,20 @@ class SweepRunner:
 
     async def follow(self, sources: frozenset[str]) -> None:
         """Outbox rows of these sources were just recorded: run now, not at the next tick, the sweeps that
-        follow them (a sweep's `follows`: source prefixes, e.g. a broadcast's progress bar)."""
+        follow them (a sweep's `follows`)."""
         wanted = [
             sweep
             for sweep in self.sweeps
-            if any(source.startswith(prefix) for prefix in getattr(sweep, "follows", ()) for source in sources)
+            if any(source.startswith(prefix) for prefix in sweep.follows for source in sources)
         ]
         if wanted:
             await self.run_all(sweeps=wanted)
 
-    async def tick(self, _context: Any) -> None:
-        """The JobQueue callback."""
-        await self.run_all()
+    async def run(self, stop: asyncio.Event) -> None:
+        """Every TICK until `stop` is set: the scheduler of `baomi run` and `baomi serve`."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=TICK.total_seconds())
+            if stop.is_set():
+                return
+            await self.run_all()

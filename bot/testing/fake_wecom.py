@@ -61,10 +61,11 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import BaomiApp, build_app
+from bot.channels.wecom.channel import CALLBACK_PATH
 from bot.channels.wecom.crypto import WeComCrypto
 from bot.clock import Clock
 from bot.config import Settings, WeComSettings
-from bot.server import WECOM_PATH, Server
+from bot.server import Server
 from bot.texts import Texts
 
 JsonDict = dict[str, Any]
@@ -448,12 +449,11 @@ async def serving(settings: Settings, clock: Clock, fake: FakeWeCom | None = Non
     stop = asyncio.Event()
     server = Server(app)
     try:
-        await app.start(stop)
+        await app.migrate()
         await server.start("127.0.0.1", 0)
         if fake is not None:
-            fake.connect(server.url + WECOM_PATH)
-        if app.webhook:
-            await app.register_webhook()
+            fake.connect(server.url + CALLBACK_PATH)
+        await app.start(stop)  # after the server listens: a Telegram webhook is registered as it starts
         yield server
     finally:
         stop.set()

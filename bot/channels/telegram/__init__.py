@@ -1,1 +1,5 @@
-"""TODO"""
+"""Telegram: python-telegram-bot over aiohttp, long polling or a webhook."""
+
+from bot.channels.telegram.channel import configure
+
+__all__ = ["configure"]

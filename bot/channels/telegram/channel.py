@@ -1,20 +1,24 @@
-"""The Telegram channel: long polling into the inbox, Telegram updates into neutral events, outbox rows into
-Bot API calls. Thin on purpose: it knows Telegram and nothing about flows.
+"""The Telegram channel: long polling (or a webhook under `baomi serve`) into the inbox, Telegram updates into
+neutral events, outbox rows into Bot API calls. Thin on purpose: it knows Telegram and nothing about flows.
 
 python-telegram-bot's own Updater confirms updates as soon as they are queued in memory, so a crash would
-lose them. Here an update is confirmed (the next getUpdates offset) only after its inbox row is committed.
+lose them. Here an update is confirmed (the next getUpdates offset, or the webhook's 200) only after its inbox
+row is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from aiohttp import web
 from telegram import (
     Bot,
     BotCommand,
@@ -27,17 +31,22 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application
 
+from bot.channels.telegram.http import AiohttpRequest
 from bot.clock import Clock
+from bot.config import ConfigError, Settings
+from bot.core.channel import Channel, ChannelEnv, Limits, Operation, Outcome, Result, Route, StartContext
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
 from bot.db.models import InboxEvent
 from bot.db.session import Database
 from bot.db.upsert import insert_ignore
-from bot.outbox import Limits, Operation, Outcome, Result
 
 log = logging.getLogger("baomi.telegram")
 
 CHANNEL = "telegram"
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_TIMEOUT = 25
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 # python-telegram-bot 22 reports 429 waits as timedelta only with this set (else it warns); read at use.
@@ -57,17 +66,103 @@ PROBE_WINDOW = 6  # message ids looked at above the last known one when resolvin
 PROBE_WAITS = 5  # 429s a probe waits out before it gives up and the message is sent again
 
 
-class TelegramChannel:
+@dataclass(frozen=True)
+class Webhook:
+    url: str  # public URL of WEBHOOK_PATH
+    secret: str  # sent back by Telegram with every update
+
+
+async def bot_username(settings: Settings) -> str:
+    """The bot's @username (for t.me deep links), asked of the Bot API."""
+    async with Bot(settings.require_token(), base_url=settings.telegram_api_url) as bot:
+        return bot.username
+
+
+def configure(settings: Settings, env: ChannelEnv) -> TelegramChannel | None:
+    """The channel when a token is set. Under `baomi serve` with a webhook URL, updates are posted to the server;
+    otherwise they are long-polled."""
+    if not settings.telegram_token:
+        return None
+    builder = Application.builder().token(settings.telegram_token).base_url(settings.telegram_api_url)
+    ptb = builder.request(AiohttpRequest()).updater(None).job_queue(None).build()
+    webhook = None
+    if env.serving and settings.telegram_webhook_url is not None:
+        assert settings.telegram_webhook_secret is not None  # Settings requires it with the URL
+        webhook = Webhook(settings.telegram_webhook_url, settings.telegram_webhook_secret)
+    return TelegramChannel(
+        ptb, env.db, env.clock, env.on_inbox, limits(settings.telegram_rate), webhook, settings.telegram_api_url
+    )
+
+
+class TelegramChannel(Channel):
     name = CHANNEL
 
-    def __init__(self, bot: Bot, db: Database, clock: Clock, on_inbox: Callable[[], None], limits: Limits) -> None:
-        self.bot = bot
+    def __init__(
+        self,
+        ptb: Application,
+        db: Database,
+        clock: Clock,
+        on_inbox: Callable[[], None],
+        limits: Limits,
+        webhook: Webhook | None = None,
+        api_url: str = "",
+    ) -> None:
+        self.ptb = ptb
+        self.bot: Bot = ptb.bot
         self.db = db
         self.clock = clock
         self.on_inbox = on_inbox
         self.limits = limits
+        self.webhook = webhook
+        self.polls = webhook is None
+        self.api_url = api_url
+
+    # --- life -----------------------------------------------------------------------------------------------
+    async def start(self, ctx: StartContext) -> list[asyncio.Task[None]]:
+        """Check the token (getMe), set the default command menus, then poll or register the webhook."""
+        try:
+            await self.ptb.initialize()
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot reach the Telegram Bot API at {self.api_url} with this token "
+                f"({type(exc).__name__}); check BAOMI_TELEGRAM_TOKEN and BAOMI_TELEGRAM_API_URL"
+            ) from exc
+        await self.set_default_commands(ctx.commands)
+        log.info("started as @%s", self.bot.username)
+        if self.webhook is not None:
+            # The server listens already: Telegram posts at once.
+            await self.bot.set_webhook(
+                self.webhook.url, secret_token=self.webhook.secret, allowed_updates=ALLOWED_UPDATES
+            )
+            return []
+        # A webhook left by `baomi serve` would make every getUpdates fail.
+        await self.bot.delete_webhook()
+        return [asyncio.create_task(self.poll(ctx.stop), name="poll")]
+
+    async def stop(self) -> None:
+        await self.ptb.shutdown()
+
+    def routes(self) -> list[Route]:
+        return [Route("POST", WEBHOOK_PATH, self.receive)] if self.webhook is not None else []
 
     # --- inbound ------------------------------------------------------------------------------------------
+    async def receive(self, request: web.Request) -> web.Response:
+        """An update posted by Telegram: checked by the secret it was given, stored as long polling stores it."""
+        assert self.webhook is not None
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self.webhook.secret.encode()):
+            log.warning("Telegram webhook rejected (wrong or missing secret token)")
+            return web.Response(status=401)
+        try:
+            update = await request.json()
+        except ValueError:
+            update = None
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            log.warning("Telegram webhook rejected (not an update)")
+            return web.Response(status=400)
+        await self.store([update])
+        return web.Response()
+
     async def poll(self, stop: asyncio.Event) -> None:
         """Long-poll getUpdates; store each batch, then confirm it by asking for the next offset."""
         offset: int | None = None
@@ -265,7 +360,7 @@ class TelegramChannel:
             return str(candidate)
         return None
 
-    async def set_default_commands(self, commands_by_locale: dict[str, list[tuple[str, str]]]) -> None:
+    async def set_default_commands(self, commands_by_locale: Mapping[str, list[tuple[str, str]]]) -> None:
         for locale, commands in commands_by_locale.items():
             await self.bot.set_my_commands(
                 [BotCommand(c, d) for c, d in commands],

@@ -1,1 +1,5 @@
-"""WeCom (企业微信) self-built application channel: callback cryptography and inbound message parsing."""
+"""WeCom (企业微信, also 政务微信 and private deployments): a self-built application's callbacks, API and cards."""
+
+from bot.channels.wecom.channel import configure
+
+__all__ = ["configure"]

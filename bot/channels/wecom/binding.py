@@ -4,11 +4,11 @@ to the application. Nothing is sent, so working hours do not apply."""
 
 from __future__ import annotations
 
-from bot.core.sweep import SweepContext
+from bot.core.sweep import Sweep, SweepContext
 from bot.services import people
 
 
-class RosterBindingSweep:
+class RosterBindingSweep(Sweep):
     name = "roster-bindings"
 
     def __init__(self, channel: str) -> None:

@@ -17,6 +17,7 @@ exceed either (Outcome.DEFERRED), keeping some room for replies when proactive m
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import bisect
 import json
@@ -29,24 +30,36 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels.wecom.binding import RosterBindingSweep
 from bot.channels.wecom.client import WeComApiError, WeComClient, WeComUnavailable
-from bot.channels.wecom.crypto import MalformedPayload, WeComCrypto
+from bot.channels.wecom.crypto import (
+    MAX_CALLBACK_BYTES,
+    BadReceiveId,
+    BadSignature,
+    MalformedPayload,
+    WeComCrypto,
+    WeComCryptoError,
+)
 from bot.channels.wecom.messages import InboundMedia, InboundText, TemplateCardClick, dedupe_key, parse_inbound
 from bot.clock import Clock
+from bot.config import ConfigError, Settings
+from bot.core.channel import Channel, ChannelEnv, Limits, Operation, Outcome, Result, Route, StartContext
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
 from bot.core.flow import Priority
+from bot.core.sweep import Sweep
 from bot.db.models import Binding, InboxEvent, OutboxMessage, Staff
 from bot.db.session import Database
 from bot.db.upsert import insert_ignore
-from bot.outbox import Limits, Operation, Outcome, Result
 from bot.services import audit
 
 log = logging.getLogger("baomi.wecom")
 
 CHANNEL = "wecom"
+CALLBACK_PATH = "/wecom/callback"
 # The application's API quota is generous (thousands of calls a minute); the per-member windows are what bind.
 LIMITS = Limits(per_second=100.0, burst=100, chat_interval=0.0, concurrency=16)
 
@@ -101,7 +114,20 @@ class Call:
         return self.api != "update"
 
 
-class WeComChannel:
+def configure(settings: Settings, env: ChannelEnv) -> WeComChannel | None:
+    """The channel when its five settings are given (Settings refuses only some of them)."""
+    if settings.wecom is None:
+        return None
+    try:
+        crypto = WeComCrypto(settings.wecom.token, settings.wecom.aes_key, settings.wecom.corp_id)
+    except ValueError as exc:
+        raise ConfigError(f"BAOMI_WECOM_TOKEN / BAOMI_WECOM_AES_KEY: {exc}") from exc
+    if not env.serving:
+        log.warning("WeCom is configured, but only `baomi serve` receives its callbacks: this process only sends")
+    return WeComChannel(WeComClient(settings.wecom, env.clock), crypto, env.db, env.clock, env.on_inbox)
+
+
+class WeComChannel(Channel):
     name = CHANNEL
 
     def __init__(
@@ -121,7 +147,44 @@ class WeComChannel:
         self.limits = limits
         self.windows = MemberWindows()
 
+    # --- life ---------------------------------------------------------------------------------------------------
+    async def start(self, ctx: StartContext) -> list[asyncio.Task[None]]:
+        """Nothing to poll: WeCom posts callbacks to `baomi serve`. The quotas resume where they were."""
+        await self.load_windows()
+        return []
+
+    async def stop(self) -> None:
+        await self.client.close()
+
+    def routes(self) -> list[Route]:
+        return [Route("GET", CALLBACK_PATH, self.http_verify), Route("POST", CALLBACK_PATH, self.http_callback)]
+
+    def sweeps(self) -> list[Sweep]:
+        # The roster's accounts are bound every tick, before the duties run, so that reminders reach them.
+        return [RosterBindingSweep(CHANNEL)]
+
     # --- inbound ------------------------------------------------------------------------------------------------
+    async def http_verify(self, request: web.Request) -> web.Response:
+        """WeCom checks the URL when the callback is set up: answer the decrypted echo, as plain text."""
+        try:
+            echo = self.verify_url(request.query)
+        except WeComCryptoError as exc:
+            return _rejected(exc)
+        return web.Response(text=echo)
+
+    async def http_callback(self, request: web.Request) -> web.Response:
+        """Commit the message to the inbox and answer 200 with an empty body, well within WeCom's 5 seconds; the
+        reply goes out through the outbox."""
+        body = await request.content.read(MAX_CALLBACK_BYTES + 1)
+        if len(body) > MAX_CALLBACK_BYTES:
+            log.warning("WeCom callback rejected (body over %s bytes)", MAX_CALLBACK_BYTES)
+            return web.Response(status=413)
+        try:
+            await self.receive(body, request.query)
+        except WeComCryptoError as exc:
+            return _rejected(exc)
+        return web.Response()
+
     def verify_url(self, query: Mapping[str, str]) -> str:
         """WeCom's GET check of the callback URL: the decrypted echo to answer with."""
         signature, timestamp, nonce, echostr = _params(query, "msg_signature", "timestamp", "nonce", "echostr")
@@ -420,6 +483,12 @@ def _failure(op: Operation, exc: WeComApiError) -> Result:
         log.error("WeCom refused outbox %s: errcode %s (%s)", op.id, exc.errcode, hint)
         return Result(Outcome.RETRY, error=error)
     return Result(Outcome.FAILED, error=f"{error}: {exc.errmsg}"[:200])
+
+
+def _rejected(exc: WeComCryptoError) -> web.Response:
+    # The kind of failure only: the message of a decryption error may quote what was received.
+    log.warning("WeCom callback rejected (%s)", type(exc).__name__)
+    return web.Response(status=403 if isinstance(exc, BadSignature | BadReceiveId) else 400)
 
 
 def _params(query: Mapping[str, str], *names: str) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
 
@@ -10,7 +9,6 @@ from sqlalchemy import select
 
 from bot.core.events import FlowEvent, Pick
 from bot.core.flow import EVERYONE, Button, FlowContext, Reply, Step
-from bot.core.registry import Registry
 from bot.db.models import Binding
 from bot.services import people
 
@@ -22,22 +20,15 @@ class HelpFlow:
     prefix = "hp"
     roles = EVERYONE
 
-    def __init__(self) -> None:
-        self.registry: Registry | None = None  # set by the composition root once the table exists
-
     async def start(self, ctx: FlowContext, args: str) -> Step:
-        assert self.registry is not None
         commands = [
             {"command": e.command, "description": ctx.t(f"menu/{e.command}")}
-            for e in self.registry.menu(ctx.person.roles)
+            for e in ctx.registry.menu(ctx.person.roles)
         ]
         return Step.done(Reply(ctx.t("core/help", person=ctx.person, commands=commands)))
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
         return Step.done()
-
-
-StatusSection = Callable[[FlowContext], Awaitable[str | None]]
 
 
 async def identity_section(ctx: FlowContext) -> str | None:
@@ -46,17 +37,14 @@ async def identity_section(ctx: FlowContext) -> str | None:
 
 
 class StatusFlow:
-    """The person's own obligations; each later capability adds a section."""
+    """The person's own obligations: a section from each capability that registered one."""
 
     name = "status"
     prefix = "st"
     roles = EVERYONE
 
-    def __init__(self, sections: list[StatusSection]) -> None:
-        self.sections = sections
-
     async def start(self, ctx: FlowContext, args: str) -> Step:
-        parts = [text for section in self.sections if (text := await section(ctx))]
+        parts = [text for section in ctx.registry.sections if (text := await section(ctx))]
         return Step.done(Reply("\n\n".join(parts)))
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.cli import _ready
-from bot.clock import SystemClock
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError
+from bot.core.cli import CliEnv
 from bot.db.session import Database
 from bot.domain.guard import check_text
 from bot.domain.levels import Role
@@ -23,7 +22,7 @@ from bot.texts import Texts
 POLL_SECONDS = 0.5
 
 
-async def cmd_broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
+async def broadcast_send(env: CliEnv, args: argparse.Namespace) -> int:
     """Shows the preview; with --yes queues the notice for the running bot and follows its delivery."""
     path = Path(args.text_file)
     try:
@@ -38,17 +37,16 @@ async def cmd_broadcast_send(settings: Settings, args: argparse.Namespace) -> in
         spec = parse_audience(args.audience)
     except AudienceError as exc:
         raise ConfigError(f"--audience: {exc}") from exc
-    texts = Texts(settings.timezone)
+    settings, texts = env.settings, env.texts
     if (category := check_text(text, extra_terms=settings.policy.guard_extra_terms).category) is not None:
-        print(texts.render("guard/refused", category=category.value), file=sys.stderr)
+        env.say("guard/refused", err=True, category=category.value)
         return 1
-    now = SystemClock().now()
+    now = env.now()
     deadline = None
     if args.ack_days:
         local_today = now.astimezone(settings.timezone).date()
         deadline = ack_deadline(local_today, args.ack_days, settings.policy.working_hours_end, settings.timezone)
-    db = await _ready(settings)
-    try:
+    async with env.database() as db:
         async with db.transaction() as session:
             author = await people.by_employee_id(session, args.author)
             if author is None or not author.active or not author.has(Role.OFFICER):
@@ -58,9 +56,7 @@ async def cmd_broadcast_send(settings: Settings, args: argparse.Namespace) -> in
                 raise ConfigError(f"--audience: no department named {', '.join(unknown)}")
             count = await broadcasts.count_audience(session, audience)
             notice = notice_text(texts, "zh", text, author.name, now, deadline)
-            print(
-                texts.render("broadcast/cli_preview", count=count, deadline=deadline, notice=notice, confirmed=args.yes)
-            )
+            env.say("broadcast/cli_preview", count=count, deadline=deadline, notice=notice, confirmed=args.yes)
             if not args.yes or count.recipients == 0:
                 return 0
             created = await broadcasts.create(session, now, author.id, text, audience, deadline)
@@ -71,11 +67,9 @@ async def cmd_broadcast_send(settings: Settings, args: argparse.Namespace) -> in
             await audit.record(
                 session, now, author.id, "broadcast.sent", source, recipients=created.recipients, via="cli"
             )
-        print(texts.render("broadcast/cli_queued", id=info.id, recipients=created.recipients))
+        env.say("broadcast/cli_queued", id=info.id, recipients=created.recipients)
         if not args.no_wait:
             await watch(db, texts, info.id, sys.stdout)
-    finally:
-        await db.dispose()
     return 0
 
 
@@ -97,18 +91,14 @@ async def watch(db: Database, texts: Texts, broadcast_id: int, out: TextIO, ever
         await asyncio.sleep(every)
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    broadcast = sub.add_parser("broadcast", help="notices from the secrecy office (通知)")
-    broadcast_sub = broadcast.add_subparsers(dest="broadcast_command", required=True)
-    send = broadcast_sub.add_parser("send", help="preview a notice; with --yes, send it through the running bot")
-    send.add_argument("--text-file", required=True, help="UTF-8 text of the notice")
-    send.add_argument(
+def send_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-file", required=True, help="UTF-8 text of the notice")
+    parser.add_argument(
         "--audience",
         required=True,
         help="`all`, or e.g. `department=办公室,考试院;level=core;role=head` (kinds narrow, values add up)",
     )
-    send.add_argument("--as", dest="author", required=True, metavar="EMPLOYEE_ID", help="the officer sending it")
-    send.add_argument("--ack-days", type=int, help="require 已阅 within 1, 3 or 7 days")
-    send.add_argument("--yes", action="store_true", help="send it (without: only the preview)")
-    send.add_argument("--no-wait", action="store_true", help="do not follow the delivery")
-    send.set_defaults(func=cmd_broadcast_send)
+    parser.add_argument("--as", dest="author", required=True, metavar="EMPLOYEE_ID", help="the officer sending it")
+    parser.add_argument("--ack-days", type=int, help="require 已阅 within 1, 3 or 7 days")
+    parser.add_argument("--yes", action="store_true", help="send it (without: only the preview)")
+    parser.add_argument("--no-wait", action="store_true", help="do not follow the delivery")

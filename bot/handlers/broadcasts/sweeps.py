@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.core.flow import Priority, Reply
 from bot.core.outbox_rows import add, send_to_staff
-from bot.core.sweep import SweepContext
+from bot.core.sweep import Sweep, SweepContext
 from bot.handlers.broadcasts import service as broadcasts
 from bot.handlers.broadcasts.flows import SHOWN, progress_text
 from bot.services import people
@@ -16,7 +16,7 @@ from bot.services import people
 PROGRESS_EVERY = timedelta(seconds=3)
 
 
-class BroadcastProgress:
+class BroadcastProgress(Sweep):
     """Edits each running broadcast's progress message in place and, once nothing is left to send, queues
     the delivery report (exactly once). The dispatcher runs it as soon as broadcast rows are recorded
     (`follows`); the regular tick catches up after a restart."""
@@ -67,7 +67,7 @@ class BroadcastProgress:
         return updated
 
 
-class BroadcastDeadlines:
+class BroadcastDeadlines(Sweep):
     """At a broadcast's acknowledgement deadline (in working hours), each department head gets the list of
     their people still silent, and the officer a summary; once per broadcast."""
 

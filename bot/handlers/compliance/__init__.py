@@ -1,1 +1,34 @@
-"""TODO"""
+"""Compliance at a glance: /team for a head (催办 at most once a day per person), /dashboard and /export for the
+office, the officers' weekly digest, and the compliance workbook and 花名册 on the command line."""
+
+from __future__ import annotations
+
+from bot.core.capability import Wiring
+from bot.handlers.compliance import charts, cli
+from bot.handlers.compliance.dashboard import DashboardFlow, ExportFlow
+from bot.handlers.compliance.sweeps import WeeklyDigestSweep
+from bot.handlers.compliance.team import NudgeAction, TeamFlow
+from bot.handlers.pledges.catalog import load_catalog
+
+
+def register(bot: Wiring) -> None:
+    catalog = load_catalog().catalog
+    bot.command("team", TeamFlow(catalog))  # a head's department; officers pick one
+    bot.action(NudgeAction(catalog))  # 催办 under /team: at most once a day per person
+    # The office's views: answered at once, no conversation to keep.
+    bot.command("dashboard", DashboardFlow(catalog), instant=True)
+    bot.command("export", ExportFlow(catalog), instant=True)
+    bot.sweep(WeeklyDigestSweep(catalog))  # officers, the first working day of each week
+    bot.draw_charts(charts.draw)  # charts travel as figures and are drawn when sent
+    bot.cli(
+        "export compliance",
+        cli.export_compliance,
+        "every department's standing on the duties, and who owes each (保密工作完成情况)",
+        cli.compliance_arguments,
+    )
+    bot.cli(
+        "export roster",
+        cli.export_roster,
+        "the year's roster of core and important staff (花名册)",
+        cli.roster_arguments,
+    )

@@ -11,12 +11,13 @@ from typing import Any
 
 from bot.core.events import FlowEvent
 from bot.core.flow import OFFICERS, Chart, Document, FlowContext, Reply, Step
+from bot.core.render import chunks
 from bot.handlers.compliance import service as compliance
 from bot.handlers.compliance.charts import chart_data, chart_labels
 from bot.handlers.compliance.export import compliance_workbook
 from bot.handlers.compliance.roster_export import roster_rows, roster_workbook
 from bot.handlers.compliance.rules import DUTIES, DepartmentCompliance, lowest_first
-from bot.handlers.compliance.team import chunks, today
+from bot.handlers.compliance.team import today
 from bot.handlers.pledges.rules import Catalog
 from bot.services.calendar import work_calendar
 from bot.texts import Texts

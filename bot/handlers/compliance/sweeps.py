@@ -12,19 +12,18 @@ from datetime import date, timedelta
 
 from bot.core.flow import Priority, Reply
 from bot.core.outbox_rows import send_to_many
-from bot.core.sweep import SweepContext
+from bot.core.render import chunks
+from bot.core.sweep import Sweep, SweepContext
 from bot.domain.schedule import due_date, half_year, inventory_period
 from bot.handlers.compliance import service as compliance
 from bot.handlers.compliance.dashboard import compliance_chart_reply
 from bot.handlers.compliance.rules import Duty, largest_gaps, lowest_first
-from bot.handlers.compliance.team import chunks
 from bot.handlers.departures import service as countdowns
-from bot.handlers.duties.sweeps import officers
 from bot.handlers.leak import service as leak
 from bot.handlers.leak.notices import label
 from bot.handlers.pledges.rules import Catalog, PledgeState, cycle_of
 from bot.handlers.renewals import service as renewals
-from bot.services import people
+from bot.services import people, staff_queries
 
 DUTY = "digest"
 HORIZON = timedelta(days=30)  # countdowns and deadlines this close are listed
@@ -38,7 +37,7 @@ class Deadline:
     days_left: int
 
 
-class WeeklyDigestSweep:
+class WeeklyDigestSweep(Sweep):
     name = DUTY
 
     def __init__(self, catalog: Catalog) -> None:
@@ -53,7 +52,7 @@ class WeeklyDigestSweep:
         year, week, _ = today.isocalendar()
         if not await ctx.claim(DUTY, "organisation", f"{year}-W{week:02}", "weekly"):
             return 0
-        recipients = await officers(ctx)
+        recipients = list(await staff_queries.officer_ids(ctx.session))
         if not recipients:
             return 0
         locales = await people.locales(ctx.session, recipients)

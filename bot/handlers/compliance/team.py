@@ -4,13 +4,13 @@ onboarding, departure and special-task pledges still unsigned. An officer choose
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from bot.core.events import FlowEvent, Pick
 from bot.core.flow import HEADS_AND_OFFICERS, Button, FlowContext, Outgoing, Priority, Reply, Step
+from bot.core.render import chunks
 from bot.core.shortcut import start_button
 from bot.domain.levels import Role
 from bot.handlers.compliance import service as compliance
@@ -23,7 +23,6 @@ from bot.services.calendar import work_calendar
 NUDGE_ACTION = "tn"
 # What a nudged person is asked to start. Education is held by the head, not done by the person: no nudge.
 NUDGE_COMMANDS = {Duty.PLEDGE: "pledge", Duty.QUIZ: "quiz", Duty.SELF_CHECK: "selfcheck"}
-MAX_MESSAGE = 3500  # characters per message: under Telegram's 4,096, and easy to scroll on a phone
 
 
 class TeamState(StrEnum):
@@ -174,23 +173,3 @@ def duty_labels(ctx: FlowContext) -> dict[Duty, str]:
 
 def today(ctx: FlowContext) -> date:
     return ctx.now.astimezone(ctx.texts.timezone).date()
-
-
-def chunks(parts: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:
-    """Joins texts, a blank line apart, into as few messages as fit under `limit` characters each; a text
-    longer than that (a very long list of names) is cut between lines, or within a line if it must."""
-    pieces: list[str] = []
-    for part in parts:
-        while len(part) > limit:
-            cut = part.rfind("\n", 0, limit)
-            cut = cut if cut > 0 else limit
-            pieces.append(part[:cut])
-            part = part[cut:].lstrip("\n")
-        pieces.append(part)
-    out: list[str] = []
-    for piece in pieces:
-        if out and len(out[-1]) + 2 + len(piece) <= limit:
-            out[-1] += "\n\n" + piece
-        else:
-            out.append(piece)
-    return out or [""]

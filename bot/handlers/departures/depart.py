@@ -3,10 +3,13 @@ then asked to sign the departure pledge, which starts the declassification perio
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Policy
 from bot.core.events import FlowEvent, Pick, Text
 from bot.core.flow import OFFICERS, Button, FlowContext, Outgoing, Priority, Reply, Step
 from bot.core.guarding import refuse_marked
@@ -15,6 +18,7 @@ from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.flows import today
 from bot.handlers.pledges.rules import PledgeKind
 from bot.services import people
+from bot.texts import Texts
 
 
 class DepartStep(StrEnum):
@@ -102,7 +106,9 @@ class DepartFlow:
         assert person is not None
         if not person.active or await pledges.open_departure(ctx.session, person.id) is not None:
             return Step.done(Reply(ctx.t("depart/unknown", employee_id=person.employee_id), replace=True))
-        departure, notice = await record_and_notify(ctx, person, date.fromisoformat(state["approved"]))
+        departure, _, notice = await record_departure(
+            ctx.session, ctx.now, ctx.texts, ctx.policy, person, date.fromisoformat(state["approved"]), ctx.person.id
+        )
         reply = Reply(ctx.t("depart/recorded", person=person, departure=departure), replace=True)
         return Step(None, [reply], [notice])
 
@@ -123,21 +129,22 @@ class DepartFlow:
         return Step(state, [Reply(ctx.t("depart/ask_id"))])
 
 
-async def record_and_notify(
-    ctx: FlowContext, person: people.Person, approved: date
-) -> tuple[pledges.DepartureInfo, Outgoing]:
-    due = today(ctx) + timedelta(days=ctx.policy.pledge_due_days)
+async def record_departure(
+    session: AsyncSession,
+    now: datetime,
+    texts: Texts,
+    policy: Policy,
+    person: people.Person,
+    approved: date,
+    officer_id: int | None,
+) -> tuple[pledges.DepartureInfo, date, Outgoing]:
+    """Records an approved departure (its declassification period starts on `approved`); returns it, the day the
+    departure pledge is due and the message asking for it. Used by /depart and `baomi depart`."""
+    due = now.astimezone(texts.timezone).date() + timedelta(days=policy.pledge_due_days)
     departure = await pledges.record_departure(
-        ctx.session,
-        ctx.now,
-        person.id,
-        person.level,
-        approved,
-        pledges.months_for(ctx.policy, person.level),
-        due,
-        ctx.person.id,
+        session, now, person.id, person.level, approved, pledges.months_for(policy, person.level), due, officer_id
     )
-    text = ctx.texts.render(
+    text = texts.render(
         "pledge/requested", person.locale, kind=PledgeKind.DEPARTURE.value, task=None, due=due, departure=departure
     )
-    return departure, Outgoing(person.id, Reply(text), Priority.REMINDER, "pledge:departure")
+    return departure, due, Outgoing(person.id, Reply(text), Priority.REMINDER, "pledge:departure")

@@ -7,16 +7,16 @@ from datetime import timedelta
 
 from bot.core.flow import Priority, Reply
 from bot.core.outbox_rows import send_to_many
-from bot.core.sweep import SweepContext
+from bot.core.sweep import Sweep, SweepContext
 from bot.domain.schedule import applicable_step
 from bot.handlers.departures import service as countdowns
-from bot.handlers.duties.sweeps import officers
+from bot.services import staff_queries
 
 DUTY = "countdown"
 ENDED_NOTICE_DAYS = 30  # an end older than this (e.g. before the bot ran) is not announced any more
 
 
-class CountdownSweep:
+class CountdownSweep(Sweep):
     name = DUTY
 
     async def run(self, ctx: SweepContext) -> int:
@@ -26,7 +26,7 @@ class CountdownSweep:
         running = await countdowns.running(ctx.session, today, ended_since=today - timedelta(days=ENDED_NOTICE_DAYS))
         if not running:
             return 0
-        office = await officers(ctx)
+        office = list(await staff_queries.officer_ids(ctx.session))
         messages: list[tuple[int, Reply]] = []
         for c in running:
             if c.days_left < 0:

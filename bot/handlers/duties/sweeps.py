@@ -4,15 +4,14 @@ sent-log and queues it; after downtime it catches up once, skipping reminders wh
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from bot.core.flow import Priority, Reply
 from bot.core.outbox_rows import send_to_many
-from bot.core.sweep import SweepContext
-from bot.db.models import Department, SentLog, Staff
+from bot.core.sweep import Sweep, SweepContext
+from bot.db.models import SentLog
 from bot.domain.schedule import (
     Period,
     applicable_step,
@@ -23,32 +22,11 @@ from bot.domain.schedule import (
     previous_half_year,
 )
 from bot.handlers.duties import service as duties
+from bot.services import staff_queries
 
 DUTY_EDUCATION = "education"
 DUTY_INVENTORY = "inventory"
 DUTY_SELF_CHECK = "selfcheck"
-
-
-async def heads_by_department(ctx: SweepContext) -> dict[int, list[int]]:
-    rows = (
-        await ctx.session.execute(
-            select(Staff.department_id, Staff.id).where(Staff.is_head.is_(True), Staff.active.is_(True))
-        )
-    ).all()
-    heads: dict[int, list[int]] = defaultdict(list)
-    for department_id, staff_id in rows:
-        heads[department_id].append(staff_id)
-    return heads
-
-
-async def officers(ctx: SweepContext) -> list[int]:
-    rows = await ctx.session.scalars(select(Staff.id).where(Staff.is_officer.is_(True), Staff.active.is_(True)))
-    return list(rows.all())
-
-
-async def department_names(ctx: SweepContext) -> dict[int, str]:
-    rows = (await ctx.session.execute(select(Department.id, Department.name))).all()
-    return {row[0]: row[1] for row in rows}
 
 
 def render(ctx: SweepContext, name: str, **context: object) -> Reply:
@@ -56,7 +34,7 @@ def render(ctx: SweepContext, name: str, **context: object) -> Reply:
     return Reply(ctx.texts.render(name, "zh", **context))
 
 
-class EducationSweep:
+class EducationSweep(Sweep):
     """Heads are reminded at the start of each half-year and 14 days before its end of the core and important
     staff still due; what remains overdue after the half-year is escalated to the officers."""
 
@@ -85,9 +63,9 @@ class EducationSweep:
         due = duties.by_department(await duties.education_due(ctx.session, period))
         if not due:
             return 0
-        heads = await heads_by_department(ctx)
-        names = await department_names(ctx)
-        fallback = await officers(ctx)
+        heads = await staff_queries.heads_by_department(ctx.session)
+        names = await staff_queries.department_names(ctx.session)
+        fallback = await staff_queries.officer_ids(ctx.session)
         messages = []
         for department_id, people in due.items():
             for head in heads.get(department_id) or fallback:
@@ -109,18 +87,18 @@ class EducationSweep:
         due = duties.by_department(await duties.education_due(ctx.session, period))
         if not due:
             return 0
-        names = await department_names(ctx)
+        names = await staff_queries.department_names(ctx.session)
         overdue = [(names[d], people) for d, people in sorted(due.items(), key=lambda item: names[item[0]])]
         messages = [
             (officer, render(ctx, "duties/education_overdue", period=period, departments=overdue))
-            for officer in await officers(ctx)
+            for officer in await staff_queries.officer_ids(ctx.session)
             if await ctx.claim(DUTY_EDUCATION, f"staff:{officer}", period.label, "overdue")
         ]
         await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY_EDUCATION}:{period.label}")
         return len(messages)
 
 
-class InventorySweep:
+class InventorySweep(Sweep):
     """Heads are reminded 30, 14, 7 and 1 days before the inventory deadline until their department confirms;
     after the deadline the officers get the list of departments not done, each working day until done."""
 
@@ -146,8 +124,8 @@ class InventorySweep:
         step = applicable_step(days_left, ctx.policy.inventory_reminder_days)
         if step is None:
             return 0
-        heads = await heads_by_department(ctx)
-        fallback = await officers(ctx)
+        heads = await staff_queries.heads_by_department(ctx.session)
+        fallback = await staff_queries.officer_ids(ctx.session)
         messages = []
         for department in missing:
             for head in heads.get(department.id) or fallback:
@@ -164,14 +142,14 @@ class InventorySweep:
     ) -> int:
         messages = [
             (officer, render(ctx, "duties/inventory_overdue", departments=missing, deadline=deadline))
-            for officer in await officers(ctx)
+            for officer in await staff_queries.officer_ids(ctx.session)
             if await ctx.claim(DUTY_INVENTORY, f"staff:{officer}", label, f"overdue-{today.isoformat()}")
         ]
         await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY_INVENTORY}:{label}")
         return len(messages)
 
 
-class SelfCheckSweep:
+class SelfCheckSweep(Sweep):
     """From the first working day of October: heads and officers are reminded, and each person with a
     classified level is asked to do the individual self-check (once)."""
 
@@ -190,7 +168,9 @@ class SelfCheckSweep:
         asked = await ctx.claim_many(DUTY_SELF_CHECK, year, "ask", [f"staff:{p.staff_id}" for p in people])
         ask = render(ctx, "duties/selfcheck_ask", year=today.year)
         messages = [(p.staff_id, ask) for p in people if f"staff:{p.staff_id}" in asked]
-        organisers = set(await officers(ctx)) | {h for hs in (await heads_by_department(ctx)).values() for h in hs}
+        organisers = set(await staff_queries.officer_ids(ctx.session)) | {
+            h for hs in (await staff_queries.heads_by_department(ctx.session)).values() for h in hs
+        }
         messages += [
             (staff_id, render(ctx, "duties/selfcheck_start", year=today.year))
             for staff_id in sorted(organisers)

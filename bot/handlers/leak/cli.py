@@ -1,109 +1,25 @@
-"""`baomi export reports --out F.xlsx`: every leak case and its event chain, for the secrecy office.
-
-A withheld reporter stays withheld here too: the workbook says so instead of naming them."""
+"""`baomi export reports --out F.xlsx`: every leak case and its event chain, for the secrecy office."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import io
-from datetime import date, datetime
-from pathlib import Path
-from typing import Any
 
-from openpyxl import Workbook
-
-from bot.cli import _ready
-from bot.config import ConfigError, Settings
+from bot.core.cli import CliEnv, out_path
 from bot.handlers.leak import service as leak
-from bot.handlers.leak.notices import label
-from bot.handlers.leak.service import CaseInfo, EventInfo
-from bot.texts import Texts
-
-LOCALE = "zh"
+from bot.handlers.leak.export import workbook_bytes
 
 
-async def cmd_export_reports(settings: Settings, args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if out.suffix.lower() != ".xlsx":
-        raise ConfigError(f"--out must end in .xlsx: {out}")
-    texts = Texts(settings.timezone)
-    db = await _ready(settings)
-    try:
-        async with db.sessions() as session:
-            cases = await leak.all_cases(session)
-            events = await leak.events(session)
-            chain = await leak.verify_events(session)
-    finally:
-        await db.dispose()
-    await asyncio.to_thread(out.write_bytes, workbook_bytes(texts, cases, events))
-    print(texts.render("cases/exported", LOCALE, count=len(cases), out=str(out), chain=chain))
+async def export_reports(env: CliEnv, args: argparse.Namespace) -> int:
+    out = out_path(args.out, (".xlsx",))
+    async with env.database() as db, db.sessions() as session:
+        cases = await leak.all_cases(session)
+        events = await leak.events(session)
+        chain = await leak.verify_events(session)
+    await asyncio.to_thread(out.write_bytes, workbook_bytes(env.texts, cases, events))
+    env.say("cases/exported", count=len(cases), out=str(out), chain=chain)
     return 0 if chain.broken_at is None else 1
 
 
-def workbook_bytes(texts: Texts, cases: list[CaseInfo], events: list[EventInfo]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = texts.render("cases/export_sheet", LOCALE, sheet="cases")
-    sheet.append(texts.render("cases/export_columns", LOCALE, sheet="cases").split("|"))
-    for case in cases:
-        sheet.append(case_cells(texts, case))
-    log = book.create_sheet(texts.render("cases/export_sheet", LOCALE, sheet="events"))
-    log.append(texts.render("cases/export_columns", LOCALE, sheet="events").split("|"))
-    for event in events:
-        log.append(
-            [
-                event.case_number,
-                _cell(texts, event.at),
-                event.kind,
-                event.actor_name or "",
-                event.detail.get("status") or "",
-                event.detail.get("note") or event.detail.get("text") or "",
-                event.hash,
-            ]
-        )
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def case_cells(texts: Texts, case: CaseInfo) -> list[Any]:
-    r = case.report
-
-    def lb(key: str) -> str:
-        return label(texts, LOCALE, key)
-
-    withheld = lb("reporter.withheld")
-    return [
-        case.number,
-        lb(f"status.{case.status}"),
-        lb(f"kind.{r.kind}"),
-        lb(f"whose.{r.whose}"),
-        _cell(texts, r.discovered_on),
-        r.place,
-        lb(f"carrier.{r.carrier}"),
-        r.carrier_count if r.carrier_count is not None else "",
-        lb(f"level.{r.level}"),
-        lb("sep").join(lb(f"measure.{m}") for m in r.measures),
-        r.measures_note or "",
-        case.reporter_name or withheld,
-        case.reporter_department or withheld,
-        _cell(texts, case.reported_at),
-        _cell(texts, case.acknowledged_at),
-        _cell(texts, case.written_report_due),
-        _cell(texts, case.written_report_sent_at),
-        _cell(texts, case.conclusion_due),
-        _cell(texts, case.concluded_at),
-        _cell(texts, case.carrier_deadline),
-        _cell(texts, case.carrier_found_at),
-        _cell(texts, case.carrier_deemed_at),
-    ]
-
-
-def _cell(texts: Texts, value: date | datetime | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(texts.timezone).strftime("%Y-%m-%d %H:%M")
-    return value.isoformat()
+def export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help=".xlsx file to write")

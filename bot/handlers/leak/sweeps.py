@@ -6,13 +6,13 @@ working hours."""
 from __future__ import annotations
 
 from bot.core.flow import Priority
-from bot.core.sweep import SweepContext
+from bot.core.sweep import Sweep, SweepContext
 from bot.handlers.leak import notices as leak_notices
 from bot.handlers.leak import rules
 from bot.handlers.leak import service as leak
 
 
-class LeakAlertSweep:
+class LeakAlertSweep(Sweep):
     """Repeats the alert of every unacknowledged case each `leak_alert_repeat_minutes` until it is acknowledged."""
 
     name = "leak_alerts"
@@ -32,7 +32,7 @@ class LeakAlertSweep:
         return done
 
 
-class LeakClockSweep:
+class LeakClockSweep(Sweep):
     """The statutory clocks of every open case."""
 
     name = "leak_clocks"

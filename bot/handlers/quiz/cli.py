@@ -6,60 +6,61 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from bot.cli import CLI_LOCALE, _ready, _texts, say
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError
+from bot.core.cli import CLI_LOCALE, CliEnv, out_path
 from bot.handlers.quiz import service as quiz
 from bot.handlers.quiz.bank import check_bank_text, load_bank
 from bot.handlers.quiz.export import csv_bytes, workbook_bytes
-from bot.texts import Texts
 
 
-async def cmd_quiz_check(settings: Settings, args: argparse.Namespace) -> int:
+async def quiz_check(env: CliEnv, args: argparse.Namespace) -> int:
     """One line per problem and a non-zero exit, or the size of a bank that passes."""
     path = Path(args.file) if args.file else quiz.BANK_PATH
     if not await asyncio.to_thread(path.is_file):
         raise ConfigError(f"no such file: {path}")
     problems = check_bank_text(await asyncio.to_thread(path.read_text, encoding="utf-8"))
     if problems:
-        lines = quiz.describe_problems(problems, _texts(settings.timezone), CLI_LOCALE)
-        say(settings, "bank", file=path.name, problems=lines)
+        lines = quiz.describe_problems(problems, env.texts, CLI_LOCALE)
+        env.say("cli/bank", file=path.name, problems=lines)
         return 1
     bank = load_bank(path)
-    say(settings, "bank", problems=[], questions=len(bank.questions), topics=len(bank.topics))
+    env.say("cli/bank", problems=[], questions=len(bank.questions), topics=len(bank.topics))
     return 0
 
 
-async def cmd_quiz_verify(settings: Settings, args: argparse.Namespace) -> int:
-    db = await _ready(settings)
-    try:
-        async with db.sessions() as session:
-            found = await quiz.certificate(session, args.code)
-    finally:
-        await db.dispose()
-    say(settings, "certificate", found=found, code=args.code)
+def check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?")
+
+
+async def quiz_verify(env: CliEnv, args: argparse.Namespace) -> int:
+    async with env.database() as db, db.sessions() as session:
+        found = await quiz.certificate(session, args.code)
+    env.say("cli/certificate", found=found, code=args.code)
     return 0 if found is not None else 1
 
 
-async def cmd_export_quiz(settings: Settings, args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if out.suffix.lower() not in (".xlsx", ".csv"):
-        raise ConfigError(f"--out must end in .xlsx or .csv: {out}")
+def verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("code")
+
+
+async def export_quiz(env: CliEnv, args: argparse.Namespace) -> int:
+    out = out_path(args.out, (".xlsx", ".csv"))
     bank = load_bank(quiz.BANK_PATH)
-    texts = Texts(settings.timezone)
-    excellent = settings.policy.quiz_excellent_mark
-    db = await _ready(settings)
-    try:
-        async with db.sessions() as session:
-            rows = await quiz.export_rows(session, args.year)
-            misses = await quiz.most_missed(session, args.year)
-    finally:
-        await db.dispose()
+    excellent = env.settings.policy.quiz_excellent_mark
+    async with env.database() as db, db.sessions() as session:
+        rows = await quiz.export_rows(session, args.year)
+        misses = await quiz.most_missed(session, args.year)
     known = {q.id for q in bank.questions}
     missed = [(m, bank.by_id(m.question_id)) for m in misses if m.question_id in known]
     if out.suffix.lower() == ".csv":
-        content = csv_bytes(texts, "zh", rows, excellent)
+        content = csv_bytes(env.texts, CLI_LOCALE, rows, excellent)
     else:
-        content = workbook_bytes(texts, "zh", rows, missed, excellent)
+        content = workbook_bytes(env.texts, CLI_LOCALE, rows, missed, excellent)
     await asyncio.to_thread(out.write_bytes, content)
-    say(settings, "exported", doc="quiz", year=args.year, count=len(rows), out=out)
+    env.say("cli/exported", doc="quiz", year=args.year, count=len(rows), out=out)
     return 0
+
+
+def export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--year", type=int, required=True)
+    parser.add_argument("--out", required=True, help=".xlsx (papers and missed questions) or .csv (papers)")

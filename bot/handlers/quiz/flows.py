@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.core.events import FlowEvent, Pick
 from bot.core.flow import EVERYONE, OFFICERS, Button, Document, FlowContext, Outgoing, Priority, Reply, Step
+from bot.core.render import chunks
 from bot.handlers.quiz import service as quiz
 from bot.handlers.quiz.bank import Bank, Question, QuestionType, draw_paper, is_correct
 from bot.handlers.quiz.export import workbook_bytes
@@ -26,7 +27,6 @@ from bot.handlers.quiz.service import Attempt
 from bot.services import audit, people, staff_queries
 
 # Telegram cuts messages at 4096 characters; explanations of many missed questions are split below that.
-MAX_MESSAGE = 3500
 STATS_TOP = 10
 REVIEW_PREFIX = "qzr"
 
@@ -169,7 +169,7 @@ class QuizFlow:
                 items.append(ctx.t("quiz/missed_item", number=answer.position + 1, question=question))
         if not items:
             return []
-        return [Reply(text) for text in _chunks([ctx.t("quiz/missed_header", count=len(items)), *items])]
+        return [Reply(text) for text in chunks([ctx.t("quiz/missed_header", count=len(items)), *items])]
 
     async def current(self, ctx: FlowContext, state: dict[str, Any], index: int) -> tuple[Attempt, Question] | Step:
         """The open paper and the question on screen; or the step to answer with when the paper is closed,
@@ -374,14 +374,3 @@ def _outcome(ctx: FlowContext, attempt: Attempt) -> Outcome:
         review=attempt.review,
         excellent_mark=ctx.policy.quiz_excellent_mark,
     )
-
-
-def _chunks(parts: list[str]) -> list[str]:
-    """Joins texts into as few messages as fit under MAX_MESSAGE characters each."""
-    chunks: list[str] = []
-    for part in parts:
-        if chunks and len(chunks[-1]) + 2 + len(part) <= MAX_MESSAGE:
-            chunks[-1] += "\n\n" + part
-        else:
-            chunks.append(part)
-    return chunks

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from bot.core.sweep import SweepContext
+from bot.core.sweep import Sweep, SweepContext
 from bot.handlers.quiz import service as quiz
 
 
-class QuizExpirySweep:
+class QuizExpirySweep(Sweep):
     name = "quiz_expiry"
 
     async def run(self, ctx: SweepContext) -> int:

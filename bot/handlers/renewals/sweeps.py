@@ -11,7 +11,7 @@ from functools import partial
 
 from bot.core.flow import Button, Priority, Reply
 from bot.core.outbox_rows import send_to_many
-from bot.core.sweep import SweepContext
+from bot.core.sweep import Sweep, SweepContext
 from bot.handlers.pledges.rules import Catalog, PledgeKind, PledgeState, cycle_of
 from bot.handlers.renewals import service as renewals
 from bot.handlers.renewals.actions import SNOOZE_ACTION, renewal_buttons
@@ -21,7 +21,7 @@ from bot.handlers.renewals.service import DUTY, Owing, Unclaimed
 HEAD_LIST_LIMIT = 40  # names in a head's list; a longer list ends with "and N more"
 
 
-class RenewalSweep:
+class RenewalSweep(Sweep):
     name = "renewals"
 
     def __init__(self, catalog: Catalog) -> None:

@@ -1,0 +1,150 @@
+"""The one interface between the bot and a messaging service (Telegram, WeCom, the in-process test channel).
+
+A channel does four things and knows nothing about flows:
+- inbound: it takes what arrives (long polling, an HTTP callback) into the inbox and wakes the engine;
+- parse: it turns a stored inbox payload into a neutral `Inbound` event;
+- perform: it carries out one outbox row (`Operation`) and says how it went (`Result`);
+- find_delivered: after a crash, it tells whether a send that was in flight arrived.
+Optional parts have defaults here: binding accounts the service itself vouches for (`auto_bind`, `sweeps`),
+HTTP routes served by `baomi serve` (`routes`). A channel subclasses `Channel` explicitly to inherit them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.core.events import Inbound
+from bot.db.session import Database
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.core.sweep import Sweep
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # try again later (network, 5xx, 429)
+    UNREACHABLE = "unreachable"  # the account blocked the bot or is gone
+    FAILED = "failed"  # the channel refused this operation for good
+    # Not now, and not an attempt: back to pending for retry_after seconds (a per-member quota is full). The
+    # channel is not paused, unlike a RETRY with retry_after.
+    DEFERRED = "deferred"
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    message_id: str | None = None
+    retry_after: float | None = None  # seconds; set for 429
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_second: float  # over all chats
+    burst: int
+    # Proactive messages (alerts, reminders, broadcasts) to one chat at most this often after anything we sent
+    # there; replies burst.
+    chat_interval: float
+    concurrency: int  # operations in flight at once
+    # Tokens of the overall budget that bulk rows leave for replies and alerts (see bot/outbox.py).
+    reserve: int = 0
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What a channel needs to perform one outbox row, detached from the database session."""
+
+    id: int
+    chat_id: str
+    op: str  # send, edit, answer, delete, menu
+    payload: dict[str, Any]
+    priority: int
+    probe_after: str | None = None
+    attempts: int = 0
+    channel: str = ""
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP endpoint a channel needs `baomi serve` to expose (a callback, a webhook)."""
+
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class ChannelEnv:
+    """What the composition root hands a channel's `configure`."""
+
+    db: Database
+    clock: Clock
+    on_inbox: Callable[[], None]  # wakes the engine once an inbox row is committed
+    serving: bool  # behind `baomi serve`'s HTTP server (callbacks and webhooks arrive there)
+
+
+@dataclass(frozen=True)
+class StartContext:
+    """What a channel is told when the bot starts."""
+
+    stop: asyncio.Event
+    # The commands everyone has, by locale, as (command, description): a channel with a command menu shows them.
+    commands: Mapping[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+class Channel(Protocol):
+    name: str
+    limits: Limits
+
+    def parse(self, payload: dict[str, Any]) -> Inbound:
+        """An inbox payload of this channel as a neutral event (None event: nothing for the engine)."""
+        ...
+
+    async def perform(self, op: Operation) -> Result:
+        """Carry out one outbox row."""
+        ...
+
+    async def find_delivered(self, op: Operation) -> str | None:
+        """For a send in flight at a crash: the message id if it arrived, else None (it is sent again)."""
+        ...
+
+    async def start(self, ctx: StartContext) -> list[asyncio.Task[None]]:
+        """Connect (failing with ConfigError when the service refuses the credentials) and begin receiving;
+        returns the long-running tasks it started, which stop when `ctx.stop` is set."""
+        ...
+
+    async def stop(self) -> None:
+        """Release connections; the tasks have ended."""
+        ...
+
+    # --- optional -----------------------------------------------------------------------------------------------
+    # Whether it receives without an HTTP server (`baomi run` needs one channel that does).
+    polls: bool = False
+
+    async def auto_bind(self, session: AsyncSession, user_id: str, now: datetime) -> int | None:
+        """For a service whose accounts are the organisation's own: bind an unknown account that the roster names
+        and return its staff id. None: a stranger (they need an invitation code)."""
+        return None
+
+    def sweeps(self) -> list[Sweep]:
+        """Sweeps the channel needs each tick, run before the duties' (e.g. binding the roster's accounts)."""
+        return []
+
+    def routes(self) -> list[Route]:
+        """HTTP endpoints for `baomi serve`."""
+        return []
+
+    def health(self) -> dict[str, str]:
+        """Extra health lines for /healthz (name: state); a state other than "ok" or "alive" is unhealthy."""
+        return {}
