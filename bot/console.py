@@ -22,9 +22,10 @@ from bot.db.models import Binding, Department, Staff
 from bot.services.invitations import issue_for
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import ChatEvent, FakeBotApi
+from bot.texts import MESSAGES
 
 DEMO_DB = "baomi-demo.db"
-DEMO_ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
+DEMO_ROSTER = MESSAGES / "demo" / "roster.csv"
 CONSOLE_USER_BASE = 10_000  # fake Telegram user ids: base + staff id
 
 

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
-MESSAGES = Path(__file__).resolve().parent.parent / "messages"
+# The top-level messages/ folder, shipped inside the package as bot/messages (a link in the source tree).
+MESSAGES = Path(__file__).parent / "messages"
 LOCALES = ("zh", "en")
 DEFAULT_LOCALE = "zh"
 

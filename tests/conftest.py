@@ -22,7 +22,7 @@ from bot.db.models import Base
 from bot.db.session import Database
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
-from bot.texts import Texts
+from bot.texts import MESSAGES, Texts
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # python-telegram-bot 22 warns about int retry_after otherwise
 TZ = ZoneInfo("Asia/Shanghai")
@@ -32,7 +32,7 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 PG_URL = f"{BASE_PG_URL}_{WORKER}" if WORKER else BASE_PG_URL
 BACKENDS = [b for b in os.environ.get("BAOMI_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 DATA = Path(__file__).parent / "data"
-EXAMPLE_ROSTER = Path(__file__).parents[1] / "examples" / "roster.csv"
+EXAMPLE_ROSTER = MESSAGES / "demo" / "roster.csv"
 
 
 def sqlite_url(path: Path) -> str:
@@ -113,7 +113,7 @@ async def api() -> AsyncIterator[FakeBotApi]:
 
 @pytest.fixture
 async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
-    """The whole bot on the example roster (examples/roster.csv), talking to `api`."""
+    """The whole bot on the example roster (EXAMPLE_ROSTER), talking to `api`."""
     from tests.fakes.harness import running_bot
 
     async with db.transaction() as s:

@@ -36,7 +36,6 @@ from bot.texts import Texts
 from tests.conftest import TZ
 from tests.fakes.harness import TOKEN, Chat, bind, running_bot, settle
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 TEXT = "请各科室于本周五前完成保密自查，并报保密办。"
 
 

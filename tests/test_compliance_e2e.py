@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
@@ -26,10 +25,9 @@ from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.fake_wecom import FakeWeCom, WeComChat, serving
 from bot.testing.settle import settle
-from tests.conftest import TZ
+from tests.conftest import EXAMPLE_ROSTER, TZ
 from tests.fakes.harness import Chat, bind
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 # 办公室: E001 officer and head, E002 officer, E003. 基础教育科: E101 head, E102, E103. 考试院: E201 head, E202–E204.
 OTHER_DEPARTMENTS = ("王建国", "李秀英", "张伟", "赵磊", "黄丽", "周杰", "吴敏", "孙强", "马琳")
 
@@ -273,7 +271,9 @@ async def test_jobs_preview_shows_the_digest_on_mondays(api: FakeBotApi, app: Ba
 # --- WeCom: the chart as an image message ---------------------------------------------------------------
 async def test_dashboard_chart_reaches_wecom_as_an_image(db_url: str, db: Database, clock: SettableClock) -> None:
     clock.set(datetime(2026, 3, 2, 9, 41, tzinfo=TZ))  # clear of :00 and :30, when WeCom holds back pushes
-    rows = [replace(r, wecom_userid="lixiuying" if r.employee_id == "E002" else None) for r in read_roster(EXAMPLE)]
+    rows = [
+        replace(r, wecom_userid="lixiuying" if r.employee_id == "E002" else None) for r in read_roster(EXAMPLE_ROSTER)
+    ]
     async with db.transaction() as s:
         await import_roster(s, rows, clock.now())
     async with FakeWeCom(clock) as fake:

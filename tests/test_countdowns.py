@@ -4,7 +4,6 @@ the person; /countdowns listing and changing a period within its legal range; `b
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -17,8 +16,6 @@ from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.settle import settle
 from tests.conftest import TZ
 from tests.fakes.harness import bind
-
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 
 
 async def depart(app: BaomiApp, employee_id: str, level: Level, approved_on: date, months: int) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -16,8 +15,6 @@ from bot.handlers.duties.selfcheck import load_checklist
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import TZ
 from tests.fakes.harness import bind
-
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 
 
 async def staff_ids(app: BaomiApp) -> dict[str, int]:

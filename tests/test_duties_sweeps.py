@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -23,16 +22,15 @@ from bot.jobs.runner import SweepRunner
 from bot.services.calendar import set_override
 from bot.services.roster import import_roster, read_roster
 from bot.texts import Texts
-from tests.conftest import TZ
+from tests.conftest import EXAMPLE_ROSTER, TZ
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 DUTIES = ("education", "inventory", "selfcheck")
 
 
 async def seed(db: Database, clock: SettableClock) -> dict[str, int]:
     """The example roster, everyone bound on Telegram; returns staff ids by employee id."""
     async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
+        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
         staff = (await s.scalars(select(Staff))).all()
         for person in staff:
             s.add(

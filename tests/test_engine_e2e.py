@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -13,9 +11,9 @@ from bot.db.models import AuditLog, Binding, Conversation, InboxEvent, OutboxMes
 from bot.db.session import Database
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
+from tests.conftest import EXAMPLE_ROSTER
 from tests.fakes.harness import Chat, bind, running_bot, settle
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 OFFICER, HEAD, STAFF = "E001", "E101", "E102"
 
 
@@ -211,7 +209,7 @@ async def test_restart_mid_conversation_resumes(
     api: FakeBotApi, db_url: str, db: Database, clock: SettableClock
 ) -> None:
     async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
+        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
     async with running_bot(api, db_url, clock) as app:
         chat = await bind(api, app, STAFF, 681)
         await chat.send("/profile")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import select
 
 from bot.clock import SettableClock
@@ -11,13 +9,12 @@ from bot.db.models import Binding
 from bot.db.session import Database
 from bot.services.invitations import Redeemed, issue_for_unbound, redeem
 from bot.services.roster import import_roster, read_roster
-
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
+from tests.conftest import EXAMPLE_ROSTER
 
 
 async def seed(db: Database, clock: SettableClock) -> None:
     async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
+        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
 
 
 async def issue(db: Database, clock: SettableClock, days: int = 14) -> dict[str, str]:

@@ -28,10 +28,9 @@ from bot.handlers.leak.service import CaseInfo
 from bot.services import people
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
-from tests.conftest import TZ
+from tests.conftest import EXAMPLE_ROSTER, TZ
 from tests.fakes.harness import Chat, bind, running_bot, settle
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 ESCALATION = "E301"  # 孙强, named in the policy as the escalation contact
 POLICY = Policy(escalation_contacts=(ESCALATION,))
 
@@ -39,7 +38,7 @@ POLICY = Policy(escalation_contacts=(ESCALATION,))
 @pytest.fixture
 async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
     async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
+        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
     async with running_bot(api, db_url, clock, policy=POLICY) as app:
         # Only this capability's sweeps: other duties' reminders would interleave with the chats read here.
         app.jobs.sweeps = [s for s in app.jobs.sweeps if s.name.startswith("leak_")]

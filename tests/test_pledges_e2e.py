@@ -31,11 +31,10 @@ from bot.services import people
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.settle import settle
-from tests.conftest import TZ
+from bot.texts import MESSAGES
+from tests.conftest import EXAMPLE_ROSTER, TZ
 from tests.fakes.harness import Chat, bind, running_bot
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
-MESSAGES = Path(__file__).parents[1] / "messages"
 OFFICER, HEAD, STAFF, UNCLASSIFIED = "E001", "E101", "E102", "E103"
 ONBOARDING_DUE = date(2026, 5, 1)  # bound on 2 March 2026, plus the policy's 60 days
 ANNUAL_DUE = date(2026, 3, 2)  # the cycle opens on 1 January, plus 60 days
@@ -229,7 +228,7 @@ async def test_material_change_requires_a_new_signature_and_a_minor_edit_does_no
     (root / "pledges" / "catalog.yaml").write_text(catalog, encoding="utf-8")
     monkeypatch.setattr(pledge_catalog, "ROOT", root)
     async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
+        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
     async with running_bot(api, db_url, clock) as app:
         chat = await bind(api, app, UNCLASSIFIED, 809)
         await read_to_the_end(chat)

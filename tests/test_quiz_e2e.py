@@ -28,10 +28,9 @@ from bot.handlers.quiz.flows import QuizFlow
 from bot.services import people
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
-from tests.conftest import TZ
+from tests.conftest import EXAMPLE_ROSTER, TZ
 from tests.fakes.harness import Chat, bind, running_bot, settle
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 BANK = load_bank(quiz.BANK_PATH)
 OFFICER, HEAD, STAFF, STAFF2 = "E001", "E101", "E102", "E103"
 THINKING = 10  # seconds per question: well above the speed flag's minimum
@@ -40,7 +39,7 @@ THINKING = 10  # seconds per question: well above the speed flag's minimum
 @pytest.fixture
 async def roster(db: Database, clock: SettableClock) -> None:
     async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE), clock.now())
+        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
 
 
 @pytest.fixture

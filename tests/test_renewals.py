@@ -5,7 +5,6 @@ the head's weekly list."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -18,7 +17,6 @@ from bot.testing.settle import settle
 from tests.conftest import TZ
 from tests.fakes.harness import Chat, bind
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 DUE = date(2026, 3, 2)  # 1 January + 60 days, for both the pledge and the quiz
 BOTH = [("pledge", DUE), ("quiz", DUE)]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -19,16 +18,15 @@ from bot.db.session import Database
 from bot.server import Server
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_wecom import FakeWeCom, WeComChat, serving, settle
-from tests.conftest import TZ
+from tests.conftest import EXAMPLE_ROSTER, TZ
 from tests.fakes.harness import bind, fake_api
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 # Who has a WeCom account in the roster: the officer, a head, a member of staff (E103 has none).
 WECOM_IDS = {"E001": "WangJianGuo", "E101": "liuyang", "E102": "chenjing"}
 
 
 async def seed(db: Database, clock: SettableClock) -> None:
-    rows = [replace(r, wecom_userid=WECOM_IDS.get(r.employee_id)) for r in read_roster(EXAMPLE)]
+    rows = [replace(r, wecom_userid=WECOM_IDS.get(r.employee_id)) for r in read_roster(EXAMPLE_ROSTER)]
     async with db.transaction() as s:
         await import_roster(s, rows, clock.now())
 

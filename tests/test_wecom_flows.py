@@ -8,7 +8,6 @@ import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -37,9 +36,8 @@ from bot.handlers.quiz import service as quiz
 from bot.handlers.quiz.bank import QuestionType, load_bank
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_wecom import FakeWeCom, Message, WeComChat, serving, settle
-from tests.conftest import TZ
+from tests.conftest import EXAMPLE_ROSTER, TZ
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "roster.csv"
 BANK = load_bank(quiz.BANK_PATH)
 # The roster's WeCom accounts here: both officers, a head, two members of staff (E103 has none: never reachable).
 WECOM_IDS = {"E001": "WangJianGuo", "E002": "lixiuying", "E101": "liuyang", "E102": "chenjing", "E201": "zhaolei"}
@@ -50,7 +48,7 @@ TEXT = "请各科室于本周五前完成保密自查，并报保密办。"
 
 
 async def seed(db: Database, clock: SettableClock) -> None:
-    rows = [replace(r, wecom_userid=WECOM_IDS.get(r.employee_id)) for r in read_roster(EXAMPLE)]
+    rows = [replace(r, wecom_userid=WECOM_IDS.get(r.employee_id)) for r in read_roster(EXAMPLE_ROSTER)]
     async with db.transaction() as s:
         await import_roster(s, rows, clock.now())
 
