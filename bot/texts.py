@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,20 +23,7 @@ class Texts:
     def __init__(self, timezone: ZoneInfo, root: Path = MESSAGES) -> None:
         self.timezone = timezone
         self.root = root
-        self.env = Environment(
-            loader=FileSystemLoader(str(root)),
-            undefined=StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.filters.update(
-            cn_date=self.cn_date,
-            cn_datetime=self.cn_datetime,
-            en_date=self.en_date,
-            en_datetime=self.en_datetime,
-        )
+        self.env = _environment(root, timezone)
 
     def render(self, name: str, locale: str = DEFAULT_LOCALE, /, **context: Any) -> str:
         """Render `name` (e.g. "core/help") in `locale`, falling back to Chinese. Both are positional, so a
@@ -61,22 +49,42 @@ class Texts:
             found.add(rel)
         return sorted(found)
 
-    def _local(self, value: datetime) -> datetime:
-        return value.astimezone(self.timezone)
-
     def cn_date(self, value: date | datetime) -> str:
-        if isinstance(value, datetime):
-            value = self._local(value).date()
-        return f"{value.year}年{value.month}月{value.day}日"
+        return cn_date(value, self.timezone)
 
-    def cn_datetime(self, value: datetime) -> str:
-        local = self._local(value)
-        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
-    def en_date(self, value: date | datetime) -> str:
-        if isinstance(value, datetime):
-            value = self._local(value).date()
-        return value.isoformat()
+@functools.lru_cache(maxsize=8)
+def _environment(root: Path, timezone: ZoneInfo) -> Environment:
+    """One environment (and so one cache of compiled templates) per folder and time zone."""
+    env = Environment(
+        loader=FileSystemLoader(str(root)),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        cn_date=lambda value: cn_date(value, timezone),
+        cn_datetime=lambda value: cn_datetime(value, timezone),
+        en_date=lambda value: en_date(value, timezone),
+        en_datetime=lambda value: f"{value.astimezone(timezone):%Y-%m-%d %H:%M}",
+    )
+    return env
 
-    def en_datetime(self, value: datetime) -> str:
-        return f"{self._local(value):%Y-%m-%d %H:%M}"
+
+def cn_date(value: date | datetime, timezone: ZoneInfo) -> str:
+    if isinstance(value, datetime):
+        value = value.astimezone(timezone).date()
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def cn_datetime(value: datetime, timezone: ZoneInfo) -> str:
+    local = value.astimezone(timezone)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def en_date(value: date | datetime, timezone: ZoneInfo) -> str:
+    if isinstance(value, datetime):
+        value = value.astimezone(timezone).date()
+    return value.isoformat()

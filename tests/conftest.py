@@ -8,6 +8,7 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,6 +24,9 @@ from bot.db.session import Database
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.texts import MESSAGES, Texts
+
+if TYPE_CHECKING:
+    from tests.fakes.local import LocalBot
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # python-telegram-bot 22 warns about int retry_after otherwise
 TZ = ZoneInfo("Asia/Shanghai")
@@ -120,6 +124,18 @@ async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) 
         await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
     async with running_bot(api, db_url, clock) as app:
         yield app
+
+
+@pytest.fixture
+async def bot(db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[LocalBot]:
+    """The whole bot on the in-process channel (tests/fakes/local.py), on the example roster: for flows and
+    sweeps. Channels are tested against their fakes with `app` and the WeCom fixtures."""
+    from tests.fakes.local import local_bot
+
+    async with db.transaction() as s:
+        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
+    async with local_bot(db_url, clock) as found:
+        yield found
 
 
 @pytest.fixture

@@ -29,11 +29,9 @@ from bot.handlers.pledges.rules import PledgeKind, PledgeState, fingerprint, pag
 from bot.handlers.pledges.service import DepartureInfo, Receipt
 from bot.services import people
 from bot.services.roster import import_roster, read_roster
-from bot.testing.fake_bot_api import FakeBotApi
-from bot.testing.settle import settle
 from bot.texts import MESSAGES
 from tests.conftest import EXAMPLE_ROSTER, TZ
-from tests.fakes.harness import Chat, bind, running_bot
+from tests.fakes.local import Chat, LocalBot, local_bot
 
 OFFICER, HEAD, STAFF, UNCLASSIFIED = "E001", "E101", "E102", "E103"
 ONBOARDING_DUE = date(2026, 5, 1)  # bound on 2 March 2026, plus the policy's 60 days
@@ -83,8 +81,8 @@ def receipt_of(row: PledgeRecord) -> Receipt:
     )
 
 
-async def test_onboarding_pledge_signed_with_the_roster_name(api: FakeBotApi, app: BaomiApp) -> None:
-    chat = await bind(api, app, STAFF, 801)
+async def test_onboarding_pledge_signed_with_the_roster_name(bot: LocalBot) -> None:
+    chat = await bot.bind(STAFF)
     assert chat.last["text"] == chat.t("pledge/onboarding_prompt", due=ONBOARDING_DUE)
     shown = await read_to_the_end(chat)
     assert len(shown) > 1  # longer than a screen: paged
@@ -92,14 +90,14 @@ async def test_onboarding_pledge_signed_with_the_roster_name(api: FakeBotApi, ap
     assert (await chat.press(w(chat, "agree")))["text"] == chat.t("pledge/ask_name")
     reply = await chat.send("陈 静")  # spaces a phone keyboard adds do not make another name
 
-    [row] = await records(app, STAFF)
+    [row] = await records(bot.app, STAFF)
     assert reply["text"] == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=True)
-    assert (row.kind, row.outcome, row.version, row.cycle, row.channel) == ("onboarding", "signed", 1, 2026, "telegram")
+    assert (row.kind, row.outcome, row.version, row.cycle, row.channel) == ("onboarding", "signed", 1, 2026, "local")
     assert row.signed_name == "陈静" and "陈静" in row.text
     assert row.text_hash == hashlib.sha256(row.text.encode()).hexdigest()
     assert fingerprint(row.text_hash) in reply["text"]
     assert_shown(chat, shown, row.text)
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         request = await s.get(PledgeRequest, row.request_id)
         conv = await s.get(Conversation, row.staff_id)
     assert request is not None and request.kind == "onboarding" and conv is None
@@ -109,7 +107,7 @@ async def test_onboarding_pledge_signed_with_the_roster_name(api: FakeBotApi, ap
     assert again["text"] == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=False)
     # A button of the finished conversation is answered as stale and changes nothing.
     await chat.press(w(chat, "agree"), last_page)
-    assert len(await records(app, STAFF)) == 1
+    assert len(await records(bot.app, STAFF)) == 1
     status = (await chat.send("/status"))["text"]
     signed = receipt_of(row)
     annual = pledges.Standing(row.staff_id, PledgeKind.ANNUAL, None, PledgeState.SIGNED, ANNUAL_DUE, signed)
@@ -120,32 +118,32 @@ async def test_onboarding_pledge_signed_with_the_roster_name(api: FakeBotApi, ap
     assert expected in status
 
 
-async def test_a_wrong_name_three_times_signs_nothing(api: FakeBotApi, app: BaomiApp) -> None:
-    chat = await bind(api, app, UNCLASSIFIED, 802)
+async def test_a_wrong_name_three_times_signs_nothing(bot: LocalBot) -> None:
+    chat = await bot.bind(UNCLASSIFIED)
     await read_to_the_end(chat)  # not classified: no onboarding pledge, the pledge of the year
     await chat.press(w(chat, "agree"))
     assert (await chat.send("杨凡"))["text"] == chat.t("pledge/name_mismatch", left=2)
     assert (await chat.send("扬帆"))["text"] == chat.t("pledge/name_mismatch", left=1)
     assert (await chat.send("Yang Fan"))["text"] == chat.t("pledge/name_failed", tries=3)
-    assert await records(app, UNCLASSIFIED) == []
-    async with app.db.sessions() as s:
-        assert await s.get(Conversation, await staff_id(app, UNCLASSIFIED)) is None
+    assert await records(bot.app, UNCLASSIFIED) == []
+    async with bot.app.db.sessions() as s:
+        assert await s.get(Conversation, await staff_id(bot.app, UNCLASSIFIED)) is None
     # A marked text is refused, not taken as a try and not stored.
     await read_to_the_end(chat)
     await chat.press(w(chat, "agree"))
     assert (await chat.send("机密★1年"))["text"] == chat.t("guard/refused", category="marking")
     reply = await chat.send("杨帆")
-    [row] = await records(app, UNCLASSIFIED)
+    [row] = await records(bot.app, UNCLASSIFIED)
     assert reply["text"] == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=True)
     assert (row.kind, row.request_id, row.outcome) == ("annual", None, "signed")
 
 
-async def test_decline_is_recorded_and_the_head_sees_it(api: FakeBotApi, app: BaomiApp) -> None:
-    head = await bind(api, app, HEAD, 803)
-    chat = await bind(api, app, UNCLASSIFIED, 804)
+async def test_decline_is_recorded_and_the_head_sees_it(bot: LocalBot) -> None:
+    head = await bot.bind(HEAD)
+    chat = await bot.bind(UNCLASSIFIED)
     await read_to_the_end(chat)
     reply = await chat.press(w(chat, "decline"))
-    [row] = await records(app, UNCLASSIFIED)
+    [row] = await records(bot.app, UNCLASSIFIED)
     assert (row.kind, row.outcome, row.signed_name) == ("annual", "declined", None)
     assert reply["text"] == chat.t("pledge/declined", receipt=receipt_of(row))
     team = (await head.send("/team"))["text"]
@@ -157,19 +155,19 @@ async def test_decline_is_recorded_and_the_head_sees_it(api: FakeBotApi, app: Ba
     assert (await chat.send("/pledge"))["text"] == expected
 
 
-async def test_strangers_and_departed_people_cannot_sign(api: FakeBotApi, app: BaomiApp) -> None:
-    stranger = Chat(api, app, 805)
+async def test_strangers_and_departed_people_cannot_sign(bot: LocalBot) -> None:
+    stranger = bot.chat()
     assert (await stranger.send("/pledge"))["text"] == stranger.t("core/stranger")
-    chat = await bind(api, app, UNCLASSIFIED, 806)
-    async with app.db.transaction() as s:
+    chat = await bot.bind(UNCLASSIFIED)
+    async with bot.app.db.transaction() as s:
         await s.execute(update(Staff).where(Staff.employee_id == UNCLASSIFIED).values(active=False))
     assert (await chat.send("/pledge"))["text"] == chat.t("core/departed")
-    assert await records(app, UNCLASSIFIED) == []
+    assert await records(bot.app, UNCLASSIFIED) == []
 
 
-async def test_departure_started_by_an_officer_and_signed(api: FakeBotApi, app: BaomiApp) -> None:
-    officer = await bind(api, app, OFFICER, 807)
-    chat = await bind(api, app, STAFF, 808)
+async def test_departure_started_by_an_officer_and_signed(bot: LocalBot) -> None:
+    officer = await bot.bind(OFFICER)
+    chat = await bot.bind(STAFF)
     assert (await officer.send("/depart"))["text"] == officer.t("depart/ask_id")
     assert (await officer.send("E999"))["text"] == officer.t("depart/unknown", employee_id="E999")
     await officer.send(STAFF)
@@ -178,13 +176,13 @@ async def test_departure_started_by_an_officer_and_signed(api: FakeBotApi, app: 
     await officer.send("2026-03-01")
     recorded = await officer.press(w(officer, "confirm"))
 
-    sid = await staff_id(app, STAFF)
-    async with app.db.sessions() as s:
+    sid = await staff_id(bot.app, STAFF)
+    async with bot.app.db.sessions() as s:
         [dep] = (await s.scalars(select(Departure).where(Departure.staff_id == sid))).all()
     # 一般涉密人员: 6 months from the approval, both days included (第十四条).
     assert (dep.approved_on, dep.level, dep.months, dep.ends_on) == (date(2026, 3, 1), "general", 6, date(2026, 8, 31))
     info = DepartureInfo(dep.id, sid, dep.approved_on, Level.GENERAL, 6, dep.ends_on, completed=False)
-    person = await pledges_person(app, STAFF)
+    person = await pledges_person(bot.app, STAFF)
     assert recorded["text"] == officer.t("depart/recorded", person=person, departure=info)
     asked = chat.t("pledge/requested", kind="departure", task=None, due=ONBOARDING_DUE, departure=info)
     assert chat.last["text"] == asked
@@ -196,12 +194,12 @@ async def test_departure_started_by_an_officer_and_signed(api: FakeBotApi, app: 
     shown = await read_to_the_end(chat)  # the departure pledge comes before the onboarding one
     await chat.press(w(chat, "agree"))
     reply = await chat.send("陈静")
-    [row] = await records(app, STAFF)
+    [row] = await records(bot.app, STAFF)
     assert row.kind == "departure" and row.request_id is not None
     assert reply["text"] == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=True)
     assert_shown(chat, shown, row.text)
     assert "2026年3月1日" in row.text and "2026年8月31日" in row.text  # the period, from the approval date
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         staff = await s.get(Staff, sid)
         dep_after = await s.get(Departure, dep.id)
     assert staff is not None and not staff.active and staff.departed_on == date(2026, 3, 1)
@@ -211,7 +209,7 @@ async def test_departure_started_by_an_officer_and_signed(api: FakeBotApi, app: 
 
 
 async def test_material_change_requires_a_new_signature_and_a_minor_edit_does_not(
-    api: FakeBotApi, db_url: str, db: Database, clock: SettableClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, db: Database, clock: SettableClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "messages"
     shutil.copytree(MESSAGES / "pledges", root / "pledges")
@@ -229,43 +227,43 @@ async def test_material_change_requires_a_new_signature_and_a_minor_edit_does_no
     monkeypatch.setattr(pledge_catalog, "ROOT", root)
     async with db.transaction() as s:
         await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
-    async with running_bot(api, db_url, clock) as app:
-        chat = await bind(api, app, UNCLASSIFIED, 809)
+    async with local_bot(db_url, clock) as bot:
+        chat = await bot.bind(UNCLASSIFIED)
         await read_to_the_end(chat)
         await chat.press(w(chat, "agree"))
         await chat.send("杨帆")
-        [v1] = await records(app, UNCLASSIFIED)
+        [v1] = await records(bot.app, UNCLASSIFIED)
         assert v1.version == 1
 
         clock.set(datetime(2026, 4, 7, 10, 0, tzinfo=TZ))  # the minor edit is in force: still signed
         assert (await chat.send("/pledge"))["text"] == chat.t("pledge/receipt", receipt=receipt_of(v1), fresh=False)
 
         clock.set(datetime(2026, 5, 12, 10, 0, tzinfo=TZ))  # the material change is in force: sign again
-        sid = await staff_id(app, UNCLASSIFIED)
+        sid = await staff_id(bot.app, UNCLASSIFIED)
         resign = pledges.Standing(sid, PledgeKind.ANNUAL, None, PledgeState.RESIGN, date(2026, 6, 30), receipt_of(v1))
         status = (await chat.send("/status"))["text"]
         assert chat.t("pledge/status", cycle=2026, annual=resign, requests=[], today=date(2026, 5, 12)) in status
-        assert (await app.jobs.run_all())["renewals"] == 2  # the material change, and the quiz overdue since March
-        await settle(api, app)
+        assert (await bot.app.jobs.run_all())["renewals"] == 2  # the material change, and the quiz overdue since March
+        await bot.settle()
         reminder = chat.t("renewal/open", cycle=2026, items=[("pledge", date(2026, 6, 30))], resign=True)
         assert reminder in [m["text"] for m in chat.bot_messages[-2:]]
         clock.advance(minutes=1)
-        assert (await app.jobs.run_all())["renewals"] == 0  # claimed once
+        assert (await bot.app.jobs.run_all())["renewals"] == 0  # claimed once
 
         shown = await read_to_the_end(chat)
         assert "v3" in shown[-1]
         await chat.press(w(chat, "agree"))
         await chat.send("杨帆")
-        rows = await records(app, UNCLASSIFIED)
+        rows = await records(bot.app, UNCLASSIFIED)
         assert [(r.version, r.outcome) for r in rows] == [(1, "signed"), (3, "signed")]
         assert "v3" in rows[1].text and rows[1].text_hash != rows[0].text_hash
 
 
 async def test_audit_verify_passes_then_pinpoints_a_tampered_record(
-    api: FakeBotApi, app: BaomiApp, db_url: str, capsys: pytest.CaptureFixture[str]
+    bot: LocalBot, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for employee_id, user, name in ((UNCLASSIFIED, 810, "杨帆"), (STAFF, 811, "陈静")):
-        chat = await bind(api, app, employee_id, user)
+    for employee_id, name in ((UNCLASSIFIED, "杨帆"), (STAFF, "陈静")):
+        chat = await bot.bind(employee_id)
         await read_to_the_end(chat)
         await chat.press(w(chat, "agree"))
         await chat.send(name)
@@ -274,32 +272,32 @@ async def test_audit_verify_passes_then_pinpoints_a_tampered_record(
     assert await run_command(settings, ["audit", "verify"]) == 0
     assert "pledge_record" in capsys.readouterr().out
 
-    [first] = await records(app, UNCLASSIFIED)
-    [second] = await records(app, STAFF)
-    async with app.db.transaction() as s:
+    [first] = await records(bot.app, UNCLASSIFIED)
+    [second] = await records(bot.app, STAFF)
+    async with bot.app.db.transaction() as s:
         await s.execute(update(PledgeRecord).where(PledgeRecord.id == second.id).values(signed_name="李四"))
     assert await run_command(settings, ["audit", "verify"]) == 1
     broken = [line for line in capsys.readouterr().out.splitlines() if line.startswith("pledge_record")]
     assert len(broken) == 1 and str(second.id) in broken[0]
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         report = await pledges.verify(s)
     assert (report.broken_at, report.checked) == (second.id, 1) and first.id < second.id
 
 
 async def test_pdf_and_export_hold_the_signed_rows(
-    api: FakeBotApi, app: BaomiApp, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    bot: LocalBot, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    officer = await bind(api, app, OFFICER, 812)
-    chat = await bind(api, app, STAFF, 813)
+    officer = await bot.bind(OFFICER)
+    chat = await bot.bind(STAFF)
     await read_to_the_end(chat)
     await chat.press(w(chat, "agree"))
     await chat.send("陈静")
-    [row] = await records(app, STAFF)
+    [row] = await records(bot.app, STAFF)
 
     # In the bot: the workbook of the year.
     await officer.send("/pledges")
     sent = await officer.press(w(officer, "export"))
-    lines = workbook_lines(api.file(sent["document"]["file_id"]).data)
+    lines = workbook_lines(sent.file[1])
     assert lines[0][0] == w(officer, "col_employee_id")
     mine = [line for line in lines if line[0] == STAFF]
     assert [line[4] for line in mine] == [w(officer, "annual"), w(officer, "onboarding")]
@@ -313,7 +311,7 @@ async def test_pdf_and_export_hold_the_signed_rows(
     await officer.press(w(officer, "pdf"))
     assert (await officer.send("E103"))["text"] == officer.t("pledge/office_no_record", employee_id="E103")
     sent = await officer.send(STAFF)
-    pdf = api.file(sent["document"]["file_id"]).data
+    pdf = sent.file[1]
     assert pdf.startswith(b"%PDF") and row.hash.encode() in pdf and row.text_hash.encode() in pdf
     assert row.hash in pdf_text(pdf)
 
@@ -331,19 +329,18 @@ async def test_pdf_and_export_hold_the_signed_rows(
 
 
 async def test_departure_from_the_command_line_reaches_the_person(
-    api: FakeBotApi, app: BaomiApp, db_url: str, capsys: pytest.CaptureFixture[str]
+    bot: LocalBot, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    chat = await bind(api, app, "E201", 814)  # 核心涉密人员: two years
+    chat = await bot.bind("E201")  # 核心涉密人员: two years
     settings = Settings(database_url=db_url, timezone=TZ)
     args = ["depart", "E201", "--date", "2026-02-27", "--by", OFFICER]
     assert await run_command(settings, args) == 0
     assert await run_command(settings, args) == 1  # under way already
-    app.dispatcher.wake()
-    await settle(api, app)
-    async with app.db.sessions() as s:
+    await bot.settle()
+    async with bot.app.db.sessions() as s:
         [dep] = (await s.scalars(select(Departure))).all()
-    assert (dep.months, dep.ends_on, dep.recorded_by) == (24, date(2028, 2, 26), await staff_id(app, OFFICER))
-    async with app.db.sessions() as s:
+    assert (dep.months, dep.ends_on, dep.recorded_by) == (24, date(2028, 2, 26), await staff_id(bot.app, OFFICER))
+    async with bot.app.db.sessions() as s:
         request = await s.scalar(select(PledgeRequest).where(PledgeRequest.departure_id == dep.id))
     assert request is not None
     info = DepartureInfo(dep.id, dep.staff_id, date(2026, 2, 27), Level.CORE, 24, date(2028, 2, 26), completed=False)
@@ -380,9 +377,9 @@ def pdf_text(data: bytes) -> str:
     return " ".join(m.decode("latin-1") for m in re.findall(rb"\(([^()]*)\)\s*Tj", data))
 
 
-async def test_special_pledge_for_a_department(api: FakeBotApi, app: BaomiApp) -> None:
-    officer = await bind(api, app, OFFICER, 815)
-    chat = await bind(api, app, UNCLASSIFIED, 816)
+async def test_special_pledge_for_a_department(bot: LocalBot) -> None:
+    officer = await bot.bind(OFFICER)
+    chat = await bot.bind(UNCLASSIFIED)
     await officer.send("/pledges")
     await officer.press(w(officer, "special_task"))
     assert (await officer.send("机密★1年"))["text"] == officer.t("guard/refused", category="marking")
@@ -391,7 +388,7 @@ async def test_special_pledge_for_a_department(api: FakeBotApi, app: BaomiApp) -
     assert started["text"] == officer.t("pledge/office_special", title="2026年中考考务", count=3, due=ONBOARDING_DUE)
     asked = chat.t("pledge/requested", kind="special", task="2026年中考考务", due=ONBOARDING_DUE, departure=None)
     assert chat.last["text"] == asked
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         requests = (await s.scalars(select(PledgeRequest).where(PledgeRequest.kind == "special"))).all()
     assert len(requests) == 3 and len({r.task_id for r in requests}) == 1
 
@@ -400,11 +397,11 @@ async def test_special_pledge_for_a_department(api: FakeBotApi, app: BaomiApp) -
     shown = await read_to_the_end(chat)
     await chat.press(w(chat, "agree"))
     await chat.send("杨帆")
-    [row] = await records(app, UNCLASSIFIED)
+    [row] = await records(bot.app, UNCLASSIFIED)
     assert row.kind == "special" and "2026年中考考务" in row.text
     assert_shown(chat, shown, row.text)
     # The special pledge does not stand for the pledge of the year, which comes next.
     await chat.send("/pledge")
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         conv = await s.get(Conversation, row.staff_id)
     assert conv is not None and conv.state["kind"] == "annual" and conv.state["request"] is None

@@ -9,7 +9,6 @@ import random
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -29,7 +28,9 @@ from bot.services import people
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import EXAMPLE_ROSTER, TZ
-from tests.fakes.harness import Chat, bind, running_bot, settle
+from tests.fakes import harness
+from tests.fakes.harness import bind, running_bot
+from tests.fakes.local import Chat, LocalBot, Message, local_bot
 
 BANK = load_bank(quiz.BANK_PATH)
 OFFICER, HEAD, STAFF, STAFF2 = "E001", "E101", "E102", "E103"
@@ -37,22 +38,12 @@ THINKING = 10  # seconds per question: well above the speed flag's minimum
 
 
 @pytest.fixture
-async def roster(db: Database, clock: SettableClock) -> None:
+async def short_bot(db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[LocalBot]:
+    """Five questions a paper, for the tests about what happens around a paper rather than in it."""
     async with db.transaction() as s:
         await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
-
-
-@pytest.fixture
-async def app(api: FakeBotApi, db_url: str, roster: None, clock: SettableClock) -> AsyncIterator[BaomiApp]:
-    async with running_bot(api, db_url, clock) as app:
-        yield app
-
-
-@pytest.fixture
-async def short_app(api: FakeBotApi, db_url: str, roster: None, clock: SettableClock) -> AsyncIterator[BaomiApp]:
-    """Five questions a paper, for the tests about what happens around a paper rather than in it."""
-    async with running_bot(api, db_url, clock, Policy(quiz_questions=5)) as app:
-        yield app
+    async with local_bot(db_url, clock, Policy(quiz_questions=5)) as bot:
+        yield bot
 
 
 # --- helpers --------------------------------------------------------------------------------------------
@@ -87,40 +78,39 @@ def question_at(attempt: QuizAttempt, index: int) -> tuple[Question, list[int]]:
     return question, [p for p, original in enumerate(item["o"]) if original in question.answer]
 
 
-def option_data(api: FakeBotApi, message: dict[str, Any]) -> dict[tuple[str, int, int], str]:
+def option_data(chat: Chat, message: Message) -> dict[tuple[str, int, int], str]:
     """(action, question index, displayed position) -> callback data, for the option buttons of a message."""
     found = {}
-    for _, data in api.buttons(message):
+    for _, data in chat.buttons(message):
         prefix, _version, action, *args = data.split(":")
         if prefix == "qz" and action in ("a", "t"):
             found[(action, int(args[0]), int(args[1]))] = data
     return found
 
 
-async def press_data(chat: Chat, data: str, message: dict[str, Any] | None = None) -> dict[str, Any]:
-    target = message or chat.last_with_buttons
-    await chat.api.press(chat.user_id, target["message_id"], data)
-    await settle(chat.api, chat.app)
+async def press_data(chat: Chat, data: str, message: Message | None = None) -> Message:
+    await chat.tap(data, message)
+    await chat.settle()
     return chat.last
 
 
-async def answer(chat: Chat, attempt: QuizAttempt, index: int, *, right: bool) -> dict[str, Any]:
+async def answer(chat: Chat, attempt: QuizAttempt, index: int, *, right: bool) -> Message:
     """Answers the question on screen, rightly or wrongly, through its buttons."""
     question, right_positions = question_at(attempt, index)
     message = chat.last_with_buttons
-    data = option_data(chat.api, message)
+    data = option_data(chat, message)
     if question.type is QuestionType.MULTIPLE:
         # Wrong: only one of the two or more right options.
         for position in right_positions if right else right_positions[:1]:
             message = await press_data(chat, data_for(chat, "t", index, position))
-        submit = dict(chat.api.buttons(message))[chat.t("quiz/btn_submit")]
+        submit = dict(chat.buttons(message))[chat.t("quiz/btn_submit")]
         return await press_data(chat, submit)
     positions = right_positions if right else [p for p in range(len(question.options)) if p not in right_positions]
     return await press_data(chat, data[("a", index, positions[0])])
 
 
 def data_for(chat: Chat, action: str, index: int, position: int) -> str:
-    return option_data(chat.api, chat.last_with_buttons)[(action, index, position)]
+    return option_data(chat, chat.last_with_buttons)[(action, index, position)]
 
 
 async def start_paper(chat: Chat, app: BaomiApp, employee_id: str) -> QuizAttempt:
@@ -144,14 +134,14 @@ def use_seed(app: BaomiApp, seed: int) -> None:
 
 # --- a whole paper --------------------------------------------------------------------------------------
 async def test_full_passing_paper_certificate_status_team_and_verify(
-    api: FakeBotApi, app: BaomiApp, clock: SettableClock, capsys: pytest.CaptureFixture[str]
+    bot: LocalBot, clock: SettableClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    head = await bind(api, app, HEAD, 701)
-    chat = await bind(api, app, STAFF, 702)
+    head = await bot.bind(HEAD)
+    chat = await bot.bind(STAFF)
     intro = await chat.send("/quiz")
     assert intro["text"] == chat.t("quiz/intro", count=20, minutes=20, pass_mark=80, excellent_mark=95)
     await chat.press(chat.t("quiz/btn_start"))
-    attempt = await latest_attempt(app, STAFF)
+    attempt = await latest_attempt(bot.app, STAFF)
     assert attempt.status == "open" and len(attempt.paper) == 20
     assert len({item["q"] for item in attempt.paper}) == 20
     assert len({BANK.by_id(item["q"]).topic for item in attempt.paper}) == len(BANK.topics)  # balanced over topics
@@ -161,11 +151,11 @@ async def test_full_passing_paper_certificate_status_team_and_verify(
         assert shown["text"].startswith(f"第 {index + 1}/20 题") and question.text in shown["text"]
         # The payloads name the question's place and the displayed position only: the same for any answer key.
         action = "t" if question.type is QuestionType.MULTIPLE else "a"
-        assert sorted(option_data(api, shown)) == [(action, index, p) for p in range(len(question.options))]
+        assert sorted(option_data(chat, shown)) == [(action, index, p) for p in range(len(question.options))]
         clock.advance(seconds=THINKING)
         await answer(chat, attempt, index, right=True)
 
-    attempt = await latest_attempt(app, STAFF)
+    attempt = await latest_attempt(bot.app, STAFF)
     assert (attempt.status, attempt.correct, attempt.score, attempt.passed, attempt.review) == (
         "finished",
         20,
@@ -174,9 +164,9 @@ async def test_full_passing_paper_certificate_status_team_and_verify(
         None,
     )
     assert attempt.certificate_code and len(attempt.certificate_code) == 12
-    stored = await answers_of(app, attempt.id)
+    stored = await answers_of(bot.app, attempt.id)
     assert [a.position for a in stored] == list(range(20)) and all(a.is_correct for a in stored)
-    graded = await _attempt(app, attempt.id)
+    graded = await _attempt(bot.app, attempt.id)
     result, certificate = chat.bot_messages[-2:]
     assert result["text"] == chat.t(
         "quiz/result",
@@ -196,7 +186,7 @@ async def test_full_passing_paper_certificate_status_team_and_verify(
     team = (await head.send("/team"))["text"]
     assert "答卷：1/3（33%）" in team and "未通过答卷（2）：刘洋、杨帆*" in team
 
-    settings = app.settings
+    settings = bot.app.settings
     assert await run_command(settings, ["quiz", "verify", attempt.certificate_code.lower()]) == 0
     assert "证书有效: 陈静（工号 E102，基础教育科）" in capsys.readouterr().out
     assert await run_command(settings, ["quiz", "verify", "ZZZZZZZZZZZZ"]) == 1
@@ -211,20 +201,20 @@ async def _attempt(app: BaomiApp, attempt_id: int) -> quiz.Attempt:
 
 
 async def test_failing_paper_explains_only_the_missed_then_stats_export_cooldown_and_fresh_draw(
-    api: FakeBotApi, app: BaomiApp, clock: SettableClock, tmp_path: Path
+    bot: LocalBot, clock: SettableClock, tmp_path: Path
 ) -> None:
-    officer = await bind(api, app, OFFICER, 711)
-    chat = await bind(api, app, STAFF, 712)
-    attempt = await start_paper(chat, app, STAFF)
+    officer = await bot.bind(OFFICER)
+    chat = await bot.bind(STAFF)
+    attempt = await start_paper(chat, bot.app, STAFF)
     wrong = {0, 3, 7, 11, 19}
     for index in range(20):
         clock.advance(seconds=THINKING)
         await answer(chat, attempt, index, right=index not in wrong)
-    attempt = await latest_attempt(app, STAFF)
+    attempt = await latest_attempt(bot.app, STAFF)
     assert (attempt.correct, attempt.score, attempt.passed, attempt.certificate_code) == (15, 75, False, None)
-    assert [a.position for a in await answers_of(app, attempt.id) if not a.is_correct] == sorted(wrong)
+    assert [a.position for a in await answers_of(bot.app, attempt.id) if not a.is_correct] == sorted(wrong)
 
-    graded = await _attempt(app, attempt.id)
+    graded = await _attempt(bot.app, attempt.id)
     retake = clock.now() + timedelta(minutes=10)
     texts = [m["text"] for m in chat.bot_messages]
     result_at = texts.index(
@@ -239,19 +229,19 @@ async def test_failing_paper_explains_only_the_missed_then_stats_export_cooldown
 
     # The office sees the missed questions and gets the year's workbook.
     stats = await officer.send("/quizstats")
-    assert "document" in stats and stats["caption"] == officer.t("quiz/export_caption", year=2026)
+    assert stats.file is not None and stats["text"] == officer.t("quiz/export_caption", year=2026)
     text = officer.bot_messages[-2]["text"]
     assert text.startswith("【保密知识答卷统计 · 2026 年度】共 1 份答卷，待审核 0 份")
     first_missed, _ = question_at(attempt, 0)
     assert f"【{first_missed.topic}】错误率 100%（1/1）{first_missed.text}" in text
     assert text.count("错误率 100%") == 5
-    book = load_workbook(io.BytesIO(api.file(stats["document"]["file_id"]).data))
+    book = load_workbook(io.BytesIO(stats.file[1]))
     papers, missed = book.worksheets
     assert [c.value for c in papers[2]][:3] == ["E102", "陈静", "基础教育科"] and papers[2][8].value == 75
     assert missed.max_row == 6
 
     # The same from the command line, as a workbook and as CSV.
-    settings = Settings(database_url=app.settings.database_url, timezone=TZ)
+    settings = Settings(database_url=bot.app.settings.database_url, timezone=TZ)
     assert await run_command(settings, ["export", "quiz", "--year", "2026", "--out", str(tmp_path / "q.xlsx")]) == 0
     assert await run_command(settings, ["export", "quiz", "--year", "2026", "--out", str(tmp_path / "q.csv")]) == 0
     papers, missed = load_workbook(tmp_path / "q.xlsx").worksheets
@@ -275,25 +265,25 @@ async def test_failing_paper_explains_only_the_missed_then_stats_export_cooldown
     # A retake waits for the cooldown, then draws questions not seen before.
     assert (await chat.send("/quiz"))["text"] == chat.t("quiz/cooldown", at=retake)
     clock.advance(minutes=10)
-    second = await start_paper(chat, app, STAFF)
+    second = await start_paper(chat, bot.app, STAFF)
     assert second.id != attempt.id
     assert not {i["q"] for i in second.paper} & {i["q"] for i in attempt.paper}
 
 
 # --- buttons --------------------------------------------------------------------------------------------
-async def test_multiple_choice_toggles_and_submits(api: FakeBotApi, app: BaomiApp, clock: SettableClock) -> None:
-    use_seed(app, seed_where(QuestionType.MULTIPLE))
-    chat = await bind(api, app, STAFF, 721)
-    attempt = await start_paper(chat, app, STAFF)
+async def test_multiple_choice_toggles_and_submits(bot: LocalBot, clock: SettableClock) -> None:
+    use_seed(bot.app, seed_where(QuestionType.MULTIPLE))
+    chat = await bot.bind(STAFF)
+    attempt = await start_paper(chat, bot.app, STAFF)
     question, right = question_at(attempt, 0)
     wrong = next(p for p in range(len(question.options)) if p not in right)
 
     # Submitting nothing is refused with a notice and records nothing.
-    submit = dict(api.buttons(chat.last_with_buttons))[chat.t("quiz/btn_submit")]
-    query = await api.press(721, chat.last_with_buttons["message_id"], submit)
-    await settle(api, app)
-    assert (api.callback_answer(query) or {}).get("text") == chat.t("quiz/pick_first")
-    assert await answers_of(app, attempt.id) == []
+    submit = dict(chat.buttons(chat.last_with_buttons))[chat.t("quiz/btn_submit")]
+    query = await chat.tap(submit)
+    await bot.settle()
+    assert chat.answer(query) == chat.t("quiz/pick_first")
+    assert await answers_of(bot.app, attempt.id) == []
 
     # Tick a wrong one, untick it, tick the right ones: the message shows the ticks in place.
     message_id = chat.last_with_buttons["message_id"]
@@ -306,38 +296,36 @@ async def test_multiple_choice_toggles_and_submits(api: FakeBotApi, app: BaomiAp
         await press_data(chat, data_for(chat, "t", 0, position))
     assert chat.last_with_buttons["message_id"] == message_id
     assert f"已选：{'、'.join(chr(65 + p) for p in right)}" in chat.last_with_buttons["text"]
-    await press_data(chat, dict(api.buttons(chat.last_with_buttons))[chat.t("quiz/btn_submit")])
-    stored = await answers_of(app, attempt.id)
+    await press_data(chat, dict(chat.buttons(chat.last_with_buttons))[chat.t("quiz/btn_submit")])
+    stored = await answers_of(bot.app, attempt.id)
     assert [(a.position, a.chosen, a.is_correct) for a in stored] == [(0, right, True)]
     assert chat.last_with_buttons["text"].startswith("第 2/20 题")
 
 
-async def test_stale_and_double_presses_never_corrupt_the_paper(
-    api: FakeBotApi, app: BaomiApp, clock: SettableClock
-) -> None:
-    use_seed(app, seed_where(QuestionType.SINGLE))
-    chat = await bind(api, app, STAFF, 731)
+async def test_stale_and_double_presses_never_corrupt_the_paper(bot: LocalBot, clock: SettableClock) -> None:
+    use_seed(bot.app, seed_where(QuestionType.SINGLE))
+    chat = await bot.bind(STAFF)
     intro = await chat.send("/quiz")
-    start = dict(api.buttons(intro))[chat.t("quiz/btn_start")]
+    start = dict(chat.buttons(intro))[chat.t("quiz/btn_start")]
     # A double tap on 开始答题 starts one paper.
-    await api.press(731, intro["message_id"], start)
-    second_start = await api.press(731, intro["message_id"], start)
-    await settle(api, app)
-    assert (api.callback_answer(second_start) or {}).get("text") == chat.t("core/stale_button")
-    async with app.db.sessions() as s:
+    await chat.tap(start, intro)
+    second_start = await chat.tap(start, intro)
+    await bot.settle()
+    assert chat.answer(second_start) == chat.t("core/stale_button")
+    async with bot.app.db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(QuizAttempt)) == 1
-    attempt = await latest_attempt(app, STAFF)
+    attempt = await latest_attempt(bot.app, STAFF)
     question, right = question_at(attempt, 0)
     wrong = next(p for p in range(len(question.options)) if p not in right)
 
     # A double tap (right, then wrong before the first is answered) records only the first.
     shown = chat.last_with_buttons
-    data = option_data(api, shown)
-    await api.press(731, shown["message_id"], data[("a", 0, right[0])])
-    late = await api.press(731, shown["message_id"], data[("a", 0, wrong)])
-    await settle(api, app)
-    assert (api.callback_answer(late) or {}).get("text") == chat.t("core/stale_button")
-    assert [(a.position, a.chosen, a.is_correct) for a in await answers_of(app, attempt.id)] == [(0, right, True)]
+    data = option_data(chat, shown)
+    await chat.tap(data[("a", 0, right[0])], shown)
+    late = await chat.tap(data[("a", 0, wrong)], shown)
+    await bot.settle()
+    assert chat.answer(late) == chat.t("core/stale_button")
+    assert [(a.position, a.chosen, a.is_correct) for a in await answers_of(bot.app, attempt.id)] == [(0, right, True)]
 
     # Typed text repeats the question as a new message; the buttons of the old one are then dead.
     old = chat.last_with_buttons
@@ -345,23 +333,23 @@ async def test_stale_and_double_presses_never_corrupt_the_paper(
     await chat.send("B")
     assert chat.bot_messages[-2]["text"] == chat.t("quiz/use_buttons")
     assert chat.last_with_buttons["message_id"] != old["message_id"]
-    old_data = next(iter(option_data(api, old).values()))
-    query = await api.press(731, old["message_id"], old_data)
-    await settle(api, app)
-    assert (api.callback_answer(query) or {}).get("text") == chat.t("core/stale_button")
-    assert len(await answers_of(app, attempt.id)) == 1
+    old_data = next(iter(option_data(chat, old).values()))
+    query = await chat.tap(old_data, old)
+    await bot.settle()
+    assert chat.answer(query) == chat.t("core/stale_button")
+    assert len(await answers_of(bot.app, attempt.id)) == 1
     # /quiz in the middle of a paper resumes it (the same paper, the same clock), never draws a new one.
     resumed = await chat.send("/quiz")
-    assert resumed["text"].startswith("第 2/20 题") and (await latest_attempt(app, STAFF)).id == attempt.id
+    assert resumed["text"].startswith("第 2/20 题") and (await latest_attempt(bot.app, STAFF)).id == attempt.id
 
 
 # --- time -----------------------------------------------------------------------------------------------
 async def test_expiry_refuses_late_answers_and_the_sweep_closes_abandoned_papers(
-    api: FakeBotApi, short_app: BaomiApp, clock: SettableClock
+    short_bot: LocalBot, clock: SettableClock
 ) -> None:
-    app = short_app
-    chat = await bind(api, app, STAFF, 741)
-    walker = await bind(api, app, STAFF2, 742)
+    app = short_bot.app
+    chat = await short_bot.bind(STAFF)
+    walker = await short_bot.bind(STAFF2)
     attempt = await start_paper(chat, app, STAFF)
     abandoned = await start_paper(walker, app, STAFF2)
     for index in range(2):
@@ -369,8 +357,8 @@ async def test_expiry_refuses_late_answers_and_the_sweep_closes_abandoned_papers
         await answer(chat, attempt, index, right=True)
     clock.advance(minutes=20)
     shown = chat.last_with_buttons
-    await press_data(chat, next(iter(option_data(api, shown).values())))  # any option: the time is up
-    late = api.message(741, shown["message_id"])
+    await press_data(chat, next(iter(option_data(chat, shown).values())))  # any option: the time is up
+    late = chat.message(shown["message_id"])
     retake = attempt.deadline_at + timedelta(minutes=10)
     closed = await _attempt(app, attempt.id)
     assert late is not None and late["text"] == chat.t("quiz/expired", attempt=closed, minutes=20, retake_at=retake)
@@ -385,21 +373,24 @@ async def test_expiry_refuses_late_answers_and_the_sweep_closes_abandoned_papers
     # Nobody came back for the other paper: the sweep closes it, and /status says so.
     assert (await _attempt(app, abandoned.id)).status == "open"
     done = await app.jobs.run_all(sweeps=[s for s in app.jobs.sweeps if s.name == "quiz_expiry"])
-    await settle(api, app)
+    await short_bot.settle()
     assert done == {"quiz_expiry": 1}
     assert (await _attempt(app, abandoned.id)).status == "expired"
     status = (await walker.send("/status"))["text"]
     assert "最近一次：0 分（超时未完成）。请发送 /quiz 重新答题。" in status
     question_message = walker.last_with_buttons
-    await press_data(walker, next(iter(option_data(api, question_message).values())))
-    closed_message = api.message(742, question_message["message_id"])
+    await press_data(walker, next(iter(option_data(walker, question_message).values())))
+    closed_message = walker.message(question_message["message_id"])
     assert closed_message is not None and closed_message["text"] == walker.t("quiz/closed")
     assert len(await answers_of(app, abandoned.id)) == 0
 
 
 async def test_a_paper_in_progress_survives_a_restart(
-    api: FakeBotApi, db_url: str, roster: None, clock: SettableClock
+    api: FakeBotApi, db_url: str, db: Database, clock: SettableClock
 ) -> None:
+    """On the fake Bot API: the chat outlives the process."""
+    async with db.transaction() as s:
+        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
     async with running_bot(api, db_url, clock) as app:
         chat = await bind(api, app, STAFF, 751)
         attempt = await start_paper(chat, app, STAFF)
@@ -407,7 +398,7 @@ async def test_a_paper_in_progress_survives_a_restart(
             clock.advance(seconds=THINKING)
             await answer(chat, attempt, index, right=True)
     async with running_bot(api, db_url, clock) as app:
-        chat = Chat(api, app, 751)
+        chat = harness.Chat(api, app, 751)
         clock.advance(seconds=THINKING)
         after = await answer(chat, attempt, 3, right=False)
         assert after["text"].startswith("第 5/20 题")
@@ -417,19 +408,19 @@ async def test_a_paper_in_progress_survives_a_restart(
 
 # --- resistance to gaming -------------------------------------------------------------------------------
 async def test_a_too_fast_paper_waits_for_an_officer(
-    api: FakeBotApi, short_app: BaomiApp, clock: SettableClock, capsys: pytest.CaptureFixture[str]
+    short_bot: LocalBot, clock: SettableClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = short_app
-    officer = await bind(api, app, OFFICER, 761)
-    fast = await bind(api, app, STAFF, 762)
-    faster = await bind(api, app, STAFF2, 763)
+    app = short_bot.app
+    officer = await short_bot.bind(OFFICER)
+    fast = await short_bot.bind(STAFF)
+    faster = await short_bot.bind(STAFF2)
     papers = {}
     for chat, employee_id in ((fast, STAFF), (faster, STAFF2)):
         attempt = await start_paper(chat, app, employee_id)
         for index in range(5):
             clock.advance(seconds=1)  # an auto-clicker: under 3 s a question
             await answer(chat, attempt, index, right=True)
-        papers[chat.user_id] = attempt
+        papers[chat.user] = attempt
         flagged = await _attempt(app, attempt.id)
         assert (flagged.review, flagged.passed, flagged.certificate_code) == ("pending", True, None)
         retake = clock.now() + timedelta(minutes=10)
@@ -443,19 +434,19 @@ async def test_a_too_fast_paper_waits_for_an_officer(
     assert len(requests) == 2 and all(officer.labels(m) == ["接受", "驳回"] for m in requests)
     assert "陈静" in requests[0]["text"] and "杨帆" in requests[1]["text"]
     stats = await officer.send("/quizstats")
-    assert "待审核 2 份" in officer.bot_messages[-2]["text"] and "document" in stats
+    assert "待审核 2 份" in officer.bot_messages[-2]["text"] and stats.file is not None
 
     await officer.press("接受", requests[0])
-    done = api.message(761, requests[0]["message_id"])
+    done = officer.message(requests[0]["message_id"])
     assert done is not None
     async with app.db.sessions() as s:
         person = await people.by_employee_id(s, STAFF)
-    accepted = await _attempt(app, papers[762].id)
+    accepted = await _attempt(app, papers[fast.user].id)
     assert done["text"] == officer.t("quiz/review_done", person=person, attempt=accepted, accepted=True)
     assert officer.labels(done) == []  # the notice loses its buttons once decided
     await officer.press("驳回", requests[1])
-    accepted = await _attempt(app, papers[762].id)
-    rejected = await _attempt(app, papers[763].id)
+    accepted = await _attempt(app, papers[fast.user].id)
+    rejected = await _attempt(app, papers[faster.user].id)
     assert (accepted.review, accepted.counts) == ("accepted", True) and accepted.certificate_code
     assert (rejected.review, rejected.counts, rejected.certificate_code) == ("rejected", False, None)
     assert fast.bot_messages[-2]["text"] == fast.t("quiz/reviewed", attempt=accepted, accepted=True)

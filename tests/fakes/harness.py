@@ -79,6 +79,29 @@ class Chat:
         await settle(self.api, self.app)
         return self.last
 
+    async def tap(self, data: str, message: dict[str, Any] | None = None) -> str:
+        """Press a button by its payload without waiting for the bot; returns the callback query id."""
+        target = message or self.last_with_buttons
+        return await self.api.press(self.user_id, target["message_id"], data)
+
+    async def settle(self) -> None:
+        await settle(self.api, self.app)
+
+    def answer(self, query_id: str) -> str | None:
+        """The notice shown on a pressed button ("" none; None: the press was not answered)."""
+        found = self.api.callback_answer(query_id)
+        return None if found is None else found.get("text") or ""
+
+    def message(self, message_id: int) -> dict[str, Any] | None:
+        return self.api.message(self.user_id, message_id)
+
+    def buttons(self, message: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+        return self.api.buttons(message or self.last)
+
+    def file(self, message: dict[str, Any]) -> bytes:
+        file_id = message["document"]["file_id"] if "document" in message else message["photo"][-1]["file_id"]
+        return self.api.file(file_id).data
+
     @property
     def bot_messages(self) -> list[dict[str, Any]]:
         return [m for m in self.api.chat(self.user_id) if m.get("from", {}).get("is_bot")]

@@ -8,6 +8,7 @@ messages/quiz/bank_problem.j2 (one branch per code).
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import unicodedata
@@ -159,6 +160,12 @@ def check_bank_text(yaml_text: str) -> list[BankProblem]:
 
 
 def load_bank(path: Path) -> Bank:
+    """The bank in `path`, checked; read once for each version of the file (a bank is immutable)."""
+    return _load_bank(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_bank(path: Path, version: int) -> Bank:
     bank, problems = _parse(path.read_text(encoding="utf-8"))
     if problems or bank is None:
         raise BankError(problems, path)
