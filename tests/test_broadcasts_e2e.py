@@ -34,7 +34,8 @@ from bot.handlers.broadcasts.service import AudienceCount, PersonLine
 from bot.testing.fake_bot_api import FakeBotApi, RateLimit
 from bot.texts import Texts
 from tests.conftest import TZ
-from tests.fakes.harness import TOKEN, Chat, bind, running_bot, settle
+from tests.fakes.harness import TOKEN, bind, running_bot, settle
+from tests.fakes.local import Chat, LocalBot
 
 TEXT = "请各科室于本周五前完成保密自查，并报保密办。"
 
@@ -54,10 +55,10 @@ def notices(chat: Chat) -> list[dict[str, Any]]:
     return [m for m in chat.bot_messages if m["text"].startswith(firsts)]
 
 
-async def test_audience_counts_preview_edit_and_cancel(api: FakeBotApi, app: BaomiApp, clock: SettableClock) -> None:
-    officer = await bind(api, app, "E001", 601)
-    for employee_id, user in (("E102", 602), ("E201", 603), ("E202", 604)):
-        await bind(api, app, employee_id, user)
+async def test_audience_counts_preview_edit_and_cancel(bot: LocalBot, clock: SettableClock) -> None:
+    officer = await bot.bind("E001")
+    for employee_id in ("E102", "E201", "E202"):
+        await bot.bind(employee_id)
     assert (await officer.send("/broadcast"))["text"] == officer.t("broadcast/ask_text", limit=1500)
     everyone = await officer.send(TEXT)
     assert everyone["text"] == officer.t(
@@ -78,7 +79,7 @@ async def test_audience_counts_preview_edit_and_cancel(api: FakeBotApi, app: Bao
     assert {"✓ 考试院", "✓ 核心", officer.t("broadcast/btn_everyone")} <= set(officer.labels())
     await officer.press(officer.t("broadcast/btn_next"))
     preview = await officer.press(officer.t("broadcast/btn_no_ack"))
-    notice = notice_text(app.texts, "zh", TEXT, "王建国", clock.now(), None)
+    notice = notice_text(bot.app.texts, "zh", TEXT, "王建国", clock.now(), None)
     assert preview["text"] == officer.t("broadcast/preview", notice=notice, count=AudienceCount(2, 0), deadline=None)
 
     # 修改: a new text, the audience kept.
@@ -103,30 +104,29 @@ async def test_audience_counts_preview_edit_and_cancel(api: FakeBotApi, app: Bao
     await officer.press(officer.t("broadcast/btn_next"))
     await officer.press(officer.t("broadcast/btn_no_ack"))
     assert (await officer.press(officer.t("broadcast/btn_cancel")))["text"] == officer.t("broadcast/cancelled")
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Broadcast)) == 0
         assert await s.scalar(select(func.count()).where(OutboxMessage.source.like("broadcast:%"))) == 0
-        assert await s.get(Conversation, await staff_id(app, "E001")) is None
+        assert await s.get(Conversation, await staff_id(bot.app, "E001")) is None
 
 
-async def test_marked_notice_is_refused_and_not_kept(api: FakeBotApi, app: BaomiApp) -> None:
-    officer = await bind(api, app, "E001", 611)
-    staff = await bind(api, app, "E102", 612)
+async def test_marked_notice_is_refused_and_not_kept(bot: LocalBot) -> None:
+    officer = await bot.bind("E001")
+    staff = await bot.bind("E102")
     assert (await staff.send("/broadcast"))["text"] == staff.t("core/no_right")
     await officer.send("/broadcast")
     reply = await officer.send("转发机密★1年文件《教发〔2026〕3号》")
     assert reply["text"] == officer.t("guard/refused", category="marking")
-    async with app.db.sessions() as s:
-        conv = await s.get(Conversation, await staff_id(app, "E001"))
+    async with bot.app.db.sessions() as s:
+        conv = await s.get(Conversation, await staff_id(bot.app, "E001"))
     assert conv is not None and conv.state["state"] == "writing" and "text" not in conv.state
 
 
-async def test_send_delivers_reports_and_lists_blocked(api: FakeBotApi, app: BaomiApp, clock: SettableClock) -> None:
-    officer = await bind(api, app, "E001", 621)
-    reader = await bind(api, app, "E102", 622)
-    blocked = await bind(api, app, "E103", 623)
-    api.block(623)
-    await settle(api, app)
+async def test_send_delivers_reports_and_lists_blocked(bot: LocalBot, clock: SettableClock) -> None:
+    officer = await bot.bind("E001")
+    reader = await bot.bind("E102")
+    blocked = await bot.bind("E103")
+    bot.channel.block(blocked.user)
     await officer.send("/broadcast")
     await officer.send(TEXT)
     await officer.press("基础教育科")  # E101 (not bound), E102, E103 (blocked the bot)
@@ -134,44 +134,44 @@ async def test_send_delivers_reports_and_lists_blocked(api: FakeBotApi, app: Bao
     await officer.press(officer.t("broadcast/btn_ack_days", days=1))
     preview = officer.last_with_buttons
     await officer.press(officer.t("broadcast/btn_send"))
-    submitted = api.message(621, preview["message_id"])
+    submitted = officer.message(preview["message_id"])
     assert submitted is not None and submitted["text"] == officer.t("broadcast/submitted", id=1, recipients=3)
 
     deadline = clock.now().astimezone(TZ).replace(hour=18, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    expected_notice = notice_text(app.texts, "zh", TEXT, "王建国", clock.now(), deadline)
+    expected_notice = notice_text(bot.app.texts, "zh", TEXT, "王建国", clock.now(), deadline)
     assert [m["text"] for m in notices(reader)] == [expected_notice]
     assert reader.labels(notices(reader)[0]) == [reader.t("broadcast/btn_ack")]
     assert notices(blocked) == []
 
     final = Tally(delivered=1, unreachable=2)
     progress = [m for m in officer.bot_messages if m["message_id"] > preview["message_id"]][:-1]  # then the report
-    assert [m["text"] for m in progress] == [progress_text(app.texts, "zh", 1, final)]
+    assert [m["text"] for m in progress] == [progress_text(bot.app.texts, "zh", 1, final)]
     missed = [PersonLine(0, "E101", "刘洋", "基础教育科"), PersonLine(0, "E103", "杨帆", "基础教育科")]
     assert officer.last["text"] == officer.t(
         "broadcast/report", id=1, tally=final, missed=missed, limit=30, ack_required=True
     )
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         b = await s.get(Broadcast, 1)
         rows = Counter(
             (await s.scalars(select(OutboxMessage.status).where(OutboxMessage.source == "broadcast:1"))).all()
         )
-        binding = await s.scalar(select(Binding).where(Binding.channel_user_id == "623"))
+        binding = await s.scalar(select(Binding).where(Binding.channel_user_id == blocked.user))
     assert b is not None and b.recipients == 3 and b.finished_at is not None and b.ack_deadline == deadline
     assert rows == {"sent": 1, "unreachable": 1}
     assert binding is not None and binding.unreachable_at is not None
 
     # Unblocked, they write to the bot again: proactive messages reach them from now on.
-    api.unblock(623)
+    bot.channel.block(blocked.user, blocked=False)
     assert (await blocked.send("/help"))["text"].startswith("杨帆，您可以使用以下功能")
-    async with app.db.sessions() as s:
-        binding = await s.scalar(select(Binding).where(Binding.channel_user_id == "623"))
+    async with bot.app.db.sessions() as s:
+        binding = await s.scalar(select(Binding).where(Binding.channel_user_id == blocked.user))
     assert binding is not None and binding.unreachable_at is None
 
 
-async def test_acknowledgements_nudges_and_deadline(api: FakeBotApi, app: BaomiApp, clock: SettableClock) -> None:
-    officer = await bind(api, app, "E001", 631)
-    head = await bind(api, app, "E201", 632)
-    chats = {e: await bind(api, app, e, u) for e, u in (("E202", 633), ("E203", 634), ("E204", 635))}
+async def test_acknowledgements_nudges_and_deadline(bot: LocalBot, clock: SettableClock) -> None:
+    officer = await bot.bind("E001")
+    head = await bot.bind("E201")
+    chats = {e: await bot.bind(e) for e, _ in (("E202", 633), ("E203", 634), ("E204", 635))}
     await officer.send("/broadcast")
     await officer.send(TEXT)
     await officer.press("考试院")
@@ -184,11 +184,11 @@ async def test_acknowledgements_nudges_and_deadline(api: FakeBotApi, app: BaomiA
     assert acked["message_id"] == notice["message_id"] and chats["E202"].labels(acked) == []
     assert acked["text"].endswith(chats["E202"].t("broadcast/acked", notice="", at=clock.now()).strip())
     await head.press(head.t("broadcast/btn_ack"), notices(head)[0])
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         acks = (
             await s.scalars(select(BroadcastRecipient.staff_id).where(BroadcastRecipient.acked_at.is_not(None)))
         ).all()
-    assert sorted(acks) == sorted([await staff_id(app, "E202"), await staff_id(app, "E201")])
+    assert sorted(acks) == sorted([await staff_id(bot.app, "E202"), await staff_id(bot.app, "E201")])
 
     listing = await officer.send("/broadcasts")
     assert "已阅 2/4" in listing["text"]
@@ -204,9 +204,11 @@ async def test_acknowledgements_nudges_and_deadline(api: FakeBotApi, app: BaomiA
     assert len(notices(chats["E203"])) == 3
 
     # The deadline (tomorrow 18:00) passes in the evening; the heads hear at the next working-hours tick.
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         sent = await s.get(Broadcast, 1)
-        silent = [PersonLine(await staff_id(app, e), e, n, "考试院") for e, n in (("E203", "周杰"), ("E204", "吴敏"))]
+        silent = [
+            PersonLine(await staff_id(bot.app, e), e, n, "考试院") for e, n in (("E203", "周杰"), ("E204", "吴敏"))
+        ]
     assert sent is not None and sent.ack_deadline is not None
     expected = head.t(
         "broadcast/deadline_heads",
@@ -218,13 +220,13 @@ async def test_acknowledgements_nudges_and_deadline(api: FakeBotApi, app: BaomiA
         people=silent,
     )
     clock.set(sent.ack_deadline + timedelta(minutes=30))
-    await app.jobs.run_all()
-    await settle(api, app)
+    await bot.app.jobs.run_all()
+    await bot.settle()
     assert [m for m in head.bot_messages if m["text"] == expected] == []
     clock.advance(hours=15)
     for _ in range(2):  # once per broadcast
-        await app.jobs.run_all()
-        await settle(api, app)
+        await bot.app.jobs.run_all()
+        await bot.settle()
     assert len([m for m in head.bot_messages if m["text"] == expected]) == 1
     # .get: the officer's messages include the weekly digest's chart, a photo without text.
     assert [m for m in officer.bot_messages if m.get("text") == officer.t("broadcast/deadline_officer", id=1, silent=2)]
@@ -342,10 +344,10 @@ async def test_limits_and_429_honoured_and_alert_overtakes(
 
 
 async def test_cli_previews_sends_and_follows(
-    api: FakeBotApi, app: BaomiApp, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    bot: LocalBot, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await bind(api, app, "E001", 641)
-    reader = await bind(api, app, "E202", 642)
+    await bot.bind("E001")
+    reader = await bot.bind("E202")
     capsys.readouterr()
     text_file = tmp_path / "notice.txt"
     text_file.write_text(TEXT, encoding="utf-8")
@@ -355,15 +357,15 @@ async def test_cli_previews_sends_and_follows(
     assert await run_command(settings, args) == 0
     preview = capsys.readouterr().out
     assert "收件人：2 人，其中 1 人无法送达" in preview
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Broadcast)) == 0
     assert await run_command(settings, [*args, "--yes"]) == 0
-    await settle(api, app)
+    await bot.settle()
     assert len(notices(reader)) == 1
     out = io.StringIO()
-    await watch(app.db, app.texts, 1, out)
+    await watch(bot.app.db, bot.app.texts, 1, out)
     assert out.getvalue().endswith(
-        app.texts.render("broadcast/cli_progress", bar=bar(1.0), tally=Tally(delivered=1, unreachable=1)) + "\n"
+        bot.app.texts.render("broadcast/cli_progress", bar=bar(1.0), tally=Tally(delivered=1, unreachable=1)) + "\n"
     )
     marked = tmp_path / "marked.txt"
     marked.write_text("机密★1年", encoding="utf-8")

@@ -24,9 +24,9 @@ from bot.handlers.pledges import service as pledges
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.fake_wecom import FakeWeCom, WeComChat, serving
-from bot.testing.settle import settle
 from tests.conftest import EXAMPLE_ROSTER, TZ
-from tests.fakes.harness import Chat, bind
+from tests.fakes.harness import bind
+from tests.fakes.local import Chat, LocalBot
 
 # 办公室: E001 officer and head, E002 officer, E003. 基础教育科: E101 head, E102, E103. 考试院: E201 head, E202–E204.
 OTHER_DEPARTMENTS = ("王建国", "李秀英", "张伟", "赵磊", "黄丽", "周杰", "吴敏", "孙强", "马琳")
@@ -73,9 +73,9 @@ async def run_digest(app: BaomiApp, clock: SettableClock, when: datetime) -> int
 
 
 # --- /team and 催办 -------------------------------------------------------------------------------------
-async def test_head_sees_only_their_department(api: FakeBotApi, app: BaomiApp) -> None:
-    head = await bind(api, app, "E101", 901)
-    await bind(api, app, "E102", 902)
+async def test_head_sees_only_their_department(bot: LocalBot) -> None:
+    head = await bot.bind("E101")
+    await bot.bind("E102")
     replies_before = len(head.bot_messages)
     team = (await head.send("/team"))["text"]
     assert len(head.bot_messages) == replies_before + 1  # a small department fits one message
@@ -96,35 +96,32 @@ async def test_head_sees_only_their_department(api: FakeBotApi, app: BaomiApp) -
         assert (await head.send(command))["text"] == head.t("core/no_right"), command
 
 
-async def test_a_head_cannot_nudge_another_department(api: FakeBotApi, app: BaomiApp) -> None:
+async def test_a_head_cannot_nudge_another_department(bot: LocalBot) -> None:
     # An officer opens 考试院 and is then made a head of 办公室 only: the old button must not reach 考试院.
-    officer = await bind(api, app, "E002", 911)
-    await bind(api, app, "E202", 912)
+    officer = await bot.bind("E002")
+    huang = await bot.bind("E202")
     await officer.send("/team")
     view = await officer.press("考试院")
     assert view["text"].startswith("【考试院】共 4 人，已绑定 1 人")
-    huang = Chat(api, app, 912)
     # An officer's 催办 says it comes from the secrecy office, not from the department's head.
     reply = await officer.press(nudge_label(officer, "pledge", 4), view)
     assert reply["text"] == nudged(officer, "pledge", nudged=1, already=0, unreachable=3)
     from_office = huang.t("team/nudge", duty="pledge", sender="李秀英", department="考试院", by_head=False)
     assert huang.last["text"] == from_office and "保密办" in from_office
-    async with app.db.transaction() as s:
+    async with bot.app.db.transaction() as s:
         await s.execute(update(Staff).where(Staff.employee_id == "E002").values(is_officer=False, is_head=True))
     said = len(huang.bot_messages)
     await officer.press(nudge_label(officer, "quiz", 4), view)
-    assert api.calls("answerCallbackQuery")[-1].params.get("text") == officer.t("core/no_right")
+    assert officer.answer() == officer.t("core/no_right")
     assert len(huang.bot_messages) == said
     team = (await officer.send("/team"))["text"]  # now a head: their own department, at once
     assert team.startswith("【办公室】") and "赵磊" not in team
 
 
-async def test_nudge_reaches_each_person_at_most_once_a_day(
-    api: FakeBotApi, app: BaomiApp, clock: SettableClock
-) -> None:
-    head = await bind(api, app, "E201", 921)  # 考试院: 赵磊 (head), 黄丽, 周杰 bound; 吴敏 not
-    huang = await bind(api, app, "E202", 922)
-    zhou = await bind(api, app, "E203", 923)
+async def test_nudge_reaches_each_person_at_most_once_a_day(bot: LocalBot, clock: SettableClock) -> None:
+    head = await bot.bind("E201")  # 考试院: 赵磊 (head), 黄丽, 周杰 bound; 吴敏 not
+    huang = await bot.bind("E202")
+    zhou = await bot.bind("E203")
     await head.send("/team")
     reply = await head.press(nudge_label(head, "pledge", 4))
     assert reply["text"] == nudged(head, "pledge", nudged=2, already=0, unreachable=1)  # never the head himself
@@ -137,8 +134,8 @@ async def test_nudge_reaches_each_person_at_most_once_a_day(
     ]
     # The button opens the pledge at once.
     await huang.press(huang.t("team/nudge_btn", duty="pledge"))
-    async with app.db.sessions() as s:
-        conversation = await s.get(Conversation, await staff_id(app, "E202"))
+    async with bot.app.db.sessions() as s:
+        conversation = await s.get(Conversation, await staff_id(bot.app, "E202"))
     assert conversation is not None and conversation.flow == "pledge"
     # Pressed again the same day, or for another duty: nobody is reminded twice.
     await head.send("/team")
@@ -153,7 +150,7 @@ async def test_nudge_reaches_each_person_at_most_once_a_day(
     next_day = await head.press(nudge_label(head, "quiz", 4))
     assert next_day["text"] == nudged(head, "quiz", nudged=2, already=0, unreachable=1)
     assert zhou.last["text"] == zhou.t("team/nudge", duty="quiz", sender="赵磊", department="考试院", by_head=True)
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         periods = (await s.scalars(select(SentLog.period).where(SentLog.duty == "nudge"))).all()
     assert sorted(periods) == ["2026-03-02", "2026-03-02", "2026-03-03", "2026-03-03"]
 
@@ -186,18 +183,18 @@ async def test_officer_dashboard_sends_the_chart_and_the_list(api: FakeBotApi, a
     assert "保密教育 3/3" in text and "载体清查未确认 · 未结案件 0" in text
 
 
-async def test_export_sends_the_workbook(api: FakeBotApi, app: BaomiApp) -> None:
-    officer = await bind(api, app, "E001", 941)
+async def test_export_sends_the_workbook(bot: LocalBot) -> None:
+    officer = await bot.bind("E001")
     roster = await officer.send("/export")
     # The 花名册 last: the roster's core and important people (E001, E002, E101, E201, E202, E203, E301).
-    assert roster["document"]["file_name"] == "roster-2026.xlsx"
-    assert roster["caption"] == officer.t("dashboard/roster_caption", year=2026, count=7)
-    listed = load_workbook(io.BytesIO(api.file(roster["document"]["file_id"]).data)).worksheets[0]
+    assert roster.file is not None and roster.file[0] == "roster-2026.xlsx"
+    assert roster["text"] == officer.t("dashboard/roster_caption", year=2026, count=7)
+    listed = load_workbook(io.BytesIO(officer.file(roster))).worksheets[0]
     assert listed.max_row == 1 + 7
     sent = officer.bot_messages[-2]
-    assert sent["document"]["file_name"] == "compliance-2026-03-02.xlsx"
-    assert sent["caption"] == officer.t("dashboard/export_caption", day=date(2026, 3, 2), departments=4, people=12)
-    book = load_workbook(io.BytesIO(api.file(sent["document"]["file_id"]).data))
+    assert sent.file is not None and sent.file[0] == "compliance-2026-03-02.xlsx"
+    assert sent["text"] == officer.t("dashboard/export_caption", day=date(2026, 3, 2), departments=4, people=12)
+    book = load_workbook(io.BytesIO(officer.file(sent)))
     assert len(book.sheetnames) >= 5
     summary = book.worksheets[0]
     names = {row[0] for row in summary.iter_rows(min_row=2, values_only=True)}
@@ -205,30 +202,35 @@ async def test_export_sends_the_workbook(api: FakeBotApi, app: BaomiApp) -> None
 
 
 # --- the weekly digest ----------------------------------------------------------------------------------
-async def test_digest_goes_out_once_a_week_on_its_first_working_day(
-    api: FakeBotApi, app: BaomiApp, clock: SettableClock
-) -> None:
+async def test_digest_goes_out_once_a_week_on_its_first_working_day(bot: LocalBot, clock: SettableClock) -> None:
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=TZ))  # before the first working hour
-    officers = [await bind(api, app, "E001", 951), await bind(api, app, "E002", 952)]
-    head = await bind(api, app, "E201", 953)
+    officers = [await bot.bind("E001"), await bot.bind("E002")]
+    head = await bot.bind("E201")
     # Something for each part: a missing carrier opens a case; a declassification period ends within 30 days.
     await head.send("/inventory")
     await head.send("12")
     await head.press(head.t("inventory/btn_no"))
     await head.send("1")
     await head.press(head.t("inventory/btn_submit"))
-    async with app.db.transaction() as s:
+    async with bot.app.db.transaction() as s:
         await pledges.record_departure(
-            s, clock.now(), await staff_id(app, "E204"), Level.GENERAL, date(2025, 9, 15), 6, date(2026, 3, 31), None
+            s,
+            clock.now(),
+            await staff_id(bot.app, "E204"),
+            Level.GENERAL,
+            date(2025, 9, 15),
+            6,
+            date(2026, 3, 31),
+            None,
         )
     counts = [len(o.bot_messages) for o in officers]
 
-    assert await run_digest(app, clock, datetime(2026, 3, 2, 8, 55, tzinfo=TZ)) == 0  # before working hours
-    assert await run_digest(app, clock, datetime(2026, 3, 2, 9, 0, tzinfo=TZ)) == 2
-    await settle(api, app)
+    assert await run_digest(bot.app, clock, datetime(2026, 3, 2, 8, 55, tzinfo=TZ)) == 0  # before working hours
+    assert await run_digest(bot.app, clock, datetime(2026, 3, 2, 9, 0, tzinfo=TZ)) == 2
+    await bot.settle()
     for officer, count in zip(officers, counts, strict=True):
         chart, digest = officer.bot_messages[count:]
-        assert_phone_png(photo_bytes(api, chart))
+        assert_phone_png(officer.file(chart))
         text = digest["text"]
         assert text.startswith("【每周保密工作简报】2026-W10（2026年3月2日）")
         assert "1. 考试院 · 承诺书：4 人未完成（0/4）\n2. 考试院 · 答卷：4 人未完成（0/4）" in text
@@ -236,10 +238,10 @@ async def test_digest_goes_out_once_a_week_on_its_first_working_day(
         assert "吴敏（考试院）2026年3月14日，剩 12 天" in text
         assert "2026年3月2日 年度保密承诺书签署截止（今天）\n2026年3月2日 年度保密知识答卷截止（今天）" in text
     # Not again that week, however often the sweep runs; again on the next Monday.
-    assert await run_digest(app, clock, datetime(2026, 3, 2, 10, 0, tzinfo=TZ)) == 0
-    assert await run_digest(app, clock, datetime(2026, 3, 6, 9, 0, tzinfo=TZ)) == 0
-    assert await run_digest(app, clock, datetime(2026, 3, 9, 9, 1, tzinfo=TZ)) == 2
-    await settle(api, app)
+    assert await run_digest(bot.app, clock, datetime(2026, 3, 2, 10, 0, tzinfo=TZ)) == 0
+    assert await run_digest(bot.app, clock, datetime(2026, 3, 6, 9, 0, tzinfo=TZ)) == 0
+    assert await run_digest(bot.app, clock, datetime(2026, 3, 9, 9, 1, tzinfo=TZ)) == 2
+    await bot.settle()
     assert [len(o.bot_messages) - c for o, c in zip(officers, counts, strict=True)] == [4, 4]
 
 
@@ -256,15 +258,15 @@ async def test_digest_after_a_holiday_monday_goes_out_on_the_first_working_day(
     assert await run_digest(app, clock, datetime(2026, 10, 12, 9, 0, tzinfo=TZ)) == 3
 
 
-async def test_jobs_preview_shows_the_digest_on_mondays(api: FakeBotApi, app: BaomiApp) -> None:
-    await bind(api, app, "E001", 961)
-    await bind(api, app, "E002", 962)
-    planned = [p for p in await app.jobs.preview(date(2026, 3, 2), date(2026, 3, 15)) if p.duty == "digest"]
+async def test_jobs_preview_shows_the_digest_on_mondays(bot: LocalBot) -> None:
+    await bot.bind("E001")
+    await bot.bind("E002")
+    planned = [p for p in await bot.app.jobs.preview(date(2026, 3, 2), date(2026, 3, 15)) if p.duty == "digest"]
     days = sorted({p.day for p in planned})
     assert days == [date(2026, 3, 2), date(2026, 3, 9)]
     assert {p.name for p in planned} == {"王建国", "李秀英"}
     assert sum(p.text.startswith("【每周保密工作简报】") for p in planned) == 4
-    async with app.db.sessions() as s:  # a preview keeps nothing
+    async with bot.app.db.sessions() as s:  # a preview keeps nothing
         assert (await s.scalars(select(SentLog).where(SentLog.duty == "digest"))).all() == []
 
 

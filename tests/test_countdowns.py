@@ -12,10 +12,8 @@ from bot.clock import SettableClock
 from bot.db.models import AuditLog, OutboxMessage, Staff
 from bot.domain.levels import Level
 from bot.handlers.pledges.service import record_departure
-from bot.testing.fake_bot_api import FakeBotApi
-from bot.testing.settle import settle
 from tests.conftest import TZ
-from tests.fakes.harness import bind
+from tests.fakes.local import LocalBot
 
 
 async def depart(app: BaomiApp, employee_id: str, level: Level, approved_on: date, months: int) -> int:
@@ -38,11 +36,11 @@ async def reminders(app: BaomiApp) -> list[tuple[int | None, str]]:
     return [(r[0], r[1]["text"].splitlines()[0]) for r in rows]
 
 
-async def test_reminders_before_and_at_the_end(api: FakeBotApi, app: BaomiApp, clock: SettableClock) -> None:
-    officer = await bind(api, app, "E002", 801)
-    person = await bind(api, app, "E102", 802)
-    staff_id = await depart(app, "E102", Level.GENERAL, date(2025, 10, 1), 6)  # ends 31 March 2026
-    assert await reminders(app) == []
+async def test_reminders_before_and_at_the_end(bot: LocalBot, clock: SettableClock) -> None:
+    officer = await bot.bind("E002")
+    person = await bot.bind("E102")
+    staff_id = await depart(bot.app, "E102", Level.GENERAL, date(2025, 10, 1), 6)  # ends 31 March 2026
+    assert await reminders(bot.app) == []
     # 30 days before is Sunday 1 March: the first working morning after it.
     for day, expected in [
         (date(2026, 2, 27), 0),
@@ -54,13 +52,13 @@ async def test_reminders_before_and_at_the_end(api: FakeBotApi, app: BaomiApp, c
         (date(2026, 4, 1), 2),
         (date(2026, 4, 2), 0),
     ]:
-        before = len(await reminders(app))
+        before = len(await reminders(bot.app))
         clock.set(datetime.combine(day, time(10), TZ))
         # This duty's sweep only: the others (the officer's weekly digest, …) would fill the officer's chat.
-        await app.jobs.run_all(sweeps=[s for s in app.jobs.sweeps if s.name == "countdown"])
-        assert len(await reminders(app)) - before == expected, day
-    await settle(api, app)
-    sent = await reminders(app)
+        await bot.app.jobs.run_all(sweeps=[s for s in bot.app.jobs.sweeps if s.name == "countdown"])
+        assert len(await reminders(bot.app)) - before == expected, day
+    await bot.settle()
+    sent = await reminders(bot.app)
     assert [text for sid, text in sent if sid == staff_id] == [
         "【脱密期提醒】您的脱密期将于 2026年3月31日 届满（还剩 29 天）。",
         "【脱密期提醒】您的脱密期将于 2026年3月31日 届满（还剩 7 天）。",
@@ -70,10 +68,10 @@ async def test_reminders_before_and_at_the_end(api: FakeBotApi, app: BaomiApp, c
     assert "陈静（E102，基础教育科）" in officer.last["text"] and person.last["text"].startswith("【脱密期届满】您")
 
 
-async def test_officer_lists_and_changes_a_period(api: FakeBotApi, app: BaomiApp) -> None:
-    officer = await bind(api, app, "E001", 811)
-    await depart(app, "E202", Level.CORE, date(2026, 1, 1), 24)
-    await depart(app, "E102", Level.GENERAL, date(2026, 2, 1), 6)
+async def test_officer_lists_and_changes_a_period(bot: LocalBot) -> None:
+    officer = await bot.bind("E001")
+    await depart(bot.app, "E202", Level.CORE, date(2026, 1, 1), 24)
+    await depart(bot.app, "E102", Level.GENERAL, date(2026, 2, 1), 6)
     listing = (await officer.send("/countdowns"))["text"]
     assert listing.index("陈静") < listing.index("黄丽")  # soonest end first
     assert "至 2026年7月31日，还剩 151 天" in listing
@@ -81,8 +79,8 @@ async def test_officer_lists_and_changes_a_period(api: FakeBotApi, app: BaomiApp
     assert out_of_range.startswith("未调整：一般涉密人员的脱密期应为6至12个月")
     changed = (await officer.send("/countdowns E102 9 岗位涉密程度较高"))["text"]
     assert "9 个月，至 2026年10月31日" in changed
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         entry = await s.scalar(select(AuditLog).where(AuditLog.action == "declassification.change"))
     assert entry is not None and entry.detail == {"months_before": 6, "months_after": 9, "reason": "岗位涉密程度较高"}
-    staff = await bind(api, app, "E003", 812)
+    staff = await bot.bind("E003")
     assert (await staff.send("/countdowns"))["text"] == staff.t("core/no_right")

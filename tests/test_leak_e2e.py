@@ -29,7 +29,8 @@ from bot.services import people
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import EXAMPLE_ROSTER, TZ
-from tests.fakes.harness import Chat, bind, running_bot, settle
+from tests.fakes.harness import bind, running_bot, settle
+from tests.fakes.local import Chat, LocalBot, local_bot
 
 ESCALATION = "E301"  # 孙强, named in the policy as the escalation contact
 POLICY = Policy(escalation_contacts=(ESCALATION,))
@@ -43,6 +44,16 @@ async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) 
         # Only this capability's sweeps: other duties' reminders would interleave with the chats read here.
         app.jobs.sweeps = [s for s in app.jobs.sweeps if s.name.startswith("leak_")]
         yield app
+
+
+@pytest.fixture
+async def bot(db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[LocalBot]:
+    async with db.transaction() as s:
+        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
+    async with local_bot(db_url, clock, policy=POLICY) as found:
+        # Only this capability's sweeps: other duties' reminders would interleave with the chats read here.
+        found.app.jobs.sweeps = [s for s in found.app.jobs.sweeps if s.name.startswith("leak_")]
+        yield found
 
 
 def lb(chat: Chat, key: str) -> str:
@@ -79,23 +90,25 @@ async def file_report(
     return await chat.press(lb(chat, "btn.submit"))
 
 
-async def open_from_code(api: FakeBotApi, app: BaomiApp, employee_id: str, **fields: Any) -> CaseInfo:
+async def open_from_code(bot: LocalBot, employee_id: str, **fields: Any) -> CaseInfo:
     """A case opened the way another capability opens one (faster than answering every question)."""
     report = {
         "kind": leak.Kind.CARRIER_LOST,
         "whose": leak.Whose.MINE,
         "discovered": leak.Discovered.NOW,
-        "discovered_on": app.clock.now().astimezone(TZ).date(),
+        "discovered_on": bot.app.clock.now().astimezone(TZ).date(),
         "place": "档案室",
         "carrier": leak.Carrier.PAPER,
         "carrier_count": 1,
         "level": leak.Marked.SECRET,
     }
-    async with app.db.transaction() as s:
+    async with bot.app.db.transaction() as s:
         person = await people.by_employee_id(s, employee_id)
         assert person is not None
-        case = await open_case(s, app.clock.now(), app.texts, POLICY, person.id, leak.Report(**(report | fields)))
-    await settle(api, app)
+        case = await open_case(
+            s, bot.app.clock.now(), bot.app.texts, POLICY, person.id, leak.Report(**(report | fields))
+        )
+    await bot.settle()
     return case
 
 
@@ -125,15 +138,15 @@ def mentions(chat: Chat, needle: str) -> list[str]:
     return [m["text"] for m in chat.bot_messages if needle in m["text"]]
 
 
-async def tick(api: FakeBotApi, app: BaomiApp, clock: SettableClock, **delta: float) -> None:
+async def tick(bot: LocalBot, clock: SettableClock, **delta: float) -> None:
     clock.advance(**delta)
-    await app.jobs.run_all()
-    await settle(api, app)
+    await bot.app.jobs.run_all()
+    await bot.settle()
 
 
-async def test_full_report_from_start_to_case_number(api: FakeBotApi, app: BaomiApp) -> None:
-    officers = [await bind(api, app, "E001", 801), await bind(api, app, "E002", 802)]
-    reporter = await bind(api, app, "E102", 803)
+async def test_full_report_from_start_to_case_number(bot: LocalBot) -> None:
+    officers = [await bot.bind("E001"), await bot.bind("E002")]
+    reporter = await bot.bind("E102")
     opening = await reporter.send("/report")
     assert opening["text"] == reporter.t("report/ask_kind", opening=True)
     assert reporter.labels() == [lb(reporter, f"kind.{k}") for k in leak.Kind]
@@ -159,7 +172,7 @@ async def test_full_report_from_start_to_case_number(api: FakeBotApi, app: Baomi
     assert "档案室" in (await reporter.send("档案室"))["text"]
 
     done = await reporter.press(lb(reporter, "btn.submit"))
-    case = await case_info(app, "BM-2026-0001")
+    case = await case_info(bot.app, "BM-2026-0001")
     assert done["text"] == reporter.t("report/submitted", case=case)
     assert case.status is leak.Status.REPORTED and case.reporter_name == "陈静"
     assert case.report == leak.Report(
@@ -176,11 +189,11 @@ async def test_full_report_from_start_to_case_number(api: FakeBotApi, app: Baomi
     assert case.written_report_due == datetime(2026, 3, 3, 9, 30, tzinfo=TZ)
     assert case.conclusion_due == datetime(2026, 6, 2, 9, 30, tzinfo=TZ)
     assert case.carrier_deadline == datetime(2026, 5, 1, tzinfo=TZ)  # 60 days after 1 March, to the day's end
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         reporter_id = await s.scalar(select(Staff.id).where(Staff.employee_id == "E102"))
         assert await s.scalar(select(LeakReporter.staff_id)) == reporter_id
         assert await s.get(Conversation, reporter_id) is None
-    assert [(e.kind, e.actor_staff_id) for e in await case_events(app)] == [("submitted", reporter_id)]
+    assert [(e.kind, e.actor_staff_id) for e in await case_events(bot.app)] == [("submitted", reporter_id)]
     for officer in officers:
         (alert,) = alerts(officer, case.number)
         assert alert["text"] == alert_text(officer, case, 0)
@@ -189,17 +202,17 @@ async def test_full_report_from_start_to_case_number(api: FakeBotApi, app: Baomi
     assert card["text"].startswith(f"【{case.number}】已报告") and "陈静（基础教育科）" in card["text"]
 
     # Nobody but the reporter and the officers learns anything of the case: not the reporter's head, not a colleague.
-    head, colleague = await bind(api, app, "E101", 804), await bind(api, app, "E103", 805)
+    head, colleague = await bot.bind("E101"), await bot.bind("E103")
     for chat in (head, colleague):
         assert (await chat.send("/cases"))["text"] == chat.t("core/no_right")
         assert "/cases" not in (await chat.send("/help"))["text"]
         assert mentions(chat, case.number) == []
     # 回复 on a relayed message answers only the reporter of that case.
-    async with app.db.transaction() as s:
+    async with bot.app.db.transaction() as s:
         for employee_id, allowed in (("E103", False), ("E101", False), ("E102", True)):
             person = await people.by_employee_id(s, employee_id)
             assert person is not None
-            ctx = FlowContext(s, app.clock.now(), person, POLICY, app.texts, "telegram", app.registry)
+            ctx = FlowContext(s, bot.app.clock.now(), person, POLICY, bot.app.texts, "local", bot.app.registry)
             step = await ReporterAction().on_press(ctx, "reply", (str(case.id),))
             assert (step.flow is not None) is allowed
             assert (step.toast == ctx.t("core/no_right")) is not allowed
@@ -257,44 +270,42 @@ async def test_attachments_and_marked_texts_never_enter(
         assert text_fingerprint(text) in caplog.text  # only the category and a hash are logged
 
 
-async def test_alerts_repeat_and_escalate_until_acknowledged(
-    api: FakeBotApi, app: BaomiApp, clock: SettableClock
-) -> None:
-    officers = [await bind(api, app, "E001", 831), await bind(api, app, "E002", 832)]
-    escalation = await bind(api, app, ESCALATION, 833)
-    reporter = await bind(api, app, "E102", 834)
-    await open_from_code(api, app, "E102", kind=leak.Kind.TALK, carrier=leak.Carrier.TALK, carrier_count=None)
-    case = await case_info(app, "BM-2026-0001")
+async def test_alerts_repeat_and_escalate_until_acknowledged(bot: LocalBot, clock: SettableClock) -> None:
+    officers = [await bot.bind("E001"), await bot.bind("E002")]
+    escalation = await bot.bind(ESCALATION)
+    reporter = await bot.bind("E102")
+    await open_from_code(bot, "E102", kind=leak.Kind.TALK, carrier=leak.Carrier.TALK, carrier_count=None)
+    case = await case_info(bot.app, "BM-2026-0001")
     assert [len(alerts(o, case.number)) for o in officers] == [1, 1] and alerts(escalation, case.number) == []
 
-    await tick(api, app, clock, minutes=14)
+    await tick(bot, clock, minutes=14)
     assert [len(alerts(o, case.number)) for o in officers] == [1, 1]
-    await tick(api, app, clock, minutes=1)
-    await tick(api, app, clock, seconds=30)  # the same round is not sent twice
+    await tick(bot, clock, minutes=1)
+    await tick(bot, clock, seconds=30)  # the same round is not sent twice
     for chat in (*officers, escalation):
         assert [m["text"] for m in alerts(chat, case.number)][-1] == alert_text(chat, case, 1)
-    await tick(api, app, clock, minutes=15)
+    await tick(bot, clock, minutes=15)
     assert [len(alerts(c, case.number)) for c in (*officers, escalation)] == [3, 3, 2]
     assert alerts(officers[0], case.number)[-1]["text"] == alert_text(officers[0], case, 2)
 
     await officers[0].press(lb(officers[0], "btn.ack"), alerts(officers[0], case.number)[-1])
-    case = await case_info(app, case.number)
+    case = await case_info(bot.app, case.number)
     assert case.acknowledged_at == clock.now() and case.status is leak.Status.ACCEPTED
     statuses = {loc: reporter.texts.render("report/label", loc, key="status.accepted") for loc in ("zh", "en")}
     assert reporter.last["text"] == reporter.t("report/status_changed", case=case, statuses=statuses, note=None)
     # A second officer's 受理 changes nothing.
     late = await officers[1].press(lb(officers[1], "btn.ack"), alerts(officers[1], case.number)[-1])
     assert late["text"].startswith(officers[1].t("cases/already_acknowledged"))
-    await tick(api, app, clock, minutes=15)
-    await tick(api, app, clock, minutes=45)
+    await tick(bot, clock, minutes=15)
+    await tick(bot, clock, minutes=45)
     assert [len(alerts(c, case.number)) for c in (*officers, escalation)] == [3, 3, 2]
-    assert [e.kind for e in await case_events(app)] == ["submitted", "acknowledged"]
+    assert [e.kind for e in await case_events(bot.app)] == ["submitted", "acknowledged"]
 
 
-async def test_written_report_and_missing_carrier_clocks(api: FakeBotApi, app: BaomiApp, clock: SettableClock) -> None:
-    officer = await bind(api, app, "E001", 841)
-    await open_from_code(api, app, "E102", level=leak.Marked.TOP_SECRET)  # 绝密: a leak unless found within 10 days
-    case = await case_info(app, "BM-2026-0001")
+async def test_written_report_and_missing_carrier_clocks(bot: LocalBot, clock: SettableClock) -> None:
+    officer = await bot.bind("E001")
+    await open_from_code(bot, "E102", level=leak.Marked.TOP_SECRET)  # 绝密: a leak unless found within 10 days
+    case = await case_info(bot.app, "BM-2026-0001")
     assert case.carrier_deadline == datetime(2026, 3, 13, tzinfo=TZ)
     await officer.press(lb(officer, "btn.ack"), alerts(officer, case.number)[0])
 
@@ -302,49 +313,49 @@ async def test_written_report_and_missing_carrier_clocks(api: FakeBotApi, app: B
         expected = officer.t(template, case=case, **context)
         return sum(m["text"] == expected for m in officer.bot_messages)
 
-    await tick(api, app, clock, hours=11, minutes=59)
+    await tick(bot, clock, hours=11, minutes=59)
     assert said("cases/written_report_reminder", overdue=False) == 0
-    await tick(api, app, clock, minutes=1)
+    await tick(bot, clock, minutes=1)
     assert said("cases/written_report_reminder", overdue=False) == 1
-    await tick(api, app, clock, hours=8)  # 20 h
+    await tick(bot, clock, hours=8)  # 20 h
     assert said("cases/written_report_reminder", overdue=False) == 2
     # Marked sent: the reminders stop, and the report never goes overdue.
     await officer.press(lb(officer, "btn.view"), alerts(officer, case.number)[0])
     marked = await officer.press(lb(officer, "btn.sent"))
     assert marked["text"].startswith(officer.t("cases/written_sent"))
-    await tick(api, app, clock, hours=4)  # 24 h
+    await tick(bot, clock, hours=4)  # 24 h
     assert said("cases/written_report_reminder", overdue=True) == 0
 
     clock.set(datetime(2026, 3, 12, 23, 59, tzinfo=TZ))
-    await tick(api, app, clock)
-    assert (await case_info(app, case.number)).carrier_deemed_at is None
-    await tick(api, app, clock, minutes=1)
-    case = await case_info(app, case.number)
+    await tick(bot, clock)
+    assert (await case_info(bot.app, case.number)).carrier_deemed_at is None
+    await tick(bot, clock, minutes=1)
+    case = await case_info(bot.app, case.number)
     assert case.carrier_deemed_at == datetime(2026, 3, 13, tzinfo=TZ)
     assert said("cases/carrier_deemed") == 1
-    await tick(api, app, clock, days=1)
+    await tick(bot, clock, days=1)
     assert said("cases/carrier_deemed") == 1
-    kinds = [e.kind for e in await case_events(app)]
+    kinds = [e.kind for e in await case_events(bot.app)]
     assert kinds == ["submitted", "acknowledged", "written_report_sent", "carrier_deemed_leaked"]
 
     # A carrier marked found is not handled as leaked when its days run out.
     fields: dict[str, Any] = {"whose": leak.Whose.FOUND, "carrier": leak.Carrier.STORAGE, "level": leak.Marked.UNKNOWN}
-    found = await open_from_code(api, app, "E201", **fields)
+    found = await open_from_code(bot, "E201", **fields)
     assert found.carrier_deadline == datetime(2026, 3, 25, tzinfo=TZ)  # an unknown level gets the shorter clock
     assert officer.last["text"] == alert_text(officer, found, 0)
     await officer.press(lb(officer, "btn.view"), officer.last)
     assert (await officer.press(lb(officer, "btn.found")))["text"].startswith(officer.t("cases/carrier_found"))
     clock.set(datetime(2026, 3, 30, 10, 0, tzinfo=TZ))
-    await tick(api, app, clock)
-    found = await case_info(app, found.number)
+    await tick(bot, clock)
+    found = await case_info(bot.app, found.number)
     assert found.carrier_found_at is not None and found.carrier_deemed_at is None
 
 
-async def test_officer_sets_status_and_the_reporter_is_told(api: FakeBotApi, app: BaomiApp) -> None:
-    officer = await bind(api, app, "E002", 851)
-    reporter = await bind(api, app, "E203", 852)
-    await open_from_code(api, app, "E203", kind=leak.Kind.ONLINE, carrier=leak.Carrier.COMPUTER)
-    await open_from_code(api, app, "E203", kind=leak.Kind.MISSENT, carrier=leak.Carrier.PHONE)
+async def test_officer_sets_status_and_the_reporter_is_told(bot: LocalBot) -> None:
+    officer = await bot.bind("E002")
+    reporter = await bot.bind("E203")
+    await open_from_code(bot, "E203", kind=leak.Kind.ONLINE, carrier=leak.Carrier.COMPUTER)
+    await open_from_code(bot, "E203", kind=leak.Kind.MISSENT, carrier=leak.Carrier.PHONE)
     listing = await officer.send("/cases")
     assert listing["text"].startswith(officer.t("cases/list", items=[]).splitlines()[0][:4])
     assert [label.split(" · ")[0] for label in officer.labels(listing)] == ["BM-2026-0001", "BM-2026-0002"]
@@ -353,7 +364,7 @@ async def test_officer_sets_status_and_the_reporter_is_told(api: FakeBotApi, app
     await officer.press(lb(officer, "status.investigating"))
     assert (await officer.send("教发〔2026〕3号"))["text"] == officer.t("guard/refused", category="doc_number")
     await officer.send("已约谈相关人员")
-    case = await case_info(app, "BM-2026-0002")
+    case = await case_info(bot.app, "BM-2026-0002")
     assert case.status is leak.Status.INVESTIGATING and case.acknowledged_at is not None
     statuses = {loc: reporter.texts.render("report/label", loc, key="status.investigating") for loc in ("zh", "en")}
     assert reporter.last["text"] == reporter.t(
@@ -362,21 +373,21 @@ async def test_officer_sets_status_and_the_reporter_is_told(api: FakeBotApi, app
     await officer.press(lb(officer, "btn.status"))
     await officer.press(lb(officer, "status.concluded"))
     await officer.press(lb(officer, "btn.skip"))
-    assert (await case_info(app, case.number)).concluded_at is not None
+    assert (await case_info(bot.app, case.number)).concluded_at is not None
     assert officer.labels(await officer.send("/cases")) == [f"BM-2026-0001 · {lb(officer, 'status.reported')}"]
-    notes = [(e.kind, e.detail.get("note")) for e in await case_events(app) if e.kind == "status"]
+    notes = [(e.kind, e.detail.get("note")) for e in await case_events(bot.app) if e.kind == "status"]
     assert notes == [("status", "已约谈相关人员"), ("status", None)]
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         assert (await leak.verify_events(s)).broken_at is None
 
 
 async def test_withheld_reporter_is_relayed_both_ways_and_revealed_on_request(
-    api: FakeBotApi, app: BaomiApp, tmp_path: Path, db_url: str
+    bot: LocalBot, tmp_path: Path, db_url: str
 ) -> None:
-    officer, other_officer = await bind(api, app, "E001", 861), await bind(api, app, "E002", 862)
-    reporter = await bind(api, app, "E003", 863)
+    officer, other_officer = await bot.bind("E001"), await bot.bind("E002")
+    reporter = await bot.bind("E003")
     await file_report(reporter, kind="others", place="会议室", carrier="talk", name="hide")
-    case = await case_info(app, "BM-2026-0001")
+    case = await case_info(bot.app, "BM-2026-0001")
     assert case.report.name_withheld and case.reporter_name is None
     assert "张伟" not in alerts(officer, case.number)[0]["text"]
     assert lb(officer, "reporter.withheld") in alerts(officer, case.number)[0]["text"]
@@ -400,11 +411,11 @@ async def test_withheld_reporter_is_relayed_both_ways_and_revealed_on_request(
     revealed = await officer.press(lb(officer, "btn.reveal_yes"))
     assert "张伟（工号 E003，办公室）" in revealed["text"]
     assert mentions(other_officer, "张伟") == []
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         officer_id = await s.scalar(select(Staff.id).where(Staff.employee_id == "E001"))
         audit = (await s.scalars(select(AuditLog).where(AuditLog.action == "leak.reveal_reporter"))).all()
     assert [(a.actor_staff_id, a.subject) for a in audit] == [(officer_id, f"leak_case:{case.id}")]
-    assert [(e.kind, e.actor_staff_id) for e in await case_events(app)] == [
+    assert [(e.kind, e.actor_staff_id) for e in await case_events(bot.app)] == [
         ("submitted", None),
         ("relay_to_reporter", officer_id),
         ("relay_from_reporter", None),

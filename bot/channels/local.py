@@ -42,6 +42,9 @@ class Message:
     def __getitem__(self, key: str) -> Any:  # msg["text"], as the tests of the other channels read messages
         return getattr(self, key)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
+
 
 @dataclass
 class Chat:
@@ -69,6 +72,7 @@ class LocalChannel(Channel):
         self.on_inbox = on_inbox
         self.chats: dict[str, Chat] = {}
         self.delivered: dict[int, str] = {}  # outbox id -> message id: what a crash probe would find
+        self.blocked: set[str] = set()  # people who blocked the bot: what is sent to them is refused
         self._updates = itertools.count(1)
         self._presses = itertools.count(1)
 
@@ -131,7 +135,13 @@ class LocalChannel(Channel):
             event = Text(text)
         return Inbound(CHANNEL, user, user, event, message_id, language=payload.get("lang"))
 
+    def block(self, user: str, blocked: bool = True) -> None:
+        """The person blocks the bot (or unblocks it): sends to them are refused as unreachable."""
+        (self.blocked.add if blocked else self.blocked.discard)(user)
+
     async def perform(self, op: Operation) -> Result:
+        if op.chat_id in self.blocked and op.op not in ("answer", "delete"):
+            return Result(Outcome.UNREACHABLE, error="blocked by the user")
         chat = self.chat(op.chat_id)
         p = op.payload
         if answer := p.get("answer"):

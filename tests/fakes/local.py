@@ -99,6 +99,10 @@ class Chat:
     def t(self, name: str, /, **context: Any) -> str:
         return self.texts.render(name, self.locale, **context)
 
+    @property
+    def app(self) -> BaomiApp:
+        return self.bot.app
+
     # --- doing ------------------------------------------------------------------------------------------------
     async def send(self, text: str) -> Message:
         """Write a text or a command; returns the bot's latest message once everything has settled."""
