@@ -31,6 +31,8 @@ async def start_bot(api: FakeBotApi, db_url: str, workdir: Path) -> asyncio.subp
         "BAOMI_TELEGRAM_TOKEN": TOKEN,
         "BAOMI_TELEGRAM_API_URL": api.base_url,
         "BAOMI_LOG_LEVEL": "INFO",
+        # Pacing is not what this test is about: 100 a second keeps the burst short and the kill mid-way.
+        "BAOMI_TELEGRAM_RATE": "100",
     }
     with (workdir / "bot.log").open("a") as log:
         proc = await asyncio.create_subprocess_exec(

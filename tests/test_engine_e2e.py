@@ -9,10 +9,10 @@ from bot.app import BaomiApp
 from bot.clock import SettableClock
 from bot.db.models import AuditLog, Binding, Conversation, InboxEvent, OutboxMessage, Staff
 from bot.db.session import Database
-from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
-from tests.conftest import EXAMPLE_ROSTER
+from tests.conftest import import_example_roster
 from tests.fakes.harness import Chat, bind, running_bot, settle
+from tests.fakes.local import LocalBot
 
 OFFICER, HEAD, STAFF = "E001", "E101", "E102"
 
@@ -64,18 +64,18 @@ async def test_stranger_photo_is_deleted_and_explained(api: FakeBotApi, app: Bao
     assert Chat(api, app, 778).last["text"] == Chat(api, app, 778).t("core/stranger")
 
 
-async def test_help_lists_only_the_commands_of_the_roles(api: FakeBotApi, app: BaomiApp) -> None:
-    staff = await bind(api, app, STAFF, 601)
-    officer = await bind(api, app, OFFICER, 602)
+async def test_help_lists_only_the_commands_of_the_roles(bot: LocalBot) -> None:
+    staff = await bot.bind(STAFF)
+    officer = await bot.bind(OFFICER)
     staff_help = (await staff.send("/help"))["text"]
     officer_help = (await officer.send("/help"))["text"]
-    for command in app.registry.menu(frozenset({"staff"})):  # type: ignore[arg-type]
+    for command in bot.app.registry.menu(frozenset({"staff"})):  # type: ignore[arg-type]
         assert f"/{command.command}" in staff_help
     assert staff_help.startswith("陈静") and officer_help.startswith("王建国")
 
 
-async def test_language_switch_answers_in_english(api: FakeBotApi, app: BaomiApp) -> None:
-    chat = await bind(api, app, STAFF, 611)
+async def test_language_switch_answers_in_english(bot: LocalBot) -> None:
+    chat = await bot.bind(STAFF)
     await chat.send("/language")
     assert chat.labels() == ["中文", "English"]
     edited = await chat.press("English")
@@ -107,30 +107,30 @@ async def _staff_id(app: BaomiApp, employee_id: str) -> int:
     return staff_id
 
 
-async def test_profile_correction_reaches_officers_and_audit(api: FakeBotApi, app: BaomiApp) -> None:
-    officer = await bind(api, app, OFFICER, 631)
-    chat = await bind(api, app, STAFF, 632)
+async def test_profile_correction_reaches_officers_and_audit(bot: LocalBot) -> None:
+    officer = await bot.bind(OFFICER)
+    chat = await bot.bind(STAFF)
     await chat.send("/profile")
     await chat.press(chat.t("profile/btn_wrong"))
     reply = await chat.send("部门应为考试院")
     assert reply["text"] == chat.t("profile/confirm_note", note="部门应为考试院")
     assert (await chat.press(chat.t("profile/btn_submit")))["text"] == chat.t("profile/submitted")
     assert "部门应为考试院" in officer.last["text"] and "陈静" in officer.last["text"]
-    async with app.db.sessions() as s:
+    async with bot.app.db.sessions() as s:
         entry = await s.scalar(select(AuditLog).where(AuditLog.action == "profile.correction"))
-        conv = await s.get(Conversation, await _staff_id(app, STAFF))
+        conv = await s.get(Conversation, await _staff_id(bot.app, STAFF))
     assert entry is not None and entry.detail == {"note": "部门应为考试院"}
     assert conv is None
 
 
-async def test_marked_text_is_refused_and_not_stored(api: FakeBotApi, app: BaomiApp) -> None:
-    chat = await bind(api, app, STAFF, 641)
+async def test_marked_text_is_refused_and_not_stored(bot: LocalBot) -> None:
+    chat = await bot.bind(STAFF)
     await chat.send("/profile")
     await chat.press(chat.t("profile/btn_wrong"))
     reply = await chat.send("机密★10年 的文件")
     assert reply["text"] == chat.t("guard/refused", category="marking")
-    async with app.db.sessions() as s:
-        conv = await s.get(Conversation, await _staff_id(app, STAFF))
+    async with bot.app.db.sessions() as s:
+        conv = await s.get(Conversation, await _staff_id(bot.app, STAFF))
         outbox = (await s.scalars(select(OutboxMessage.payload))).all()
     assert conv is not None and "机密★" not in str(conv.state)
     assert not any("机密★" in str(p) for p in outbox)
@@ -196,9 +196,9 @@ async def test_every_message_is_protected(api: FakeBotApi, app: BaomiApp) -> Non
     assert {m["message_id"] for m in chat.bot_messages} <= api.protected_message_ids(661)
 
 
-async def test_departed_person_is_refused(api: FakeBotApi, app: BaomiApp) -> None:
-    chat = await bind(api, app, STAFF, 671)
-    async with app.db.transaction() as s:
+async def test_departed_person_is_refused(bot: LocalBot) -> None:
+    chat = await bot.bind(STAFF)
+    async with bot.app.db.transaction() as s:
         staff = await s.scalar(select(Staff).where(Staff.employee_id == STAFF))
         assert staff is not None
         staff.active = False
@@ -208,8 +208,7 @@ async def test_departed_person_is_refused(api: FakeBotApi, app: BaomiApp) -> Non
 async def test_restart_mid_conversation_resumes(
     api: FakeBotApi, db_url: str, db: Database, clock: SettableClock
 ) -> None:
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
+    await import_example_roster(db, clock)
     async with running_bot(api, db_url, clock) as app:
         chat = await bind(api, app, STAFF, 681)
         await chat.send("/profile")

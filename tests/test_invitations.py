@@ -8,13 +8,11 @@ from bot.clock import SettableClock
 from bot.db.models import Binding
 from bot.db.session import Database
 from bot.services.invitations import Redeemed, issue_for_unbound, redeem
-from bot.services.roster import import_roster, read_roster
-from tests.conftest import EXAMPLE_ROSTER
+from tests.conftest import import_example_roster
 
 
 async def seed(db: Database, clock: SettableClock) -> None:
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
+    await import_example_roster(db, clock)
 
 
 async def issue(db: Database, clock: SettableClock, days: int = 14) -> dict[str, str]:

@@ -26,9 +26,8 @@ from bot.handlers.leak.notices import open_case, summary
 from bot.handlers.leak.report import ReporterAction
 from bot.handlers.leak.service import CaseInfo
 from bot.services import people
-from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
-from tests.conftest import EXAMPLE_ROSTER, TZ
+from tests.conftest import TZ, import_example_roster
 from tests.fakes.harness import bind, running_bot, settle
 from tests.fakes.local import Chat, LocalBot, local_bot
 
@@ -38,8 +37,7 @@ POLICY = Policy(escalation_contacts=(ESCALATION,))
 
 @pytest.fixture
 async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[BaomiApp]:
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
+    await import_example_roster(db, clock)
     async with running_bot(api, db_url, clock, policy=POLICY) as app:
         # Only this capability's sweeps: other duties' reminders would interleave with the chats read here.
         app.jobs.sweeps = [s for s in app.jobs.sweeps if s.name.startswith("leak_")]
@@ -48,8 +46,7 @@ async def app(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) 
 
 @pytest.fixture
 async def bot(db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[LocalBot]:
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
+    await import_example_roster(db, clock)
     async with local_bot(db_url, clock, policy=POLICY) as found:
         # Only this capability's sweeps: other duties' reminders would interleave with the chats read here.
         found.app.jobs.sweeps = [s for s in found.app.jobs.sweeps if s.name.startswith("leak_")]

@@ -20,6 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import bot
+from bot.cli import main
 from bot.handlers.duties.selfcheck import load_checklist
 from bot.handlers.pledges.catalog import load_catalog
 from bot.handlers.quiz.bank import load_bank
@@ -35,6 +36,9 @@ for name in names:
     texts.env.get_template(name + ".j2")
 print(len(names), len(load_bank(BANK_PATH).questions), len(load_catalog().catalog.versions), len(load_checklist()),
       len(read_roster(MESSAGES / "demo" / "roster.csv")))
+# The command line: the shipped bank checks, and the shipped migrations build a database.
+assert main(["quiz", "check"]) == 0
+assert main(["db", "upgrade"]) == 0
 """
 
 
@@ -76,10 +80,6 @@ def test_installed_from_the_wheel_it_runs_without_the_source_tree(wheel: Path, t
     checked = subprocess.run(
         [sys.executable, "-c", CHECK, str(target)], cwd=work, env=env, capture_output=True, text=True, check=True
     )
-    templates, questions, versions, items, people = map(int, checked.stdout.split())
+    templates, questions, versions, items, people = map(int, checked.stdout.splitlines()[0].split())
     assert templates > 300 and questions > 100 and versions >= 4 and items > 5 and people > 5
-    # The command line: the shipped bank checks, and the shipped migrations build a database.
-    for argv in (["quiz", "check"], ["db", "upgrade"]):
-        done = subprocess.run([sys.executable, "-m", "bot", *argv], cwd=work, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-    assert (work / "b.db").stat().st_size > 0
+    assert (work / "b.db").stat().st_size > 0  # built by the shipped migrations

@@ -26,11 +26,10 @@ from bot.handlers.pledges import catalog as pledge_catalog
 from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.flows import PAGE_CHARS
 from bot.handlers.pledges.rules import PledgeKind, PledgeState, fingerprint, pages
-from bot.handlers.pledges.service import DepartureInfo, Receipt
+from bot.handlers.pledges.service import DepartureInfo
 from bot.services import people
-from bot.services.roster import import_roster, read_roster
 from bot.texts import MESSAGES
-from tests.conftest import EXAMPLE_ROSTER, TZ
+from tests.conftest import TZ, import_example_roster
 from tests.fakes.local import Chat, LocalBot, local_bot
 
 OFFICER, HEAD, STAFF, UNCLASSIFIED = "E001", "E101", "E102", "E103"
@@ -64,23 +63,6 @@ async def records(app: BaomiApp, employee_id: str) -> list[PledgeRecord]:
         return list((await s.scalars(select(PledgeRecord).where(PledgeRecord.staff_id == sid))).all())
 
 
-def receipt_of(row: PledgeRecord) -> Receipt:
-    return Receipt(
-        row.id,
-        row.staff_id,
-        row.request_id,
-        PledgeKind(row.kind),
-        row.cycle,
-        row.version,
-        pledges.Outcome(row.outcome),
-        row.at,
-        row.text_hash,
-        row.hash,
-        row.signed_name,
-        row.channel,
-    )
-
-
 async def test_onboarding_pledge_signed_with_the_roster_name(bot: LocalBot) -> None:
     chat = await bot.bind(STAFF)
     assert chat.last["text"] == chat.t("pledge/onboarding_prompt", due=ONBOARDING_DUE)
@@ -91,7 +73,7 @@ async def test_onboarding_pledge_signed_with_the_roster_name(bot: LocalBot) -> N
     reply = await chat.send("陈 静")  # spaces a phone keyboard adds do not make another name
 
     [row] = await records(bot.app, STAFF)
-    assert reply["text"] == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=True)
+    assert reply["text"] == chat.t("pledge/receipt", receipt=pledges.receipt_of(row), fresh=True)
     assert (row.kind, row.outcome, row.version, row.cycle, row.channel) == ("onboarding", "signed", 1, 2026, "local")
     assert row.signed_name == "陈静" and "陈静" in row.text
     assert row.text_hash == hashlib.sha256(row.text.encode()).hexdigest()
@@ -104,12 +86,12 @@ async def test_onboarding_pledge_signed_with_the_roster_name(bot: LocalBot) -> N
 
     # Again: nothing to sign (the onboarding pledge covers the year), so the receipt.
     again = await chat.send("/pledge")
-    assert again["text"] == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=False)
+    assert again["text"] == chat.t("pledge/receipt", receipt=pledges.receipt_of(row), fresh=False)
     # A button of the finished conversation is answered as stale and changes nothing.
     await chat.press(w(chat, "agree"), last_page)
     assert len(await records(bot.app, STAFF)) == 1
     status = (await chat.send("/status"))["text"]
-    signed = receipt_of(row)
+    signed = pledges.receipt_of(row)
     annual = pledges.Standing(row.staff_id, PledgeKind.ANNUAL, None, PledgeState.SIGNED, ANNUAL_DUE, signed)
     onboarding = pledges.Standing(
         row.staff_id, PledgeKind.ONBOARDING, row.request_id, PledgeState.SIGNED, ONBOARDING_DUE, signed
@@ -134,7 +116,7 @@ async def test_a_wrong_name_three_times_signs_nothing(bot: LocalBot) -> None:
     assert (await chat.send("机密★1年"))["text"] == chat.t("guard/refused", category="marking")
     reply = await chat.send("杨帆")
     [row] = await records(bot.app, UNCLASSIFIED)
-    assert reply["text"] == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=True)
+    assert reply["text"] == chat.t("pledge/receipt", receipt=pledges.receipt_of(row), fresh=True)
     assert (row.kind, row.request_id, row.outcome) == ("annual", None, "signed")
 
 
@@ -145,7 +127,7 @@ async def test_decline_is_recorded_and_the_head_sees_it(bot: LocalBot) -> None:
     reply = await chat.press(w(chat, "decline"))
     [row] = await records(bot.app, UNCLASSIFIED)
     assert (row.kind, row.outcome, row.signed_name) == ("annual", "declined", None)
-    assert reply["text"] == chat.t("pledge/declined", receipt=receipt_of(row))
+    assert reply["text"] == chat.t("pledge/declined", receipt=pledges.receipt_of(row))
     team = (await head.send("/team"))["text"]
     # 陈静 has not bound (*): a reminder cannot reach her.
     assert "承诺书：0/3（0%）" in team and "未签承诺书（3）：刘洋、陈静*、杨帆（拒签）" in team
@@ -196,7 +178,7 @@ async def test_departure_started_by_an_officer_and_signed(bot: LocalBot) -> None
     reply = await chat.send("陈静")
     [row] = await records(bot.app, STAFF)
     assert row.kind == "departure" and row.request_id is not None
-    assert reply["text"] == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=True)
+    assert reply["text"] == chat.t("pledge/receipt", receipt=pledges.receipt_of(row), fresh=True)
     assert_shown(chat, shown, row.text)
     assert "2026年3月1日" in row.text and "2026年8月31日" in row.text  # the period, from the approval date
     async with bot.app.db.sessions() as s:
@@ -225,8 +207,7 @@ async def test_material_change_requires_a_new_signature_and_a_minor_edit_does_no
     )
     (root / "pledges" / "catalog.yaml").write_text(catalog, encoding="utf-8")
     monkeypatch.setattr(pledge_catalog, "ROOT", root)
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
+    await import_example_roster(db, clock)
     async with local_bot(db_url, clock) as bot:
         chat = await bot.bind(UNCLASSIFIED)
         await read_to_the_end(chat)
@@ -236,11 +217,15 @@ async def test_material_change_requires_a_new_signature_and_a_minor_edit_does_no
         assert v1.version == 1
 
         clock.set(datetime(2026, 4, 7, 10, 0, tzinfo=TZ))  # the minor edit is in force: still signed
-        assert (await chat.send("/pledge"))["text"] == chat.t("pledge/receipt", receipt=receipt_of(v1), fresh=False)
+        assert (await chat.send("/pledge"))["text"] == chat.t(
+            "pledge/receipt", receipt=pledges.receipt_of(v1), fresh=False
+        )
 
         clock.set(datetime(2026, 5, 12, 10, 0, tzinfo=TZ))  # the material change is in force: sign again
         sid = await staff_id(bot.app, UNCLASSIFIED)
-        resign = pledges.Standing(sid, PledgeKind.ANNUAL, None, PledgeState.RESIGN, date(2026, 6, 30), receipt_of(v1))
+        resign = pledges.Standing(
+            sid, PledgeKind.ANNUAL, None, PledgeState.RESIGN, date(2026, 6, 30), pledges.receipt_of(v1)
+        )
         status = (await chat.send("/status"))["text"]
         assert chat.t("pledge/status", cycle=2026, annual=resign, requests=[], today=date(2026, 5, 12)) in status
         assert (await bot.app.jobs.run_all())["renewals"] == 2  # the material change, and the quiz overdue since March

@@ -25,9 +25,8 @@ from bot.handlers.quiz import service as quiz
 from bot.handlers.quiz.bank import Bank, Question, QuestionType, draw_paper, load_bank
 from bot.handlers.quiz.flows import QuizFlow
 from bot.services import people
-from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
-from tests.conftest import EXAMPLE_ROSTER, TZ
+from tests.conftest import TZ, import_example_roster
 from tests.fakes import harness
 from tests.fakes.harness import bind, running_bot
 from tests.fakes.local import Chat, LocalBot, Message, local_bot
@@ -40,8 +39,7 @@ THINKING = 10  # seconds per question: well above the speed flag's minimum
 @pytest.fixture
 async def short_bot(db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[LocalBot]:
     """Five questions a paper, for the tests about what happens around a paper rather than in it."""
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
+    await import_example_roster(db, clock)
     async with local_bot(db_url, clock, Policy(quiz_questions=5)) as bot:
         yield bot
 
@@ -389,8 +387,7 @@ async def test_a_paper_in_progress_survives_a_restart(
     api: FakeBotApi, db_url: str, db: Database, clock: SettableClock
 ) -> None:
     """On the fake Bot API: the chat outlives the process."""
-    async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
+    await import_example_roster(db, clock)
     async with running_bot(api, db_url, clock) as app:
         chat = await bind(api, app, STAFF, 751)
         attempt = await start_paper(chat, app, STAFF)

@@ -3,20 +3,14 @@ without what was sent, and kept out of the inbox."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import datetime
-
 import pytest
 from sqlalchemy import select
 
 from bot.channels.wecom.crypto import MAX_CALLBACK_BYTES, WeComCrypto
-from bot.clock import SettableClock
-from bot.config import Settings
 from bot.db.models import InboxEvent
 from bot.db.session import Database
 from bot.server import Server
-from bot.testing.fake_wecom import FakeWeCom, serving
-from tests.conftest import TZ
+from bot.testing.fake_wecom import FakeWeCom
 
 SECRET_WORDS = "请勿外传的内容"
 TEXT_XML = (
@@ -24,20 +18,6 @@ TEXT_XML = (
     "<CreateTime>1772415660</CreateTime><MsgType><![CDATA[text]]></MsgType>"
     f"<Content><![CDATA[{SECRET_WORDS}]]></Content><MsgId>7315938762845716489</MsgId><AgentID>1000002</AgentID></xml>"
 )
-
-
-@pytest.fixture
-async def fake(clock: SettableClock) -> AsyncIterator[FakeWeCom]:
-    clock.set(datetime(2026, 3, 2, 9, 41, tzinfo=TZ))
-    async with FakeWeCom(clock) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def server(fake: FakeWeCom, db_url: str, clock: SettableClock) -> AsyncIterator[Server]:
-    settings = Settings(database_url=db_url, timezone=TZ, wecom=fake.settings())
-    async with serving(settings, clock, fake) as server:
-        yield server
 
 
 async def inbox(db: Database) -> list[InboxEvent]:

@@ -3,10 +3,6 @@ encrypted as WeCom does, its replies sent to the fake WeCom API — the same flo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import replace
-from datetime import datetime
-
 import pytest
 from sqlalchemy import select, update
 
@@ -16,34 +12,17 @@ from bot.config import Settings
 from bot.db.models import AuditLog, Binding, Conversation, InboxEvent, OutboxMessage, Staff
 from bot.db.session import Database
 from bot.server import Server
-from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_wecom import FakeWeCom, WeComChat, serving, settle
-from tests.conftest import EXAMPLE_ROSTER, TZ
+from tests.conftest import TZ, import_example_roster
 from tests.fakes.harness import bind, fake_api
 
 # Who has a WeCom account in the roster: the officer, a head, a member of staff (E103 has none).
 WECOM_IDS = {"E001": "WangJianGuo", "E101": "liuyang", "E102": "chenjing"}
 
 
-async def seed(db: Database, clock: SettableClock) -> None:
-    rows = [replace(r, wecom_userid=WECOM_IDS.get(r.employee_id)) for r in read_roster(EXAMPLE_ROSTER)]
-    async with db.transaction() as s:
-        await import_roster(s, rows, clock.now())
-
-
 @pytest.fixture
-async def fake(clock: SettableClock) -> AsyncIterator[FakeWeCom]:
-    clock.set(datetime(2026, 3, 2, 9, 41, tzinfo=TZ))  # clear of :00 and :30, when WeCom holds back pushes
-    async with FakeWeCom(clock) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def server(fake: FakeWeCom, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[Server]:
-    await seed(db, clock)
-    settings = Settings(database_url=db_url, timezone=TZ, wecom=fake.settings())
-    async with serving(settings, clock, fake) as server:
-        yield server
+def wecom_ids() -> dict[str, str]:
+    return WECOM_IDS
 
 
 async def _staff_id(db: Database, employee_id: str) -> int:
@@ -214,7 +193,7 @@ async def test_a_retried_callback_is_processed_once(fake: FakeWeCom, server: Ser
 async def test_a_person_bound_on_both_channels_sees_one_conversation(
     fake: FakeWeCom, db_url: str, db: Database, clock: SettableClock
 ) -> None:
-    await seed(db, clock)
+    await import_example_roster(db, clock, WECOM_IDS)
     async with fake_api() as api:
         settings = Settings(
             database_url=db_url,

@@ -5,9 +5,7 @@ flow code as on Telegram. Each test checks what WeCom delivered and what the dat
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
-from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +13,6 @@ from sqlalchemy import select
 from bot.app import BaomiApp
 from bot.channels.wecom.channel import read_key
 from bot.clock import SettableClock
-from bot.config import Settings
 from bot.db.models import Conversation, OutboxMessage, Staff
 from bot.db.models_broadcast import Broadcast, BroadcastRecipient
 from bot.db.models_leak import LeakCase, LeakCaseEvent, LeakReporter
@@ -30,42 +27,32 @@ from bot.handlers.leak.notices import summary
 from bot.handlers.leak.service import CaseInfo
 from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.flows import PAGE_CHARS
-from bot.handlers.pledges.rules import PledgeKind, fingerprint, pages
-from bot.handlers.pledges.service import Receipt
+from bot.handlers.pledges.rules import fingerprint, pages
 from bot.handlers.quiz import service as quiz
 from bot.handlers.quiz.bank import QuestionType, load_bank
-from bot.services.roster import import_roster, read_roster
-from bot.testing.fake_wecom import FakeWeCom, Message, WeComChat, serving, settle
-from tests.conftest import EXAMPLE_ROSTER, TZ
+from bot.server import Server
+from bot.testing.fake_wecom import FakeWeCom, Message, WeComChat, settle
+from tests.conftest import TZ
 
 BANK = load_bank(quiz.BANK_PATH)
 # The roster's WeCom accounts here: both officers, a head, two members of staff (E103 has none: never reachable).
 WECOM_IDS = {"E001": "WangJianGuo", "E002": "lixiuying", "E101": "liuyang", "E102": "chenjing", "E201": "zhaolei"}
+
+
 # Seconds per question: above the speed flag's minimum, and slow enough that two multiple-choice questions with
 # every option toggled stay under WeCom's 30 messages a minute to one member (faster, the channel defers replies).
 THINKING = 40
 TEXT = "请各科室于本周五前完成保密自查，并报保密办。"
 
 
-async def seed(db: Database, clock: SettableClock) -> None:
-    rows = [replace(r, wecom_userid=WECOM_IDS.get(r.employee_id)) for r in read_roster(EXAMPLE_ROSTER)]
-    async with db.transaction() as s:
-        await import_roster(s, rows, clock.now())
+@pytest.fixture
+def wecom_ids() -> dict[str, str]:
+    return WECOM_IDS
 
 
 @pytest.fixture
-async def fake(clock: SettableClock) -> AsyncIterator[FakeWeCom]:
-    clock.set(datetime(2026, 3, 2, 9, 41, tzinfo=TZ))  # clear of :00 and :30, when WeCom holds back pushes
-    async with FakeWeCom(clock) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def server(fake: FakeWeCom, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[WeComServer]:
-    await seed(db, clock)
-    settings = Settings(database_url=db_url, timezone=TZ, wecom=fake.settings())
-    async with serving(settings, clock, fake) as running:
-        yield WeComServer(fake, running.app)
+def wecom(fake: FakeWeCom, server: Server) -> WeComServer:
+    return WeComServer(fake, server.app)
 
 
 class WeComServer:
@@ -127,26 +114,9 @@ def live_labels(chat: WeComChat) -> set[str]:
     return {label for m in chat.messages if m.disabled is None for label in m.labels}
 
 
-def receipt_of(row: PledgeRecord) -> Receipt:
-    return Receipt(
-        row.id,
-        row.staff_id,
-        row.request_id,
-        PledgeKind(row.kind),
-        row.cycle,
-        row.version,
-        pledges.Outcome(row.outcome),
-        row.at,
-        row.text_hash,
-        row.hash,
-        row.signed_name,
-        row.channel,
-    )
-
-
 # --- the pledge -----------------------------------------------------------------------------------------
-async def test_pledge_read_agreed_and_signed_on_wecom(server: WeComServer, db: Database) -> None:
-    chat = server.chat("chenjing")
+async def test_pledge_read_agreed_and_signed_on_wecom(wecom: WeComServer, db: Database) -> None:
+    chat = wecom.chat("chenjing")
 
     def w(key: str) -> str:
         return chat.t("pledge/word", key=key)
@@ -179,7 +149,9 @@ async def test_pledge_read_agreed_and_signed_on_wecom(server: WeComServer, db: D
     assert (row.kind, row.outcome, row.version, row.cycle, row.channel) == ("onboarding", "signed", 1, 2026, "wecom")
     assert row.signed_name == "陈静" and "陈静" in row.text and conv is None
     assert row.text_hash == hashlib.sha256(row.text.encode()).hexdigest()
-    assert reply.msgtype == "text" and reply.text == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=True)
+    assert reply.msgtype == "text" and reply.text == chat.t(
+        "pledge/receipt", receipt=pledges.receipt_of(row), fresh=True
+    )
     assert fingerprint(row.text_hash) in reply.text
     # What was stored and signed is exactly what WeCom showed, page by page.
     bodies = pages(row.text, PAGE_CHARS)
@@ -188,7 +160,7 @@ async def test_pledge_read_agreed_and_signed_on_wecom(server: WeComServer, db: D
         for i, b in enumerate(bodies)
     ]
     # Asked again: nothing more to sign, the receipt.
-    assert (await chat.send("/pledge")).text == chat.t("pledge/receipt", receipt=receipt_of(row), fresh=False)
+    assert (await chat.send("/pledge")).text == chat.t("pledge/receipt", receipt=pledges.receipt_of(row), fresh=False)
     assert_protected(chat)
 
 
@@ -223,9 +195,9 @@ async def latest_attempt(db: Database, employee_id: str) -> QuizAttempt:
 
 
 async def test_full_quiz_paper_answered_with_card_buttons(
-    server: WeComServer, db: Database, clock: SettableClock
+    wecom: WeComServer, db: Database, clock: SettableClock
 ) -> None:
-    chat = await server.bound("chenjing")
+    chat = await wecom.bound("chenjing")
     intro = await chat.send("/quiz")
     assert text_before(chat, intro) == chat.t("quiz/intro", count=20, minutes=20, pass_mark=80, excellent_mark=95)
     start = chat.last_card
@@ -296,9 +268,9 @@ async def case_info(db: Database, number: str) -> CaseInfo:
     return info
 
 
-async def test_leak_report_filed_and_the_wecom_officers_alerted(server: WeComServer, db: Database) -> None:
-    officers = [await server.bound("WangJianGuo"), await server.bound("lixiuying")]
-    reporter = server.chat("chenjing")
+async def test_leak_report_filed_and_the_wecom_officers_alerted(wecom: WeComServer, db: Database) -> None:
+    officers = [await wecom.bound("WangJianGuo"), await wecom.bound("lixiuying")]
+    reporter = wecom.chat("chenjing")
 
     def lb(key: str) -> str:
         return reporter.t("report/label", key=key)
@@ -368,10 +340,10 @@ async def test_leak_report_filed_and_the_wecom_officers_alerted(server: WeComSer
 
 # --- a broadcast ----------------------------------------------------------------------------------------
 async def test_broadcast_sent_from_wecom_and_acknowledged_in_wecom(
-    server: WeComServer, db: Database, clock: SettableClock
+    wecom: WeComServer, db: Database, clock: SettableClock
 ) -> None:
-    officer = await server.bound("WangJianGuo")
-    head, reader = await server.bound("liuyang"), await server.bound("chenjing")
+    officer = await wecom.bound("WangJianGuo")
+    head, reader = await wecom.bound("liuyang"), await wecom.bound("chenjing")
     assert (await officer.send("/broadcast")).text == officer.t("broadcast/ask_text", limit=1500)
     await officer.send(TEXT)
     assert "基础教育科" in live_labels(officer)
@@ -380,7 +352,7 @@ async def test_broadcast_sent_from_wecom_and_acknowledged_in_wecom(
     await officer.press(officer.t("broadcast/btn_ack_days", days=1))
     preview = officer.last_card
     deadline = clock.now().astimezone(TZ).replace(hour=18, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    notice = notice_text(server.app.texts, "zh", TEXT, "王建国", clock.now(), deadline)
+    notice = notice_text(wecom.app.texts, "zh", TEXT, "王建国", clock.now(), deadline)
     assert notice in text_before(officer, preview)
     await officer.press(officer.t("broadcast/btn_send"))
     assert preview.disabled == "✓ " + officer.t("broadcast/btn_send")
@@ -390,8 +362,8 @@ async def test_broadcast_sent_from_wecom_and_acknowledged_in_wecom(
     report = officer.t("broadcast/report", id=1, tally=final, missed=missed, limit=30, ack_required=True)
     # The report is queued by the progress sweep that the dispatcher runs itself once the last row is recorded;
     # settle() can return while that sweep is still running, so wait (event-driven) for WeCom to receive it.
-    await server.fake.wait_for(lambda fake: report in [m.text for m in fake.messages(officer.user)])
-    await settle(server.app)
+    await wecom.fake.wait_for(lambda fake: report in [m.text for m in fake.messages(officer.user)])
+    await settle(wecom.app)
     assert officer.last.text == report
 
     # Each WeCom recipient reads the notice in a protected text, 已阅 on the card under it.

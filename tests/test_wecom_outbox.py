@@ -4,7 +4,6 @@ quotas, the :00/:30 rule and resending after a crash."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
@@ -37,21 +36,8 @@ async def queue(db: Database, clock: SettableClock, staff_ids: list[int], text: 
 
 
 @pytest.fixture
-async def fake(clock: SettableClock) -> AsyncIterator[FakeWeCom]:
-    clock.set(datetime(2026, 3, 2, 9, 41, 10, tzinfo=TZ))
-    async with FakeWeCom(clock) as fake:
-        yield fake
-
-
-@pytest.fixture
 def settings(fake: FakeWeCom, db_url: str) -> Settings:
     return Settings(database_url=db_url, timezone=TZ, wecom=fake.settings())
-
-
-@pytest.fixture
-async def server(fake: FakeWeCom, settings: Settings, clock: SettableClock) -> AsyncIterator[Server]:
-    async with serving(settings, clock, fake) as server:
-        yield server
 
 
 async def statuses(db: Database) -> Counter[str]:

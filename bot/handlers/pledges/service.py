@@ -61,7 +61,8 @@ class Receipt:
         return fingerprint(self.text_hash)
 
 
-def _receipt(row: PledgeRecord) -> Receipt:
+def receipt_of(row: PledgeRecord) -> Receipt:
+    """The receipt of a stored record, as the person is shown it."""
     return Receipt(
         row.id,
         row.staff_id,
@@ -196,7 +197,7 @@ async def annual_standings(
         due = due_by_state.get(state)
         if due is None:
             due = due_by_state[state] = annual_due(policy, catalog, cycle, judged_on, state, calendar)
-        receipt = _receipt(shown) if shown is not None else None
+        receipt = receipt_of(shown) if shown is not None else None
         out[staff_id] = Standing(staff_id, PledgeKind.ANNUAL, None, state, due, receipt)
     return out
 
@@ -238,7 +239,7 @@ async def request_standings(
             state, shown = PledgeState.DECLINED, latest[request.id]
         else:
             state, shown = PledgeState.PENDING, None
-        receipt = _receipt(shown) if shown is not None else None
+        receipt = receipt_of(shown) if shown is not None else None
         out.append(
             Standing(request.staff_id, PledgeKind(request.kind), request.id, state, request.due_on, receipt, title)
         )
@@ -292,7 +293,7 @@ async def latest_signed(session: AsyncSession, staff_id: int) -> Receipt | None:
         .order_by(PledgeRecord.id.desc())
         .limit(1)
     )
-    return None if row is None else _receipt(row)
+    return None if row is None else receipt_of(row)
 
 
 async def signed_record(
@@ -303,7 +304,7 @@ async def signed_record(
     if record_id is not None:
         query = query.where(PledgeRecord.id == record_id)
     row = await session.scalar(query.order_by(PledgeRecord.id.desc()).limit(1))
-    return None if row is None else (_receipt(row), row.text)
+    return None if row is None else (receipt_of(row), row.text)
 
 
 # --- the chain -------------------------------------------------------------------------------------------
@@ -354,7 +355,7 @@ async def _append(
     )
     session.add(row)
     await session.flush()
-    return _receipt(row)
+    return receipt_of(row)
 
 
 async def sign(
