@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from sqlalchemy import select
 
 from bot.app import BaomiApp, build_app
+from bot.channels.telegram.channel import CHANNEL as TELEGRAM
 from bot.clock import SystemClock
 from bot.config import ConfigError, sqlite_url
 from bot.core.cli import CliEnv
@@ -139,7 +140,7 @@ class ConsoleSession:
                 return False
             user_id = CONSOLE_USER_BASE + staff.id
             bound = await s.scalar(
-                select(Binding.id).where(Binding.channel == "telegram", Binding.channel_user_id == str(user_id))
+                select(Binding.id).where(Binding.channel == TELEGRAM, Binding.channel_user_id == str(user_id))
             )
             code = None if bound else (await issue_for(s, staff.id, self.app.clock.now(), 1)).code
         self.user_id = user_id

@@ -74,9 +74,10 @@ class Engine:
         handled = 0
         while True:
             count = await self._process_batch()
-            if count == 0:
-                return handled
             handled += count
+            # A short batch took all there was: rows stored since then woke the loop, which comes back for them.
+            if count < BATCH:
+                return handled
 
     async def has_pending(self) -> bool:
         async with self.db.sessions() as session:

@@ -44,7 +44,6 @@ class Server:
         self._runner = runner
         self.host = host
         self.port = runner.addresses[0][1]
-        log.info("serving on %s:%s", host, self.port)
 
     @property
     def url(self) -> str:
@@ -80,6 +79,7 @@ async def serve(app: BaomiApp, host: str, port: int, stop: asyncio.Event) -> Non
         await app.migrate()  # before anything is taken into the inbox
         await server.start(host, port)
         await app.start(stop)
+        log.info("serving on %s:%s", host, server.port)  # everything runs: /healthz answers 200 from now on
         await stop.wait()
         log.info("stopping")
     finally:

@@ -144,7 +144,3 @@ class Channel(Protocol):
     def routes(self) -> list[Route]:
         """HTTP endpoints for `baomi serve`."""
         return []
-
-    def health(self) -> dict[str, str]:
-        """Extra health lines for /healthz (name: state); a state other than "ok" or "alive" is unhealthy."""
-        return {}

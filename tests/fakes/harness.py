@@ -41,6 +41,7 @@ async def running_bot(
         database_url=db_url, timezone=TZ, telegram_token=TOKEN, telegram_api_url=api.base_url, policy=policy or Policy()
     )
     app = build_app(settings, clock)
+    app.migrated = True  # the fixtures build every database with Alembic
     stop = asyncio.Event()
     await app.start(stop)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -27,6 +28,7 @@ class Item:
     text: str
 
 
+@functools.lru_cache(maxsize=4)
 def load_checklist(path: Path = CHECKLIST) -> tuple[Item, ...]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     return tuple(Item(str(i["id"]), str(i["text"])) for i in raw["items"])

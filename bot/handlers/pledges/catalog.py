@@ -37,8 +37,14 @@ def _texts(root: Path, timezone: ZoneInfo) -> Texts:
 
 
 def load_catalog(root: Path | None = None) -> PledgeBook:
-    """Read and check the catalogue; a broken one stops the bot at start rather than at the first /pledge."""
+    """Read and check the catalogue; a broken one stops the bot at start rather than at the first /pledge. Read
+    once for each version of the file."""
     base = root or ROOT
+    return _load_catalog(base, (base / CATALOG_FILE).stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load_catalog(base: Path, version: int) -> PledgeBook:
     raw = yaml.safe_load((base / CATALOG_FILE).read_text(encoding="utf-8"))
     versions = []
     for kind_name, entries in raw.items():
