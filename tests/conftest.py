@@ -78,9 +78,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def create_postgres(url: str) -> None:
-    """Create the worker's database next to the configured one, unless it exists."""
-    base, name = BASE_PG_URL, url.rsplit("/", 1)[1]
-    engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    """Create the database of `url` on its server, unless it exists (through the server's `postgres` database,
+    so that BAOMI_TEST_PG_URL may name one that does not exist yet)."""
+    server, name = url.rsplit("/", 1)
+    engine = create_async_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     async with engine.connect() as conn:
         found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
         if not found:
@@ -90,8 +91,7 @@ async def create_postgres(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_ready() -> str:
-    if PG_URL != BASE_PG_URL:
-        asyncio.run(create_postgres(PG_URL))
+    asyncio.run(create_postgres(PG_URL))
     asyncio.run(reset_postgres(PG_URL))
     asyncio.run(upgrade(PG_URL))
     return PG_URL
