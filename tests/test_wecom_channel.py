@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from bot.core.events import Attachment, AttachmentKind, Command, Press, Text
 
 from bot.channels.wecom.channel import (
     CARD_BUTTONS,
@@ -24,8 +23,9 @@ from bot.channels.wecom.channel import (
     plan,
     split_text,
 )
+from bot.core.channel import Operation
+from bot.core.events import Attachment, AttachmentKind, Command, Press, Text
 from bot.core.flow import Priority
-from bot.outbox import Operation
 
 T0 = datetime(2026, 3, 2, 1, 41, tzinfo=UTC)  # 09:41 in Beijing
 
