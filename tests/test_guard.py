@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ from bot.domain.guard import (
     GuardCategory,
     GuardVerdict,
     check_text,
-    text_fingerprint,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -259,20 +257,3 @@ def test_terms_are_normalised_like_the_text() -> None:
 def test_terms_may_be_given_as_a_one_shot_iterable() -> None:
     assert check_text("阅后收回", terms=iter(["阅后收回"])).category is GuardCategory.TERM
 
-
-def test_fingerprint_is_the_sha256_of_the_nfc_text() -> None:
-    text = "在地铁上遗失了一个U盘"
-    assert text_fingerprint(text) == hashlib.sha256(text.encode("utf-8")).hexdigest()
-    assert text_fingerprint("caf\u00e9") == text_fingerprint("cafe\u0301")
-    assert text_fingerprint("caf\u00e9") == hashlib.sha256("caf\u00e9".encode()).hexdigest()
-
-
-def test_fingerprint_distinguishes_texts_and_hides_the_content() -> None:
-    marked = "机密★10年"
-    fingerprint = text_fingerprint(marked)
-    assert len(fingerprint) == 64
-    assert set(fingerprint) <= set("0123456789abcdef")
-    assert "机密" not in fingerprint
-    assert fingerprint != text_fingerprint("机密★20年")
-    # NFC, not NFKC: a full-width variant is a different text to log.
-    assert text_fingerprint("机密★１０年") != fingerprint

@@ -7,7 +7,6 @@ what was lost without the bot refusing the report.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -107,7 +106,3 @@ def check_text(text: str, extra_terms: Iterable[str] = (), terms: Iterable[str] 
             return _TERM
     return _OK
 
-
-def text_fingerprint(text: str) -> str:
-    """Identify a refused text in the log without writing its content there."""
-    return hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8")).hexdigest()
