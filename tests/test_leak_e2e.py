@@ -385,10 +385,12 @@ async def test_officer_sets_status_and_the_reporter_is_told(bot: LocalBot) -> No
 
 
 async def test_withheld_reporter_is_relayed_both_ways_and_revealed_on_request(
-    bot: LocalBot, tmp_path: Path, db_url: str
+    bot: LocalBot, tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     officer, other_officer = await bot.bind("E001"), await bot.bind("E002")
     reporter = await bot.bind("E003")
+    caplog.set_level(logging.DEBUG, logger="baomi")
+    caplog.clear()
     await file_report(reporter, kind="others", place="会议室", carrier="talk", name="hide")
     case = await case_info(bot.app, "BM-2026-0001")
     assert case.report.name_withheld and case.reporter_name is None
@@ -409,6 +411,18 @@ async def test_withheld_reporter_is_relayed_both_ways_and_revealed_on_request(
     await officer.press(lb(officer, "btn.reply"), officer.last)
     await officer.send("谢谢，已收到")
     assert reporter.last["text"] == reporter.t("report/office_message", case=case, message="谢谢，已收到")
+
+    # No log line ties the reporter to the case: the steps of /report and of the reply are logged without a person
+    # (the officers' steps are not).
+    async with bot.app.db.sessions() as s:
+        ids = {employee_id: staff_id for employee_id, staff_id in await s.execute(select(Staff.employee_id, Staff.id))}
+    lines = [r.getMessage() for r in caplog.records]
+    assert not [line for line in lines if re.search(rf"staff {ids['E003']}\b", line)]
+    assert sum("in an anonymous flow" in line for line in lines) == 13
+    assert any("press lkr:reply in an anonymous flow" in line for line in lines)
+    assert any(re.search(rf"press lka:\w+ from staff {ids['E001']}\b", line) for line in lines)
+    await reporter.send("/status")  # outside the report, the reporter is logged as anyone else
+    assert any(re.search(rf"command /status from staff {ids['E003']}\b", r.getMessage()) for r in caplog.records)
 
     await officer.press(lb(officer, "btn.reveal"))
     revealed = await officer.press(lb(officer, "btn.reveal_yes"))
