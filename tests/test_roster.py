@@ -288,10 +288,11 @@ def test_rows_beyond_the_cap_stop_the_reading(tmp_path: Path) -> None:
 
 
 def test_a_row_of_too_many_cells_is_refused_before_openpyxl_builds_it(tmp_path: Path) -> None:
-    wide = '<row r="2">' + "<c/>" * (MAX_CELLS_PER_ROW + 1) + "</row>"
-    path = xlsx_with_sheet(tmp_path / "wide.xlsx", sheet(HEADER + wide))
+    # The wide row has no number of its own: it is the one after row 2, as openpyxl counts.
+    wide = "<row>" + '<c r="A3"/>' * (MAX_CELLS_PER_ROW + 1) + "</row>"
+    path = xlsx_with_sheet(tmp_path / "wide.xlsx", sheet(HEADER + row(2, "E1", "王", "办", "一般", "staff") + wide))
     assert rejected(path) == {
-        2: f"这一行超过 {MAX_CELLS_PER_ROW} 个单元格(含空单元格),文件可能已损坏;请把名单复制到新的工作簿后再导入"
+        3: f"这一行超过 {MAX_CELLS_PER_ROW} 个单元格(含空单元格),文件可能已损坏;请把名单复制到新的工作簿后再导入"
     }
 
 

@@ -129,7 +129,7 @@ def _unsafe_xlsx(path: Path) -> RowError | None:
                     with archive.open(member) as stream:
                         if (line := _too_wide_row(stream)) is not None:
                             return RowError(line, RowCode.ROW_TOO_WIDE, {"limit": MAX_CELLS_PER_ROW})
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, expat.ExpatError):
+    except Exception:  # no zip, no XML, encrypted, damaged: openpyxl says so next, as UNREADABLE_XLSX
         return None
     return None
 
@@ -142,21 +142,22 @@ class _Found(Exception):
 def _too_wide_row(stream: IO[bytes]) -> int | None:
     """The line of the first row with more than MAX_CELLS_PER_ROW cells, among the rows the reader would read."""
     parser = expat.ParserCreate(namespace_separator=" ")
-    rows = cells = 0
+    rows = cells = line = 0
 
     def start(name: str, attributes: dict[str, str]) -> None:
-        nonlocal rows, cells
+        nonlocal rows, cells, line
         local = name.rpartition(" ")[2]
         if local == "row":
             rows += 1
             cells = 0
+            number = attributes.get("r", "")
+            line = int(number) if number.isdigit() else line + 1  # as openpyxl numbers them
             if rows > MAX_ROWS + 2:
                 raise _Found(None)  # beyond what the reader takes
         elif local == "c":
             cells += 1
             if cells > MAX_CELLS_PER_ROW:
-                number = attributes.get("r", "")
-                raise _Found(int(number) if number.isdigit() else rows)
+                raise _Found(line)
 
     parser.StartElementHandler = start
     try:
