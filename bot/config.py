@@ -78,7 +78,12 @@ class Policy:
     missing_carrier_days_other: int = 60
     escalation_contacts: tuple[str, ...] = ()
     invitation_valid_days: int = 14
+    # Handling stamps refused on top of the guard's defaults (bot/domain/guard.py), where they stand as a stamp.
     guard_extra_terms: tuple[str, ...] = ()
+    # 第十条: 每年编列花名册，由办公室负责管理. The 花名册 names every core and important person with their level;
+    # /export in the chat leaves it out (a chat history on a phone is no place for it) unless this is on, and
+    # `baomi export roster` gives it from the command line either way.
+    roster_export_in_chat: bool = False
 
     @classmethod
     def from_toml(cls, path: Path) -> Policy:
@@ -102,7 +107,11 @@ class Policy:
 
 
 def _coerce(key: str, value: Any, current: Any, source: str) -> Any:
-    if isinstance(current, bool) or current is None:
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {key} must be true or false")
+        return value
+    if current is None:
         return value
     if isinstance(current, time):
         if isinstance(value, time):

@@ -199,15 +199,20 @@ class Engine:
                     payload={"message_id": inbound.message_id},
                     priority=Priority.INTERACTIVE,
                 )
-        # One line per event, never with what was typed.
-        log.info("%s %s from %s", inbound.channel, describe(event), f"staff {person.id}" if person else "a stranger")
         if person is None:
+            log.info("%s %s from a stranger", inbound.channel, describe(event))
             await self._stranger(session, inbound)
             return
         if preloaded is not None and person.id in preloaded.conversations:
             conv = preloaded.conversations.pop(person.id)
         else:
             conv = await session.get(Conversation, person.id)
+        # One line per event, never with what was typed; nor with who sent it when it goes to a flow whose people
+        # may withhold their name (a reporter's steps at the case's timestamps would name them).
+        if self._anonymous(event, conv):
+            log.info("%s %s in an anonymous flow", inbound.channel, describe(event))
+        else:
+            log.info("%s %s from staff %s", inbound.channel, describe(event), person.id)
         ctx = FlowContext(
             session,
             now,
@@ -235,6 +240,19 @@ class Engine:
             self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/attachment_refused"))), None, None)
         else:
             self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/not_understood"))), None, None)
+
+    def _anonymous(self, event: Command | Text | Press | Attachment, conv: Conversation | None) -> bool:
+        """Whether the event goes to a flow or action that keeps its people out of the log: the command's flow,
+        the button's prefix, else the conversation the person is in."""
+        registry = self.registry
+        if isinstance(event, Text) and (entry := registry.by_alias.get(event.text.strip())):
+            return entry.flow.name in registry.anonymous_flows
+        if isinstance(event, Command):
+            entry = registry.lookup(event.name)
+            return entry is not None and entry.flow.name in registry.anonymous_flows
+        if isinstance(event, Press):
+            return event.data.split(":", 1)[0] in registry.anonymous_prefixes
+        return conv is not None and conv.flow in registry.anonymous_flows
 
     async def _stranger(self, session: AsyncSession, inbound: Inbound) -> None:
         event = inbound.event

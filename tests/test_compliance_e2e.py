@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from bot.app import BaomiApp
 from bot.clock import SettableClock
-from bot.config import Settings
+from bot.config import Policy, Settings
 from bot.core.sweep import Sweep
 from bot.db.models import Conversation, OutboxMessage, SentLog, Staff
 from bot.db.session import Database
@@ -24,9 +24,9 @@ from bot.handlers.pledges import service as pledges
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.fake_wecom import FakeWeCom, WeComChat, serving
-from tests.conftest import EXAMPLE_ROSTER, TZ
+from tests.conftest import EXAMPLE_ROSTER, TZ, import_example_roster
 from tests.fakes.harness import bind
-from tests.fakes.local import Chat, LocalBot
+from tests.fakes.local import Chat, LocalBot, local_bot
 
 # 办公室: E001 officer and head, E002 officer, E003. 基础教育科: E101 head, E102, E103. 考试院: E201 head, E202–E204.
 OTHER_DEPARTMENTS = ("王建国", "李秀英", "张伟", "赵磊", "黄丽", "周杰", "吴敏", "孙强", "马琳")
@@ -183,14 +183,12 @@ async def test_officer_dashboard_sends_the_chart_and_the_list(api: FakeBotApi, a
     assert "保密教育 3/3" in text and "载体清查未确认 · 未结案件 0" in text
 
 
-async def test_export_sends_the_workbook(bot: LocalBot) -> None:
+async def test_export_sends_the_workbook_and_keeps_the_roster_off_the_chat(bot: LocalBot) -> None:
     officer = await bot.bind("E001")
-    roster = await officer.send("/export")
-    # The 花名册 last: the roster's core and important people (E001, E002, E101, E201, E202, E203, E301).
-    assert roster.file is not None and roster.file[0] == "roster-2026.xlsx"
-    assert roster["text"] == officer.t("dashboard/roster_caption", year=2026, count=7)
-    listed = load_workbook(io.BytesIO(officer.file(roster))).worksheets[0]
-    assert listed.max_row == 1 + 7
+    note = await officer.send("/export")
+    # The 花名册 names every classified person with their level: by default the chat gets a pointer to the CLI.
+    assert note.file is None
+    assert note["text"] == officer.t("dashboard/roster_by_cli", year=2026)
     sent = officer.bot_messages[-2]
     assert sent.file is not None and sent.file[0] == "compliance-2026-03-02.xlsx"
     assert sent["text"] == officer.t("dashboard/export_caption", day=date(2026, 3, 2), departments=4, people=12)
@@ -199,6 +197,26 @@ async def test_export_sends_the_workbook(bot: LocalBot) -> None:
     summary = book.worksheets[0]
     names = {row[0] for row in summary.iter_rows(min_row=2, values_only=True)}
     assert {"办公室", "基础教育科", "考试院", "人事科"} <= names
+    async with bot.app.db.sessions() as s:
+        files = [
+            p["document"]["filename"] for p in (await s.scalars(select(OutboxMessage.payload))).all() if "document" in p
+        ]
+    assert files == ["compliance-2026-03-02.xlsx"]
+
+
+async def test_export_sends_the_roster_too_when_the_policy_allows(
+    db_url: str, db: Database, clock: SettableClock
+) -> None:
+    await import_example_roster(db, clock)
+    async with local_bot(db_url, clock, policy=Policy(roster_export_in_chat=True)) as bot:
+        officer = await bot.bind("E001")
+        roster = await officer.send("/export")
+    # The 花名册 last: the roster's core and important people (E001, E002, E101, E201, E202, E203, E301).
+    assert roster.file is not None and roster.file[0] == "roster-2026.xlsx"
+    assert roster["text"] == officer.t("dashboard/roster_caption", year=2026, count=7)
+    listed = load_workbook(io.BytesIO(officer.file(roster))).worksheets[0]
+    assert listed.max_row == 1 + 7
+    assert officer.bot_messages[-2].file[0] == "compliance-2026-03-02.xlsx"  # type: ignore[index]
 
 
 # --- the weekly digest ----------------------------------------------------------------------------------

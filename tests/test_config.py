@@ -33,8 +33,13 @@ def test_env_beats_dotenv(tmp_path: Path) -> None:
 
 def test_policy_file_overrides(tmp_path: Path) -> None:
     f = tmp_path / "policy.toml"
-    f.write_text('quiz_pass_mark = 85\nworking_hours_start = "08:30"\ninventory_deadlines = [[6, 30], [12, 20]]\n')
+    f.write_text(
+        'quiz_pass_mark = 85\nworking_hours_start = "08:30"\ninventory_deadlines = [[6, 30], [12, 20]]\n'
+        "roster_export_in_chat = true\n"
+    )
     s = Settings.from_env({"BAOMI_POLICY_FILE": str(f)}, workdir=tmp_path)
+    assert not Policy().roster_export_in_chat  # the 花名册 stays off the chat unless the bureau says so
+    assert s.policy.roster_export_in_chat
     assert s.policy.quiz_pass_mark == 85
     assert s.policy.working_hours_start == time(8, 30)
     assert s.policy.inventory_deadlines == ((6, 30), (12, 20))
@@ -46,6 +51,7 @@ def test_policy_file_overrides(tmp_path: Path) -> None:
         ("quiz_pass_mrk = 85\n", "unknown policy setting 'quiz_pass_mrk'"),
         ("quiz_pass_mark = 'high'\n", "must be a int"),
         ("quiz_pass_mark = \n", "not valid TOML"),
+        ("roster_export_in_chat = 'no'\n", "roster_export_in_chat must be true or false"),
     ],
 )
 def test_bad_policy_file(tmp_path: Path, content: str, message: str) -> None:

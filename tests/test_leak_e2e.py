@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
+import unicodedata
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
@@ -20,7 +23,6 @@ from bot.core.flow import FlowContext
 from bot.db.models import AuditLog, Conversation, OutboxMessage, Staff
 from bot.db.models_leak import LeakCase, LeakCaseEvent, LeakReporter
 from bot.db.session import Database
-from bot.domain.guard import text_fingerprint
 from bot.handlers.leak import service as leak
 from bot.handlers.leak.notices import open_case, summary
 from bot.handlers.leak.report import ReporterAction
@@ -263,8 +265,12 @@ async def test_attachments_and_marked_texts_never_enter(
     for fragment in ("拍到的页面", "名单.pdf", "转发的通知全文", "★10年", "〔2026〕3号"):
         assert fragment not in seen
         assert fragment not in caplog.text
+    # The guard logs the category alone: no hash a refused text could be recovered from, and not who typed it.
+    guard_lines = [r.getMessage() for r in caplog.records if r.name == "baomi.guard"]
+    assert guard_lines == [f"refused a text: {c}" for c in ("marking", "doc_number", "doc_number")]
     for text in (marked, numbered):
-        assert text_fingerprint(text) in caplog.text  # only the category and a hash are logged
+        for form in ("NFC", "NFKC"):
+            assert hashlib.sha256(unicodedata.normalize(form, text).encode()).hexdigest() not in caplog.text
 
 
 async def test_alerts_repeat_and_escalate_until_acknowledged(bot: LocalBot, clock: SettableClock) -> None:
@@ -379,10 +385,12 @@ async def test_officer_sets_status_and_the_reporter_is_told(bot: LocalBot) -> No
 
 
 async def test_withheld_reporter_is_relayed_both_ways_and_revealed_on_request(
-    bot: LocalBot, tmp_path: Path, db_url: str
+    bot: LocalBot, tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     officer, other_officer = await bot.bind("E001"), await bot.bind("E002")
     reporter = await bot.bind("E003")
+    caplog.set_level(logging.DEBUG, logger="baomi")
+    caplog.clear()
     await file_report(reporter, kind="others", place="会议室", carrier="talk", name="hide")
     case = await case_info(bot.app, "BM-2026-0001")
     assert case.report.name_withheld and case.reporter_name is None
@@ -403,6 +411,18 @@ async def test_withheld_reporter_is_relayed_both_ways_and_revealed_on_request(
     await officer.press(lb(officer, "btn.reply"), officer.last)
     await officer.send("谢谢，已收到")
     assert reporter.last["text"] == reporter.t("report/office_message", case=case, message="谢谢，已收到")
+
+    # No log line ties the reporter to the case: the steps of /report and of the reply are logged without a person
+    # (the officers' steps are not).
+    async with bot.app.db.sessions() as s:
+        ids = {employee_id: staff_id for employee_id, staff_id in await s.execute(select(Staff.employee_id, Staff.id))}
+    lines = [r.getMessage() for r in caplog.records]
+    assert not [line for line in lines if re.search(rf"staff {ids['E003']}\b", line)]
+    assert sum("in an anonymous flow" in line for line in lines) == 13
+    assert any("press lkr:reply in an anonymous flow" in line for line in lines)
+    assert any(re.search(rf"press lka:\w+ from staff {ids['E001']}\b", line) for line in lines)
+    await reporter.send("/status")  # outside the report, the reporter is logged as anyone else
+    assert any(re.search(rf"command /status from staff {ids['E003']}\b", r.getMessage()) for r in caplog.records)
 
     await officer.press(lb(officer, "btn.reveal"))
     revealed = await officer.press(lb(officer, "btn.reveal_yes"))

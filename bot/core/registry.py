@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from bot.core.flow import Action, Flow, StatusSection
+from bot.core.flow import Action, Flow, StatusSection, is_anonymous
 from bot.domain.levels import Role
 
 
@@ -41,6 +41,12 @@ class Registry:
         self.by_prefix = {e.flow.prefix: e.flow for e in self.entries}
         self.actions = {a.prefix: a for a in actions}
         self.sections = list(sections)  # /status, in registration order
+        # Whose events are logged without the person: the flows that let people withhold their name.
+        self.anonymous_flows = frozenset(name for name, flow in self.flows.items() if is_anonymous(flow))
+        self.anonymous_prefixes = frozenset(
+            [p for p, flow in self.by_prefix.items() if is_anonymous(flow)]
+            + [p for p, action in self.actions.items() if is_anonymous(action)]
+        )
         if len(self.by_command) != len(self.entries):
             raise ValueError("commands must be unique")
         clash = set(self.by_prefix) & set(self.actions)

@@ -5,6 +5,7 @@ The wording shown to a person is in messages/roster/row_error.j2 (one branch per
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,6 +29,16 @@ HEADER_ALIASES = {
 MAX_NAME = 50
 MAX_DEPARTMENT = 100
 MAX_EMPLOYEE_ID = 32
+MAX_WECOM_USERID = 64  # the column's width in the database
+# What a roster can hold, whatever a file declares: the reader stops at these (bot/services/roster.py).
+MAX_ROWS = 50_000  # rows below the header, blank ones included
+MAX_COLUMNS = 32  # columns in the header
+MAX_FIELD = 200  # characters in a field of a known column without a limit of its own (FIELD_LIMITS)
+MAX_FILE_MB = 10  # the file as stored (CSV, or XLSX compressed)
+MAX_UNPACKED_MB = 64  # an XLSX unpacked: a few kilobytes can unpack into gigabytes
+MAX_CELLS_PER_ROW = 128  # cells in one row of an XLSX sheet, empty ones included
+# How much of an unrecognised value a message quotes back.
+QUOTED = 20
 
 
 @dataclass(frozen=True)
@@ -50,17 +61,23 @@ class RowCode(StrEnum):
     UNREADABLE_XLSX = "unreadable_xlsx"  # error: the exception's class name
     EMPTY_SHEET = "empty_sheet"
     MISSING_COLUMNS = "missing_columns"  # missing, required: lists of column names
+    FILE_TOO_LARGE = "file_too_large"  # limit_mb
+    TOO_MANY_COLUMNS = "too_many_columns"  # limit
+    # Where the reader stopped.
+    TOO_MANY_ROWS = "too_many_rows"  # limit
+    ROW_TOO_WIDE = "row_too_wide"  # limit
+    UNREADABLE_CSV = "unreadable_csv"  # error: the csv module's message
     # One row.
     EMPTY_ID = "empty_id"
-    ID_TOO_LONG = "id_too_long"  # limit
     DUPLICATE_ID = "duplicate_id"  # employee_id, first_line
     EMPTY_NAME = "empty_name"
-    NAME_TOO_LONG = "name_too_long"  # limit
     EMPTY_DEPARTMENT = "empty_department"
-    DEPARTMENT_TOO_LONG = "department_too_long"  # limit
     UNKNOWN_LEVEL = "unknown_level"  # value
     UNKNOWN_ROLE = "unknown_role"  # value
     DUPLICATE_WECOM = "duplicate_wecom"  # wecom_userid, first_line
+    # Any known column: checked before anything else on the line, which is then left at that.
+    CONTROL_CHARACTER = "control_character"  # column ("" when the reader could not tell)
+    FIELD_TOO_LONG = "field_too_long"  # column ("" when the reader could not tell), limit
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,9 @@ def normalise_header(header: Iterable[str]) -> list[str]:
 
 
 def validate_header(columns: list[str]) -> None:
+    # Trailing empty header cells are common (Excel keeps formatted columns); only named columns count.
+    if max((i + 1 for i, column in enumerate(columns) if column), default=0) > MAX_COLUMNS:
+        raise RosterError([RowError(1, RowCode.TOO_MANY_COLUMNS, {"limit": MAX_COLUMNS})])
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise RosterError(
@@ -104,32 +124,29 @@ def validate_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> list[RosterRow]
         cells = {k: (v or "").strip() for k, v in raw.items()}
         if not any(cells.values()):
             continue  # blank lines are common at the end of Excel exports
+        if unfit := screen(line, cells):
+            errors.extend(unfit)
+            continue
         found: list[RowError] = []
         employee_id = cells.get("employee_id", "")
         name = cells.get("name", "")
         department = cells.get("department", "")
         if not employee_id:
             found.append(RowError(line, RowCode.EMPTY_ID))
-        elif len(employee_id) > MAX_EMPLOYEE_ID:
-            found.append(RowError(line, RowCode.ID_TOO_LONG, {"limit": MAX_EMPLOYEE_ID}))
         elif employee_id in seen:
             found.append(
                 RowError(line, RowCode.DUPLICATE_ID, {"employee_id": employee_id, "first_line": seen[employee_id]})
             )
         if not name:
             found.append(RowError(line, RowCode.EMPTY_NAME))
-        elif len(name) > MAX_NAME:
-            found.append(RowError(line, RowCode.NAME_TOO_LONG, {"limit": MAX_NAME}))
         if not department:
             found.append(RowError(line, RowCode.EMPTY_DEPARTMENT))
-        elif len(department) > MAX_DEPARTMENT:
-            found.append(RowError(line, RowCode.DEPARTMENT_TOO_LONG, {"limit": MAX_DEPARTMENT}))
         level = parse_level(cells.get("level", ""))
         if level is None:
-            found.append(RowError(line, RowCode.UNKNOWN_LEVEL, {"value": cells.get("level", "")}))
+            found.append(RowError(line, RowCode.UNKNOWN_LEVEL, {"value": quoted(cells.get("level", ""))}))
         roles = parse_roles(cells.get("role", ""))
         if roles is None:
-            found.append(RowError(line, RowCode.UNKNOWN_ROLE, {"value": cells.get("role", "")}))
+            found.append(RowError(line, RowCode.UNKNOWN_ROLE, {"value": quoted(cells.get("role", ""))}))
         wecom = cells.get("wecom_userid") or None
         if wecom and wecom in seen_wecom:
             found.append(
@@ -146,3 +163,34 @@ def validate_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> list[RosterRow]
     if errors:
         raise RosterError(errors)
     return good
+
+
+# C0 and C1 control characters, DEL: NUL from a binary paste, line breaks and tabs inside a cell.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Each known column's limit (the width of its database column); MAX_FIELD for the others.
+FIELD_LIMITS = {
+    "employee_id": MAX_EMPLOYEE_ID,
+    "name": MAX_NAME,
+    "department": MAX_DEPARTMENT,
+    "wecom_userid": MAX_WECOM_USERID,
+}
+
+
+def screen(line: int, cells: Mapping[str, str]) -> list[RowError]:
+    """Control characters and over-long fields in the known columns, one error for each such field: no other
+    check makes sense of them, and quoting one back would carry it into the message. Unknown columns are not
+    imported, so not looked at."""
+    found = []
+    for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS):
+        value = cells.get(column, "")
+        limit = FIELD_LIMITS.get(column, MAX_FIELD)
+        if _CONTROL.search(value):
+            found.append(RowError(line, RowCode.CONTROL_CHARACTER, {"column": column}))
+        elif len(value) > limit:
+            found.append(RowError(line, RowCode.FIELD_TOO_LONG, {"column": column, "limit": limit}))
+    return found
+
+
+def quoted(value: str) -> str:
+    """An unrecognised value as a message quotes it: its start only."""
+    return value if len(value) <= QUOTED else value[:QUOTED] + "…"

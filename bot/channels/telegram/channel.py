@@ -327,7 +327,8 @@ class TelegramChannel(Channel):
     async def find_delivered(self, op: Operation) -> str | None:
         """Probe the ids above the last message we know in this chat with a no-op markup edit. Telegram
         answers "not modified" for a bot message that is there (ours: sends to one chat go one at a time),
-        "can't be edited" for the person's own messages and "not found" for ids unused or deleted."""
+        "can't be edited" for the person's own messages and "not found" for ids unused or deleted. The log names the
+        outbox row, never the chat: a chat id names a person (a reporter who withheld their name, say)."""
         markup = _markup(op.payload.get("buttons") or [])
         candidate = int(op.probe_after or 0)
         misses = 0
@@ -342,7 +343,7 @@ class TelegramChannel(Channel):
                 # Flood control says nothing about the message: ask again once allowed, rather than guess.
                 waits += 1
                 if waits > PROBE_WAITS:
-                    log.warning("probe in chat %s kept meeting flood control: sending again", op.chat_id)
+                    log.warning("probe for outbox %s kept meeting flood control: sending again", op.id)
                     return None
                 await asyncio.sleep(_seconds(exc.retry_after))
                 candidate -= 1
@@ -354,9 +355,9 @@ class TelegramChannel(Channel):
                 misses = 0 if "can't be edited" in text else misses + 1
                 continue
             except TelegramError as exc:
-                log.warning("probe in chat %s failed (%s): sending again", op.chat_id, type(exc).__name__)
+                log.warning("probe for outbox %s failed (%s): sending again", op.id, type(exc).__name__)
                 return None
-            log.warning("probe found message %s in chat %s with other buttons", candidate, op.chat_id)
+            log.warning("probe for outbox %s found it with other buttons", op.id)
             return str(candidate)
         return None
 

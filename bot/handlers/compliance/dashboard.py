@@ -56,8 +56,8 @@ class ExportFlow:
         self.catalog = catalog
 
     async def start(self, ctx: FlowContext, args: str) -> Step:
-        """Sends the compliance workbook (summary, who owes each duty, inventory, declassification periods) and
-        the year's roster of core and important staff."""
+        """Sends the compliance workbook (summary, who owes each duty, inventory, declassification periods), and
+        the year's roster of core and important staff where the policy lets it travel by chat."""
         day = today(ctx)
         depts = await load_all(ctx, self.catalog)
         content = compliance_workbook(depts, ctx.policy.bureau_name, ctx.now, ctx.texts, ctx.locale, as_of=day)
@@ -65,6 +65,9 @@ class ExportFlow:
             "dashboard/export_caption", day=day, departments=len(depts), people=sum(d.headcount for d in depts)
         )
         document = Document(f"compliance-{day.isoformat()}.xlsx", base64.b64encode(content).decode(), caption)
+        if not ctx.policy.roster_export_in_chat:
+            # The 花名册 lists every core and important person by name and level: the command line gives it.
+            return Step.done(Reply(caption, document=document), Reply(ctx.t("dashboard/roster_by_cli", year=day.year)))
         # The year's 花名册 of core and important staff goes with it (每年编列花名册): inspectors ask for both.
         rows = await roster_rows(ctx.session, day.year, ctx.texts.timezone)
         roster = roster_workbook(rows, day.year, ctx.policy.bureau_name, ctx.now, ctx.texts, ctx.locale)
