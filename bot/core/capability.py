@@ -49,6 +49,7 @@ class Wiring:
     entries: list[Entry] = field(default_factory=list)
     sections: list[StatusSection] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    anonymous_actions: list[str] = field(default_factory=list)  # prefixes
     sweeps: list[Sweep] = field(default_factory=list)
     bind_hooks: list[BindHook] = field(default_factory=list)
     commands: list[CliCommand] = field(default_factory=list)
@@ -64,18 +65,23 @@ class Wiring:
         instant: bool = False,
         in_menu: bool = True,
         rank: Rank = Rank.NORMAL,
+        anonymous: bool = False,
     ) -> None:
         """A command (`/name`, or one of its typed aliases) that starts `flow`. An `instant` one answers at once and
-        leaves the person's current conversation untouched (/help, /status)."""
-        self.entries.append(Entry(name, flow, aliases, in_menu, instant, rank))
+        leaves the person's current conversation untouched (/help, /status). An `anonymous` one lets people withhold
+        their name: its events are logged without saying who sent them."""
+        self.entries.append(Entry(name, flow, aliases, in_menu, instant, rank, anonymous))
 
     def status(self, section: StatusSection) -> None:
         """A section of /status: the person's own standing on this capability's duty (None: nothing to say)."""
         self.sections.append(section)
 
-    def action(self, action: Action) -> None:
-        """A standalone button that belongs to no conversation (已阅 on a notice, 受理 on an alert)."""
+    def action(self, action: Action, *, anonymous: bool = False) -> None:
+        """A standalone button that belongs to no conversation (已阅 on a notice, 受理 on an alert); `anonymous`
+        as for a command (a button that leads into an anonymous flow)."""
         self.actions.append(action)
+        if anonymous:
+            self.anonymous_actions.append(action.prefix)
 
     def sweep(self, sweep: Sweep) -> None:
         """A scheduled duty: asked every tick what is due, in registration order."""
@@ -102,7 +108,7 @@ class Wiring:
         self.chart_drawer = drawer
 
     def registry(self) -> Registry:
-        return Registry(self.entries, self.actions, self.sections)
+        return Registry(self.entries, self.actions, self.sections, self.anonymous_actions)
 
 
 class Capability(Protocol):

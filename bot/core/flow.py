@@ -118,10 +118,7 @@ class FlowContext:
 
 
 class Flow(Protocol):
-    """A conversation. States are a StrEnum at the top of its module; steps in the order a user meets them.
-
-    A flow whose people may withhold their name (/report) sets the class attribute `anonymous = True`: the engine
-    then logs its events without saying who sent them (an action that leads into it sets the same)."""
+    """A conversation. States are a StrEnum at the top of its module; steps in the order a user meets them."""
 
     name: str
     prefix: str  # short and unique: it starts every button payload of this flow
@@ -133,18 +130,12 @@ class Flow(Protocol):
 
 
 class Action(Protocol):
-    """A standalone button that does not belong to a conversation (an acknowledgement, an alert's 受理). It may set
-    `anonymous = True`, as a flow does."""
+    """A standalone button that does not belong to a conversation (an acknowledgement, an alert's 受理)."""
 
     prefix: str
     roles: frozenset[Role]
 
     async def on_press(self, ctx: FlowContext, action: str, args: tuple[str, ...]) -> Step: ...
-
-
-def is_anonymous(handler: Flow | Action) -> bool:
-    """Whether the engine keeps the people of this flow or action out of the log (an optional class attribute)."""
-    return getattr(handler, "anonymous", False) is True
 
 
 EVERYONE: frozenset[Role] = frozenset({Role.STAFF})

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from bot.core.flow import Action, Flow, StatusSection, is_anonymous
+from bot.core.flow import Action, Flow, StatusSection
 from bot.domain.levels import Role
 
 
@@ -28,11 +28,17 @@ class Entry:
     # Answers at once and leaves the person's current conversation untouched (help, status).
     instant: bool = False
     rank: Rank = Rank.NORMAL
+    # Its people may withhold their name (/report): the engine logs its events without saying who sent them.
+    anonymous: bool = False
 
 
 class Registry:
     def __init__(
-        self, entries: Iterable[Entry], actions: Iterable[Action] = (), sections: Iterable[StatusSection] = ()
+        self,
+        entries: Iterable[Entry],
+        actions: Iterable[Action] = (),
+        sections: Iterable[StatusSection] = (),
+        anonymous_actions: Iterable[str] = (),
     ) -> None:
         self.entries = sorted(entries, key=lambda e: e.rank)  # stable: registration order within a rank
         self.by_command = {e.command: e for e in self.entries}
@@ -42,10 +48,9 @@ class Registry:
         self.actions = {a.prefix: a for a in actions}
         self.sections = list(sections)  # /status, in registration order
         # Whose events are logged without the person: the flows that let people withhold their name.
-        self.anonymous_flows = frozenset(name for name, flow in self.flows.items() if is_anonymous(flow))
+        self.anonymous_flows = frozenset(e.flow.name for e in self.entries if e.anonymous)
         self.anonymous_prefixes = frozenset(
-            [p for p, flow in self.by_prefix.items() if is_anonymous(flow)]
-            + [p for p, action in self.actions.items() if is_anonymous(action)]
+            [e.flow.prefix for e in self.entries if e.anonymous] + list(anonymous_actions)
         )
         if len(self.by_command) != len(self.entries):
             raise ValueError("commands must be unique")

@@ -12,11 +12,12 @@ from bot.handlers.leak.sweeps import LeakAlertSweep, LeakClockSweep
 
 def register(bot: Wiring) -> None:
     cases = CasesFlow()
-    bot.command("report", ReportFlow(), aliases=("报告",))
+    # A reporter may withhold their name: their steps, and their replies to a relayed message, are logged without them.
+    bot.command("report", ReportFlow(), aliases=("报告",), anonymous=True)
     bot.command("cases", cases)
     # 受理/查看 on officers' alerts and 回复 on relayed messages work outside any conversation.
     bot.action(OfficerCaseAction(cases))
-    bot.action(ReporterAction())
+    bot.action(ReporterAction(), anonymous=True)
     bot.sweep(LeakAlertSweep())  # alerts repeat until acknowledged
     bot.sweep(LeakClockSweep())  # the statutory clocks
     bot.cli(

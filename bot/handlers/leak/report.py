@@ -99,7 +99,6 @@ class ReportFlow:
     name = "report"
     prefix = "lk"
     roles = EVERYONE
-    anonymous = True  # a reporter may withhold their name: the engine logs these steps without the person
 
     async def start(self, ctx: FlowContext, args: str) -> Step:
         """Opens with the notice (describe, never send the content) and asks what happened."""
@@ -395,7 +394,6 @@ class ReporterAction:
 
     prefix = leak_notices.REPORTER_ACTION
     roles = EVERYONE
-    anonymous = True  # it opens the reporter's reply, which is part of the anonymous flow
 
     async def on_press(self, ctx: FlowContext, action: str, args: tuple[str, ...]) -> Step:
         if action != "reply" or len(args) != 1 or not args[0].isdigit():
