@@ -76,6 +76,7 @@ class Staff(Base):
     level: Mapped[str] = mapped_column(String(16))  # bot.domain.levels.Level
     is_head: Mapped[bool] = mapped_column(Boolean, default=False)
     is_officer: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_leader: Mapped[bool] = mapped_column(Boolean, default=False)  # 分管领导
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     departed_on: Mapped[date | None] = mapped_column(Date)
     locale: Mapped[str] = mapped_column(String(8), default="zh")

@@ -20,6 +20,9 @@ class Role(StrEnum):
     STAFF = "staff"  # 职工
     HEAD = "head"  # 科室/二级单位负责人
     OFFICER = "officer"  # 保密办/保密员
+    # 分管领导: the member of the bureau's leadership in charge of an area, who approves what is published there
+    # (网络保密管理制度 1. 凡向网站提供或发布信息，必须经过局领导保密审查批准).
+    LEADER = "leader"
 
 
 LEVEL_SPELLINGS: dict[str, Level] = {
@@ -43,6 +46,8 @@ ROLE_SPELLINGS: dict[str, Role] = {
     "负责人": Role.HEAD,
     "officer": Role.OFFICER,
     "保密员": Role.OFFICER,
+    "leader": Role.LEADER,
+    "分管领导": Role.LEADER,
 }
 
 

@@ -39,6 +39,8 @@ def person_of(staff: Staff, department: str) -> Person:
         roles.add(Role.HEAD)
     if staff.is_officer:
         roles.add(Role.OFFICER)
+    if staff.is_leader:
+        roles.add(Role.LEADER)
     return Person(
         id=staff.id,
         employee_id=staff.employee_id,

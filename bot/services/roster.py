@@ -212,6 +212,7 @@ async def import_roster(
             "level": row.level.value,
             "is_head": Role.HEAD in row.roles,
             "is_officer": Role.OFFICER in row.roles,
+            "is_leader": Role.LEADER in row.roles,
             "wecom_userid": row.wecom_userid,
         }
         if staff is None:
