@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import time
 from pathlib import Path
@@ -25,6 +26,10 @@ WECOM_REQUIRED = (
 )
 # Telegram accepts only these characters in a webhook's secret_token.
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# The pre-publication review's vocabulary as a policy names it (bot/handlers/review/rules.py: Stage and Kind):
+# who reviews, and the kinds of information.
+REVIEW_STAGES = ("head", "office", "leader")
+REVIEW_KINDS = ("news", "notice", "policy", "exam", "personnel", "statistics", "other")
 
 
 class ConfigError(Exception):
@@ -84,6 +89,19 @@ class Policy:
     # /export in the chat leaves it out (a chat history on a phone is no place for it) unless this is on, and
     # `baomi export roster` gives it from the command line either way.
     roster_export_in_chat: bool = False
+    # 信息发布保密审查: nothing goes on the website, a 微信公众号 or another public channel before it has passed the
+    # secrecy review (保密工作常态化工作制度 第十四条; 保密工作制度 四、网站发布信息的保密规定 (一) 填写审批单,
+    # 经严格认真审批程序后方可发布). The chain per kind of information: the unit's head, the secrecy office, and for
+    # exam arrangements and personnel items the 分管领导 (网络保密管理制度 1. 必须经过局领导保密审查批准;
+    # 教育保密工作制度 第五条 (一)(三): exam papers and arrangements, personnel files). Kinds not listed in
+    # `review_chains` follow `review_default_chain`. In TOML: [review_chains] exam = ["head", "office", "leader"].
+    review_default_chain: tuple[str, ...] = ("head", "office")
+    review_chains: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"exam": ("head", "office", "leader"), "personnel": ("head", "office", "leader")}
+    )
+    review_limit_days: int = 2  # working days each reviewer has; then they are reminded
+    review_escalate_days: int = 1  # working days after that reminder before the request is escalated
+    review_escalation_contacts: tuple[str, ...] = ()  # employee ids told of every escalation, besides the roles
 
     @classmethod
     def from_toml(cls, path: Path) -> Policy:
@@ -103,7 +121,21 @@ class Policy:
                 raise ConfigError(f"{source}: unknown policy setting {key!r}")
             current = getattr(self, key)
             changes[key] = _coerce(key, value, current, source)
-        return replace(self, **changes)
+        policy = replace(self, **changes)
+        _check_review(policy, source)
+        return policy
+
+
+def _check_review(policy: Policy, source: str) -> None:
+    """Every chain names known stages, each once; every kind named is known."""
+    chains = {"review_default_chain": policy.review_default_chain}
+    chains |= {f"review_chains.{kind}": chain for kind, chain in policy.review_chains.items()}
+    for key, chain in chains.items():
+        if not chain or len(set(chain)) != len(chain) or any(stage not in REVIEW_STAGES for stage in chain):
+            raise ConfigError(f"{source}: {key} must list some of {', '.join(REVIEW_STAGES)}, each at most once")
+    unknown = sorted(set(policy.review_chains) - set(REVIEW_KINDS))
+    if unknown:
+        raise ConfigError(f"{source}: review_chains names unknown kinds {unknown} (known: {', '.join(REVIEW_KINDS)})")
 
 
 def _coerce(key: str, value: Any, current: Any, source: str) -> Any:
@@ -124,6 +156,10 @@ def _coerce(key: str, value: Any, current: Any, source: str) -> Any:
         if not isinstance(value, list):
             raise ConfigError(f"{source}: {key} must be a list")
         return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    if isinstance(current, Mapping):
+        if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
+            raise ConfigError(f"{source}: {key} must be a table of lists")
+        return {k: tuple(v) for k, v in value.items()}
     if isinstance(current, int | float | str) and not isinstance(value, type(current)):
         if isinstance(current, float) and isinstance(value, int):
             return float(value)
