@@ -33,6 +33,7 @@ from bot.handlers import (
     pledges,
     quiz,
     renewals,
+    review,
     workday,
 )
 from bot.jobs.runner import SweepRunner
@@ -49,6 +50,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     quiz,  # 保密知识答卷
     leak,  # 泄密事件报告 and the cases
     broadcasts,  # 通知 from the secrecy office
+    review,  # 信息发布保密审查: the pre-publication review and its ledger
     duties,  # half-yearly education, carrier inventory, October self-check
     workday,  # the working-day calendar
     renewals,  # the yearly pledge and quiz asked for again

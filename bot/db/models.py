@@ -218,4 +218,11 @@ class CalendarOverride(Base):
 
 # Each capability keeps its tables in a module beside this one; importing them here registers them with
 # Base.metadata, so Alembic and the tests see one schema.
-from bot.db import models_broadcast, models_duties, models_leak, models_pledge, models_quiz  # noqa: E402, F401
+from bot.db import (  # noqa: E402, F401
+    models_broadcast,
+    models_duties,
+    models_leak,
+    models_pledge,
+    models_quiz,
+    models_review,
+)
