@@ -1,6 +1,6 @@
 """信息发布保密审查 end to end on the in-process channel: a request walked through approval, return and resubmission,
 and refusal; the guard on every typed field; the clock's reminder and escalation; who sees the ledger; the 登记表,
-the 审查单 PDF and the audit chain."""
+the 审查单 PDF and the audit chain; the backlog on /dashboard and in the weekly digest."""
 
 from __future__ import annotations
 
@@ -24,11 +24,14 @@ from bot.db.models_review import ReviewDecision, ReviewRequest
 from bot.db.session import Database
 from bot.domain.levels import Level, Role
 from bot.domain.roster import RosterRow
+from bot.handlers.compliance.sweeps import WeeklyDigestSweep
+from bot.handlers.pledges.catalog import load_catalog
 from bot.handlers.review import service as review
 from bot.handlers.review.notices import summary
 from bot.handlers.review.rules import Decision, Stage, Status
 from bot.handlers.review.service import RequestInfo
 from bot.services import audit
+from bot.services.calendar import work_calendar
 from bot.services.roster import import_roster, read_roster
 from tests.conftest import EXAMPLE_ROSTER, TZ
 from tests.fakes.local import Chat, LocalBot, local_bot
@@ -602,3 +605,30 @@ async def test_the_register_and_the_form_from_the_command_line(bot: LocalBot, db
     assert await run_command(settings, ["review", "pdf", "SC-2026-0009", "--out", str(pdf)], bot.clock) == 1
     assert await run_command(settings, ["audit", "verify"], bot.clock) == 0
 
+
+# --- the backlog on /dashboard and in the weekly digest -----------------------------------------------------------
+async def test_dashboard_and_digest_show_requests_waiting_and_overdue_per_unit(bot: LocalBot) -> None:
+    officer = await bot.bind("E001")
+    await submit_request(await bot.bind("E102"), title="基础教育科三月工作动态", kind="news")
+    await submit_request(await bot.bind("E203"), title="考试院工作动态", kind="news")
+    await bot.sweep(at=datetime(2026, 3, 4, 10, 0, tzinfo=TZ))
+    await submit_request(await bot.bind("E202"), title="考试院招生简章", kind="exam")
+    await bot.sweep(at=datetime(2026, 3, 6, 10, 0, tzinfo=TZ))  # the first two have waited 3 working days
+
+    async with bot.app.db.sessions() as s:
+        units = await review.backlog(s, date(2026, 3, 6), TZ, Policy(), await work_calendar(s))
+    assert units == [review.UnitBacklog("考试院", 2, 1), review.UnitBacklog("基础教育科", 1, 1)]
+    expected = officer.t("review/backlog", units=units)
+    assert expected.startswith(
+        "信息发布保密审查：待审 3 件，其中逾期 2 件\n考试院：待审 2，逾期 1\n基础教育科：待审 1，逾期 1"
+    )
+    await officer.send("/dashboard")
+    assert officer.last["text"].endswith(expected)
+    # The week's digest (not sent yet this week: only the review's sweep ran) carries the same lines.
+    before = len(officer.bot_messages)
+    assert (await bot.app.jobs.run_all(sweeps=[WeeklyDigestSweep(load_catalog().catalog)]))[
+        "digest"
+    ] == 2  # both officers
+    await bot.settle()
+    chart, digest = officer.bot_messages[before:]
+    assert chart.file is not None and f"\n\n{expected}\n\n30 天内结束的脱密期" in digest["text"]

@@ -19,6 +19,8 @@ from bot.handlers.compliance.roster_export import roster_rows, roster_workbook
 from bot.handlers.compliance.rules import DUTIES, DepartmentCompliance, lowest_first
 from bot.handlers.compliance.team import today
 from bot.handlers.pledges.rules import Catalog
+from bot.handlers.review import service as review
+from bot.handlers.review.notices import backlog_text
 from bot.services.calendar import work_calendar
 from bot.texts import Texts
 
@@ -39,6 +41,7 @@ class DashboardFlow:
             return Step.done(Reply(ctx.t("dashboard/none")))
         parts = [ctx.t("dashboard/heading", day=day, count=len(depts))]
         parts += [department_lines(ctx.texts, ctx.locale, rank, d) for rank, d in enumerate(depts, 1)]
+        parts.append(await review_backlog(ctx, day))
         replies = [Reply(text) for text in chunks(parts)]
         chart = compliance_chart_reply(ctx.texts, ctx.locale, depts, day)
         return Step.done(chart, *replies)
@@ -77,6 +80,13 @@ class ExportFlow:
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
         return Step.done()
+
+
+async def review_backlog(ctx: FlowContext, day: date) -> str:
+    """The pre-publication reviews waiting and overdue per unit."""
+    calendar = await work_calendar(ctx.session)
+    units = await review.backlog(ctx.session, day, ctx.texts.timezone, ctx.policy, calendar)
+    return backlog_text(ctx.texts, ctx.locale, units)
 
 
 async def load_all(ctx: FlowContext, catalog: Catalog) -> list[DepartmentCompliance]:

@@ -1,7 +1,7 @@
 """The weekly digest to the secrecy office: once an ISO week, on its first working day in working hours (after
 downtime, at the first working-hours tick later that week), every officer gets the compliance chart and a text
-— the five largest gaps, the open leak cases and their clocks, declassification periods ending and deadlines
-falling in the next 30 days."""
+— the five largest gaps, the open leak cases and their clocks, the pre-publication reviews waiting and overdue per
+unit, declassification periods ending and deadlines falling in the next 30 days."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from bot.handlers.leak import service as leak
 from bot.handlers.leak.notices import label
 from bot.handlers.pledges.rules import Catalog, PledgeState, cycle_of
 from bot.handlers.renewals import service as renewals
+from bot.handlers.review import service as review
+from bot.handlers.review.notices import backlog_text
 from bot.services import people, staff_queries
 
 DUTY = "digest"
@@ -60,6 +62,7 @@ class WeeklyDigestSweep(Sweep):
         cases = await leak.open_cases(ctx.session)
         ending = [c for c in await countdowns.running(ctx.session, today) if c.ends_on <= today + HORIZON]
         deadlines = self.deadlines(ctx, today)
+        backlog = await review.backlog(ctx.session, today, ctx.timezone, ctx.policy, ctx.calendar)
         rendered: dict[str, list[Reply]] = {}
         messages = []
         for officer in recipients:
@@ -85,6 +88,7 @@ class WeeklyDigestSweep(Sweep):
                     cases=case_lines,
                     countdowns=ending,
                     deadlines=deadlines,
+                    reviews=backlog_text(ctx.texts, locale, backlog),
                 )
                 chart = compliance_chart_reply(ctx.texts, locale, depts, today)
                 rendered[locale] = [chart, *(Reply(part) for part in chunks([text]))]
