@@ -462,6 +462,9 @@ async def test_a_waiting_stage_is_reminded_then_escalated_on_working_days(
         for chat in (*officers, contact):
             assert new(chat) == [escalated_text(chat, request, 3, ["刘洋"])]
         assert new(leader) == [] and len(new(head)) == 1 and new(staff) == []
+        later = datetime(2026, 12, 31, tzinfo=TZ)
+        async with bot.app.db.sessions() as s:  # reminded and escalated: later ticks read nothing of it
+            assert await review.waiting(s, later, later, "review", "clock") == []
         card = await officers[0].press(lb(officers[0], "btn.view"))
         assert (
             card["text"].startswith("【信息发布保密审查】审查中")
@@ -487,10 +490,10 @@ async def test_a_waiting_stage_is_reminded_then_escalated_on_working_days(
             query = select(SentLog.subject, SentLog.step).where(SentLog.duty == "review").order_by(SentLog.id)
             claims = [tuple(row) for row in (await s.execute(query)).all()]
         assert claims == [
-            ("request:1:r1:head", "nudge"),
-            ("request:1:r1:head", "escalate"),
-            ("request:1:r1:office", "nudge"),
-            ("request:1:r1:office", "escalate"),
+            ("request:1:r1:s0", "nudge"),
+            ("request:1:r1:s0", "escalate"),
+            ("request:1:r1:s1", "nudge"),
+            ("request:1:r1:s1", "escalate"),
         ]
 
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
@@ -29,6 +29,7 @@ from bot.handlers.review.rules import Channel, Decision, Kind, Stage, Status
 from bot.services import audit
 from bot.services.audit import lock_chain
 from bot.services.people import Person
+from bot.services.sentlog import not_claimed
 
 LEDGER_SCAN = 200  # recent requests looked at for a leader's /reviews (their stage is found in Python)
 
@@ -242,10 +243,38 @@ async def by_number(session: AsyncSession, number: str) -> RequestInfo | None:
     return found[0] if found else None
 
 
-async def waiting(session: AsyncSession, since_before: datetime) -> list[RequestInfo]:
-    """The requests whose waiting stage arrived before `since_before`, the longest waiting first (the clock)."""
-    where = and_(ReviewRequest.status == Status.REVIEWING, ReviewRequest.stage_since < since_before)
+async def waiting(
+    session: AsyncSession, remind_before: datetime, escalate_before: datetime, duty: str, period: str
+) -> list[RequestInfo]:
+    """What the clock may have to act on, the longest waiting first: stages that arrived before `remind_before`
+    and whose reminder is not in the sent-log (steps "nudge" / "escalate" of `duty` and `period`, subject
+    `stage_subject`), or arrived before `escalate_before` and are not escalated yet. A tick after both went out
+    reads nothing."""
+    subject = _stage_subject_sql()
+    where = and_(
+        ReviewRequest.status == Status.REVIEWING,
+        ReviewRequest.stage_since < remind_before,
+        not_claimed(duty, period, "escalate", subject),
+        or_(not_claimed(duty, period, "nudge", subject), ReviewRequest.stage_since < escalate_before),
+    )
     return sorted(await _infos(session, where), key=lambda r: (r.stage_since, r.id))
+
+
+def stage_subject(request: RequestInfo) -> str:
+    """The sent-log subject of a request's waiting stage in its round: request:12:r2:s1."""
+    return f"request:{request.id}:r{request.round}:s{request.stage_index}"
+
+
+def _stage_subject_sql() -> ColumnElement[str]:
+    """`stage_subject`, in SQL."""
+    return (
+        literal("request:")
+        + cast(ReviewRequest.id, String)
+        + literal(":r")
+        + cast(ReviewRequest.round, String)
+        + literal(":s")
+        + cast(ReviewRequest.stage_index, String)
+    )
 
 
 async def ledger(session: AsyncSession, viewer: Person, limit: int) -> list[RequestInfo]:
@@ -416,8 +445,10 @@ async def _info(session: AsyncSession, request_id: int) -> RequestInfo:
 
 
 async def _infos(session: AsyncSession, where: ColumnElement[bool] | None) -> list[RequestInfo]:
+    # Plain rows, not ORM entities: a sweep reading many requests then runs a query for each, and every ORM entity
+    # in the session would be checked for changes before each of those queries.
     query = (
-        select(ReviewRequest, Staff.name, Department.name)
+        select(*ReviewRequest.__table__.columns, Staff.name.label("submitter_name"), Department.name.label("unit"))
         .join(Staff, Staff.id == ReviewRequest.submitter_staff_id)
         .join(Department, Department.id == ReviewRequest.department_id)
         .order_by(ReviewRequest.id)
@@ -428,23 +459,30 @@ async def _infos(session: AsyncSession, where: ColumnElement[bool] | None) -> li
     if not rows:
         return []
     decision_query = (
-        select(ReviewDecision, Staff.name)
+        select(*ReviewDecision.__table__.columns, Staff.name.label("reviewer_name"))
         .outerjoin(Staff, Staff.id == ReviewDecision.reviewer_staff_id)
         .order_by(ReviewDecision.id)
     )
     if where is not None:
-        decision_query = decision_query.where(ReviewDecision.request_id.in_([row[0].id for row in rows]))
+        decision_query = decision_query.where(ReviewDecision.request_id.in_([row.id for row in rows]))
     decisions: dict[int, list[DecisionInfo]] = {}
-    for d, name in (await session.execute(decision_query)).all():
+    for d in (await session.execute(decision_query)).all():
         decisions.setdefault(d.request_id, []).append(
             DecisionInfo(
-                d.round, Stage(d.stage), Decision(d.decision), d.reviewer_staff_id, name, d.reason, d.at, d.record_hash
+                d.round,
+                Stage(d.stage),
+                Decision(d.decision),
+                d.reviewer_staff_id,
+                d.reviewer_name,
+                d.reason,
+                d.at,
+                d.record_hash,
             )
         )
-    return [_of(row, name, department, decisions.get(row.id, [])) for row, name, department in rows]
+    return [_of(row, decisions.get(row.id, [])) for row in rows]
 
 
-def _of(row: ReviewRequest, submitter_name: str, department: str, decisions: list[DecisionInfo]) -> RequestInfo:
+def _of(row: Any, decisions: list[DecisionInfo]) -> RequestInfo:
     draft = Draft(
         channel=Channel(row.channel),
         channel_name=row.channel_name,
@@ -457,9 +495,9 @@ def _of(row: ReviewRequest, submitter_name: str, department: str, decisions: lis
         id=row.id,
         draft=draft,
         submitter_id=row.submitter_staff_id,
-        submitter_name=submitter_name,
+        submitter_name=row.submitter_name,
         department_id=row.department_id,
-        department=department,
+        department=row.unit,
         chain=tuple(Stage(s) for s in row.chain),
         status=Status(row.status),
         round=row.round,

@@ -5,7 +5,6 @@ the policy's contacts. Both are claimed in the sent-log per request, round and s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
 from bot.core.flow import Outgoing, Priority
@@ -14,10 +13,9 @@ from bot.core.sweep import Sweep, SweepContext
 from bot.handlers.review import notices
 from bot.handlers.review import service as review
 from bot.handlers.review.rules import working_days_waited
-from bot.handlers.review.service import RequestInfo
 
 DUTY = "review"
-PERIOD = "clock"  # the subject names the request, its round and its stage
+PERIOD = "clock"  # the subject (service.stage_subject) names the request, its round and its stage
 
 
 class ReviewClockSweep(Sweep):
@@ -28,37 +26,23 @@ class ReviewClockSweep(Sweep):
             return 0
         policy = ctx.policy
         today = ctx.local_now.date()
-        # Waiting N working days takes at least N calendar days after the day of arrival: older stages only.
-        cutoff = datetime.combine(today - timedelta(days=policy.review_limit_days), time(), tzinfo=ctx.timezone)
-        overdue: dict[str, tuple[RequestInfo, int]] = {}
-        for request in await review.waiting(ctx.session, cutoff):
-            waited = working_days_waited(request.stage_since.astimezone(ctx.timezone).date(), today, ctx.calendar)
-            if waited >= policy.review_limit_days:
-                overdue[f"request:{request.id}:r{request.round}:{request.stage}"] = (request, waited)
-        if not overdue:
-            return 0
-        # One claim per request, round and stage for each step: a few statements a tick however many are waiting.
+        remind, escalate = policy.review_limit_days, policy.review_limit_days + policy.review_escalate_days
+        # Waiting N working days takes at least N calendar days after the day of arrival: older stages only, and
+        # of those only the ones the sent-log has not seen for the step (a quiet tick reads nothing).
+        remind_before, escalate_before = (
+            datetime.combine(today - timedelta(days=days), time(), tzinfo=ctx.timezone) for days in (remind, escalate)
+        )
         done = 0
-        for key in sorted(await ctx.claim_many(DUTY, PERIOD, "nudge", list(overdue)), key=_order(overdue)):
-            request, waited = overdue[key]
-            await send(ctx, await notices.to_reviewers(ctx.session, ctx.texts, policy, request, waited=waited))
-            done += 1
-        late = [
-            key
-            for key, (_, waited) in overdue.items()
-            if waited >= policy.review_limit_days + policy.review_escalate_days
-        ]
-        for key in sorted(await ctx.claim_many(DUTY, PERIOD, "escalate", late), key=_order(overdue)):
-            request, waited = overdue[key]
-            await send(ctx, await notices.escalation(ctx.session, ctx.texts, policy, request, waited))
-            done += 1
+        for request in await review.waiting(ctx.session, remind_before, escalate_before, DUTY, PERIOD):
+            waited = working_days_waited(request.stage_since.astimezone(ctx.timezone).date(), today, ctx.calendar)
+            subject = review.stage_subject(request)
+            if waited >= remind and await ctx.claim(DUTY, subject, PERIOD, "nudge"):
+                await send(ctx, await notices.to_reviewers(ctx.session, ctx.texts, policy, request, waited=waited))
+                done += 1
+            if waited >= escalate and await ctx.claim(DUTY, subject, PERIOD, "escalate"):
+                await send(ctx, await notices.escalation(ctx.session, ctx.texts, policy, request, waited))
+                done += 1
         return done
-
-
-def _order(overdue: dict[str, tuple[RequestInfo, int]]) -> Callable[[str], int]:
-    """The longest waiting first, as `waiting` returned them."""
-    rank = {key: i for i, key in enumerate(overdue)}
-    return lambda key: rank[key]
 
 
 async def send(ctx: SweepContext, outgoing: list[Outgoing]) -> None:
