@@ -627,6 +627,7 @@ async def test_dashboard_and_digest_show_requests_waiting_and_overdue_per_unit(b
     )
     await officer.send("/dashboard")
     assert officer.last["text"].endswith(expected)
+    assert (await officer.send("/reviews"))["text"].count(" · 已逾期") == 2
     # The week's digest (not sent yet this week: only the review's sweep ran) carries the same lines.
     before = len(officer.bot_messages)
     assert (await bot.app.jobs.run_all(sweeps=[WeeklyDigestSweep(load_catalog().catalog)]))[

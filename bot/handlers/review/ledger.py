@@ -16,7 +16,7 @@ from bot.domain.levels import Role
 from bot.handlers.review import documents, notices
 from bot.handlers.review import service as review
 from bot.handlers.review.notices import label
-from bot.handlers.review.rules import MAX_REASON, Decision, Stage, Status, working_days_waited
+from bot.handlers.review.rules import MAX_REASON, Decision, Stage, Status, is_overdue, working_days_waited
 from bot.handlers.review.service import Outcome, RequestInfo
 from bot.services.calendar import work_calendar
 from bot.services.people import Person
@@ -82,25 +82,25 @@ class ReviewsFlow:
         return await self.not_understood(ctx, st)
 
     async def listing(self, ctx: FlowContext, replace: bool) -> Step:
+        """The requests the person may see, those they can decide first, overdue ones marked."""
         requests = await review.ledger(ctx.session, ctx.person, MAX_LISTED)
         if not requests:
             return Step.done(Reply(ctx.t("review/none"), replace=replace))
         calendar = await work_calendar(ctx.session)
         today = ctx.now.astimezone(ctx.texts.timezone).date()
-        items = []
-        for r in requests:
-            waited = None
-            if r.stage is not None:
-                waited = working_days_waited(r.stage_since.astimezone(ctx.texts.timezone).date(), today, calendar)
-            items.append(
-                {
-                    "r": r,
-                    "status": label(ctx.texts, ctx.locale, f"status.{r.status}"),
-                    "stage": notices.stage_label(ctx.texts, ctx.locale, r.stage) if r.stage else None,
-                    "mine": review.may_decide(ctx.person, r),
-                    "overdue": waited is not None and waited >= ctx.policy.review_limit_days,
-                }
-            )
+        items = [
+            {
+                "r": r,
+                "status": label(ctx.texts, ctx.locale, f"status.{r.status}"),
+                "stage": notices.stage_label(ctx.texts, ctx.locale, r.stage) if r.stage else None,
+                "mine": review.may_decide(ctx.person, r),
+                "overdue": r.stage is not None
+                and is_overdue(
+                    r.stage_since.astimezone(ctx.texts.timezone).date(), today, calendar, ctx.policy.review_limit_days
+                ),
+            }
+            for r in requests
+        ]
         buttons = [[Button(f"{i}. {short(r.draft.title)}", "open", (str(r.id),))] for i, r in enumerate(requests, 1)]
         if ctx.person.has(Role.OFFICER):
             buttons.append([Button(label(ctx.texts, ctx.locale, "btn.export"), "export")])

@@ -439,6 +439,8 @@ def _draft_detail(draft: Draft, chain: Sequence[Stage]) -> dict[str, Any]:
 
 
 async def _info(session: AsyncSession, request_id: int) -> RequestInfo:
+    """The request as just changed (written first: the rows read below bypass the ORM's own view of it)."""
+    await session.flush()
     found = await get(session, request_id)
     assert found is not None
     return found
