@@ -356,7 +356,7 @@ async def test_a_head_submitting_signs_their_own_stage_and_a_unit_without_head_g
 
 
 # --- the guard on every typed field -------------------------------------------------------------------------------
-MARKED, NUMBERED, TERM = "机密★10年 招生计划", "教发〔2026〕3号 文件", "内部资料 请勿外传"
+MARKED, NUMBERED, TERM = "机密★10年 招生计划", "教发〔2026〕3号 文件", "【注意保密】 严禁外传"
 
 
 async def test_every_typed_field_passes_the_guard_and_nothing_refused_is_kept(bot: LocalBot) -> None:
@@ -412,7 +412,7 @@ async def test_every_typed_field_passes_the_guard_and_nothing_refused_is_kept(bo
             stored += [str(vars(row)) for row in (await s.scalars(select(model))).all()]
     everything = "\n".join(stored)
     assert "校园显示屏" in everything and "请补充活动安全预案" in everything  # the checks below look where it would be
-    for fragment in ("★10年", "〔2026〕3号", "内部资料"):
+    for fragment in ("★10年", "〔2026〕3号", "严禁外传"):
         assert fragment not in everything
 
 
