@@ -25,6 +25,7 @@ from bot.core.flow import BindHook, Flow, FlowContext, Priority, Reply, Step
 from bot.core.outbox_rows import add, message_payload, send_to_staff
 from bot.core.payload import PayloadError, decode
 from bot.core.registry import Registry, allowed
+from bot.core.typed import offered_buttons, typed_choice
 from bot.db.models import Conversation, InboxEvent
 from bot.db.session import Database
 from bot.domain.levels import Role
@@ -228,6 +229,10 @@ class Engine:
             return
         if isinstance(event, Text) and (entry := self.registry.by_alias.get(event.text.strip())):
             event = Command(entry.command)
+        if isinstance(event, Text) and (
+            data := await typed_choice(session, inbound.channel, inbound.chat_id, conv, event.text)
+        ):
+            event = Press(data)  # the option's number, letter or label typed instead of pressing its button
         if isinstance(event, Command):
             await self._command(session, inbound, ctx, event, conv)
         elif isinstance(event, Press):
@@ -389,12 +394,18 @@ class Engine:
                 await session.delete(conv)
         elif conv is None:
             version = 1
-            session.add(Conversation(staff_id=ctx.person.id, flow=flow.name, state=step.state, updated_at=ctx.now))
+            offered = offered_buttons(step.replies, flow.prefix, version)
+            session.add(
+                Conversation(
+                    staff_id=ctx.person.id, flow=flow.name, state=step.state, updated_at=ctx.now, offered=offered
+                )
+            )
         else:
             version = conv.version + 1
             conv.flow = flow.name
             conv.state = step.state
             conv.updated_at = ctx.now
+            conv.offered = offered_buttons(step.replies, flow.prefix, version)
             # An equal state at the same instant is still a new step: the buttons just drawn carry the new version.
             flag_modified(conv, "state")
         try:

@@ -24,12 +24,15 @@ if TYPE_CHECKING:
 # --- replies ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Button:
-    """A button. `target` None means the current conversation; else the prefix of a standalone action."""
+    """A button. `target` None means the current conversation; else the prefix of a standalone action. `short`
+    is what a channel with narrow buttons shows instead of a long label (the quiz's option letter, whose full
+    text is in the message), and what a person may type to pick it."""
 
     label: str
     action: str
     args: tuple[str, ...] = ()
     target: str | None = None
+    short: str | None = None
 
 
 @dataclass(frozen=True)

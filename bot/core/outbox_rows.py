@@ -27,7 +27,10 @@ def button_rows(buttons: Any, flow_prefix: str | None, version: int | None) -> l
                 if flow_prefix is None or version is None:
                     raise ValueError(f"button {b.label!r} belongs to no conversation; give it a target action")
                 data = encode(flow_prefix, version, b.action, b.args)
-            out.append({"text": b.label, "data": data})
+            button = {"text": b.label, "data": data}
+            if b.short:
+                button["short"] = b.short
+            out.append(button)
         rows.append(out)
     return rows
 

@@ -142,6 +142,10 @@ class Conversation(Base):
     # on every UPDATE (optimistic locking): a step saved from a stale read fails instead of overwriting.
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The buttons the last step offered ({"text", "data", "short"?}, in the order they are numbered): a typed
+    # number, letter or label picks one of them (bot/core/typed.py). Beside the state, not in it: the state is
+    # the flow's own.
+    offered: Mapped[list[dict[str, str]] | None] = mapped_column(Json)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 

@@ -224,10 +224,15 @@ class QuizFlow:
         if question.type is QuestionType.TRUEFALSE:
             buttons = [[Button(text, "a", (str(index), str(p))) for p, text in enumerate(options)]]
         elif question.type is QuestionType.SINGLE:
-            buttons = [[Button(f"{letters[p]}. {text}", "a", (str(index), str(p)))] for p, text in enumerate(options)]
-        else:
+            # The letter alone where buttons are narrow (WeCom's cards): the options are in full in the text.
             buttons = [
-                [Button(f"{'✓ ' if p in picked else ''}{letters[p]}. {text}", "t", (str(index), str(p)))]
+                [Button(f"{letters[p]}. {text}", "a", (str(index), str(p)), short=letters[p])]
+                for p, text in enumerate(options)
+            ]
+        else:
+            ticks = ["✓ " if p in picked else "" for p in range(len(options))]
+            buttons = [
+                [Button(f"{ticks[p]}{letters[p]}. {text}", "t", (str(index), str(p)), short=ticks[p] + letters[p])]
                 for p, text in enumerate(options)
             ]
             buttons.append([Button(ctx.t("quiz/btn_submit"), "s", (str(index),))])
