@@ -172,6 +172,9 @@ async def test_attachments_are_refused(fake: FakeWeCom, server: Server, db: Data
         assert await fake.send_media("chenjing", kind) == 200
         await settle(server.app)
         assert len(chat.messages) == before + 1 and chat.last.text == chat.t("core/attachment_refused")
+    # WeCom cannot delete a member's message: the person is told it was not accepted, and asked to delete it,
+    # not that it was deleted (as on Telegram).
+    assert chat.last.text != chat.texts.render("core/attachment_refused", "zh", channel="telegram")
     async with db.sessions() as s:
         deletes = (await s.scalars(select(OutboxMessage.status).where(OutboxMessage.op == "delete"))).all()
     assert deletes == ["sent"] * len(kinds)  # WeCom cannot delete them; nothing is kept of them either

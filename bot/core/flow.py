@@ -117,6 +117,9 @@ class FlowContext:
         return self.person.locale
 
     def t(self, name: str, /, **context: Any) -> str:
+        """Render in the person's language; `channel` is known to every template (what a channel can do differs:
+        Telegram deletes a refused attachment, WeCom cannot)."""
+        context.setdefault("channel", self.channel)
         return self.texts.render(name, self.locale, **context)
 
 

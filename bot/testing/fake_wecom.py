@@ -485,6 +485,8 @@ class WeComChat:
         self.texts: Texts = app.texts
 
     def t(self, name: str, **context: Any) -> str:
+        """A template as the bot renders it for this member (in WeCom)."""
+        context.setdefault("channel", "wecom")
         return self.texts.render(name, self.locale, **context)
 
     async def send(self, text: str) -> Message:
