@@ -1,7 +1,8 @@
 """The weekly digest to the secrecy office: once an ISO week, on its first working day in working hours (after
 downtime, at the first working-hours tick later that week), every officer gets the compliance chart and a text
 — the five largest gaps, the open leak cases and their clocks, the pre-publication reviews waiting and overdue per
-unit, declassification periods ending and deadlines falling in the next 30 days."""
+unit, declassification periods ending and deadlines falling in the next 30 days, and the days of the past week on
+which a channel held back routine messages at its daily total (WeCom)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from bot.handlers.pledges.rules import Catalog, PledgeState, cycle_of
 from bot.handlers.renewals import service as renewals
 from bot.handlers.review import service as review
 from bot.handlers.review.notices import backlog_text
-from bot.services import people, staff_queries
+from bot.services import delivery, people, staff_queries
 
 DUTY = "digest"
 HORIZON = timedelta(days=30)  # countdowns and deadlines this close are listed
@@ -63,6 +64,7 @@ class WeeklyDigestSweep(Sweep):
         ending = [c for c in await countdowns.running(ctx.session, today) if c.ends_on <= today + HORIZON]
         deadlines = self.deadlines(ctx, today)
         backlog = await review.backlog(ctx.session, today, ctx.timezone, ctx.policy, ctx.calendar)
+        held = await delivery.held_back_since(ctx.session, ctx.now - timedelta(days=7))
         rendered: dict[str, list[Reply]] = {}
         messages = []
         for officer in recipients:
@@ -89,6 +91,7 @@ class WeeklyDigestSweep(Sweep):
                     countdowns=ending,
                     deadlines=deadlines,
                     reviews=backlog_text(ctx.texts, locale, backlog),
+                    held=held,
                 )
                 chart = compliance_chart_reply(ctx.texts, locale, depts, today)
                 rendered[locale] = [chart, *(Reply(part) for part in chunks([text]))]
