@@ -64,6 +64,13 @@ def test_the_quiz_options_letter_or_text_picks_it_ticked_or_not(typed: str, inde
     assert choose(typed, QUIZ) == index
 
 
+def test_a_label_is_typed_without_its_marks() -> None:
+    pages = [{"text": "◀ 上一页", "data": "pl:4:prev"}, {"text": "下一页 ▶", "data": "pl:4:next"}]
+    assert choose("下一页", pages) == 1 and choose("上一页", pages) == 0
+    measures = [{"text": "✅ 已封存", "data": "lk:5:toggle:sealed"}, {"text": "下一步", "data": "lk:5:done"}]
+    assert choose("已封存", measures) == 0
+
+
 def test_labels_win_over_numbers_and_an_ambiguous_label_picks_nothing() -> None:
     counts = [{"text": n, "data": f"lk:4:count:{n}"} for n in ("3", "5", "10")]
     assert choose("3", counts) == 0 and choose("2", counts) == 1 and choose("10", counts) == 2

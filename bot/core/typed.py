@@ -24,10 +24,8 @@ from bot.db.models import Conversation, OutboxMessage
 # What a button is remembered as: the payload's own shape, {"text": label, "data": payload, "short"?: letter}.
 Offered = Mapping[str, str]
 
-# Marks of a ticked option ("✓ A. …") and the brackets or punctuation a person may type around a choice.
-TICKS = "✓✔✅☑"
-WRAPPERS = "()[]【】「」<>"
-TRAILING = ".,;:!?。，、；：！？"
+# Marks, arrows, brackets and punctuation around a label or a typed choice ("✓ A. …", "下一页 ▶", "[2]", "A.").
+EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 LETTER_PREFIX = re.compile(r"^(\w)\s*[.、:]\s*")
 RECENT_ROWS = 5  # outside a conversation, the latest message with buttons among the last few sent
 
@@ -100,9 +98,8 @@ def _flat(rows: Any) -> list[dict[str, str]]:
 
 
 def _normal(text: str) -> str:
-    """Full-width forms folded (Ａ１ → A1), case ignored, tick marks, brackets and trailing punctuation dropped."""
-    typed = unicodedata.normalize("NFKC", text).casefold().strip()
-    typed = typed.lstrip(TICKS + " ").strip(WRAPPERS + " ").rstrip(TRAILING + " ")
+    """Full-width forms folded (Ａ１ → A1), case ignored, marks and punctuation at either end dropped."""
+    typed = EDGES.sub("", unicodedata.normalize("NFKC", text).casefold())
     return " ".join(typed.split())
 
 

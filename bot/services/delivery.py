@@ -44,7 +44,7 @@ async def record_held_back(
 
 async def held_back_since(session: AsyncSession, since: datetime) -> list[HeldBack]:
     """The days since `since` on which a channel held back routine messages, oldest first (a day recorded again
-after a restart is listed once)."""
+    after a restart is listed once)."""
     rows = (
         await session.scalars(
             select(AuditLog).where(AuditLog.action == HELD_BACK, AuditLog.at >= since).order_by(AuditLog.id)
