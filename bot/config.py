@@ -178,6 +178,12 @@ class WeComSettings:
     aes_key: str = field(repr=False)
     # 政务微信 and private deployments serve the same API elsewhere; /cgi-bin/... is appended.
     api_url: str = DEFAULT_WECOM_API_URL
+    # A PEM bundle of certificate authorities to trust besides the system's (a government network that inspects
+    # TLS with its own CA). The proxy comes from the environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY.
+    ca_file: str | None = None
+    # 账号上限数, the enterprise's account limit: the application may send it × 200 person-messages a day. Unset,
+    # the roster's WeCom accounts are counted instead (fewer or as many, so never above WeCom's own total).
+    account_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -259,7 +265,14 @@ def _wecom(env: dict[str, str]) -> WeComSettings | None:
     if len(aes_key) != 43:
         raise ConfigError("BAOMI_WECOM_AES_KEY must be the 43-character EncodingAESKey of the application's callback")
     api_url = (env.get("BAOMI_WECOM_API_URL") or DEFAULT_WECOM_API_URL).rstrip("/")
-    return WeComSettings(corp_id, int(agent_id), secret, token, aes_key, api_url)
+    ca_file = env.get("BAOMI_WECOM_CA_FILE") or None
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise ConfigError(f"BAOMI_WECOM_CA_FILE={ca_file!r} is not a file (a PEM bundle of certificate authorities)")
+    accounts = (env.get("BAOMI_WECOM_ACCOUNT_LIMIT") or "").strip()
+    if accounts and (not accounts.isdigit() or int(accounts) == 0):
+        raise ConfigError(f"BAOMI_WECOM_ACCOUNT_LIMIT={accounts!r} must be the enterprise's account limit (账号上限数)")
+    account_limit = int(accounts) if accounts else None
+    return WeComSettings(corp_id, int(agent_id), secret, token, aes_key, api_url, ca_file, account_limit)
 
 
 def _float(env: dict[str, str], key: str, default: float) -> float:

@@ -153,7 +153,10 @@ def test_wecom_settings_from_the_environment(tmp_path: Path) -> None:
     wecom = Settings.from_env(env, workdir=tmp_path).wecom
     assert wecom is not None and (wecom.agent_id, wecom.api_url) == (1000002, "https://qyapi.weixin.qq.com")
     # Secret, Token and EncodingAESKey stay out of any log line that shows the settings.
-    assert repr(wecom) == "WeComSettings(corp_id='ww1', agent_id=1000002, api_url='https://qyapi.weixin.qq.com')"
+    assert repr(wecom) == (
+        "WeComSettings(corp_id='ww1', agent_id=1000002, api_url='https://qyapi.weixin.qq.com', ca_file=None, "
+        "account_limit=None)"
+    )
     private = Settings.from_env({**env, "BAOMI_WECOM_API_URL": "https://wecom.gov.example/"}, workdir=tmp_path)
     assert private.wecom is not None and private.wecom.api_url == "https://wecom.gov.example"
     assert Settings.from_env({}, workdir=tmp_path).wecom is None

@@ -72,3 +72,15 @@ async def test_what_must_not_get_in_is_refused_and_logged_without_content(
     rejections = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
     assert len(rejections) == len(cases)
     assert not any(SECRET_WORDS in r.getMessage() or encrypted[:20] in r.getMessage() for r in caplog.records)
+
+
+async def test_a_callback_in_two_tcp_segments_is_read_whole(fake: FakeWeCom, server: Server, db: Database) -> None:
+    fake.split_posts = True  # WeCom's servers may send the body in more than one segment
+    status, body = await fake.post(*fake.seal(TEXT_XML.format(corp=fake.corp_id)))
+    assert (status, body) == (200, b"")
+    assert await fake.repost() == 200  # its retry, split too, is recognised as the same message
+    (row,) = await inbox(db)
+    assert row.dedupe_key == "msg:7315938762845716489"
+    # The size limit still holds, however the body arrives.
+    status, _ = await fake.post(b"<xml>" + b" " * MAX_CALLBACK_BYTES + b"</xml>", {"msg_signature": "x"})
+    assert status == 413

@@ -1,4 +1,5 @@
 import base64
+import json
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -14,6 +15,8 @@ from bot.channels.wecom.crypto import (
     WeComCryptoError,
 )
 from bot.channels.wecom.messages import (
+    KEY_CHARS,
+    ContactChange,
     InboundMedia,
     InboundText,
     OtherEvent,
@@ -491,3 +494,28 @@ def test_parse_refuses_oversized_message() -> None:
     padded = TEXT_XML.replace("</xml>", " " * MAX_CALLBACK_BYTES + "</xml>")
     with pytest.raises(MalformedPayload, match="exceeds"):
         parse_inbound(padded)
+
+
+def test_parse_a_directory_change() -> None:
+    # As WeCom documents 通讯录变更 (change_contact) for a renamed userid.
+    msg = parse_inbound(
+        "<xml><ToUserName><![CDATA[toUser]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>"
+        "<CreateTime>1403610513</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[change_contact]]></Event><ChangeType>update_user</ChangeType>"
+        "<UserID><![CDATA[zhangsan]]></UserID><NewUserID><![CDATA[zhangsan001]]></NewUserID>"
+        "<Name><![CDATA[张三]]></Name><Status>1</Status></xml>"
+    )
+    assert msg == ContactChange("sys", 1403610513, "update_user", "zhangsan", "zhangsan001", "1")
+    deleted = parse_inbound(
+        "<xml><FromUserName>sys</FromUserName><CreateTime>1403610514</CreateTime><MsgType>event</MsgType>"
+        "<Event>change_contact</Event><ChangeType>delete_user</ChangeType><UserID>zhangsan</UserID></xml>"
+    )
+    assert deleted == ContactChange("sys", 1403610514, "delete_user", "zhangsan")
+    assert dedupe_key(msg) != dedupe_key(deleted) and dedupe_key(msg) == dedupe_key(msg)
+
+
+def test_a_dedupe_key_fits_the_inbox_however_long_the_fields() -> None:
+    long = _card("t" * 128, json.dumps(["qz:12:a:3:1", "A. " + "很长的选项" * 40], ensure_ascii=False))
+    key = dedupe_key(long)
+    assert len(key) <= KEY_CHARS and key.startswith("card#")
+    assert key == dedupe_key(long) and key != dedupe_key(_card("t" * 128, "other"))

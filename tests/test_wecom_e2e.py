@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from bot.channels.wecom.channel import TITLE_CHARS
+from bot.channels.wecom.channel import TITLE_CHARS, numbered
 from bot.clock import SettableClock
 from bot.config import Settings
 from bot.db.models import AuditLog, Binding, Conversation, InboxEvent, OutboxMessage, Staff
@@ -107,7 +107,7 @@ async def test_profile_flow_with_cards_text_and_replaced_card(fake: FakeWeCom, s
     assert (await chat.press(chat.t("profile/btn_wrong"))).text == chat.t("profile/ask_note", limit=200)
     await chat.send("部门应为考试院")
     confirm = chat.last_card
-    assert chat.messages[-2].text == chat.t("profile/confirm_note", note="部门应为考试院")
+    assert chat.messages[-2].text == numbered(chat.t("profile/confirm_note", note="部门应为考试院"), confirm.labels)
     submitted = await chat.press(chat.t("profile/btn_submit"))
     # Replacing the pressed message: its buttons are greyed with the choice, the answer is a new message.
     assert confirm.disabled == "✓ " + chat.t("profile/btn_submit")
@@ -212,7 +212,8 @@ async def test_a_person_bound_on_both_channels_sees_one_conversation(
             await telegram.press(telegram.t("profile/btn_wrong"))
             # The note is typed in WeCom: the same conversation goes on there.
             await wecom.send("姓名有误")
-            assert wecom.messages[-2].text == wecom.t("profile/confirm_note", note="姓名有误")
+            confirm = wecom.t("profile/confirm_note", note="姓名有误")
+            assert wecom.messages[-2].text == numbered(confirm, wecom.last_card.labels)
             await wecom.press(wecom.t("profile/btn_submit"))
             assert wecom.last.text == wecom.t("profile/submitted")
             # Telegram has the conversation over, too.

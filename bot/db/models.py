@@ -208,6 +208,17 @@ class SentLog(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class InstallationValue(Base):
+    """Facts about this installation that must outlive a restart, e.g. the prefix that keeps WeCom card task ids
+    unique (bot/channels/wecom/)."""
+
+    __tablename__ = "installation_value"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class CalendarOverride(Base):
     """An officer's correction of the working-day calendar (e.g. a year the official data does not cover)."""
 

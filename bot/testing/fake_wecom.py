@@ -1,16 +1,23 @@
 """A fake WeCom (企业微信) server API for tests, WeCom's side of the callbacks, and a chat driver.
 
-The bot's real `WeComClient` talks to the fake over loopback HTTP, and the fake posts callbacks to the bot's
-real HTTP server, encrypted and signed as WeCom does: everything between the wire and the flows is exercised.
-It answers like WeCom (``{"errcode": 0, "errmsg": "ok", ...}``, HTTP 200 even for errors) and keeps WeCom's
-rules, on the injected clock:
+The bot's real `WeComClient` talks to the fake over loopback HTTP (or HTTPS, with `ssl=`), and the fake posts
+callbacks to the bot's real HTTP server, encrypted and signed as WeCom does: everything between the wire and the
+flows is exercised. It answers like WeCom (``{"errcode": 0, "errmsg": "ok", ...}``, HTTP 200 even for errors) and
+keeps WeCom's rules, on the injected clock:
 
 - ``gettoken`` hands out tokens that expire after ``token_lifetime`` seconds (40014 unknown, 42001 expired);
-- ``message/send`` takes text (at most 2,048 bytes), template cards of type ``button_interaction`` (task ids
-  unique, at most 6 buttons, keys unique and at most 1,024 bytes) and files; with ``enable_duplicate_check``
-  an identical request within the interval is answered but not delivered again; a member who had 30
-  messages in the last minute or 1,000 in the last hour gets nothing more — silently, as WeCom does
-  (``fake.dropped`` counts them, so a test can insist on none);
+- ``message/send`` takes text (at most 2,048 bytes), template cards of type ``button_interaction`` (at most 6
+  buttons, keys unique and at most 1,024 bytes; a task id used before by this application, empty or over 128
+  bytes is refused with 42014) and files; with ``enable_duplicate_check`` an identical request within the interval
+  is answered but not delivered again; a member who had 30 messages in the last minute or 1,000 in the last hour
+  gets nothing more — silently, as WeCom does (``fake.dropped`` counts them, so a test can insist on none);
+- the application may send ``account_limit`` × 200 person-messages a day: past that, every message/send is
+  refused with 45009 until midnight Beijing time; ``block("minute" | "hour" | "day")`` blocks it as WeCom's
+  frequency limits do (60 seconds, 60 minutes, the rest of the natural day);
+- members on the WeChat plugin (微工作台) or a client older than 3.1.6 (``fake.card_blind``) are sent cards but
+  see none of them; members without an API licence (``fake.unlicensed``) get nothing, and the answer lists them
+  in ``unlicenseduser``;
+- with ``trusted_ips`` set, a call from any other address is refused with 60020, its errmsg naming the address;
 - ``message/update_template_card`` spends a response code (from the send, or from a click) once, and greys
   the card's buttons with the replacement text;
 - ``media/upload`` stores a file (or an image: PNG or JPG, at most 10 MB) and returns its media id; ``message/send``
@@ -18,7 +25,7 @@ rules, on the injected clock:
 
 Test API::
 
-    fake = FakeWeCom(clock)                       # or with corp_id=, agent_id=, secret=, token=, aes_key=
+    fake = FakeWeCom(clock)                       # or with corp_id=, agent_id=, secret=, token=, aes_key=, ssl=
     await fake.start() / await fake.stop()        # or: async with FakeWeCom(clock) as fake
     fake.settings()                               # WeComSettings pointing the bot at this fake
     fake.connect(callback_url)                    # where WeCom's side posts callbacks
@@ -27,18 +34,22 @@ Test API::
     await fake.send_text("zhangsan", "/profile")
     await fake.send_media("zhangsan", "image")    # voice, video, file, location, link
     await fake.click("zhangsan", "按钮文字")        # the latest live card with that button; or card=message
+    await fake.send_event("zhangsan", "enter_agent")   # subscribe, unsubscribe, …
+    await fake.change_contact("update_user", "zhangsan", new_user="zhangsan2")  # or "delete_user", status="5"
     await fake.repost()                           # the last callback once more, byte for byte (a retry)
     await fake.post(body, query)                  # anything, for tampering tests
     await fake.verify_url()                       # WeCom's GET check: (status, body)
+    fake.split_posts = True                       # every callback's request in two TCP segments
 
     # failure injection
     fake.fail_next("message/send", errcode=45009) # stackable, per API path without /cgi-bin/
+    fake.block("hour")                            # 45009 for every message/send for that long
     fake.expire_tokens()
 
     # observing
-    fake.messages("zhangsan") -> list[Message]    # delivered, in order; cards carry title, buttons, task_id
+    fake.messages("zhangsan") -> list[Message]    # delivered and shown, in order; cards carry title, buttons, task_id
     fake.calls(path=None) -> list[Call]           # every API call: path, body, errcode, at
-    fake.dropped, fake.duplicates                 # per member: dropped by the limits, collapsed as duplicates
+    fake.dropped, fake.duplicates, fake.unseen    # per member: dropped by the limits, collapsed, cards not shown
     await fake.wait_for(lambda fake: ..., timeout=5.0)
 """
 
@@ -50,12 +61,15 @@ import itertools
 import json
 import re
 import secrets
+import ssl as tls
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -73,13 +87,17 @@ JsonDict = dict[str, Any]
 TEXT_BYTES = 2048
 CARD_BUTTONS = 6
 KEY_BYTES = 1024
-TASK_ID = re.compile(r"[A-Za-z0-9_\-@]{1,128}")
+TASK_ID_CHARS = re.compile(r"[A-Za-z0-9_\-@]*")
+TASK_ID_BYTES = 128
 PER_MINUTE, PER_HOUR = 30, 1000
+PER_ACCOUNT_A_DAY = 200
+BLOCKS = {"minute": timedelta(seconds=60), "hour": timedelta(minutes=60)}  # and "day": the rest of the day
+BEIJING = ZoneInfo("Asia/Shanghai")
 RESPONSE_CODE_LIFETIME = timedelta(hours=72)
 # WeCom's error codes, as the real API answers them.
 INVALID_CORP_ID, INVALID_SECRET, INVALID_TOKEN, TOKEN_EXPIRED = 40013, 40001, 40014, 42001
 MISSING_TOKEN, INVALID_AGENT, INVALID_PARAMETER, CONTENT_TOO_LONG = 41001, 40056, 40058, 45002
-INVALID_MEDIA, NO_SUCH_USER = 40007, 81013
+INVALID_MEDIA, NO_SUCH_USER, TASK_ID_TAKEN, FREQUENCY, UNTRUSTED_IP = 40007, 81013, 42014, 45009, 60020
 PNG, JPEG = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
 IMAGE_BYTES = 10 * 1024 * 1024
 
@@ -126,6 +144,8 @@ class FakeWeCom:
         token: str = "fakeToken",
         aes_key: str | None = None,
         token_lifetime: int = 7200,
+        account_limit: int = 10_000,
+        ssl: tls.SSLContext | None = None,
     ) -> None:
         self.clock = clock
         self.corp_id = corp_id
@@ -135,9 +155,18 @@ class FakeWeCom:
         self.aes_key = aes_key or base64.b64encode(secrets.token_bytes(32)).decode()[:43]
         self.token_lifetime = token_lifetime
         self.crypto = WeComCrypto(token, self.aes_key, corp_id)
+        self.account_limit = account_limit  # 账号上限数: the application sends at most × 200 a day
+        self.ssl = ssl
         self.unknown_users: set[str] = set()  # message/send to these answers 81013
+        self.card_blind: set[str] = set()  # on the WeChat plugin or an old client: cards are not shown
+        self.unlicensed: set[str] = set()  # no API licence: answered ok, listed in unlicenseduser, not delivered
+        self.trusted_ips: set[str] | None = None  # when set, calls from elsewhere answer 60020
+        self.split_posts = False  # post each callback's request in two TCP segments
         self.dropped: Counter[str] = Counter()
         self.duplicates: Counter[str] = Counter()
+        self.unseen: Counter[str] = Counter()  # cards sent to card-blind members
+        self.blocked_until: datetime | None = None
+        self._day: tuple[object, int] = (None, 0)  # (Beijing date, person-messages sent that day)
         self._tokens: dict[str, datetime] = {}
         self._messages: dict[str, list[Message]] = {}
         self._delivered_at: dict[str, list[datetime]] = {}
@@ -162,7 +191,7 @@ class FakeWeCom:
         app.router.add_post("/cgi-bin/{path:.+}", self._api)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self.ssl).start()
         self._runner = runner
         self.port = runner.addresses[0][1]
         self._session = aiohttp.ClientSession()
@@ -184,7 +213,7 @@ class FakeWeCom:
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl else 'http'}://127.0.0.1:{self.port}"
 
     def settings(self) -> WeComSettings:
         return WeComSettings(self.corp_id, self.agent_id, self.secret, self.token, self.aes_key, self.api_url)
@@ -201,9 +230,27 @@ class FakeWeCom:
         now = self.clock.now()
         self._tokens = dict.fromkeys(self._tokens, now)
 
+    def block(self, kind: str) -> None:
+        """Block message/send as WeCom's frequency limits do: "minute" (60 seconds), "hour" (60 minutes) or "day"
+        (until midnight, Beijing time)."""
+        now = self.clock.now()
+        self.blocked_until = _midnight_after(now) if kind == "day" else now + BLOCKS[kind]
+
     # --- the API --------------------------------------------------------------------------------------------
+    def _untrusted(self, request: web.Request) -> JsonDict | None:
+        remote = request.remote or ""
+        if self.trusted_ips is None or remote in self.trusted_ips:
+            return None
+        errmsg = (
+            f"not allow to access from your ip, hint: [{secrets.token_hex(8)}], from ip: {remote}, "
+            "more info at https://open.work.weixin.qq.com/devtool/query?e=60020"
+        )
+        return {"errcode": UNTRUSTED_IP, "errmsg": errmsg}
+
     async def _gettoken(self, request: web.Request) -> web.Response:
         query = request.query
+        if refused := self._untrusted(request):
+            return self._answer("gettoken", {}, refused)
         if query.get("corpid") != self.corp_id:
             return self._answer("gettoken", dict(query), {"errcode": INVALID_CORP_ID, "errmsg": "invalid corpid"})
         if query.get("corpsecret") != self.secret:
@@ -229,7 +276,9 @@ class FakeWeCom:
         else:
             body = await request.json()
         expires = self._tokens.get(request.query.get("access_token", ""))
-        if "access_token" not in request.query:
+        if refused := self._untrusted(request):
+            answer = refused
+        elif "access_token" not in request.query:
             answer = {"errcode": MISSING_TOKEN, "errmsg": "access_token missing"}
         elif expires is None:
             answer = {"errcode": INVALID_TOKEN, "errmsg": "invalid access_token"}
@@ -257,6 +306,14 @@ class FakeWeCom:
         if not user or user in self.unknown_users or "|" in user:
             return {"errcode": NO_SUCH_USER, "errmsg": "all touser invalid"}
         now = self.clock.now()
+        if self.blocked_until is not None and now < self.blocked_until:
+            return {"errcode": FREQUENCY, "errmsg": "api freq out of limit"}
+        day = now.astimezone(BEIJING).date()
+        sent_today = self._day[1] if self._day[0] == day else 0
+        if sent_today >= self.account_limit * PER_ACCOUNT_A_DAY:
+            # The application's daily total: blocked for the rest of the natural day.
+            self.blocked_until = _midnight_after(now)
+            return {"errcode": FREQUENCY, "errmsg": "api freq out of limit"}
         request = json.dumps(body, sort_keys=True, ensure_ascii=False)
         if body.get("enable_duplicate_check"):
             # Before anything else: a card sent again has a task id already taken, and is still a duplicate.
@@ -267,18 +324,25 @@ class FakeWeCom:
                 return {"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": seen[1]}
         message = self._message(user, body)
         if isinstance(message, int):
-            return {"errcode": message, "errmsg": "invalid message"}
+            errmsg = "taskid has existed or empty or exceed max len" if message == TASK_ID_TAKEN else "invalid message"
+            return {"errcode": message, "errmsg": errmsg}
         self._recent[request] = (now, message.msgid)
+        self._day = (day, sent_today + 1)
         answer: JsonDict = {"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": message.msgid}
         if message.task_id:
             self._task_ids.add(message.task_id)
             answer["response_code"] = self._response_code(message)
+        if user in self.unlicensed:
+            answer["unlicenseduser"] = user.lower()  # nothing is delivered to a member without a licence
+            return answer
         sent = self._delivered_at.setdefault(user, [])
         in_minute = sum(1 for t in sent if t > now - timedelta(minutes=1))
         in_hour = sum(1 for t in sent if t > now - timedelta(hours=1))
         sent.append(now)
         if in_minute >= PER_MINUTE or in_hour >= PER_HOUR:
             self.dropped[user] += 1  # WeCom answers ok and delivers nothing
+        elif message.task_id and user in self.card_blind:
+            self.unseen[user] += 1  # the WeChat plugin and clients before 3.1.6 show no template cards
         else:
             self._messages.setdefault(user, []).append(message)
         return answer
@@ -306,10 +370,11 @@ class FakeWeCom:
         buttons = [(str(b.get("text", "")), str(b.get("key", ""))) for b in card.get("button_list") or []]
         keys = [key for _, key in buttons]
         title = str((card.get("main_title") or {}).get("title", ""))
+        if not task_id or task_id in self._task_ids or len(task_id.encode()) > TASK_ID_BYTES:
+            return TASK_ID_TAKEN  # "taskid has existed or empty or exceed max len", forever for this application
         if (
             card.get("card_type") != "button_interaction"
-            or not TASK_ID.fullmatch(task_id)
-            or task_id in self._task_ids
+            or not TASK_ID_CHARS.fullmatch(task_id)
             or not title
             or not 1 <= len(buttons) <= CARD_BUTTONS
             or len(set(keys)) != len(keys)
@@ -355,6 +420,20 @@ class FakeWeCom:
     async def send_media(self, user: str, kind: str) -> int:
         msg_id = str(7_000_000_000_000_000_000 + next(self._ids))
         return await self._callback(user, {"MsgType": kind, "MsgId": msg_id, "AgentID": str(self.agent_id)})
+
+    async def send_event(self, user: str, event: str, key: str = "") -> int:
+        """An application event of the member: enter_agent, subscribe, unsubscribe, click…"""
+        fields = {"MsgType": "event", "Event": event, "EventKey": key, "AgentID": str(self.agent_id)}
+        return await self._callback(user, fields)
+
+    async def change_contact(self, change: str, user: str, new_user: str = "", status: str = "") -> int:
+        """A directory change (通讯录变更): update_user (a new userid, or Status 1/2/4/5), delete_user."""
+        fields = {"MsgType": "event", "Event": "change_contact", "ChangeType": change, "UserID": user}
+        if new_user:
+            fields["NewUserID"] = new_user
+        if status:
+            fields["Status"] = status
+        return await self._callback("sys", fields)
 
     async def click(self, user: str, label: str, card: Message | None = None) -> int:
         """Press the button `label` on `card` (default: the latest card of the member that has one live)."""
@@ -409,8 +488,33 @@ class FakeWeCom:
         """POST anything to the callback URL; returns the status and the body of the answer."""
         assert self._session is not None and self._callback_url, "start the fake and connect() it first"
         self._last_post = (body, dict(query))
+        if self.split_posts:
+            return await self._post_split(body, query)
         async with self._session.post(self._callback_url, params=query, data=body) as response:
             return response.status, await response.read()
+
+    async def _post_split(self, body: bytes, query: Mapping[str, str]) -> tuple[int, bytes]:
+        """The request in two TCP segments, as WeCom's servers may send a callback: the headers with the first half
+        of the body, then, once the bot has had time to start reading, the rest."""
+        url = urlsplit(self._callback_url)
+        assert url.hostname is not None and url.port is not None
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        head = (
+            f"POST {url.path}?{urlencode(dict(query))} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            f"Content-Type: text/xml\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        half = len(body) // 2
+        try:
+            writer.write(head + body[:half])
+            await writer.drain()
+            await asyncio.sleep(0.05)  # a network's delay between segments; the handler reads what has arrived
+            writer.write(body[half:])
+            await writer.drain()
+            response = await reader.read()
+        finally:
+            writer.close()
+        status_line, _, rest = response.partition(b"\r\n")
+        return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
 
     async def _callback(self, user: str, fields: dict[str, str]) -> int:
         created = str(int(self.clock.now().timestamp()))
@@ -437,6 +541,10 @@ class FakeWeCom:
                 await self._changed.wait()
 
 
+def _midnight_after(now: datetime) -> datetime:
+    return datetime.combine(now.astimezone(BEIJING).date() + timedelta(days=1), time(0), BEIJING)
+
+
 def _cdata(value: str) -> str:
     return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
@@ -461,9 +569,10 @@ async def serving(settings: Settings, clock: Clock, fake: FakeWeCom | None = Non
         await app.stop()
 
 
-async def settle(app: BaomiApp, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+async def settle(app: BaomiApp, timeout: float = 30.0) -> None:  # noqa: ASYNC109
     """Return once every callback posted is processed and every reply due is performed. A callback is in the
-    inbox when its POST returns, so only the bot's side is waited for."""
+    inbox when its POST returns, so only the bot's side is waited for. (The timeout only guards against a hang:
+    a 200-recipient broadcast on PostgreSQL takes over 10 seconds on a busy two-core machine.)"""
     async with asyncio.timeout(timeout):
         while True:
             await app.engine.process_pending()

@@ -1,37 +1,51 @@
 """The WeCom (企业微信) channel of a self-built application: callbacks into the inbox, WeCom messages into
 neutral events, outbox rows into WeCom API calls. Thin on purpose: it knows WeCom and nothing about flows.
 
-Inbound. A callback is verified and decrypted, its message committed to the inbox under WeCom's MsgId (events:
-sender, time and key) and only then answered 200, so WeCom's retries of it are processed once.
+Inbound. A callback's whole body is read (WeCom may post it in several TCP segments), verified and decrypted, its
+message committed to the inbox under WeCom's MsgId (events: sender, time and key) and only then answered 200, so
+WeCom's retries of it are processed once. What WeCom says about members is applied to their bindings in the same
+transaction (directory.py): subscribe and enter_agent make a member reachable again, a renamed userid moves the
+binding, a deleted member's binding is deactivated.
 
-Outbound. A reply with buttons becomes a `button_interaction` template card whose button keys carry the
-engine's payload; a press comes back as a `template_card_event` and becomes `Press(payload)`. Replacing the
-pressed message (a Telegram edit) greys the card's buttons with `update_template_card` and says the new
-content as a new message. Texts go out with safe=1: no forwarding, a watermark. (Markdown and cards cannot
-carry safe=1, so whatever the person reads at length is a text message; cards hold at most a short question.)
+Outbound. A reply with buttons is a text (safe=1) that ends with its options numbered, then a
+`button_interaction` template card whose button keys carry the engine's payload; a press comes back as a
+`template_card_event` and becomes `Press(payload)`. Cards need WeCom 3.1.6 or later: the WeChat plugin (微工作台)
+and older clients show none, so the numbered options are what those people answer by typing (bot/core/typed.py).
+A label longer than a card button shows (about 10 characters) is replaced by the button's short form (the quiz's
+A–D), the full text being in the message. Replacing the pressed message (a Telegram edit) greys the card's buttons
+with `update_template_card` and says the new content as a new message. Texts go out with safe=1: no forwarding, a
+watermark. (Markdown and cards cannot carry safe=1, so whatever the person reads at length is a text message.)
 
-WeCom drops, without saying so, what exceeds 30 messages a minute or 1,000 an hour to one member. The
-channel counts every message it sends per member on the injected clock and defers a row that would
-exceed either (Outcome.DEFERRED), keeping some room for replies when proactive messages fill the quota.
+Card task ids are unique to the installation forever: a random prefix drawn at its first start and kept in the
+database, the outbox row and the card's place in it. WeCom refuses a task id it has seen (42014: the database was
+restored, or another installation shares the application): the prefix is drawn anew and the card sent again.
+
+Limits (quotas.py). WeCom drops, without saying so, what exceeds 30 messages a minute or 1,000 an hour to one
+member: the channel counts every message it sends per member on the injected clock and defers a row that would
+exceed either (Outcome.DEFERRED), keeping some room for replies when proactive messages fill the quota. It counts
+the application's daily total too (account limit × 200 person-messages): reminders and notices stop at 90 % of it
+and wait for the next working morning, which the log and the officers' weekly digest say. When WeCom blocks the
+application (45009: a minute, an hour or the rest of the day), is busy (-1, 45033), or refuses the setup (60020: the
+server's IP is not trusted, 48002, a wrong secret), no call is made until the block is over or the setup may have
+been fixed, and rows stay pending without losing an attempt: DEFERRED, on the injected clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import bisect
 import json
 import logging
-from collections import deque
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.wecom.binding import RosterBindingSweep
@@ -44,17 +58,36 @@ from bot.channels.wecom.crypto import (
     WeComCrypto,
     WeComCryptoError,
 )
-from bot.channels.wecom.messages import InboundMedia, InboundText, TemplateCardClick, dedupe_key, parse_inbound
+from bot.channels.wecom.directory import apply_contact_change, apply_member_event
+from bot.channels.wecom.messages import (
+    ContactChange,
+    InboundMedia,
+    InboundText,
+    OtherEvent,
+    TemplateCardClick,
+    dedupe_key,
+    parse_inbound,
+)
+from bot.channels.wecom.quotas import (
+    BEIJING,
+    HOUR,
+    PER_ACCOUNT_A_DAY,
+    DailyTotal,
+    Gate,
+    MemberWindows,
+    busy_minute,
+    next_midnight,
+)
 from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.core.channel import Channel, ChannelEnv, Limits, Operation, Outcome, Result, Route, StartContext
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
 from bot.core.flow import Priority
 from bot.core.sweep import Sweep
-from bot.db.models import Binding, InboxEvent, OutboxMessage, Staff
+from bot.db.models import Binding, InboxEvent, InstallationValue, OutboxMessage, Staff
 from bot.db.session import Database
 from bot.db.upsert import insert_ignore
-from bot.services import audit
+from bot.services import audit, delivery
 
 log = logging.getLogger("baomi.wecom")
 
@@ -64,22 +97,19 @@ CALLBACK_PATH = "/wecom/callback"
 LIMITS = Limits(per_second=100.0, burst=100, chat_interval=0.0, concurrency=16)
 
 # --- WeCom's rules ----------------------------------------------------------------------------------------------
-PER_MINUTE, PER_HOUR = 30, 1000  # messages to one member; WeCom silently drops the excess
-# Proactive messages stop short of the quota, so that a person in a conversation is still answered.
-PROACTIVE_PER_MINUTE, PROACTIVE_PER_HOUR = 25, 950
-# Our requests reach WeCom after varying delays: counting over slightly longer windows keeps us under its count.
-MINUTE = timedelta(seconds=65)
-HOUR = timedelta(seconds=3605)
 TEXT_BYTES = 2048  # a text message's content; WeCom cuts off the rest
 TITLE_CHARS = 36  # a card's main title (WeCom's advice; longer titles are cut in the client)
 CARD_BUTTONS = 6
+BUTTON_CHARS = 10  # a card button's text (WeCom's advice: 建议不超过10个字; longer ones are cut in the client)
+TASK_ID_BYTES = 128  # letters, digits and _-@ only
 # Resending an identical request within this interval is collapsed by WeCom. Longer than a restart after a crash,
 # shorter than the shortest repeat of a proactive message (unacknowledged leak alerts: every 15 minutes).
 DUPLICATE_CHECK_SECONDS = 600
-# Everyone's scheduled pushes crowd WeCom at :00 and :30 (Beijing time); WeCom asks apps to avoid them.
-BEIJING = ZoneInfo("Asia/Shanghai")
 
-RETRYABLE = frozenset({-1, 45009, 45033})  # system busy, API frequency, API concurrency
+BLOCKED = 45009  # API frequency: blocked for a minute, an hour or the rest of the day
+BUSY = frozenset({-1, 45033})  # system busy, API concurrency
+BUSY_PAUSE = timedelta(minutes=1)
+TASK_ID_TAKEN = 42014  # "taskid has existed or empty or exceed max len"
 UNREACHABLE = frozenset({60111, 81013})  # no such member, or outside the application's visible range
 SETUP = {
     60020: "add this server's public IP to the application's trusted IPs (企业可信IP)",
@@ -87,7 +117,16 @@ SETUP = {
     40013: "check BAOMI_WECOM_CORP_ID",
     40056: "check BAOMI_WECOM_AGENT_ID",
     48002: "the application lacks the permission for this API",
+    TASK_ID_TAKEN: "card task ids are refused even after drawing a new prefix",
 }
+# Rows wait this long between tries while the setup is wrong: the operator fixes it in the admin console.
+SETUP_PAUSE = timedelta(minutes=5)
+NETWORK_SETUP = {
+    aiohttp.ClientConnectorCertificateError: "WeCom's TLS certificate is not trusted: set BAOMI_WECOM_CA_FILE",
+    aiohttp.ClientProxyConnectionError: "the proxy cannot be reached: check HTTPS_PROXY",
+}
+RECOUNT_ACCOUNTS = timedelta(minutes=10)  # the roster's WeCom accounts, counted again at most this often
+TASK_PREFIX = "wecom.task_prefix"  # installation_value key
 
 MEDIA_KINDS = {
     "image": AttachmentKind.PHOTO,
@@ -98,6 +137,14 @@ MEDIA_KINDS = {
     "link": AttachmentKind.LINK,
 }
 SLASHES = ("/", "／")  # a Chinese input method types the full-width one
+
+
+class NotDelivered(Exception):
+    """WeCom answered ok but names the member among those it did not deliver to (invaliduser, unlicenseduser)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -124,7 +171,15 @@ def configure(settings: Settings, env: ChannelEnv) -> WeComChannel | None:
         raise ConfigError(f"BAOMI_WECOM_TOKEN / BAOMI_WECOM_AES_KEY: {exc}") from exc
     if not env.serving:
         log.warning("WeCom is configured, but only `baomi serve` receives its callbacks: this process only sends")
-    return WeComChannel(WeComClient(settings.wecom, env.clock), crypto, env.db, env.clock, env.on_inbox)
+    return WeComChannel(
+        WeComClient(settings.wecom, env.clock),
+        crypto,
+        env.db,
+        env.clock,
+        env.on_inbox,
+        account_limit=settings.wecom.account_limit,
+        routine_resumes=(settings.policy.working_hours_start, settings.timezone),
+    )
 
 
 class WeComChannel(Channel):
@@ -138,6 +193,8 @@ class WeComChannel(Channel):
         clock: Clock,
         on_inbox: Callable[[], None],
         limits: Limits = LIMITS,
+        account_limit: int | None = None,
+        routine_resumes: tuple[time, ZoneInfo] = (time(9), BEIJING),
     ) -> None:
         self.client = client
         self.crypto = crypto
@@ -146,11 +203,21 @@ class WeComChannel(Channel):
         self.on_inbox = on_inbox
         self.limits = limits
         self.windows = MemberWindows()
+        self.daily = DailyTotal()
+        self.gate = Gate()
+        # 账号上限数 from the settings; else the roster's WeCom accounts, counted again when they matter.
+        self.account_limit = account_limit
+        # Held-back routine messages go out at the start of the next working morning (the bureau's hours).
+        self.routine_resumes = routine_resumes
+        self.task_prefix = ""
+        self._accounts_counted_at = datetime.min.replace(tzinfo=UTC)
 
     # --- life ---------------------------------------------------------------------------------------------------
     async def start(self, ctx: StartContext) -> list[asyncio.Task[None]]:
         """Nothing to poll: WeCom posts callbacks to `baomi serve`. The quotas resume where they were."""
+        self.task_prefix = await self.load_task_prefix()
         await self.load_windows()
+        await self.count_accounts()
         return []
 
     async def stop(self) -> None:
@@ -175,8 +242,8 @@ class WeComChannel(Channel):
     async def http_callback(self, request: web.Request) -> web.Response:
         """Commit the message to the inbox and answer 200 with an empty body, well within WeCom's 5 seconds; the
         reply goes out through the outbox."""
-        body = await request.content.read(MAX_CALLBACK_BYTES + 1)
-        if len(body) > MAX_CALLBACK_BYTES:
+        body = await read_body(request.content, MAX_CALLBACK_BYTES)
+        if body is None:
             log.warning("WeCom callback rejected (body over %s bytes)", MAX_CALLBACK_BYTES)
             return web.Response(status=413)
         try:
@@ -191,22 +258,28 @@ class WeComChannel(Channel):
         return self.crypto.verify_url(signature, timestamp, nonce, echostr)
 
     async def receive(self, body: bytes, query: Mapping[str, str]) -> None:
-        """Verify, decrypt and commit one callback (one of WeCom's retries of it is dropped as a duplicate).
-        Raises WeComCryptoError for anything that must not be trusted."""
+        """Verify, decrypt and commit one callback (one of WeCom's retries of it is dropped as a duplicate); what
+        it says about a member is applied to their binding in the same transaction. Raises WeComCryptoError for
+        anything that must not be trusted."""
         signature, timestamp, nonce = _params(query, "msg_signature", "timestamp", "nonce")
         message = parse_inbound(self.crypto.decrypt_callback(body, signature, timestamp, nonce))
-        kind = {InboundText: "text", InboundMedia: "media", TemplateCardClick: "card"}.get(type(message), "event")
+        kinds = {InboundText: "text", InboundMedia: "media", TemplateCardClick: "card", ContactChange: "contact"}
+        now = self.clock.now()
         row = {
             "channel": CHANNEL,
             "dedupe_key": dedupe_key(message),
             "channel_user_id": message.from_user,
-            "payload": {"type": kind, **asdict(message)},
-            "received_at": self.clock.now(),
+            "payload": {"type": kinds.get(type(message), "event"), **asdict(message)},
+            "received_at": now,
             "status": "pending",
             "attempts": 0,
         }
         async with self.db.transaction() as session:
-            await insert_ignore(session, InboxEvent, [row], ["channel", "dedupe_key"])
+            fresh = await insert_ignore(session, InboxEvent, [row], ["channel", "dedupe_key"])
+            if fresh and isinstance(message, ContactChange):
+                await apply_contact_change(session, CHANNEL, message, now)
+            elif fresh and isinstance(message, OtherEvent):
+                await apply_member_event(session, CHANNEL, message, now)
         self.on_inbox()
 
     def parse(self, payload: dict[str, Any]) -> Inbound:
@@ -238,25 +311,52 @@ class WeComChannel(Channel):
     # --- outbound -----------------------------------------------------------------------------------------------
     async def perform(self, op: Operation) -> Result:
         try:
-            calls = plan(op)
+            calls = plan(op, self.task_prefix)
         except ValueError as exc:
             return Result(Outcome.FAILED, error=str(exc)[:200])
+        now = self.clock.now()
+        if (closed := self.gate.wait(now)) > 0:
+            return Result(Outcome.DEFERRED, retry_after=closed)
         counted = sum(1 for call in calls if call.counted)
         if counted:
-            now = self.clock.now()
-            if op.priority >= Priority.REMINDER and (busy := _busy_minute(now)) > 0:
+            routine = op.priority >= Priority.REMINDER
+            if routine and (busy := busy_minute(now)) > 0:
                 return Result(Outcome.DEFERRED, retry_after=busy)
+            if routine and (held := await self._hold_routine(counted, now)) > 0:
+                return Result(Outcome.DEFERRED, retry_after=held)
             wait = self.windows.reserve(op.chat_id, counted, now, proactive=op.priority > Priority.INTERACTIVE)
             if wait > 0:
                 return Result(Outcome.DEFERRED, retry_after=wait)
+            self.daily.add(counted, now)
         message_id: str | None = None
+        done = 0
+        renewed = False
         try:
-            for call in calls:
-                message_id = await self._call(call) or message_id
+            while done < len(calls):
+                try:
+                    message_id = await self._call(calls[done]) or message_id
+                except WeComApiError as exc:
+                    if exc.errcode != TASK_ID_TAKEN or renewed:
+                        raise  # a task id refused under a prefix drawn just now: a setup error
+                    await self._new_prefix(exc)
+                    renewed = True
+                    calls = plan(op, self.task_prefix)  # the same calls, the cards with task ids never used
+                    continue
+                done += 1
         except WeComApiError as exc:
-            return _failure(op, exc)
+            self._give_back(op, calls, done)
+            return self._refused(op, exc)
+        except NotDelivered as exc:
+            log.warning("WeCom did not deliver outbox %s: the member is listed as %s", op.id, exc.field)
+            return Result(Outcome.UNREACHABLE, error=f"wecom {exc.field}")
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientProxyConnectionError) as exc:
+            # The network's setup, not WeCom's: the operator sets BAOMI_WECOM_CA_FILE or fixes HTTPS_PROXY.
+            self._give_back(op, calls, done)
+            return self._setup_error(op, type(exc).__name__, NETWORK_SETUP[type(exc)], str(exc))
         except (aiohttp.ClientError, TimeoutError, WeComUnavailable) as exc:
+            self._give_back(op, calls, done)
             return Result(Outcome.RETRY, error=type(exc).__name__)
+        self.gate.opened()
         return Result(Outcome.SENT, message_id)
 
     async def _call(self, call: Call) -> str | None:
@@ -264,6 +364,8 @@ class WeComChannel(Channel):
             try:
                 await self.client.update_template_card(call.body)
             except WeComApiError as exc:
+                if exc.errcode == BLOCKED or exc.errcode in BUSY or exc.errcode in SETUP:
+                    raise
                 # The code is spent or older than 72 hours: the card keeps its buttons, and a press on one of them
                 # is answered as a stale button. Not a reason to withhold the new content.
                 log.info("card update refused (errcode %s)", exc.errcode)
@@ -276,7 +378,106 @@ class WeComChannel(Channel):
             )
             body = {**body, call.api: {"media_id": media_id}}
         answer = await self.client.send(body)
+        # A 200 can still leave the member out: not in the directory (invaliduser) or without a licence to use
+        # WeCom's API (unlicenseduser, 接口许可). WeCom lists them in lower case, "|"-separated.
+        for field in ("invaliduser", "unlicenseduser"):
+            listed = {user.lower() for user in str(answer.get(field) or "").split("|") if user}
+            if str(body["touser"]).lower() in listed:
+                raise NotDelivered(field)
         return str(answer.get("msgid") or "") or None
+
+    def _refused(self, op: Operation, exc: WeComApiError) -> Result:
+        """What WeCom's refusal means for the row: wait without losing an attempt (a block, busy, a setup to fix),
+        unreachable, or failed for good."""
+        now = self.clock.now()
+        if exc.errcode == BLOCKED:
+            new_block = self.gate.wait(now) <= 0  # else a call already in flight when the block began
+            until = self.gate.block(now, whole_day=self.daily.reached(now))
+            if new_block:
+                log.warning(
+                    "WeCom blocked the application (errcode %s: %s); nothing is sent until %s",
+                    exc.errcode,
+                    exc.errmsg,
+                    _beijing(until),
+                )
+            return Result(Outcome.DEFERRED, retry_after=self.gate.wait(now))
+        if exc.errcode in BUSY:
+            self.gate.close(now + BUSY_PAUSE)
+            return Result(Outcome.DEFERRED, retry_after=self.gate.wait(now))
+        error = f"wecom errcode {exc.errcode}"
+        if exc.errcode in UNREACHABLE:
+            return Result(Outcome.UNREACHABLE, error=error)
+        if hint := SETUP.get(exc.errcode):
+            # WeCom's errmsg says what it refused, e.g. the IP address to add to the trusted IPs.
+            return self._setup_error(op, f"errcode {exc.errcode}", hint, exc.errmsg)
+        return Result(Outcome.FAILED, error=f"{error}: {exc.errmsg}"[:200])
+
+    def _setup_error(self, op: Operation, what: str, hint: str, detail: str) -> Result:
+        """Rows wait, pending and without losing attempts, until the operator may have fixed it; said once a try."""
+        now = self.clock.now()
+        if self.gate.wait(now) <= 0:
+            log.error(
+                "WeCom refused outbox %s: %s (%s): %s; rows wait, tried again every %s minutes",
+                op.id,
+                what,
+                hint,
+                detail,
+                int(SETUP_PAUSE.total_seconds() // 60),
+            )
+        self.gate.close(now + SETUP_PAUSE)
+        return Result(Outcome.DEFERRED, retry_after=self.gate.wait(now))
+
+    def _give_back(self, op: Operation, calls: list[Call], done: int) -> None:
+        """Nothing reached the member: what was counted for the row is not spent."""
+        if done == 0 and (counted := sum(1 for call in calls if call.counted)):
+            self.windows.release(op.chat_id, counted)
+            self.daily.release(counted)
+
+    async def _hold_routine(self, count: int, now: datetime) -> float:
+        """Seconds to hold a routine message back (0: send it): today's total is near the application's daily
+        limit, and what remains is kept for answers and alerts. Said once a day, in the log and to the officers."""
+        if self.daily.routine_room(count, now):
+            return 0.0
+        today = self.daily.roll(now)
+        # The roster may have grown since it was counted: counted again before holding back, then now and then.
+        recount = self.daily.held_on != today or now - self._accounts_counted_at >= RECOUNT_ACCOUNTS
+        if self.account_limit is None and recount:
+            await self.count_accounts()
+            if self.daily.routine_room(count, now):
+                return 0.0
+        resume = self._routine_resumes(now)
+        if self.daily.held_on != today:
+            self.daily.held_on = today
+            log.warning(
+                "WeCom daily total: %s of %s person-messages sent today (accounts × %s); reminders and notices are "
+                "held back until %s",
+                self.daily.sent,
+                self.daily.limit,
+                PER_ACCOUNT_A_DAY,
+                _beijing(resume),
+            )
+            async with self.db.transaction() as session:
+                await delivery.record_held_back(session, now, CHANNEL, today, self.daily.sent, self.daily.limit, resume)
+        return (resume - now).total_seconds()
+
+    def _routine_resumes(self, now: datetime) -> datetime:
+        """The start of working hours on the day after today's (Beijing) date, in the bureau's time zone."""
+        start, zone = self.routine_resumes
+        tomorrow = next_midnight(now).date()
+        return max(datetime.combine(tomorrow, start, zone), next_midnight(now))
+
+    async def count_accounts(self) -> None:
+        """The application's daily total: the configured account limit, or the roster's WeCom accounts."""
+        accounts = self.account_limit
+        if accounts is None:
+            async with self.db.sessions() as session:
+                accounts = await session.scalar(
+                    select(func.count(Staff.id)).where(
+                        Staff.active.is_(True), Staff.wecom_userid.is_not(None), Staff.wecom_userid != ""
+                    )
+                )
+            self._accounts_counted_at = self.clock.now()
+        self.daily.limit = max(1, accounts or 0) * PER_ACCOUNT_A_DAY
 
     async def find_delivered(self, op: Operation) -> str | None:
         """Always None: a send in flight at a crash is sent again. WeCom cannot be asked whether a message
@@ -286,9 +487,41 @@ class WeComChannel(Channel):
         crash may arrive twice."""
         return None
 
+    # --- the installation's task-id prefix ----------------------------------------------------------------------
+    async def load_task_prefix(self) -> str:
+        """This installation's prefix, drawn at its first start."""
+        async with self.db.transaction() as session:
+            row = {"key": TASK_PREFIX, "value": _draw_prefix(), "updated_at": self.clock.now()}
+            await insert_ignore(session, InstallationValue, [row], ["key"])
+            prefix = await session.scalar(select(InstallationValue.value).where(InstallationValue.key == TASK_PREFIX))
+        assert prefix is not None
+        return prefix
+
+    async def _new_prefix(self, exc: WeComApiError) -> None:
+        """WeCom has seen one of our task ids (42014): another installation uses this application, or this one's
+        database was restored to an earlier state. A new prefix, stored for good."""
+        fresh = _draw_prefix()
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(InstallationValue)
+                .where(InstallationValue.key == TASK_PREFIX)
+                .values(value=fresh, updated_at=self.clock.now())
+            )
+        log.error(
+            "WeCom refused a card task id as used before (errcode %s: %s): the database was restored or another "
+            "installation sends through this application; card task ids now start %s",
+            exc.errcode,
+            exc.errmsg,
+            fresh,
+        )
+        self.task_prefix = fresh
+
     async def load_windows(self) -> None:
-        """Count what was sent to each member in the last hour, so that a restart does not reset the quotas."""
-        since = self.clock.now() - HOUR
+        """Count what was sent to each member in the last hour, and today's total, so that a restart resets
+        neither."""
+        now = self.clock.now()
+        hour_ago = now - HOUR
+        midnight = next_midnight(now) - timedelta(days=1)
         async with self.db.sessions() as session:
             rows = (
                 await session.execute(
@@ -303,18 +536,41 @@ class WeComChannel(Channel):
                     .where(
                         OutboxMessage.channel == CHANNEL,
                         OutboxMessage.status == "sent",
-                        OutboxMessage.sent_at >= since,
+                        OutboxMessage.sent_at >= min(hour_ago, midnight),
                     )
                     .order_by(OutboxMessage.sent_at)
                 )
             ).all()
+        self.daily.roll(now)
         for row_id, chat_id, kind, payload, priority, sent_at in rows:
-            calls = plan(Operation(row_id, chat_id, kind, dict(payload), priority, channel=CHANNEL))
-            self.windows.record(chat_id, sum(1 for c in calls if c.counted), sent_at)
+            calls = plan(Operation(row_id, chat_id, kind, dict(payload), priority, channel=CHANNEL), self.task_prefix)
+            counted = sum(1 for c in calls if c.counted)
+            if sent_at >= hour_ago:
+                self.windows.record(chat_id, counted, sent_at)
+            if sent_at >= midnight:
+                self.daily.sent += counted
+
+
+async def read_body(stream: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """The whole request body, however many TCP segments it came in; None when it exceeds `limit` bytes."""
+    body = bytearray()
+    while chunk := await stream.read(limit + 1 - len(body)):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _draw_prefix() -> str:
+    return "bm" + secrets.token_hex(5)
+
+
+def _beijing(at: datetime) -> str:
+    return f"{at.astimezone(BEIJING):%Y-%m-%d %H:%M} (Beijing)"
 
 
 # --- rows into calls --------------------------------------------------------------------------------------------
-def plan(op: Operation) -> list[Call]:
+def plan(op: Operation, task_prefix: str = "baomi") -> list[Call]:
     """The WeCom API calls that perform one outbox row, in order. Pure: also used to recount past rows."""
     p = op.payload
     user = op.chat_id
@@ -350,27 +606,42 @@ def plan(op: Operation) -> list[Call]:
         text = ""
     if not buttons:
         return calls + _texts(user, text, proactive)
+    # Clients without cards (the WeChat plugin, WeCom before 3.1.6) show the text alone: it ends with the options
+    # numbered, to be answered by typing one.
+    labels = card_labels(buttons)
+    calls += _texts(user, numbered(text, labels), proactive)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(lines) == 1 and len(lines[0]) <= TITLE_CHARS:
-        title = lines[0]
-    else:
-        # The words go where safe=1 protects them; the card asks the question in a short title.
-        calls += _texts(user, text, proactive)
-        last = lines[-1] if lines else "…"
-        title = last if len(last) <= TITLE_CHARS else last[: TITLE_CHARS - 1] + "…"
+    last = lines[-1] if lines else "…"
+    title = last if len(last) <= TITLE_CHARS else last[: TITLE_CHARS - 1] + "…"
     for index in range(0, len(buttons), CARD_BUTTONS):
         card = {
             "card_type": "button_interaction",
             "main_title": {"title": title},
-            # Unique to the row, and the same when the row is sent again: the duplicate check then applies.
-            "task_id": f"baomi_{op.id}_{index // CARD_BUTTONS}",
+            # Unique to the installation and the row, and the same when the row is sent again: WeCom's duplicate
+            # check then applies.
+            "task_id": f"{task_prefix}_{op.id}_{index // CARD_BUTTONS}",
             "button_list": [
-                {"text": b["text"], "style": 1, "key": button_key(b["data"], b["text"])}
-                for b in buttons[index : index + CARD_BUTTONS]
+                {"text": label, "style": 1, "key": button_key(b["data"], label)}
+                for b, label in zip(
+                    buttons[index : index + CARD_BUTTONS], labels[index : index + CARD_BUTTONS], strict=True
+                )
             ],
         }
         calls.append(Call("send", {"touser": user, "msgtype": "template_card", "template_card": card, **_once()}))
     return calls
+
+
+def card_labels(buttons: list[dict[str, str]]) -> list[str]:
+    """What each button shows: its label, or its short form (the quiz's option letter) for all that have one
+    when any of them is longer than a card button shows."""
+    narrow = any(b.get("short") and len(b["text"]) > BUTTON_CHARS for b in buttons)
+    return [b["short"] if narrow and b.get("short") else b["text"] for b in buttons]
+
+
+def numbered(text: str, labels: list[str]) -> str:
+    """The text, then its options by number: "[1] 同意  [2] 不同意"."""
+    options = "  ".join(f"[{number}] {label}" for number, label in enumerate(labels, 1))
+    return f"{text.rstrip()}\n\n{options}" if text.strip() else options
 
 
 def _texts(user: str, text: str, proactive: bool) -> list[Call]:
@@ -465,26 +736,6 @@ def _text_event(content: str) -> Command | Text:
     return Text(text)
 
 
-def _busy_minute(now: datetime) -> float:
-    """Seconds until the end of the minute if it is :00 or :30 in Beijing, else 0."""
-    local = now.astimezone(BEIJING)
-    if local.minute % 30:
-        return 0.0
-    return 60.0 - local.second - local.microsecond / 1e6
-
-
-def _failure(op: Operation, exc: WeComApiError) -> Result:
-    error = f"wecom errcode {exc.errcode}"
-    if exc.errcode in RETRYABLE:
-        return Result(Outcome.RETRY, error=error)
-    if exc.errcode in UNREACHABLE:
-        return Result(Outcome.UNREACHABLE, error=error)
-    if hint := SETUP.get(exc.errcode):
-        log.error("WeCom refused outbox %s: errcode %s (%s)", op.id, exc.errcode, hint)
-        return Result(Outcome.RETRY, error=error)
-    return Result(Outcome.FAILED, error=f"{error}: {exc.errmsg}"[:200])
-
-
 def _rejected(exc: WeComCryptoError) -> web.Response:
     # The kind of failure only: the message of a decryption error may quote what was received.
     log.warning("WeCom callback rejected (%s)", type(exc).__name__)
@@ -496,32 +747,3 @@ def _params(query: Mapping[str, str], *names: str) -> list[str]:
     if missing:
         raise MalformedPayload(f"callback lacks {', '.join(missing)}")
     return [query[name] for name in names]
-
-
-class MemberWindows:
-    """When each member was sent each message, over the last hour, on the injected clock."""
-
-    def __init__(self) -> None:
-        self._sent: dict[str, deque[datetime]] = {}
-
-    def reserve(self, user: str, count: int, now: datetime, proactive: bool) -> float:
-        """Take `count` messages of the member's quota now and return 0, or return the seconds until they fit."""
-        per_minute, per_hour = (PROACTIVE_PER_MINUTE, PROACTIVE_PER_HOUR) if proactive else (PER_MINUTE, PER_HOUR)
-        sent = self._sent.setdefault(user, deque())
-        while sent and sent[0] <= now - HOUR:
-            sent.popleft()
-        wait = 0.0
-        times = list(sent)
-        for window, cap in ((MINUTE, per_minute), (HOUR, per_hour)):
-            recent = times[bisect.bisect_right(times, now - window) :]
-            excess = min(len(recent), len(recent) + count - cap)
-            if excess > 0:
-                # The oldest `excess` of them must leave the window first.
-                wait = max(wait, (recent[excess - 1] + window - now).total_seconds())
-        if wait > 0:
-            return wait
-        self.record(user, count, now)
-        return 0.0
-
-    def record(self, user: str, count: int, at: datetime) -> None:
-        self._sent.setdefault(user, deque()).extend([at] * count)

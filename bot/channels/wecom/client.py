@@ -2,14 +2,21 @@
 update_template_card and media/upload.
 
 Every call carries an access token fetched with the application's secret and cached for its lifetime (on the
-injected clock), refreshed a little before it runs out and at once when WeCom calls it invalid or expired.
-URLs are never logged: they carry the token (and, for gettoken, the secret).
+injected clock), refreshed a little before it runs out and at once when WeCom calls it invalid or expired; however
+short a lifetime WeCom (or a private deployment) announces, a token is kept at least TOKEN_FLOOR, so that a bad
+answer cannot turn every call into two. URLs are never logged: they carry the token (and, for gettoken, the
+secret).
+
+Government networks reach WeCom through a proxy and may inspect TLS with their own certificate authority: the
+HTTP session takes the proxy from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and trusts the CA bundle
+given in BAOMI_WECOM_CA_FILE besides the system's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +31,7 @@ log = logging.getLogger("baomi.wecom")
 # made once more.
 TOKEN_REJECTED = frozenset({40014, 42001})
 REFRESH_EARLY = timedelta(minutes=5)
+TOKEN_FLOOR = timedelta(seconds=60)
 TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 
@@ -46,7 +54,7 @@ class WeComClient:
         self.clock = clock
         self._session: aiohttp.ClientSession | None = None
         self._token: str | None = None
-        self._token_expires: datetime | None = None
+        self._token_renew_at: datetime | None = None  # a little before it runs out
         self._token_lock = asyncio.Lock()
 
     async def close(self) -> None:
@@ -74,14 +82,14 @@ class WeComClient:
         """The cached token, or a new one when it is missing or about to expire."""
         async with self._token_lock:
             now = self.clock.now()
-            if self._token is None or self._token_expires is None or now >= self._token_expires - REFRESH_EARLY:
+            if self._token is None or self._token_renew_at is None or now >= self._token_renew_at:
                 answer = await self._request(
                     "GET",
                     "/cgi-bin/gettoken",
                     params={"corpid": self.settings.corp_id, "corpsecret": self.settings.secret},
                 )
                 self._token = str(answer["access_token"])
-                self._token_expires = now + timedelta(seconds=int(answer.get("expires_in", 7200)))
+                self._token_renew_at = now + token_lifetime(answer.get("expires_in", 7200))
             return self._token
 
     # --- plumbing -------------------------------------------------------------------------------------------
@@ -115,7 +123,7 @@ class WeComClient:
         upload: tuple[str, bytes] | None = None,
     ) -> dict[str, Any]:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+            self._session = open_session(self.settings)
         form = None
         if upload is not None:
             form = aiohttp.FormData()
@@ -131,3 +139,24 @@ class WeComClient:
         if errcode != 0:
             raise WeComApiError(errcode, str(answer.get("errmsg", "")))
         return answer
+
+
+def open_session(settings: WeComSettings) -> aiohttp.ClientSession:
+    """An HTTP session through the environment's proxy, trusting the configured CA bundle too."""
+    connector = None
+    if settings.ca_file:
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=settings.ca_file)
+        connector = aiohttp.TCPConnector(ssl=context)
+    return aiohttp.ClientSession(timeout=TIMEOUT, trust_env=True, connector=connector)
+
+
+def token_lifetime(expires_in: object) -> timedelta:
+    """How long to use a token WeCom says lives `expires_in` seconds: until a little before it runs out (half
+    its life early for a short one), and never less than TOKEN_FLOOR."""
+    try:
+        seconds = int(str(expires_in))
+    except ValueError:
+        seconds = 0
+    life = timedelta(seconds=max(0, seconds))
+    return max(TOKEN_FLOOR, life - min(REFRESH_EARLY, life / 2))

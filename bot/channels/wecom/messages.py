@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -11,6 +12,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from bot.channels.wecom.crypto import MAX_CALLBACK_BYTES, MalformedPayload
+
+KEY_CHARS = 128  # inbox_event.dedupe_key
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,20 @@ class OtherEvent:
     event_key: str = ""
 
 
-Inbound: TypeAlias = InboundText | InboundMedia | TemplateCardClick | OtherEvent
+@dataclass(frozen=True)
+class ContactChange:
+    """A change in the enterprise's directory (通讯录变更, change_contact): a member's userid renamed
+    (update_user with NewUserID), a member disabled or gone (update_user with Status 2 or 5, delete_user)."""
+
+    from_user: str  # "sys"
+    create_time: int
+    change_type: str
+    user_id: str
+    new_user_id: str = ""
+    status: str = ""
+
+
+Inbound: TypeAlias = InboundText | InboundMedia | TemplateCardClick | ContactChange | OtherEvent
 
 
 def parse_inbound(xml_text: str) -> Inbound:
@@ -93,24 +109,40 @@ def parse_inbound(xml_text: str) -> Inbound:
             response_code=_required(root, "ResponseCode"),
             card_type=_required(root, "CardType"),
         )
+    if event == "change_contact":
+        return ContactChange(
+            from_user=from_user,
+            create_time=create_time,
+            change_type=_required(root, "ChangeType"),
+            user_id=_optional(root, "UserID"),
+            new_user_id=_optional(root, "NewUserID"),
+            status=_optional(root, "Status"),
+        )
     return OtherEvent(from_user=from_user, create_time=create_time, event=event, event_key=_optional(root, "EventKey"))
 
 
 def dedupe_key(msg: Inbound) -> str:
-    """A stable identity for WeCom's retries of the same callback.
+    """A stable identity for WeCom's retries of the same callback, at most KEY_CHARS long.
 
     Events carry no MsgId, so they are identified by their own fields; JSON keeps those fields
-    unambiguous whatever characters a key or task id contains.
+    unambiguous whatever characters a key or task id contains, and a long one is kept as its hash.
     """
     match msg:
         case InboundText() | InboundMedia():
-            return f"msg:{msg.msg_id}"
+            return f"msg:{msg.msg_id}"[:KEY_CHARS]
         case TemplateCardClick():
-            fields = [msg.from_user, msg.create_time, msg.task_id, msg.event_key]
-            return "card:" + json.dumps(fields, ensure_ascii=False)
+            return _key("card", msg.from_user, msg.create_time, msg.task_id, msg.event_key)
+        case ContactChange():
+            return _key("contact", msg.create_time, msg.change_type, msg.user_id, msg.new_user_id, msg.status)
         case OtherEvent():
-            fields = [msg.from_user, msg.create_time, msg.event, msg.event_key]
-            return "event:" + json.dumps(fields, ensure_ascii=False)
+            return _key("event", msg.from_user, msg.create_time, msg.event, msg.event_key)
+
+
+def _key(kind: str, *fields: str | int) -> str:
+    key = f"{kind}:" + json.dumps(fields, ensure_ascii=False)
+    if len(key) <= KEY_CHARS:
+        return key
+    return f"{kind}#" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _optional(root: Element, tag: str) -> str:
