@@ -13,12 +13,12 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.channels.wecom.channel import SETUP_PAUSE, WeComChannel
+from bot.channels.wecom.channel import SENT_TODAY, SETUP_PAUSE, WeComChannel
 from bot.clock import SettableClock
 from bot.config import Settings
 from bot.core.flow import Priority, Reply
 from bot.core.outbox_rows import send_to_staff
-from bot.db.models import AuditLog, Binding, OutboxMessage
+from bot.db.models import AuditLog, Binding, InstallationValue, OutboxMessage
 from bot.db.session import Database
 from bot.server import Server
 from bot.services import delivery
@@ -233,9 +233,15 @@ async def test_a_restart_counts_the_day_so_far(
         await queue(db, clock, ids[:1], "再通知", Priority.ALERT)
         await tick(server, clock)
         assert len(fake.calls("message/send")) == 4
+    async with db.sessions() as s:
+        saved = await s.scalar(select(InstallationValue.value).where(InstallationValue.key == SENT_TODAY))
+    assert saved == "2026-03-02 4"  # kept at stop (and every minute of sending): no need to recount the day
     clock.advance(hours=3)
     async with serving(settings, clock, fake) as server:
-        assert wecom_channel(server).daily.sent == 4
+        await queue(db, clock, ids[:1], "三小时后", Priority.ALERT)
+        await tick(server, clock)
+    async with serving(settings, clock, fake) as server:
+        assert wecom_channel(server).daily.sent == 5
     clock.set(datetime(2026, 3, 3, 8, 0, tzinfo=TZ))  # the next day in Beijing
     async with serving(settings, clock, fake) as server:
         assert wecom_channel(server).daily.sent == 0

@@ -126,7 +126,9 @@ NETWORK_SETUP = {
     aiohttp.ClientProxyConnectionError: "the proxy cannot be reached: check HTTPS_PROXY",
 }
 RECOUNT_ACCOUNTS = timedelta(minutes=10)  # the roster's WeCom accounts, counted again at most this often
-TASK_PREFIX = "wecom.task_prefix"  # installation_value key
+TASK_PREFIX = "wecom.task_prefix"  # installation_value keys
+SENT_TODAY = "wecom.sent_today"  # "<Beijing date> <person-messages>", at most CHECKPOINT_EVERY old
+CHECKPOINT_EVERY = timedelta(minutes=1)
 
 MEDIA_KINDS = {
     "image": AttachmentKind.PHOTO,
@@ -211,6 +213,7 @@ class WeComChannel(Channel):
         self.routine_resumes = routine_resumes
         self.task_prefix = ""
         self._accounts_counted_at = datetime.min.replace(tzinfo=UTC)
+        self._saved_at = datetime.min.replace(tzinfo=UTC)  # when today's total was last saved
 
     # --- life ---------------------------------------------------------------------------------------------------
     async def start(self, ctx: StartContext) -> list[asyncio.Task[None]]:
@@ -221,6 +224,7 @@ class WeComChannel(Channel):
         return []
 
     async def stop(self) -> None:
+        await self.save_daily_total()
         await self.client.close()
 
     def routes(self) -> list[Route]:
@@ -357,6 +361,8 @@ class WeComChannel(Channel):
             self._give_back(op, calls, done)
             return Result(Outcome.RETRY, error=type(exc).__name__)
         self.gate.opened()
+        if counted and now - self._saved_at >= CHECKPOINT_EVERY:
+            await self.save_daily_total()
         return Result(Outcome.SENT, message_id)
 
     async def _call(self, call: Call) -> str | None:
@@ -516,13 +522,37 @@ class WeComChannel(Channel):
         )
         self.task_prefix = fresh
 
+    async def save_daily_total(self) -> None:
+        """Keep today's total in the database, so that a restart need not recount the day's rows."""
+        now = self.clock.now()
+        row = {"key": SENT_TODAY, "value": f"{self.daily.roll(now).isoformat()} {self.daily.sent}", "updated_at": now}
+        async with self.db.transaction() as session:
+            if not await insert_ignore(session, InstallationValue, [row], ["key"]):
+                await session.execute(
+                    update(InstallationValue)
+                    .where(InstallationValue.key == SENT_TODAY)
+                    .values(value=row["value"], updated_at=now)
+                )
+        self._saved_at = now
+
     async def load_windows(self) -> None:
-        """Count what was sent to each member in the last hour, and today's total, so that a restart resets
-        neither."""
+        """Count what was sent to each member in the last hour, and today's total (as last saved, and what was
+        sent after), so that a restart resets neither."""
         now = self.clock.now()
         hour_ago = now - HOUR
-        midnight = next_midnight(now) - timedelta(days=1)
+        today = self.daily.roll(now)
+        since = next_midnight(now) - timedelta(days=1)
         async with self.db.sessions() as session:
+            saved = (
+                await session.execute(
+                    select(InstallationValue.value, InstallationValue.updated_at).where(
+                        InstallationValue.key == SENT_TODAY
+                    )
+                )
+            ).first()
+            from_saved = saved is not None and saved[0].split()[0] == today.isoformat()
+            if saved is not None and from_saved:
+                self.daily.sent, since = int(saved[0].split()[1]), saved[1]
             rows = (
                 await session.execute(
                     select(
@@ -536,19 +566,18 @@ class WeComChannel(Channel):
                     .where(
                         OutboxMessage.channel == CHANNEL,
                         OutboxMessage.status == "sent",
-                        OutboxMessage.sent_at >= min(hour_ago, midnight),
+                        OutboxMessage.sent_at >= min(hour_ago, since),
                     )
                     .order_by(OutboxMessage.sent_at)
                 )
             ).all()
-        self.daily.roll(now)
         for row_id, chat_id, kind, payload, priority, sent_at in rows:
             calls = plan(Operation(row_id, chat_id, kind, dict(payload), priority, channel=CHANNEL), self.task_prefix)
             counted = sum(1 for c in calls if c.counted)
             if sent_at >= hour_ago:
                 self.windows.record(chat_id, counted, sent_at)
-            if sent_at >= midnight:
-                self.daily.sent += counted
+            if sent_at > since or (sent_at == since and not from_saved):
+                self.daily.sent += counted  # what was sent after the total was saved (or since midnight)
 
 
 async def read_body(stream: aiohttp.StreamReader, limit: int) -> bytes | None:
