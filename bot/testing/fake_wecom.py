@@ -66,7 +66,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -166,7 +166,7 @@ class FakeWeCom:
         self.duplicates: Counter[str] = Counter()
         self.unseen: Counter[str] = Counter()  # cards sent to card-blind members
         self.blocked_until: datetime | None = None
-        self._day: tuple[object, int] = (None, 0)  # (Beijing date, person-messages sent that day)
+        self._day: tuple[date | None, int] = (None, 0)  # (Beijing date, person-messages sent that day)
         self._tokens: dict[str, datetime] = {}
         self._messages: dict[str, list[Message]] = {}
         self._delivered_at: dict[str, list[datetime]] = {}
