@@ -208,6 +208,12 @@ class Engine:
             conv = preloaded.conversations.pop(person.id)
         else:
             conv = await session.get(Conversation, person.id)
+        if (
+            isinstance(event, Text)
+            and event.text.strip() not in self.registry.by_alias
+            and (data := await typed_choice(session, inbound.channel, inbound.chat_id, conv, event.text))
+        ):
+            event = Press(data)  # the option's number, letter or label typed instead of pressing its button
         # One line per event, never with what was typed; nor with who sent it when it goes to a flow whose people
         # may withhold their name (a reporter's steps at the case's timestamps would name them).
         if self._anonymous(event, conv):
@@ -229,10 +235,6 @@ class Engine:
             return
         if isinstance(event, Text) and (entry := self.registry.by_alias.get(event.text.strip())):
             event = Command(entry.command)
-        if isinstance(event, Text) and (
-            data := await typed_choice(session, inbound.channel, inbound.chat_id, conv, event.text)
-        ):
-            event = Press(data)  # the option's number, letter or label typed instead of pressing its button
         if isinstance(event, Command):
             await self._command(session, inbound, ctx, event, conv)
         elif isinstance(event, Press):

@@ -4,7 +4,9 @@ no cards (tests/test_wecom_members.py), a convenience on Telegram."""
 
 from __future__ import annotations
 
+import logging
 import random
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -25,6 +27,7 @@ from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import import_example_roster
 from tests.fakes.harness import bind
 from tests.fakes.local import LocalBot, local_bot
+from tests.test_leak_e2e import alerts, case_info, file_report, lb
 
 BANK = load_bank(quiz.BANK_PATH)
 LANGUAGES = [{"text": "中文", "data": "lg:1:set:zh"}, {"text": "English", "data": "lg:1:set:en"}]
@@ -180,3 +183,22 @@ async def test_typed_numbers_work_on_telegram_too(api: FakeBotApi, app: BaomiApp
     chat = await bind(api, app, "E102", 902)
     await chat.send("/language")
     assert (await chat.send("2"))["text"] == app.texts.render("core/language_set", "en", language="English")
+
+
+async def test_a_typed_answer_to_an_anonymous_action_keeps_the_person_out_of_the_log(
+    bot: LocalBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    officer, reporter = await bot.bind("E001"), await bot.bind("E003")
+    await file_report(reporter, kind="others", place="会议室", carrier="talk", name="hide")
+    case = await case_info(bot.app, "BM-2026-0001")
+    await officer.press(lb(officer, "btn.view"), alerts(officer, case.number)[0])
+    await officer.press(lb(officer, "btn.contact"))
+    await officer.send("请问当时是否已经制止？")
+    caplog.set_level(logging.INFO, logger="baomi")
+    caplog.clear()
+    await reporter.send(lb(reporter, "btn.reply"))  # 回复, typed: the reporter's client shows no buttons
+    assert (await reporter.send("已当场制止"))["text"] == reporter.t("report/reply_sent", case=case)
+    reporter_id = await bot.staff_id("E003")
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("press lkr:reply in an anonymous flow" in line for line in lines)
+    assert not [line for line in lines if re.search(rf"staff {reporter_id}\b", line)]
