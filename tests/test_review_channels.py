@@ -20,7 +20,7 @@ from bot.handlers.review.rules import Decision, Stage, Status
 from bot.handlers.review.service import RequestInfo
 from bot.server import Server
 from bot.testing.fake_bot_api import FakeBotApi
-from bot.testing.fake_wecom import FakeWeCom, Message, WeComChat
+from bot.testing.fake_wecom import FakeWeCom, Message, WeComChat, words
 from tests.fakes.harness import Chat, bind, running_bot
 from tests.test_review_e2e import import_roster_with_leader
 
@@ -52,7 +52,7 @@ def to_review_text(chat: WeComChat | Chat, request: RequestInfo) -> str:
 
 def card_after(chat: WeComChat, text: str) -> Message:
     """The card that came with the text message `text` (the latest such)."""
-    at = max(i for i, m in enumerate(chat.messages) if m.msgtype == "text" and m.text == text)
+    at = max(i for i, m in enumerate(chat.messages) if m.msgtype == "text" and words(m.text) == text)
     card = chat.messages[at + 1]
     assert card.msgtype == "template_card"
     return card
@@ -70,7 +70,8 @@ async def test_returned_resubmitted_and_approved_on_wecom(fake: FakeWeCom, serve
         return staff_texts.render("review/label", "zh", key=key)
 
     opening = await staff.send("送审")  # the alias, typed as WeCom users do
-    assert opening.msgtype == "template_card" and staff.t("review/ask_channel", opening=True) in staff.said
+    said = [words(text) for text in staff.said]  # a question's text ends with its options, numbered
+    assert opening.msgtype == "template_card" and staff.t("review/ask_channel", opening=True) in said
     await staff.press(lb("channel.wechat"))
     await staff.send("教育局公众号：春季开学安全提示")
     await staff.press(lb("kind.notice"))
@@ -82,7 +83,7 @@ async def test_returned_resubmitted_and_approved_on_wecom(fake: FakeWeCom, serve
 
     request = await request_info(db)
     notice = to_review_text(head, request)
-    assert head.said.count(notice) == 1
+    assert [words(text) for text in head.said].count(notice) == 1
     card = card_after(head, notice)
     assert card.labels == [lb("btn.approve"), lb("btn.return"), lb("btn.refuse")]
     # 退回修改 with a typed reason: the card is greyed with the choice, the submitter gets the reason and buttons.

@@ -31,7 +31,7 @@ from bot.handlers.pledges.rules import fingerprint, pages
 from bot.handlers.quiz import service as quiz
 from bot.handlers.quiz.bank import QuestionType, load_bank
 from bot.server import Server
-from bot.testing.fake_wecom import FakeWeCom, Message, WeComChat, settle
+from bot.testing.fake_wecom import FakeWeCom, Message, WeComChat, settle, words
 from tests.conftest import TZ
 
 BANK = load_bank(quiz.BANK_PATH)
@@ -105,11 +105,6 @@ def text_before(chat: WeComChat, card: Message) -> str:
     text = chat.messages[at - 1].text
     assert text.endswith(options), (text, options)
     return words(text)
-
-
-def words(text: str) -> str:
-    """A text without the numbered options it ends with when said with buttons."""
-    return text.split("\n\n[1] ")[0]
 
 
 def card_after(chat: WeComChat, text: str) -> Message:

@@ -220,6 +220,7 @@ def digest_context(held_days: list[delivery.HeldBack], held: list[delivery.HeldB
         "cases": [],
         "countdowns": [],
         "deadlines": [],
+        "reviews": "",
         "held": held,
     }
 

@@ -583,6 +583,12 @@ async def settle(app: BaomiApp, timeout: float = 30.0) -> None:  # noqa: ASYNC10
             await asyncio.sleep(0.002)
 
 
+def words(text: str) -> str:
+    """A text without the numbered options it ends with when it asks a question with buttons ("…\n\n[1] 同意  [2]
+    不同意"): what a template rendered."""
+    return text.split("\n\n[1] ")[0]
+
+
 class WeComChat:
     """One member talking to the bot in WeCom: `await chat.send("/profile")`, `await chat.press("是")`."""
 
