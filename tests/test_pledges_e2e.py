@@ -120,11 +120,33 @@ async def test_a_wrong_name_three_times_signs_nothing(bot: LocalBot) -> None:
     assert (row.kind, row.request_id, row.outcome) == ("annual", None, "signed")
 
 
+async def test_sign_later_records_nothing(bot: LocalBot) -> None:
+    chat = await bot.bind(UNCLASSIFIED)
+    await read_to_the_end(chat)
+    reply = await chat.press(w(chat, "later"))
+    assert reply["text"] == chat.t("pledge/later", kind="annual")
+    assert await records(bot.app, UNCLASSIFIED) == []
+    async with bot.app.db.sessions() as s:
+        assert await s.get(Conversation, await staff_id(bot.app, UNCLASSIFIED)) is None
+
+
+async def test_a_refusal_is_confirmed_first_and_going_back_records_nothing(bot: LocalBot) -> None:
+    chat = await bot.bind(UNCLASSIFIED)
+    await read_to_the_end(chat)
+    asked = await chat.press(w(chat, "decline"))
+    assert asked["text"] == chat.t("pledge/confirm_decline", kind="annual")
+    assert await records(bot.app, UNCLASSIFIED) == []
+    back = await chat.press(w(chat, "back"))
+    assert w(chat, "agree") in chat.labels() and w(chat, "later") in chat.labels()
+    assert "第" in back["text"] and await records(bot.app, UNCLASSIFIED) == []
+
+
 async def test_decline_is_recorded_and_the_head_sees_it(bot: LocalBot) -> None:
     head = await bot.bind(HEAD)
     chat = await bot.bind(UNCLASSIFIED)
     await read_to_the_end(chat)
-    reply = await chat.press(w(chat, "decline"))
+    await chat.press(w(chat, "decline"))
+    reply = await chat.press(w(chat, "confirm_decline"))
     [row] = await records(bot.app, UNCLASSIFIED)
     assert (row.kind, row.outcome, row.signed_name) == ("annual", "declined", None)
     assert reply["text"] == chat.t("pledge/declined", receipt=pledges.receipt_of(row))

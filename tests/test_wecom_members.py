@@ -83,7 +83,7 @@ async def test_a_member_whose_client_shows_no_cards_signs_the_pledge_by_typing(
     assert options(page.text) == [w("next")]
     while w("next") in options(page.text):
         page = await chat.send("下一页")  # the label as one would type it, without its arrow
-    assert options(page.text) == [w("prev"), w("agree"), w("decline")]
+    assert options(page.text) == [w("prev"), w("agree"), w("later"), w("decline")]
     assert (await chat.send("2")).text == chat.t("pledge/ask_name")
     receipt = await chat.send("陈静")
     async with db.sessions() as s:

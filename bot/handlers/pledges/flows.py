@@ -22,7 +22,8 @@ MAX_TRIES = 3
 
 
 class PledgeStep(StrEnum):
-    READING = "reading"  # paging through the text; agree or decline on the last page
+    READING = "reading"  # paging through the text; agree, later or decline on the last page
+    DECLINING = "declining"  # asked to confirm a refusal, which is recorded and shown to the head
     SIGNING = "signing"  # typing the full name as the signature
 
 
@@ -86,8 +87,14 @@ class PledgeFlow:
                 return self.turn(ctx, state, 1 if direction == "next" else -1)
             case PledgeStep.READING, Pick("agree"):
                 return self.ask_name(ctx, state)
+            case PledgeStep.READING, Pick("later"):
+                return self.later(ctx, state)
             case PledgeStep.READING, Pick("decline"):
+                return self.ask_decline(ctx, state)
+            case PledgeStep.DECLINING, Pick("confirm_decline"):
                 return await self.decline(ctx, state)
+            case PledgeStep.DECLINING, Pick("back"):
+                return self.turn(ctx, {**state, "state": PledgeStep.READING}, 0)
             case PledgeStep.SIGNING, Text(text):
                 return await self.take_name(ctx, state, text)
         return self.not_understood(ctx, state)
@@ -119,8 +126,21 @@ class PledgeFlow:
         receipt = await pledges.sign(ctx.session, ctx.now, ctx.person.id, shown, ctx.person.name, ctx.channel)
         return Step.done(self._receipt(ctx, receipt, fresh=True))
 
+    def later(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
+        """Ends the reading without recording anything: the pledge stays owed as it was."""
+        return Step.done(Reply(ctx.t("pledge/later", kind=state["kind"]), replace=True))
+
+    def ask_decline(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
+        """Says what a refusal means before recording it: one mis-tap must not become a refusal on file."""
+        buttons = [
+            [Button(ctx.t("pledge/word", key="confirm_decline"), "confirm_decline")],
+            [Button(ctx.t("pledge/word", key="back"), "back")],
+        ]
+        text = ctx.t("pledge/confirm_decline", kind=state["kind"])
+        return Step({**state, "state": PledgeStep.DECLINING}, [Reply(text, buttons, replace=True)])
+
     async def decline(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
-        """Records the refusal and says what follows; the head sees it in /team."""
+        """Records the confirmed refusal and says what follows; the head sees it in /team."""
         receipt = await pledges.decline(ctx.session, ctx.now, ctx.person.id, self._shown(state), ctx.channel)
         return Step.done(Reply(ctx.t("pledge/declined", receipt=receipt), replace=True))
 
@@ -128,6 +148,8 @@ class PledgeFlow:
         """Repeats what is expected at this point."""
         if PledgeStep(state["state"]) is PledgeStep.SIGNING:
             return Step(state, [Reply(ctx.t("pledge/ask_name"))])
+        if PledgeStep(state["state"]) is PledgeStep.DECLINING:
+            return self.ask_decline(ctx, state)
         return Step(state, [self._page(ctx, state, replace=False)])
 
     def _page(self, ctx: FlowContext, state: dict[str, Any], *, replace: bool) -> Reply:
@@ -142,6 +164,7 @@ class PledgeFlow:
         rows = [nav] if nav else []
         if last:
             rows.append([Button(ctx.t("pledge/word", key="agree"), "agree")])
+            rows.append([Button(ctx.t("pledge/word", key="later"), "later")])
             rows.append([Button(ctx.t("pledge/word", key="decline"), "decline")])
         text = ctx.t("pledge/page", page=index + 1, pages=len(screens), body=screens[index], last=last)
         return Reply(text, rows, replace=replace)
