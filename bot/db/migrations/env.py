@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.db import locks
 from bot.db.models import Base
 
 config = context.config
@@ -15,6 +17,11 @@ target_metadata = Base.metadata
 
 
 def run_with(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Instances starting together on an empty database would each create the tables, and all but one fail.
+        # The lock is the transaction's first statement: the next instance waits here, then reads the version
+        # the first committed and finds nothing left to do.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": locks.MIGRATIONS})
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
