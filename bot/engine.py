@@ -241,6 +241,8 @@ class Engine:
             await self._press(session, inbound, ctx, event, conv)
         elif conv is not None:
             flow = self.registry.flows[conv.flow]
+            if await self._revoked(session, inbound, ctx, flow, conv):
+                return
             step = await flow.on_event(ctx, dict(conv.state), event)
             await self._apply(session, inbound, ctx, flow, conv, step)
         elif isinstance(event, Attachment):
@@ -377,8 +379,22 @@ class Engine:
             # An old button, or the second tap of a double tap: the step it asked for has happened or gone.
             self._reply(session, inbound, ctx, Step(None, toast=ctx.t("core/stale_button")), None, None)
             return
+        if await self._revoked(session, inbound, ctx, flow, conv):
+            return
         step = await flow.on_event(ctx, dict(conv.state), Pick(payload.action, payload.args))
         await self._apply(session, inbound, ctx, flow, conv, step)
+
+    async def _revoked(
+        self, session: AsyncSession, inbound: Inbound, ctx: FlowContext, flow: Flow, conv: Conversation
+    ) -> bool:
+        """Whether the person lost the role the conversation needs since it started (a roster import demoted
+        them): then it ends here, unfinished, and they are told so. Asked at every step, not only at the start."""
+        if allowed(flow.roles, ctx.person.roles):
+            return False
+        await session.delete(conv)
+        await session.flush()
+        self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/right_withdrawn"))), None, None)
+        return True
 
     async def _apply(
         self,

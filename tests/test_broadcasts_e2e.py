@@ -445,3 +445,35 @@ async def test_crash_rule_probes_before_sending_again(api: FakeBotApi, app: Baom
     async with app.db.sessions() as s:
         arrived = await s.get(OutboxMessage, arrived_id)
     assert arrived is not None and arrived.status == "sent" and arrived.attempts == 1
+
+
+async def test_officer_demoted_by_a_roster_import_cannot_finish_a_broadcast(bot: LocalBot, db: Database) -> None:
+    """The role is asked at every step, not only when the flow starts: an import that takes the officer role away
+    ends the open /broadcast at the next text or press, and nothing is sent."""
+    from dataclasses import replace
+
+    from bot.domain.levels import Role
+    from bot.services.roster import import_roster, read_roster
+    from tests.conftest import EXAMPLE_ROSTER
+
+    officer = await bot.bind("E001")
+    await bot.bind("E102")
+    await officer.send("/broadcast")
+    await officer.send(TEXT)
+    await officer.press(officer.t("broadcast/btn_next"))
+    preview_button = officer.last_with_buttons
+
+    rows = [
+        replace(r, roles=frozenset({Role.STAFF, Role.HEAD})) if r.employee_id == "E001" else r
+        for r in read_roster(EXAMPLE_ROSTER)
+    ]
+    async with db.transaction() as s:
+        await import_roster(s, rows, bot.clock.now())
+
+    refused = await officer.press(officer.t("broadcast/btn_no_ack"), preview_button)
+    assert refused["text"] == officer.t("core/right_withdrawn")
+    async with bot.app.db.sessions() as s:
+        assert await s.get(Conversation, await staff_id(bot.app, "E001")) is None
+        assert await s.scalar(select(func.count()).select_from(Broadcast)) == 0
+    # A typed text in the middle of the flow meets the same check.
+    assert (await officer.send("/broadcast"))["text"] == officer.t("core/no_right")

@@ -185,6 +185,7 @@ SAMPLE_PARAMS: dict[RowCode, dict[str, object]] = {
     RowCode.UNKNOWN_LEVEL: {"value": "x"},
     RowCode.UNKNOWN_ROLE: {"value": "x"},
     RowCode.DUPLICATE_WECOM: {"wecom_userid": "w", "first_line": 2},
+    RowCode.WECOM_TAKEN: {"wecom_userid": "w", "employee_id": "E1"},
     RowCode.CONTROL_CHARACTER: {"column": "name"},
     RowCode.FIELD_TOO_LONG: {"column": "name", "limit": 50},
 }
@@ -231,6 +232,38 @@ async def test_invalid_file_changes_nothing(db: Database, clock: SettableClock, 
         read_roster(write_csv(tmp_path / "r.csv", bad, "utf-8"))
     async with db.sessions() as s:
         assert (await s.scalars(select(Staff))).all() == []
+
+
+def test_wecom_accounts_differing_only_in_case_are_one_account(tmp_path: Path) -> None:
+    rows = [
+        ("employee_id", "name", "department", "level", "role", "wecom_userid"),
+        ("E1", "王建国", "办公室", "核心", "staff", "WangJG"),
+        ("E2", "李秀英", "办公室", "一般", "staff", "wangjg"),  # line 3
+    ]
+    assert rejected(write_csv(tmp_path / "r.csv", rows, "utf-8")) == {3: "企业微信账号 wangjg 与第 2 行重复"}
+
+
+async def test_a_wecom_account_held_by_someone_left_out_of_the_file_is_refused(
+    db: Database, clock: SettableClock, tmp_path: Path
+) -> None:
+    header = ("employee_id", "name", "department", "level", "role", "wecom_userid")
+    first = [header, ("E1", "王建国", "办公室", "核心", "staff", "WangJG")]
+    async with db.transaction() as s:
+        await import_roster(s, read_roster(write_csv(tmp_path / "a.csv", first, "utf-8")), clock.now())
+    second = [header, ("E2", "李秀英", "办公室", "一般", "staff", "wangjg")]
+    with pytest.raises(RosterError) as err:
+        async with db.transaction() as s:
+            await import_roster(s, read_roster(write_csv(tmp_path / "b.csv", second, "utf-8")), clock.now())
+    assert describe_errors(err.value.errors, Texts(TZ), "zh") == [
+        (2, ["企业微信账号 wangjg 已是工号 E1 的账号(企业微信不区分大小写)"])
+    ]
+    async with db.sessions() as s:
+        assert [e for (e,) in (await s.execute(select(Staff.employee_id))).all()] == ["E1"]
+    # The same person may change the spelling of their own account.
+    moved = [header, ("E1", "王建国", "办公室", "核心", "staff", "wangjg")]
+    async with db.transaction() as s:
+        result = await import_roster(s, read_roster(write_csv(tmp_path / "c.csv", moved, "utf-8")), clock.now())
+    assert result.updated == 1
 
 
 # --- hostile and careless files: every failure one clear line, never a traceback, never unbounded work -----------

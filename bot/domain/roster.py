@@ -75,6 +75,7 @@ class RowCode(StrEnum):
     UNKNOWN_LEVEL = "unknown_level"  # value
     UNKNOWN_ROLE = "unknown_role"  # value
     DUPLICATE_WECOM = "duplicate_wecom"  # wecom_userid, first_line
+    WECOM_TAKEN = "wecom_taken"  # wecom_userid, employee_id: another person's account already, in any case
     # Any known column: checked before anything else on the line, which is then left at that.
     CONTROL_CHARACTER = "control_character"  # column ("" when the reader could not tell)
     FIELD_TOO_LONG = "field_too_long"  # column ("" when the reader could not tell), limit
@@ -148,9 +149,12 @@ def validate_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> list[RosterRow]
         if roles is None:
             found.append(RowError(line, RowCode.UNKNOWN_ROLE, {"value": quoted(cells.get("role", ""))}))
         wecom = cells.get("wecom_userid") or None
-        if wecom and wecom in seen_wecom:
+        # WeCom treats userids without regard to case: two spellings of one are one account.
+        if wecom and wecom.lower() in seen_wecom:
             found.append(
-                RowError(line, RowCode.DUPLICATE_WECOM, {"wecom_userid": wecom, "first_line": seen_wecom[wecom]})
+                RowError(
+                    line, RowCode.DUPLICATE_WECOM, {"wecom_userid": wecom, "first_line": seen_wecom[wecom.lower()]}
+                )
             )
         if found:
             errors.extend(found)
@@ -158,7 +162,7 @@ def validate_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> list[RosterRow]
         assert level is not None and roles is not None
         seen[employee_id] = line
         if wecom:
-            seen_wecom[wecom] = line
+            seen_wecom[wecom.lower()] = line
         good.append(RosterRow(line, employee_id, name, department, level, roles, wecom))
     if errors:
         raise RosterError(errors)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -184,6 +184,20 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def check_wecom_accounts(rows: list[RosterRow], staff: Iterable[Staff]) -> None:
+    """Refuse a WeCom account that someone the file leaves out holds already under any spelling: WeCom does not
+    tell Abc from abc, so both would be one account bound to two people."""
+    in_file = {row.employee_id for row in rows}
+    held = {s.wecom_userid.lower(): s.employee_id for s in staff if s.wecom_userid and s.employee_id not in in_file}
+    errors = [
+        RowError(row.line, RowCode.WECOM_TAKEN, {"wecom_userid": row.wecom_userid, "employee_id": owner})
+        for row in rows
+        if row.wecom_userid and (owner := held.get(row.wecom_userid.lower())) is not None
+    ]
+    if errors:
+        raise RosterError(errors)
+
+
 @dataclass(frozen=True)
 class ImportResult:
     added: int
@@ -197,6 +211,7 @@ async def import_roster(
 ) -> ImportResult:
     departments = {d.name: d for d in (await session.scalars(select(Department))).all()}
     existing = {s.employee_id: s for s in (await session.scalars(select(Staff))).all()}
+    check_wecom_accounts(rows, existing.values())
     added = updated = unchanged = 0
     for row in rows:
         dept = departments.get(row.department)

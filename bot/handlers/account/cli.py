@@ -18,12 +18,12 @@ async def roster_import(env: CliEnv, args: argparse.Namespace) -> int:
         raise ConfigError(f"no such file: {path}")
     try:
         rows = read_roster(path)
+        async with env.database() as db, db.transaction() as session:
+            result = await import_roster(session, rows, env.now())
     except RosterError as exc:
         problems = describe_errors(exc.errors, env.texts, CLI_LOCALE)
         env.say("cli/roster_rejected", err=True, problems=problems)
         return 1
-    async with env.database() as db, db.transaction() as session:
-        result = await import_roster(session, rows, env.now())
     env.say("cli/roster_imported", result=result)
     return 0
 
