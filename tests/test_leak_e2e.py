@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -14,12 +15,14 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from bot.app import BaomiApp
 from bot.cli import run_command
 from bot.clock import SettableClock
 from bot.config import Policy, Settings
 from bot.core.flow import FlowContext
+from bot.core.sweep import SweepContext
 from bot.db.models import AuditLog, Conversation, OutboxMessage, Staff
 from bot.db.models_leak import LeakCase, LeakCaseEvent, LeakReporter
 from bot.db.session import Database
@@ -27,6 +30,7 @@ from bot.handlers.leak import service as leak
 from bot.handlers.leak.notices import open_case, summary
 from bot.handlers.leak.report import ReporterAction
 from bot.handlers.leak.service import CaseInfo
+from bot.jobs.runner import SweepRunner
 from bot.services import people
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import TZ, import_example_roster
@@ -448,3 +452,43 @@ async def test_withheld_reporter_is_relayed_both_ways_and_revealed_on_request(
     rows = list(cases_sheet.iter_rows(values_only=True))
     assert rows[1][0] == case.number and rows[1][11] == lb(officer, "reporter.withheld")
     assert "张伟" not in str(rows) and events_sheet.max_row == 6
+
+
+async def test_overlapping_clock_runs_tell_the_officers_once(bot: LocalBot, clock: SettableClock) -> None:
+    """A tick and `baomi jobs run` (or two instances) running the clocks at once: the second run waits for the
+    first one's claim and then leaves the case alone, so the officer hears that the carrier is deemed leaked once."""
+    if bot.app.db.is_sqlite:
+        pytest.skip("SQLite runs one writing transaction at a time: runs cannot overlap there")
+    officer = await bot.bind("E001")
+    await open_from_code(bot, "E102", level=leak.Marked.TOP_SECRET)
+    case = await case_info(bot.app, "BM-2026-0001")
+    clock.set(datetime(2026, 3, 13, 0, 1, tzinfo=TZ))  # past the carrier's deadline
+    other = Database(bot.app.db.url)
+    try:
+        runner = bot.app.jobs
+        clocks = [sweep for sweep in runner.sweeps if sweep.name == "leak_clocks"]
+        second = SweepRunner(other, clock, POLICY, bot.texts, TZ, clocks, lambda: None)
+        calendar = await runner.calendar()
+        async with bot.app.db.transaction() as session:
+            # The first run, not yet committed when the second one starts.
+            ctx = SweepContext(session, clock.now(), POLICY, bot.texts, TZ, calendar)
+            assert await clocks[0].run(ctx) > 0
+            overlapping = asyncio.create_task(second.run_all())
+            await waiting_for_a_lock(other)
+        assert (await overlapping)["leak_clocks"] == 0
+    finally:
+        await other.dispose()
+    await bot.settle()
+    assert sum(m["text"] == officer.t("cases/carrier_deemed", case=case) for m in officer.bot_messages) == 1
+    kinds = [e.kind for e in await case_events(bot.app)]
+    assert kinds.count("carrier_deemed_leaked") == 1
+
+
+async def waiting_for_a_lock(db: Database) -> None:
+    """Return once a transaction waits for a lock that another one holds (PostgreSQL)."""
+    for _ in range(1000):
+        async with db.sessions() as session:
+            if await session.scalar(sql("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("nothing waits for a lock")

@@ -46,7 +46,9 @@ class BroadcastProgress(Sweep):
                     staff_id=progress.info.author_staff_id,
                     source=f"{broadcasts.progress_source(broadcast_id)}:edit",
                 )
-            if progress.info.finished:
+            # Told once: the sent-log claim is what every sweep's notice goes through (the broadcast row's own
+            # conditional update above already keeps a second run from getting this far).
+            if progress.info.finished and await ctx.claim("broadcast", f"broadcast:{broadcast_id}", "report", "final"):
                 report = ctx.texts.render(
                     "broadcast/report",
                     locale,
@@ -79,6 +81,8 @@ class BroadcastDeadlines(Sweep):
         escalations = await broadcasts.claim_escalations(ctx.session, ctx.now)
         for escalation in escalations:
             info = escalation.info
+            if not await ctx.claim("broadcast", f"broadcast:{info.id}", "ack_deadline", "silent"):
+                continue
             source = f"{broadcasts.source_of(info.id)}:deadline"
             for department_id, silent in escalation.silent.items():
                 for head_id in escalation.heads[department_id]:

@@ -49,8 +49,16 @@ class LeakClockSweep(Sweep):
                     )
                     await leak_notices.queue(ctx.session, ctx.now, notices)
                     done += 1
-            if case.carrier_pending and case.carrier_deadline is not None and ctx.now >= case.carrier_deadline:
-                await leak.mark_carrier_deemed(ctx.session, ctx.now, case.id)
+            if (
+                case.carrier_pending
+                and case.carrier_deadline is not None
+                and ctx.now >= case.carrier_deadline
+                # Claimed in the sent-log first: an overlapping run (`baomi jobs run` during a tick, or another
+                # instance) waits there for this one and then leaves it alone; the case may also have been found
+                # since it was read.
+                and await ctx.claim("leak_carrier", subject, "deadline", "deemed")
+                and await leak.mark_carrier_deemed(ctx.session, ctx.now, case.id)
+            ):
                 notices = await leak_notices.to_officers(ctx.session, ctx.texts, case, "cases/carrier_deemed")
                 await leak_notices.queue(ctx.session, ctx.now, notices)
                 done += 1
