@@ -8,10 +8,10 @@ package under bot/channels/ with a `configure(settings, env)` that returns it, o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.channels import telegram, wecom
 from bot.clock import Clock
@@ -19,6 +19,7 @@ from bot.config import ConfigError, Settings
 from bot.core.capability import Capability, Wiring
 from bot.core.channel import Channel, ChannelEnv, StartContext
 from bot.core.registry import Registry
+from bot.core.supervise import Loop, Supervisor
 from bot.db.migrate import upgrade
 from bot.db.session import Database
 from bot.domain.levels import Role
@@ -36,7 +37,7 @@ from bot.handlers import (
     review,
     workday,
 )
-from bot.jobs.runner import SweepRunner
+from bot.jobs.runner import TICK, SweepRunner
 from bot.outbox import Dispatcher
 from bot.texts import Texts
 
@@ -69,6 +70,13 @@ def wire(capabilities: Sequence[Capability] = CAPABILITIES) -> Wiring:
     return bot
 
 
+# No beat for this long and a loop is reported stale (stuck) by /healthz. The engine and the dispatcher look at
+# least every 5 seconds; the sweeps tick every minute.
+ENGINE_STALE = timedelta(minutes=2)
+DISPATCHER_STALE = timedelta(minutes=2)
+SWEEPS_STALE = 3 * TICK
+
+
 @dataclass
 class BaomiApp:
     settings: Settings
@@ -80,7 +88,7 @@ class BaomiApp:
     dispatcher: Dispatcher
     jobs: SweepRunner
     channels: dict[str, Channel]  # the configured ones, by name
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    supervisor: Supervisor
     migrated: bool = False
 
     async def migrate(self) -> None:
@@ -91,28 +99,26 @@ class BaomiApp:
             self.migrated = True
 
     async def start(self, stop: asyncio.Event) -> None:
-        """Migrate, start the channels, then the engine, the dispatcher and the sweeps."""
+        """Migrate, start the channels, then run their loops, the engine, the dispatcher and the sweeps under the
+        supervisor until `stop` is set."""
         await self.migrate()
         started = StartContext(stop, self.default_commands())
+        loops: list[Loop] = []
         for channel in self.channels.values():
-            self.tasks += await channel.start(started)
-        self.tasks += [
-            asyncio.create_task(self.engine.run(stop), name="engine"),
-            asyncio.create_task(self.dispatcher.run(stop), name="dispatcher"),
-            asyncio.create_task(self.jobs.run(stop), name="sweeps"),
+            loops += await channel.start(started)
+        loops += [
+            Loop("engine", self.engine.run, ENGINE_STALE),
+            Loop("dispatcher", self.dispatcher.run, DISPATCHER_STALE),
+            Loop("sweeps", self.jobs.run, SWEEPS_STALE),
         ]
+        self.supervisor.start(stop, loops)
 
-    def alive(self, task_name: str) -> bool:
-        return any(t.get_name() == task_name and not t.done() for t in self.tasks)
+    def alive(self, loop: str) -> bool:
+        return self.supervisor.alive(loop)
 
     async def stop(self) -> None:
         """Finish the step and the sends in progress, then close."""
-        poll = next((t for t in self.tasks if t.get_name() == "poll"), None)
-        if poll is not None:
-            poll.cancel()  # a cancelled getUpdates confirms nothing: what it held comes again
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.supervisor.stop()
         for channel in self.channels.values():
             await channel.stop()
         await self.db.dispose()
@@ -154,4 +160,4 @@ def build_app(
     sweeps = [sweep for channel in configured.values() for sweep in channel.sweeps()] + bot.sweeps
     jobs = SweepRunner(db, clock, settings.policy, texts, settings.timezone, sweeps, on_outbox=dispatcher.wake)
     dispatcher.on_recorded.append(jobs.follow)  # sweeps that follow deliveries (a broadcast's progress) run at once
-    return BaomiApp(settings, clock, db, texts, registry, engine, dispatcher, jobs, configured)
+    return BaomiApp(settings, clock, db, texts, registry, engine, dispatcher, jobs, configured, Supervisor(clock))

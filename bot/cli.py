@@ -46,20 +46,29 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 # --- the bot ----------------------------------------------------------------------------------------------------
 async def run(env: CliEnv, args: argparse.Namespace) -> int:
-    """Long-polls Telegram; runs the engine, the dispatcher and the sweeps until SIGINT or SIGTERM."""
+    """Long-polls Telegram; runs the engine, the dispatcher and the sweeps until SIGINT or SIGTERM, or until one of
+    them cannot go on (exit 1, or 2 with the line to act on). With --health-port, /healthz on that port."""
     from bot.app import build_app
+    from bot.server import serve as serve_http
 
     env.settings.require_token()
     app = build_app(env.settings, env.clock)
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    if args.health_port is not None:
+        return await serve_http(app, args.health_host, args.health_port, stop, health_only=True)
     try:
         await app.start(stop)
         await stop.wait()
         log.info("stopping")
     finally:
         await app.stop()
-    return 0
+    return app.supervisor.outcome()
+
+
+def run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--health-port", type=int, help="serve GET /healthz on this port (as `baomi serve` does)")
+    parser.add_argument("--health-host", default="127.0.0.1", help="address for --health-port (default 127.0.0.1)")
 
 
 async def serve(env: CliEnv, args: argparse.Namespace) -> int:
@@ -69,8 +78,7 @@ async def serve(env: CliEnv, args: argparse.Namespace) -> int:
     app = build_app(env.settings, env.clock, serve=True)
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    await serve_http(app, args.host, args.port, stop)
-    return 0
+    return await serve_http(app, args.host, args.port, stop)
 
 
 def serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -167,7 +175,7 @@ def register(bot: Wiring) -> None:
     """The subcommands that run or maintain the bot as a whole."""
     from bot.console import console, console_arguments
 
-    bot.cli("run", run, "apply migrations and run the bot (Telegram long polling)")
+    bot.cli("run", run, "apply migrations and run the bot (Telegram long polling)", run_arguments)
     bot.cli("serve", serve, "run the bot behind one HTTP server: WeCom callbacks, Telegram webhook", serve_arguments)
     bot.cli(
         "console", console, "chat with the bot in this terminal through a built-in fake Telegram", console_arguments

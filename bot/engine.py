@@ -25,6 +25,7 @@ from bot.core.flow import BindHook, Flow, FlowContext, Priority, Reply, Step
 from bot.core.outbox_rows import add, message_payload, send_to_staff
 from bot.core.payload import PayloadError, decode
 from bot.core.registry import Registry, allowed
+from bot.core.supervise import Pulse, is_outage
 from bot.core.typed import offered_buttons, typed_choice
 from bot.db.models import Conversation, InboxEvent
 from bot.db.session import Database
@@ -59,11 +60,13 @@ class Engine:
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Process pending events whenever woken, until `stop` is set."""
+    async def run(self, stop: asyncio.Event, pulse: Pulse) -> None:
+        """Process pending events whenever woken, until `stop` is set. A database outage ends the run (the
+        supervisor runs it again): nothing of the batch it met was committed, so the rows are still pending."""
         while not stop.is_set():
             self._wake.clear()
             await self.process_pending()
+            pulse.beat()
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({waiter, stopper}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
@@ -109,6 +112,8 @@ class Engine:
                 for inbound in inbounds:
                     await self.handle(session, inbound, preloaded)
         except Exception as exc:
+            if is_outage(exc):
+                raise
             log.info("batch of %s failed (%s); processing one by one", len(ids), type(exc).__name__)
             for row_id in ids:
                 await self.process(row_id)
@@ -139,6 +144,8 @@ class Engine:
             except StaleState:
                 continue
             except Exception as exc:
+                if is_outage(exc):
+                    raise  # not the event's fault: it is not counted against it
                 # Never log the payload: it may hold what a person typed.
                 log.exception("inbox %s failed: %s", row_id, type(exc).__name__)
                 await self._record_failure(row_id, exc)

@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.core.channel import Channel, Limits, Operation, Outcome, Result
 from bot.core.flow import ChartDrawer, Priority
+from bot.core.supervise import Pulse, is_outage
 from bot.db.models import Binding, OutboxMessage
 from bot.db.session import Database
 
@@ -152,11 +153,15 @@ class Dispatcher:
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        await self.recover()
+    async def run(self, stop: asyncio.Event, pulse: Pulse) -> None:
+        """Step whenever woken or due, until `stop` is set. A database outage ends the run (the supervisor runs it
+        again): operations in flight go on, and their outcomes are recorded by the next step that commits."""
+        if not self.recovered:
+            await self.recover()
         while not stop.is_set():
             self._wake.clear()
             wait = await self.step()
+            pulse.beat()
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({waiter, stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
@@ -232,12 +237,15 @@ class Dispatcher:
                 if done:
                     await self._record(session, done)
                 if claim:
-                    wait, claimed, reserved = await self._claim_due(session)
+                    wait, claimed = await self._claim_due(session, reserved)
+        except BaseException:
+            self._done[:0] = done  # performed all the same: recorded by the next step that commits
+            raise
         finally:
             self._reserved -= reserved
-            for op, _ in done:
-                self._inflight.discard((op.channel, op.chat_id))
-                self._release(op)
+        for op, _ in done:
+            self._inflight.discard((op.channel, op.chat_id))
+            self._release(op)
         for op in claimed:
             self._inflight.add((op.channel, op.chat_id))
             state = self._state[op.channel]
@@ -276,11 +284,16 @@ class Dispatcher:
                 try:
                     await follower(sources)
                 except Exception as exc:  # a follower's failure must not stop the sending
+                    if is_outage(exc):
+                        self._recorded_sources |= sources  # followed once the database answers again
+                        raise
                     log.exception("outbox follower failed: %s", type(exc).__name__)
         finally:
             self._following -= 1
 
-    async def _claim_due(self, session: AsyncSession) -> tuple[float, list[Operation], set[tuple[str, str]]]:
+    async def _claim_due(self, session: AsyncSession, reserved: set[tuple[str, str]]) -> tuple[float, list[Operation]]:
+        """Claim what is due and allowed; the chats picked are added to `reserved` (and `self._reserved`) before the
+        claim is written, for the caller to release whatever happens to the transaction."""
         now = self.clock.now()
         mono = time.monotonic()
         wait = 5.0
@@ -291,7 +304,7 @@ class Dispatcher:
             for n, state in zip(free.values(), self._state.values(), strict=True)
         )
         if room == 0:
-            return wait, [], set()  # a completion wakes the loop
+            return wait, []  # a completion wakes the loop
         rows = (
             await session.execute(
                 select(
@@ -311,7 +324,6 @@ class Dispatcher:
             )
         ).all()
         picked: list[int] = []
-        reserved: set[tuple[str, str]] = set()
         seen: set[tuple[str, str]] = set()
         blocked: set[str] = set()
         bulk_taken: dict[str, int] = {}
@@ -364,7 +376,7 @@ class Dispatcher:
             )
             if next_due is not None:
                 wait = min(wait, max(0.01, (next_due - now).total_seconds()))
-            return wait, [], reserved
+            return wait, []
         # SKIP LOCKED lets several dispatchers share the outbox on PostgreSQL (SQLite ignores it).
         claimable = (
             select(OutboxMessage.id)
@@ -389,7 +401,7 @@ class Dispatcher:
         )
         claimed = [Operation(r[0], r[1], r[2], dict(r[3]), r[4], None, r[5], r[6], r[7]) for r in result.all()]
         claimed.sort(key=lambda op: (op.priority, op.id))
-        return wait, claimed, reserved
+        return wait, claimed
 
     async def _perform(self, op: Operation) -> None:
         sender = self.senders[op.channel]
@@ -398,7 +410,8 @@ class Dispatcher:
                 op = await self._with_chart_drawn(op)
             result = await sender.perform(op)
         except Exception as exc:  # a bug in a sender must not kill the dispatcher
-            log.exception("outbox %s: sender raised %s", op.id, type(exc).__name__)
+            if not is_outage(exc):  # an outage is logged once, by the supervisor, when the loop meets it
+                log.exception("outbox %s: sender raised %s", op.id, type(exc).__name__)
             result = Result(Outcome.RETRY, error=type(exc).__name__)
         self._done.append((op, result))
         self._wake.set()

@@ -72,14 +72,17 @@ async def test_health_reports_the_database_and_the_dispatcher(db_url: str, clock
             assert server.app.alive("sweeps")  # no Telegram, no JobQueue: the sweeps tick on their own
             async with http.get(server.url + "/healthz") as response:
                 assert response.status == 200
-                assert await response.json() == {"database": "ok", "engine": "alive", "dispatcher": "alive"}
-            dispatcher = next(t for t in server.app.tasks if t.get_name() == "dispatcher")
+                alive = {"engine": "alive", "dispatcher": "alive", "sweeps": "alive"}
+                assert await response.json() == {"database": "ok", **alive}
+            dispatcher = server.app.supervisor.loops["dispatcher"].task
+            assert dispatcher is not None
             dispatcher.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await dispatcher
             async with http.get(server.url + "/healthz") as response:
                 assert response.status == 503
-                assert (await response.json())["dispatcher"] == "stopped"
+                found = await response.json()
+                assert (found["dispatcher"], found["failing"]) == ("stopped", ["dispatcher"])
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ The Telegram and WeCom channels are tested on their own, end to end, against the
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 from collections.abc import Callable
@@ -19,6 +18,8 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.core.channel import Channel, ChannelEnv, Limits, Operation, Outcome, Result, StartContext
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
+from bot.core.intake import strip_controls
+from bot.core.supervise import Loop
 from bot.db.models import InboxEvent
 from bot.db.session import Database
 from bot.db.upsert import insert_ignore
@@ -109,7 +110,7 @@ class LocalChannel(Channel):
             "channel": CHANNEL,
             "dedupe_key": str(next(self._updates)),
             "channel_user_id": user,
-            "payload": {"user": user, **event},
+            "payload": strip_controls({"user": user, **event}),
             "received_at": self.clock.now(),
             "status": "pending",
             "attempts": 0,
@@ -171,7 +172,7 @@ class LocalChannel(Channel):
     async def find_delivered(self, op: Operation) -> str | None:
         return self.delivered.get(op.id)
 
-    async def start(self, ctx: StartContext) -> list[asyncio.Task[None]]:
+    async def start(self, ctx: StartContext) -> list[Loop]:
         return []
 
     async def stop(self) -> None:

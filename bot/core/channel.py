@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.core.events import Inbound
+from bot.core.supervise import Loop
 from bot.db.session import Database
 
 if TYPE_CHECKING:
@@ -119,9 +120,10 @@ class Channel(Protocol):
         """For a send in flight at a crash: the message id if it arrived, else None (it is sent again)."""
         ...
 
-    async def start(self, ctx: StartContext) -> list[asyncio.Task[None]]:
-        """Connect (failing with ConfigError when the service refuses the credentials) and begin receiving;
-        returns the long-running tasks it started, which stop when `ctx.stop` is set."""
+    async def start(self, ctx: StartContext) -> list[Loop]:
+        """Connect (failing with ConfigError when the service refuses the credentials or cannot be reached in
+        time); returns the long-running loops that receive (a long poll), which the app runs under its supervisor
+        (bot/core/supervise.py)."""
         ...
 
     async def stop(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy.exc
 from sqlalchemy import Table, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -26,6 +27,7 @@ class Database:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         writer = self.engine
+        event.listen(self.engine.sync_engine, "do_connect", _connect)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
@@ -64,6 +66,31 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class DatabaseUnreachable(ConnectionError):
+    """A connection to the database could not be made (the driver's own error is its cause)."""
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` itself says the database could not be reached or dropped the connection, which passes, as
+    opposed to refusing a statement (a bug or bad data, which retrying does not change)."""
+    if isinstance(exc, DatabaseUnreachable | OperationalError | sqlalchemy.exc.TimeoutError):
+        return True  # SQLite's "database is locked" too; the pool's timeout waiting for a connection
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    # PostgreSQL's classes 08 (connection exception), 53 (insufficient resources: too many connections, disk full)
+    # and 57 (operator intervention: shutting down, starting up), as asyncpg reports them.
+    return str(getattr(exc, "sqlstate", "") or "")[:2] in {"08", "53", "57"}
+
+
+def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    # The driver raises plain OSError (refused, reset, unreachable) or TimeoutError when it cannot connect, which
+    # says nothing of what it was connecting to: say it.
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, TimeoutError) as exc:
+        raise DatabaseUnreachable(f"{type(exc).__name__}: {first_line(exc)}") from exc
 
 
 def queue_insert(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot.clock import Clock
 from bot.config import Policy
 from bot.core.outbox_rows import OUTBOX
+from bot.core.supervise import Pulse, is_outage
 from bot.core.sweep import Sweep, SweepContext
 from bot.db.models import Staff
 from bot.db.session import QUEUED, Database
@@ -76,6 +77,8 @@ class SweepRunner:
                     ctx = SweepContext(session, now, self.policy, self.texts, self.timezone, calendar)
                     done[sweep.name] = await sweep.run(ctx)
             except Exception as exc:
+                if is_outage(exc):
+                    raise  # the next tick runs them all again; each claims what it did
                 log.exception("sweep %s failed: %s", sweep.name, type(exc).__name__)
                 done[sweep.name] = -1
         if any(count > 0 for count in done.values()):
@@ -124,11 +127,15 @@ class SweepRunner:
         if wanted:
             await self.run_all(sweeps=wanted)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Every TICK until `stop` is set: the scheduler of `baomi run` and `baomi serve`."""
+    async def run(self, stop: asyncio.Event, pulse: Pulse) -> None:
+        """Every TICK until `stop` is set: the scheduler of `baomi run` and `baomi serve`. A database outage ends the
+        run; the supervisor runs it again, and it beats once the database answers."""
+        await self.calendar()
+        pulse.beat()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=TICK.total_seconds())
             if stop.is_set():
                 return
             await self.run_all()
+            pulse.beat()

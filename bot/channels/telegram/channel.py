@@ -38,6 +38,8 @@ from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.core.channel import Channel, ChannelEnv, Limits, Operation, Outcome, Result, Route, StartContext
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
+from bot.core.intake import strip_controls
+from bot.core.supervise import Loop, Outage, Pulse
 from bot.db.models import InboxEvent
 from bot.db.session import Database
 from bot.db.upsert import insert_ignore
@@ -48,6 +50,7 @@ CHANNEL = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_TIMEOUT = 25
+POLL_STALE = timedelta(minutes=2)  # a getUpdates returns within POLL_TIMEOUT
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 # python-telegram-bot 22 reports 429 waits as timedelta only with this set (else it warns); read at use.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -118,7 +121,7 @@ class TelegramChannel(Channel):
         self.api_url = api_url
 
     # --- life -----------------------------------------------------------------------------------------------
-    async def start(self, ctx: StartContext) -> list[asyncio.Task[None]]:
+    async def start(self, ctx: StartContext) -> list[Loop]:
         """Check the token (getMe), set the default command menus, then poll or register the webhook."""
         try:
             await self.ptb.initialize()
@@ -137,7 +140,7 @@ class TelegramChannel(Channel):
             return []
         # A webhook left by `baomi serve` would make every getUpdates fail.
         await self.bot.delete_webhook()
-        return [asyncio.create_task(self.poll(ctx.stop), name="poll")]
+        return [Loop("poll", self.poll, POLL_STALE, cancel_on_stop=True)]
 
     async def stop(self) -> None:
         await self.ptb.shutdown()
@@ -163,10 +166,11 @@ class TelegramChannel(Channel):
         await self.store([update])
         return web.Response()
 
-    async def poll(self, stop: asyncio.Event) -> None:
-        """Long-poll getUpdates; store each batch, then confirm it by asking for the next offset."""
+    async def poll(self, stop: asyncio.Event, pulse: Pulse) -> None:
+        """Long-poll getUpdates; store each batch, then confirm it by asking for the next offset. An outage (the Bot
+        API or the database) ends the run, which the supervisor starts again: what was not stored is not confirmed
+        and comes again."""
         offset: int | None = None
-        failures = 0
         while not stop.is_set():
             try:
                 updates = await self.bot.get_updates(
@@ -175,19 +179,15 @@ class TelegramChannel(Channel):
                     allowed_updates=ALLOWED_UPDATES,
                     read_timeout=POLL_TIMEOUT + 10,
                 )
-            except (TimedOut, NetworkError) as exc:
-                failures += 1
-                log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
-                await _sleep_or_stop(stop, min(30.0, 0.5 * 2**failures))
-                continue
             except RetryAfter as exc:
                 await _sleep_or_stop(stop, _seconds(exc.retry_after))
                 continue
-            failures = 0
-            if not updates:
-                continue
-            await self.store([u.to_dict() for u in updates])
-            offset = updates[-1].update_id + 1
+            except NetworkError as exc:  # TimedOut too
+                raise Outage("Telegram Bot API", f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+            if updates:
+                await self.store([u.to_dict() for u in updates])
+                offset = updates[-1].update_id + 1
+            pulse.beat()
 
     async def store(self, payloads: list[dict[str, Any]]) -> int:
         """Commit updates to the inbox (duplicates dropped) and wake the engine; returns how many were new."""
@@ -197,7 +197,7 @@ class TelegramChannel(Channel):
                 "channel": CHANNEL,
                 "dedupe_key": str(p["update_id"]),
                 "channel_user_id": _user_id(p),
-                "payload": p,
+                "payload": strip_controls(p),
                 "received_at": now,
                 "status": "pending",
                 "attempts": 0,

@@ -32,7 +32,6 @@ been fixed, and rows stay pending without losing an attempt: DEFERRED, on the in
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -83,6 +82,8 @@ from bot.config import ConfigError, Settings
 from bot.core.channel import Channel, ChannelEnv, Limits, Operation, Outcome, Result, Route, StartContext
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
 from bot.core.flow import Priority
+from bot.core.intake import strip_controls
+from bot.core.supervise import Loop
 from bot.core.sweep import Sweep
 from bot.db.models import Binding, InboxEvent, InstallationValue, OutboxMessage, Staff
 from bot.db.session import Database
@@ -216,7 +217,7 @@ class WeComChannel(Channel):
         self._saved_at = datetime.min.replace(tzinfo=UTC)  # when today's total was last saved
 
     # --- life ---------------------------------------------------------------------------------------------------
-    async def start(self, ctx: StartContext) -> list[asyncio.Task[None]]:
+    async def start(self, ctx: StartContext) -> list[Loop]:
         """Nothing to poll: WeCom posts callbacks to `baomi serve`. The quotas resume where they were."""
         self.task_prefix = await self.load_task_prefix()
         await self.load_windows()
@@ -273,7 +274,7 @@ class WeComChannel(Channel):
             "channel": CHANNEL,
             "dedupe_key": dedupe_key(message),
             "channel_user_id": message.from_user,
-            "payload": {"type": kinds.get(type(message), "event"), **asdict(message)},
+            "payload": strip_controls({"type": kinds.get(type(message), "event"), **asdict(message)}),
             "received_at": now,
             "status": "pending",
             "attempts": 0,
