@@ -39,18 +39,17 @@ async def reminders(app: BaomiApp) -> list[tuple[int | None, str]]:
 async def test_reminders_before_and_at_the_end(bot: LocalBot, clock: SettableClock) -> None:
     officer = await bot.bind("E002")
     person = await bot.bind("E102")
-    staff_id = await depart(bot.app, "E102", Level.GENERAL, date(2025, 10, 1), 6)  # ends 31 March 2026
+    staff_id = await depart(bot.app, "E102", Level.GENERAL, date(2025, 10, 1), 6)  # ends 1 April 2026
     assert await reminders(bot.app) == []
-    # 30 days before is Sunday 1 March: the first working morning after it.
     for day, expected in [
         (date(2026, 2, 27), 0),
         (date(2026, 3, 2), 2),
         (date(2026, 3, 3), 0),
-        (date(2026, 3, 24), 2),
-        (date(2026, 3, 30), 2),
-        (date(2026, 3, 31), 0),
-        (date(2026, 4, 1), 2),
-        (date(2026, 4, 2), 0),
+        (date(2026, 3, 25), 2),
+        (date(2026, 3, 31), 2),
+        (date(2026, 4, 1), 0),
+        (date(2026, 4, 2), 2),
+        (date(2026, 4, 3), 0),
     ]:
         before = len(await reminders(bot.app))
         clock.set(datetime.combine(day, time(10), TZ))
@@ -60,10 +59,10 @@ async def test_reminders_before_and_at_the_end(bot: LocalBot, clock: SettableClo
     await bot.settle()
     sent = await reminders(bot.app)
     assert [text for sid, text in sent if sid == staff_id] == [
-        "【脱密期提醒】您的脱密期将于 2026年3月31日 届满（还剩 29 天）。",
-        "【脱密期提醒】您的脱密期将于 2026年3月31日 届满（还剩 7 天）。",
-        "【脱密期提醒】您的脱密期将于 2026年3月31日 届满（还剩 1 天）。",
-        "【脱密期届满】您的脱密期已于 2026年3月31日 届满。对在岗期间知悉的国家秘密仍负有保密义务，直至依法解密。",
+        "【脱密期提醒】您的脱密期将于 2026年4月1日 届满（还剩 30 天）。",
+        "【脱密期提醒】您的脱密期将于 2026年4月1日 届满（还剩 7 天）。",
+        "【脱密期提醒】您的脱密期将于 2026年4月1日 届满（还剩 1 天）。",
+        "【脱密期届满】您的脱密期已于 2026年4月1日 届满。对在岗期间知悉的国家秘密仍负有保密义务，直至依法解密。",
     ]
     assert "陈静（E102，基础教育科）" in officer.last["text"] and person.last["text"].startswith("【脱密期届满】您")
 
@@ -74,11 +73,11 @@ async def test_officer_lists_and_changes_a_period(bot: LocalBot) -> None:
     await depart(bot.app, "E102", Level.GENERAL, date(2026, 2, 1), 6)
     listing = (await officer.send("/countdowns"))["text"]
     assert listing.index("陈静") < listing.index("黄丽")  # soonest end first
-    assert "至 2026年7月31日，还剩 151 天" in listing
+    assert "至 2026年8月1日，还剩 152 天" in listing
     out_of_range = (await officer.send("/countdowns E102 13 岗位调整"))["text"]
     assert out_of_range.startswith("未调整：一般涉密人员的脱密期应为6至12个月")
     changed = (await officer.send("/countdowns E102 9 岗位涉密程度较高"))["text"]
-    assert "9 个月，至 2026年10月31日" in changed
+    assert "9 个月，至 2026年11月1日" in changed
     async with bot.app.db.sessions() as s:
         entry = await s.scalar(select(AuditLog).where(AuditLog.action == "declassification.change"))
     assert entry is not None and entry.detail == {"months_before": 6, "months_after": 9, "reason": "岗位涉密程度较高"}

@@ -6,10 +6,10 @@ from datetime import date, timedelta
 
 import pytest
 
+from bot.domain.dates import add_months
 from bot.domain.declassification import (
     DEFAULT_MONTHS,
     LEGAL_RANGE,
-    add_months,
     days_left,
     period_end,
     validate_months,
@@ -51,9 +51,9 @@ def test_default_months_follow_the_regulations() -> None:
 @pytest.mark.parametrize(
     ("level", "expected"),
     [
-        (Level.GENERAL, date(2026, 8, 31)),
-        (Level.IMPORTANT, date(2027, 2, 28)),
-        (Level.CORE, date(2028, 2, 29)),
+        (Level.GENERAL, date(2026, 9, 1)),
+        (Level.IMPORTANT, date(2027, 3, 1)),
+        (Level.CORE, date(2028, 3, 1)),
     ],
 )
 def test_period_end_for_each_default(level: Level, expected: date) -> None:
@@ -61,43 +61,33 @@ def test_period_end_for_each_default(level: Level, expected: date) -> None:
 
 
 @pytest.mark.parametrize(
-    ("level", "expected"),
+    ("approved", "months", "expected"),
     [
-        (Level.GENERAL, date(2026, 9, 14)),
-        (Level.IMPORTANT, date(2027, 3, 14)),
-        (Level.CORE, date(2028, 3, 14)),
-    ],
-)
-def test_period_end_mid_month(level: Level, expected: date) -> None:
-    assert period_end(date(2026, 3, 15), DEFAULT_MONTHS[level]) == expected
-
-
-@pytest.mark.parametrize(
-    ("start", "months", "expected"),
-    [
-        (date(2026, 8, 31), 6, date(2027, 2, 28)),  # no 31 Feb: runs to the end of February
-        (date(2026, 8, 29), 6, date(2027, 2, 28)),
-        (date(2026, 8, 28), 6, date(2027, 2, 27)),
+        # issue 15 point 1 (民法典 第二百零一条、第二百零二条): the approval day is not counted and the period
+        # ends on the corresponding day; the old rule ended both of the first two a day early.
+        (date(2026, 4, 8), 6, date(2026, 10, 8)),
+        (date(2025, 1, 10), 24, date(2027, 1, 10)),
+        (date(2026, 8, 31), 6, date(2027, 2, 28)),  # no 31 Feb: the month's last day
+        (date(2024, 2, 29), 12, date(2025, 2, 28)),
         (date(2027, 8, 31), 6, date(2028, 2, 29)),
         (date(2026, 1, 31), 1, date(2026, 2, 28)),
-        (date(2024, 2, 29), 12, date(2025, 2, 28)),
-        (date(2026, 1, 31), 12, date(2027, 1, 30)),
-        (date(2026, 1, 1), 12, date(2026, 12, 31)),
+        (date(2026, 1, 1), 12, date(2027, 1, 1)),
+        (date(2026, 3, 15), 36, date(2029, 3, 15)),
     ],
 )
-def test_period_end_month_ends(start: date, months: int, expected: date) -> None:
-    assert period_end(start, months) == expected
+def test_period_end_is_the_corresponding_day(approved: date, months: int, expected: date) -> None:
+    assert period_end(approved, months) == expected
 
 
-def test_period_end_is_the_day_before_add_months_or_later() -> None:
+def test_period_end_is_add_months_for_every_day_of_two_years() -> None:
     day = date(2026, 1, 1)
     while day < date(2028, 1, 1):
         for months in (1, 6, 12, 24, 36):
             end = period_end(day, months)
-            anniversary = add_months(day, months)
-            assert end + timedelta(days=1) >= anniversary
+            assert end == add_months(day, months)
+            assert end > day
             if day.day <= 28:
-                assert end + timedelta(days=1) == anniversary
+                assert end.day == day.day
         day += timedelta(days=1)
 
 

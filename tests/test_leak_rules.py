@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.domain.dates import add_months
 from bot.handlers.leak.rules import (
     Kind,
     Marked,
-    add_months,
     alert_round,
     carrier_days,
     carrier_deadline,

