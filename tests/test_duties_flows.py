@@ -51,7 +51,8 @@ async def test_typed_education_date_is_checked(bot: LocalBot) -> None:
     head = await bot.bind("E201")
     await head.send("/education")
     await head.press(head.t("education/btn_next"))
-    assert (await head.send("明天"))["text"] == head.t("education/bad_date")
+    assert (await head.send("不记得了"))["text"] == head.t("education/bad_date")
+    assert (await head.send("明天"))["text"] == head.t("education/date_out_of_range")  # a day, but in the future
     assert (await head.send("2026-03-09"))["text"] == head.t("education/date_out_of_range")
     assert (await head.send("2月27日"))["text"] == head.t("education/ask_form")
 

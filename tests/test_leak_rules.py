@@ -17,7 +17,7 @@ from bot.handlers.leak.rules import (
     conclusion_step,
     next_deadline,
     parse_count,
-    parse_day,
+    parse_discovery,
     written_report_step,
 )
 from tests.conftest import TZ
@@ -102,8 +102,9 @@ def test_next_deadline_skips_clocks_already_met() -> None:
         ("", None),
     ],
 )
-def test_parse_day(typed: str, expected: date | None) -> None:
-    assert parse_day(typed, TODAY) == expected
+def test_parse_discovery(typed: str, expected: date | None) -> None:
+    parsed = parse_discovery(typed, TODAY)
+    assert (parsed and parsed.day) == expected
 
 
 @pytest.mark.parametrize(

@@ -97,10 +97,10 @@ class EducationFlow:
 
     def take_typed_date(self, ctx: FlowContext, state: dict[str, Any], text: str) -> Step:
         """Reads a typed date such as 2026-03-02 or 3月2日."""
-        day = parse_day(text.strip(), self._today(ctx))
-        if day is None:
+        typed = parse_day(text, self._today(ctx))
+        if typed is None:
             return Step(state, [Reply(ctx.t("education/bad_date"))])
-        return self.take_date(ctx, state, day)
+        return self.take_date(ctx, state, typed.day)
 
     def take_date(self, ctx: FlowContext, state: dict[str, Any], day: date) -> Step:
         """Accepts a date within the last half-year, not in the future, and asks for the form."""

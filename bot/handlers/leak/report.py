@@ -28,7 +28,7 @@ from bot.handlers.leak.rules import (
     Measure,
     Whose,
     parse_count,
-    parse_day,
+    parse_discovery,
 )
 from bot.handlers.leak.service import Report
 
@@ -182,10 +182,10 @@ class ReportFlow:
         """Checks the typed date (a past day) and stores it."""
         if refusal := refuse_marked(ctx, text):
             return Step(st, [refusal])
-        day = parse_day(text, self.today(ctx))
-        if day is None:
+        typed = parse_discovery(text, self.today(ctx))
+        if typed is None:
             return Step(st, [Reply(ctx.t("report/day_invalid")), self.ask(ctx, st)])
-        st["day"] = day.isoformat()
+        st["day"] = typed.day.isoformat()
         return self.advance(ctx, st)
 
     def take_place(self, ctx: FlowContext, st: dict[str, Any], text: str) -> Step:

@@ -7,13 +7,12 @@ within 10 days (绝密) or 60 days (机密/秘密) is handled as a leak.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.domain.dates import add_months
+from bot.domain.dates import TypedDay, add_months, parse_day
 
 
 class Kind(StrEnum):
@@ -152,36 +151,20 @@ def conclusion_step(due: datetime, now: datetime) -> str | None:
     return None
 
 
-_FULL_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
-_MONTH_DAY = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})日?$")
-_RELATIVE = {"昨天": 1, "昨日": 1, "前天": 2, "yesterday": 1}
 # An older discovery is still reportable, but a date further back is almost certainly a typing mistake.
 MAX_DAYS_BACK = 3 * 366
 
 
-def parse_day(text: str, today: date) -> date | None:
-    """A discovery date as people type it (2026-03-01, 2026年3月1日, 3月1日, 3/1, 昨天); None when it is not a
-    date, lies in the future or is more than about three years back."""
-    normal = unicodedata.normalize("NFKC", text).strip().replace(" ", "").lower()
-    if normal in _RELATIVE:
-        return today - timedelta(days=_RELATIVE[normal])
-    if match := _FULL_DATE.match(normal):
-        year, month, day = (int(g) for g in match.groups())
-        candidates = [(year, month, day)]
-    elif match := _MONTH_DAY.match(normal):
-        month, day = (int(g) for g in match.groups())
-        # Without a year the most recent such day is meant: 12月30日 typed in January is last December.
-        candidates = [(today.year, month, day), (today.year - 1, month, day)]
-    else:
+def parse_discovery(text: str, today: date, now: time | None = None) -> TypedDay | None:
+    """When it was discovered, as people type it (bot.domain.dates.parse_day: 2026-03-01, 3月1日, 上周五, 昨天下午);
+    None when it is not a day, lies in the future or is more than about three years back. `now` (the time of day
+    today) refuses a time later today."""
+    typed = parse_day(text, today)
+    if typed is None or typed.day > today or (today - typed.day).days > MAX_DAYS_BACK:
         return None
-    for year, month, day in candidates:
-        try:
-            value = date(year, month, day)
-        except ValueError:
-            continue
-        if value <= today:
-            return value if (today - value).days <= MAX_DAYS_BACK else None
-    return None
+    if typed.day == today and typed.time is not None and now is not None and typed.time > now:
+        return None
+    return typed
 
 
 def parse_count(text: str) -> int | None:

@@ -17,12 +17,11 @@ The rules it implements, from the regulations (../shared/reference/regulations-z
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from enum import StrEnum
 
+from bot.domain.dates import parse_day
 from bot.domain.levels import Role
 from bot.domain.workdays import WorkCalendar
 
@@ -122,30 +121,11 @@ def escalation_roles(stage: Stage) -> tuple[Role, ...]:
     return (Role.LEADER,) if stage is Stage.OFFICE else (Role.OFFICER,)
 
 
-_FULL_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
-_MONTH_DAY = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})日?$")
-_RELATIVE = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "today": 0, "tomorrow": 1}
-
-
 def parse_planned_day(text: str, today: date) -> date | None:
-    """A planned publication date as people type it (2026-03-05, 2026年3月5日, 3月5日, 3/5, 明天); None when it is
-    not a date, lies in the past or more than a year ahead. Without a year the next such day is meant."""
-    normal = unicodedata.normalize("NFKC", text).strip().replace(" ", "").lower()
-    if normal in _RELATIVE:
-        return today + timedelta(days=_RELATIVE[normal])
-    if match := _FULL_DATE.match(normal):
-        year, month, day = (int(g) for g in match.groups())
-        candidates = [(year, month, day)]
-    elif match := _MONTH_DAY.match(normal):
-        month, day = (int(g) for g in match.groups())
-        candidates = [(today.year, month, day), (today.year + 1, month, day)]
-    else:
+    """A planned publication date as people type it (bot.domain.dates.parse_day: 2026-03-05, 3月5日, 明天, 下周一);
+    None when it is not a date, lies in the past or more than a year ahead. Without a year the next such day is
+    meant."""
+    typed = parse_day(text, today, ahead=True)
+    if typed is None or not 0 <= (typed.day - today).days <= MAX_DAYS_AHEAD:
         return None
-    for year, month, day in candidates:
-        try:
-            value = date(year, month, day)
-        except ValueError:
-            continue
-        if value >= today:
-            return value if (value - today).days <= MAX_DAYS_AHEAD else None
-    return None
+    return typed.day

@@ -30,7 +30,8 @@ class WorkdayFlow:
             upcoming = await calendar.overrides(ctx.session, since=today)
             missing = calendar.uncovered_years(today, cal)
             return Step.done(Reply(ctx.t("workday/overview", overrides=upcoming, uncovered=missing)))
-        day = parse_day(parts[0], today)
+        typed = parse_day(parts[0], today)
+        day = None if typed is None else typed.day
         working = WORKING.get(parts[1].lower()) if len(parts) > 1 else None
         reason = parts[2].strip() if len(parts) > 2 else ""
         if day is None or working is None or len(reason) > MAX_REASON:
