@@ -173,6 +173,7 @@ def jobs_preview_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(bot: Wiring) -> None:
     """The subcommands that run or maintain the bot as a whole."""
+    from bot.channels.wecom.menu import menu_command
     from bot.console import console, console_arguments
 
     bot.cli("run", run, "apply migrations and run the bot (Telegram long polling)", run_arguments)
@@ -182,6 +183,8 @@ def register(bot: Wiring) -> None:
     )
     bot.cli("db", db, "database migrations", db_arguments)
     bot.cli("invites", invites, "issue invitation codes for everyone not bound yet", invites_arguments)
+    bot.cli_group("wecom", "the WeCom (企业微信) application")
+    bot.cli("wecom menu", menu_command, "set the WeCom application's custom menu (我的待办 / 办理 / 帮助)")
     bot.cli_group("jobs", "scheduled duties")
     bot.cli("jobs run", jobs_run, "queue once whatever is due up to an instant", jobs_run_arguments)
     bot.cli(

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +28,8 @@ from bot.core.outbox_rows import add, message_payload, send_to_staff
 from bot.core.payload import PayloadError, decode
 from bot.core.registry import Registry, allowed
 from bot.core.supervise import Pulse, is_outage
-from bot.core.typed import offered_buttons, typed_choice
+from bot.core.todo import KEYBOARD, gather, todo_buttons
+from bot.core.typed import offered_buttons, recent_buttons, typed_choice
 from bot.db.models import Conversation, InboxEvent
 from bot.db.session import Database
 from bot.domain.levels import Role
@@ -38,6 +41,12 @@ log = logging.getLogger("baomi.engine")
 
 MAX_ATTEMPTS = 3
 BATCH = 200
+# A text typed outside any conversation within this long of a message whose 回复 takes typed text (the office's
+# question relayed to a reporter) is the answer to it.
+TYPED_REPLY_WINDOW = timedelta(hours=48)
+# An invitation code typed without /start (letters and digits of the code's alphabet, spaces and dashes ignored).
+BARE_CODE = re.compile(r"^[A-Za-z0-9]{10}$")
+WELCOME_TODOS = 8  # to-dos listed by name in the welcome (the rest counted): it stays within 20 lines
 
 
 class StaleState(Exception):
@@ -217,7 +226,7 @@ class Engine:
             conv = await session.get(Conversation, person.id)
         if (
             isinstance(event, Text)
-            and event.text.strip() not in self.registry.by_alias
+            and self.registry.typed(event.text) is None
             and (data := await typed_choice(session, inbound.channel, inbound.chat_id, conv, event.text))
         ):
             event = Press(data)  # the option's number, letter or label typed instead of pressing its button
@@ -240,7 +249,7 @@ class Engine:
         if not person.active:
             self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/departed"))), None, None)
             return
-        if isinstance(event, Text) and (entry := self.registry.by_alias.get(event.text.strip())):
+        if isinstance(event, Text) and (entry := self.registry.typed(event.text)):
             event = Command(entry.command)
         if isinstance(event, Command):
             await self._command(session, inbound, ctx, event, conv)
@@ -254,30 +263,63 @@ class Engine:
             await self._apply(session, inbound, ctx, flow, conv, step)
         elif isinstance(event, Attachment):
             self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/attachment_refused"))), None, None)
-        else:
-            self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/not_understood"))), None, None)
+        elif not await self._typed_reply(session, inbound, ctx, event):
+            await self._not_understood(session, inbound, ctx)
+
+    async def _typed_reply(self, session: AsyncSession, inbound: Inbound, ctx: FlowContext, event: Text) -> bool:
+        """A text typed within TYPED_REPLY_WINDOW of a message whose button answers with typed text (回复 on a
+        question the office relayed) is taken as that answer, as if 回复 had been pressed first."""
+        since = ctx.now - TYPED_REPLY_WINDOW
+        for button in await recent_buttons(session, inbound.channel, inbound.chat_id, since):
+            try:
+                payload = decode(button["data"])
+            except PayloadError:
+                continue
+            action = self.registry.actions.get(payload.prefix)
+            if action is None or not getattr(action, "answers_typed_text", False):
+                continue
+            opened = await action.on_press(ctx, payload.action, payload.args)
+            if opened.flow is None or opened.state is None:
+                continue  # no longer theirs to answer (another person's case, a closed one)
+            flow = self.registry.flows[opened.flow]
+            step = await flow.on_event(ctx, dict(opened.state), event)
+            await self._apply(session, inbound, ctx, flow, None, step)
+            return True
+        return False
+
+    async def _not_understood(self, session: AsyncSession, inbound: Inbound, ctx: FlowContext) -> None:
+        """No dead end: what the person has to do, as buttons, with 我的待办 and 报告 always there."""
+        items = await gather(ctx)
+        buttons = todo_buttons(ctx, items, lead=("my_todos",), tail=("report",))
+        reply = Reply(ctx.t("core/not_understood", count=len(items)), buttons)
+        self._reply(session, inbound, ctx, Step.done(reply), None, None)
 
     def _anonymous(self, event: Command | Text | Press | Attachment, conv: Conversation | None) -> bool:
         """Whether the event goes to a flow or action that keeps its people out of the log: the command's flow,
         the button's prefix, else the conversation the person is in."""
         registry = self.registry
-        if isinstance(event, Text) and (entry := registry.by_alias.get(event.text.strip())):
+        if isinstance(event, Text) and (entry := registry.typed(event.text)):
             return entry.flow.name in registry.anonymous_flows
         if isinstance(event, Command):
             entry = registry.lookup(event.name)
             return entry is not None and entry.flow.name in registry.anonymous_flows
         if isinstance(event, Press):
             return event.data.split(":", 1)[0] in registry.anonymous_prefixes
+        if isinstance(event, Text) and conv is None:
+            return True  # it may be a reporter's answer to the office, typed under the relayed message
         return conv is not None and conv.flow in registry.anonymous_flows
 
     async def _stranger(self, session: AsyncSession, inbound: Inbound) -> None:
         event = inbound.event
         locale = guess_locale(inbound.language)
         now = self.clock.now()
+        code = None
         if isinstance(event, Command) and event.name == "start" and event.args.strip():
-            result = await invitations.redeem(
-                session, event.args, inbound.channel, inbound.user_id, inbound.chat_id, now
-            )
+            code = event.args
+        elif isinstance(event, Text) and BARE_CODE.match(bare := re.sub(r"[\s-]", "", event.text)):
+            code = bare.upper()  # the code typed on its own, as read from paper
+        if code is not None:
+            result = await invitations.redeem(session, code, inbound.channel, inbound.user_id, inbound.chat_id, now)
             if result.outcome is Redeemed.BOUND and result.staff_id is not None:
                 person = await people.by_id(session, result.staff_id)
                 assert person is not None
@@ -313,12 +355,18 @@ class Engine:
         return person
 
     async def _welcome(self, session: AsyncSession, inbound: Inbound, person: people.Person) -> None:
-        """The first words to a person just bound: who they are, their commands, what the capabilities add."""
+        """The first words to a person just bound: who they are and what they have to do, as buttons (the
+        commands are under /help); on a channel with a keyboard of its own, the main actions stay there."""
         now = self.clock.now()
         ctx = FlowContext(session, now, person, self.policy, self.texts, inbound.channel, self.registry)
-        replies = [Reply(ctx.t("core/bound", person=person, commands=self._menu(ctx)))]
-        for hook in self.bind_hooks:
-            replies.extend(await hook(session, ctx))
+        hooked = [reply for hook in self.bind_hooks for reply in await hook(session, ctx)]  # e.g. opens a pledge
+        items = await gather(ctx)
+        text = ctx.t("core/bound", person=person, todos=items[:WELCOME_TODOS], count=len(items))
+        replies = [Reply(text, todo_buttons(ctx, items, tail=("help",)))]
+        if getattr(self.channels.get(inbound.channel), "keyboard", False):
+            keys = [ctx.t("core/word", key=key) for key in KEYBOARD]
+            replies.append(Reply(ctx.t("core/keyboard"), keyboard=(tuple(keys[:3]), tuple(keys[3:]))))
+        replies += hooked
         self._reply(session, inbound, ctx, Step(None, replies), None, None)
         if ctx.person.roles != {Role.STAFF}:
             # Heads and officers get their own command menu in their chat.

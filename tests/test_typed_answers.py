@@ -170,7 +170,7 @@ async def test_a_standalone_button_outside_a_conversation_is_typed_too(bot: Loca
     await officer.send("1")  # 发送
     assert officer.t("broadcast/submitted", id=1, recipients=3) in [m["text"] for m in officer.bot_messages]
     # The reader says something else first: the notice is still among the latest messages, and 已阅 is typed.
-    assert (await reader.send("你好"))["text"] == reader.t("core/not_understood")
+    assert (await reader.send("你好"))["text"].startswith(reader.t("core/not_understood", count=0).split("。")[0])
     await reader.send(reader.t("broadcast/btn_ack"))
     async with bot.app.db.sessions() as s:
         staff_id = await s.scalar(select(Staff.id).where(Staff.employee_id == "E102"))

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from bot.core.flow import Action, BindHook, ChartDrawer, Flow, StatusSection
+from bot.core.flow import Action, BindHook, ChartDrawer, Flow, StatusSection, ToDoSource
 from bot.core.registry import Entry, Rank, Registry
 from bot.core.sweep import Sweep
 
@@ -48,6 +48,7 @@ class Wiring:
 
     entries: list[Entry] = field(default_factory=list)
     sections: list[StatusSection] = field(default_factory=list)
+    todos: list[ToDoSource] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     anonymous_actions: list[str] = field(default_factory=list)  # prefixes
     sweeps: list[Sweep] = field(default_factory=list)
@@ -75,6 +76,11 @@ class Wiring:
     def status(self, section: StatusSection) -> None:
         """A section of /status: the person's own standing on this capability's duty (None: nothing to say)."""
         self.sections.append(section)
+
+    def todo(self, source: ToDoSource) -> None:
+        """What the person has to do now on this capability's duty, each with the command that does it: the
+        welcome, /status and the reply to a text the bot did not understand offer them as buttons."""
+        self.todos.append(source)
 
     def action(self, action: Action, *, anonymous: bool = False) -> None:
         """A standalone button that belongs to no conversation (已阅 on a notice, 受理 on an alert); `anonymous`
@@ -108,7 +114,7 @@ class Wiring:
         self.chart_drawer = drawer
 
     def registry(self) -> Registry:
-        return Registry(self.entries, self.actions, self.sections, self.anonymous_actions)
+        return Registry(self.entries, self.actions, self.sections, self.anonymous_actions, self.todos)
 
 
 class Capability(Protocol):

@@ -133,6 +133,8 @@ class Channel(Protocol):
     # --- optional -----------------------------------------------------------------------------------------------
     # Whether it receives without an HTTP server (`baomi run` needs one channel that does).
     polls: bool = False
+    # Whether it keeps a keyboard of its own under the input field (a reply's `keyboard`: Telegram's reply keyboard).
+    keyboard: bool = False
 
     async def auto_bind(self, session: AsyncSession, user_id: str, now: datetime) -> int | None:
         """For a service whose accounts are the organisation's own: bind an unknown account that the roster names

@@ -64,6 +64,9 @@ class Reply:
     replace: bool = False
     document: Document | None = None
     chart: Chart | None = None
+    # Rows of labels a channel with a keyboard of its own (Telegram's reply keyboard) keeps under the input field;
+    # each label is typed as it stands (an alias of its command). Only on a reply without buttons.
+    keyboard: tuple[tuple[str, ...], ...] = ()
 
 
 class Priority(IntEnum):
@@ -151,5 +154,19 @@ HEADS_AND_OFFICERS: frozenset[Role] = frozenset({Role.HEAD, Role.OFFICER})
 
 # A section of /status: the person's own standing on one duty, or None when there is nothing to say.
 StatusSection = Callable[[FlowContext], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class ToDo:
+    """Something the person has to do now: one line saying what and by when, and the command that does it with
+    the label of its button ("签承诺书")."""
+
+    text: str
+    command: str
+    label: str
+
+
+# A capability's to-dos for the person (the welcome, the fallback to an unknown text, /status and 今日待办 list them).
+ToDoSource = Callable[[FlowContext], Awaitable[list[ToDo]]]
 # Called after a person binds (e.g. to ask for the onboarding pledge); its replies follow the welcome.
 BindHook = Callable[[AsyncSession, FlowContext], Awaitable[list[Reply]]]

@@ -4,7 +4,8 @@ button cards at all, so for those people typing is the only way to answer; on Te
 
 `choose` is the rule, a pure function. The buttons a conversation offered last are remembered with it
 (`Conversation.offered`, written by the engine with the step that drew them); outside a conversation, the
-buttons of the latest message with buttons are the ones on screen (a reminder's 签署承诺书, a notice's 已阅).
+buttons of the latest message with buttons are the ones on screen (a reminder's 签署承诺书, a notice's 已阅); a label
+may also be that of a button a few messages up.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -60,20 +62,22 @@ async def typed_choice(
     session: AsyncSession, channel: str, chat_id: str, conversation: Conversation | None, text: str
 ) -> str | None:
     """The payload of the button `text` picks: among the buttons the conversation offered last when the person
-    is in one (a conversation waiting for free text offers none), else among those of the latest message with
-    buttons sent to this chat."""
-    offered: Sequence[Offered] | None
+    is in one (a conversation waiting for free text offers none), else among those of the latest messages with
+    buttons sent to this chat (a number: the latest one's only)."""
     if conversation is not None:
-        offered = conversation.offered
-    else:
-        offered = await _latest_buttons(session, channel, chat_id)
-    if not offered:
-        return None
-    index = choose(text, offered)
-    return None if index is None else offered[index]["data"]
+        offered: Sequence[Offered] = conversation.offered or []
+        index = choose(text, offered)
+        return None if index is None else offered[index]["data"]
+    for number, buttons in enumerate(await _recent_button_sets(session, channel, chat_id)):
+        # A number is an option of the latest message with buttons; a label may be on one a little older (a
+        # notice's 已阅 under the reply to something the bot did not understand).
+        index = choose(text, buttons)
+        if index is not None and (number == 0 or not _normal(text).isdigit()):
+            return buttons[index]["data"]
+    return None
 
 
-async def _latest_buttons(session: AsyncSession, channel: str, chat_id: str) -> list[dict[str, str]] | None:
+async def _recent_button_sets(session: AsyncSession, channel: str, chat_id: str) -> list[list[dict[str, str]]]:
     payloads = (
         await session.scalars(
             select(OutboxMessage.payload)
@@ -87,10 +91,26 @@ async def _latest_buttons(session: AsyncSession, channel: str, chat_id: str) -> 
             .limit(RECENT_ROWS)
         )
     ).all()
-    for payload in payloads:
-        if buttons := _flat(payload.get("buttons")):
-            return buttons
-    return None
+    return [buttons for payload in payloads if (buttons := _flat(payload.get("buttons")))]
+
+
+async def recent_buttons(session: AsyncSession, channel: str, chat_id: str, since: datetime) -> list[dict[str, str]]:
+    """The buttons of the last few messages sent to this chat since `since`, the newest message's first."""
+    payloads = (
+        await session.scalars(
+            select(OutboxMessage.payload)
+            .where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.op.in_(("send", "edit")),
+                OutboxMessage.status == "sent",
+                OutboxMessage.sent_at >= since,
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(RECENT_ROWS)
+        )
+    ).all()
+    return [button for payload in payloads for button in _flat(payload.get("buttons"))]
 
 
 def _flat(rows: Any) -> list[dict[str, str]]:

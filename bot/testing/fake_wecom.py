@@ -97,6 +97,7 @@ RESPONSE_CODE_LIFETIME = timedelta(hours=72)
 # WeCom's error codes, as the real API answers them.
 INVALID_CORP_ID, INVALID_SECRET, INVALID_TOKEN, TOKEN_EXPIRED = 40013, 40001, 40014, 42001
 MISSING_TOKEN, INVALID_AGENT, INVALID_PARAMETER, CONTENT_TOO_LONG = 41001, 40056, 40058, 45002
+INVALID_MENU = 40054  # 不合法的子菜单url域名 and the like: a menu WeCom does not take
 INVALID_MEDIA, NO_SUCH_USER, TASK_ID_TAKEN, FREQUENCY, UNTRUSTED_IP = 40007, 81013, 42014, 45009, 60020
 PNG, JPEG = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
 IMAGE_BYTES = 10 * 1024 * 1024
@@ -166,6 +167,7 @@ class FakeWeCom:
         self.duplicates: Counter[str] = Counter()
         self.unseen: Counter[str] = Counter()  # cards sent to card-blind members
         self.blocked_until: datetime | None = None
+        self.menu: list[JsonDict] | None = None  # the application's custom menu, once set
         self._day: tuple[date | None, int] = (None, 0)  # (Beijing date, person-messages sent that day)
         self._tokens: dict[str, datetime] = {}
         self._messages: dict[str, list[Message]] = {}
@@ -265,6 +267,7 @@ class FakeWeCom:
         handlers: dict[str, Callable[[JsonDict], JsonDict]] = {
             "message/send": self._send,
             "message/update_template_card": self._update_card,
+            "menu/create": self._create_menu,
         }
         body: JsonDict
         if path == "media/upload":
@@ -275,6 +278,8 @@ class FakeWeCom:
                 body.update(filename=media.filename, data=media.file.read())
         else:
             body = await request.json()
+            if path == "menu/create":  # the application is named in the query, not the body
+                body = {**body, "agentid": request.query.get("agentid", "")}
         expires = self._tokens.get(request.query.get("access_token", ""))
         if refused := self._untrusted(request):
             answer = refused
@@ -298,6 +303,25 @@ class FakeWeCom:
         self._calls.append(Call(path, body, int(answer["errcode"]), self.clock.now()))
         self._changed.set()
         return web.json_response(answer)
+
+    def _create_menu(self, body: JsonDict) -> JsonDict:
+        """menu/create: 1–3 buttons, each with at most 5 under it; titles of 16 bytes (under a button 40)."""
+        if str(body.get("agentid")) != str(self.agent_id):
+            return {"errcode": INVALID_AGENT, "errmsg": "invalid agentid"}
+        buttons = body.get("button")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+            return {"errcode": INVALID_MENU, "errmsg": "invalid button size"}
+        for button in buttons:
+            subs = button.get("sub_button") or []
+            if len(str(button.get("name", "")).encode()) > 16 or len(subs) > 5:
+                return {"errcode": INVALID_MENU, "errmsg": "invalid button name size"}
+            for sub in subs:
+                if len(str(sub.get("name", "")).encode()) > 40 or sub.get("type") != "click" or not sub.get("key"):
+                    return {"errcode": INVALID_MENU, "errmsg": "invalid sub button"}
+            if not subs and (button.get("type") != "click" or not button.get("key")):
+                return {"errcode": INVALID_MENU, "errmsg": "invalid button"}
+        self.menu = buttons
+        return {"errcode": 0, "errmsg": "ok"}
 
     def _send(self, body: JsonDict) -> JsonDict:
         if body.get("agentid") != self.agent_id:

@@ -27,7 +27,9 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    KeyboardButton,
     Message,
+    ReplyKeyboardMarkup,
     Update,
 )
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -118,6 +120,7 @@ class TelegramChannel(Channel):
         self.limits = limits
         self.webhook = webhook
         self.polls = webhook is None
+        self.keyboard = True  # the main actions stay under the input field (a reply's `keyboard`)
         self.api_url = api_url
 
     # --- life -----------------------------------------------------------------------------------------------
@@ -259,7 +262,10 @@ class TelegramChannel(Channel):
         if answer := p.get("answer"):
             await self._answer(answer)
         if op.op == "send":
-            markup = _markup(p.get("buttons") or [])
+            markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = _markup(p.get("buttons") or [])
+            if markup is None and p.get("keyboard"):
+                rows = [[KeyboardButton(label) for label in row] for row in p["keyboard"]]
+                markup = ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
             # A document or an image, captioned with the message's text.
             if kind := next((k for k in ("document", "image") if p.get(k)), None):
                 item = p[kind]

@@ -755,7 +755,10 @@ def inbound_of(payload: dict[str, Any]) -> Inbound:
             message_id=payload["task_id"],
             callback_id=json.dumps([payload["response_code"], label], ensure_ascii=False),
         )
-    return Inbound(CHANNEL, user, user, None)  # entering the app, subscribing, menu clicks
+    if kind == "event" and payload.get("event") == "click" and payload.get("event_key"):
+        # An entry of the application's menu (`baomi wecom menu`): its key is the word it stands for, as typed.
+        return Inbound(CHANNEL, user, user, Text(str(payload["event_key"])))
+    return Inbound(CHANNEL, user, user, None)  # entering the app, subscribing
 
 
 def _text_event(content: str) -> Command | Text:

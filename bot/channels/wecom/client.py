@@ -93,6 +93,12 @@ class WeComClient:
             return self._token
 
     # --- plumbing -------------------------------------------------------------------------------------------
+    async def call(
+        self, path: str, *, json: dict[str, Any] | None = None, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Any other API call (menu/create), with the token."""
+        return await self._call(path, json=json, params=params)
+
     async def _call(
         self,
         path: str,

@@ -13,13 +13,19 @@ from bot.handlers.account.profile import ProfileFlow
 
 
 def register(bot: Wiring) -> None:
-    bot.command("status", StatusFlow(), instant=True, rank=Rank.FIRST)
+    bot.command(
+        "status",
+        StatusFlow(),
+        aliases=("待办", "我的待办", "状态", "todo", "to-do", "my to-dos", "status"),
+        instant=True,
+        rank=Rank.FIRST,
+    )
     bot.status(identity_section)
-    bot.command("profile", ProfileFlow())
-    bot.command("invite", InviteFlow())
+    bot.command("profile", ProfileFlow(), aliases=("我的信息", "个人信息"))
+    bot.command("invite", InviteFlow(), aliases=("邀请", "邀请码"))
     bot.action(StartAction())  # buttons on reminders and nudges that start a command ("签署承诺书")
-    bot.command("language", LanguageFlow(), rank=Rank.LAST)
-    bot.command("help", HelpFlow(), instant=True, rank=Rank.LAST)
-    bot.command("cancel", CancelFlow(), rank=Rank.LAST)
+    bot.command("language", LanguageFlow(), aliases=("语言", "language"), rank=Rank.LAST)
+    bot.command("help", HelpFlow(), aliases=("帮助", "菜单", "功能", "help", "menu"), instant=True, rank=Rank.LAST)
+    bot.command("cancel", CancelFlow(), aliases=("取消", "退出", "cancel"), rank=Rank.LAST)
     bot.cli_group("roster", "staff roster")
     bot.cli("roster import", cli.roster_import, "import a roster (CSV in UTF-8/GBK, or XLSX)", cli.roster_arguments)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.core.events import FlowEvent, Pick
 from bot.core.flow import EVERYONE, Button, FlowContext, Reply, Step
+from bot.core.todo import gather, todo_buttons
 from bot.db.models import Binding
 from bot.services import people
 
@@ -45,7 +46,7 @@ class StatusFlow:
 
     async def start(self, ctx: FlowContext, args: str) -> Step:
         parts = [text for section in ctx.registry.sections if (text := await section(ctx))]
-        return Step.done(Reply("\n\n".join(parts)))
+        return Step.done(Reply("\n\n".join(parts), todo_buttons(ctx, await gather(ctx))))
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
         return Step.done()

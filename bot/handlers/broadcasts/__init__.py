@@ -10,8 +10,8 @@ from bot.handlers.broadcasts.sweeps import BroadcastDeadlines, BroadcastProgress
 
 
 def register(bot: Wiring) -> None:
-    bot.command("broadcast", BroadcastFlow())
-    bot.command("broadcasts", BroadcastsFlow())
+    bot.command("broadcast", BroadcastFlow(), aliases=("发通知",))
+    bot.command("broadcasts", BroadcastsFlow(), aliases=("通知记录",))
     bot.action(AckAction())  # 已阅 on a notice works outside any conversation
     # Progress message and delivery report (also run by the dispatcher as rows finish); deadline lists to heads.
     bot.sweep(BroadcastProgress())

@@ -13,11 +13,11 @@ from bot.handlers.pledges.catalog import load_catalog
 
 def register(bot: Wiring) -> None:
     catalog = load_catalog().catalog
-    bot.command("team", TeamFlow(catalog))  # a head's department; officers pick one
+    bot.command("team", TeamFlow(catalog), aliases=("本部门",))  # a head's department; officers pick one
     bot.action(NudgeAction(catalog))  # 催办 under /team: at most once a day per person
     # The office's views: answered at once, no conversation to keep.
-    bot.command("dashboard", DashboardFlow(catalog), instant=True)
-    bot.command("export", ExportFlow(catalog), instant=True)
+    bot.command("dashboard", DashboardFlow(catalog), aliases=("总览", "全局"), instant=True)
+    bot.command("export", ExportFlow(catalog), aliases=("导出",), instant=True)
     bot.sweep(WeeklyDigestSweep(catalog))  # officers, the first working day of each week
     bot.draw_charts(charts.draw)  # charts travel as figures and are drawn when sent
     bot.cli(

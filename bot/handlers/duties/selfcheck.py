@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from bot.core.events import FlowEvent, Pick, Text
-from bot.core.flow import Button, FlowContext, Reply, Step
+from bot.core.flow import Button, FlowContext, Reply, Step, ToDo
 from bot.core.guarding import refuse_marked
 from bot.domain.levels import Role
 from bot.handlers.duties import service as duties
@@ -136,3 +136,13 @@ async def self_check_status(ctx: FlowContext) -> str | None:
     year = ctx.now.astimezone(ctx.texts.timezone).year
     done = await duties.has_self_check(ctx.session, ctx.person.id, year)
     return ctx.t("selfcheck/status", year=year, done=done, month=ctx.policy.self_inspection_month)
+
+
+async def self_check_todo(ctx: FlowContext) -> list[ToDo]:
+    """This year's self-check, from the month it opens, for people with a classified level, until it is done."""
+    local = ctx.now.astimezone(ctx.texts.timezone)
+    if not ctx.person.level.is_classified or local.month < ctx.policy.self_inspection_month:
+        return []
+    if await duties.has_self_check(ctx.session, ctx.person.id, local.year):
+        return []
+    return [ToDo(ctx.t("selfcheck/todo", year=local.year), "selfcheck", ctx.t("core/word", key="selfcheck"))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.core.capability import Wiring
 from bot.handlers.leak import cli
-from bot.handlers.leak.cases import CasesFlow, OfficerCaseAction
+from bot.handlers.leak.cases import CasesFlow, OfficerCaseAction, cases_todo
 from bot.handlers.leak.report import ReporterAction, ReportFlow
 from bot.handlers.leak.sweeps import LeakAlertSweep, LeakClockSweep
 
@@ -13,8 +13,9 @@ from bot.handlers.leak.sweeps import LeakAlertSweep, LeakClockSweep
 def register(bot: Wiring) -> None:
     cases = CasesFlow()
     # A reporter may withhold their name: their steps, and their replies to a relayed message, are logged without them.
-    bot.command("report", ReportFlow(), aliases=("报告",), anonymous=True)
-    bot.command("cases", cases)
+    bot.command("report", ReportFlow(), aliases=("报告", "泄密报告", "举报", "report"), anonymous=True)
+    bot.command("cases", cases, aliases=("案件",))
+    bot.todo(cases_todo)
     # 受理/查看 on officers' alerts and 回复 on relayed messages work outside any conversation.
     bot.action(OfficerCaseAction(cases))
     bot.action(ReporterAction(), anonymous=True)

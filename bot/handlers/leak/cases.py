@@ -8,8 +8,9 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core.events import Attachment, FlowEvent, Pick, Text
-from bot.core.flow import OFFICERS, Button, FlowContext, Outgoing, Reply, Step
+from bot.core.flow import OFFICERS, Button, FlowContext, Outgoing, Reply, Step, ToDo
 from bot.core.guarding import refuse_marked
+from bot.domain.levels import Role
 from bot.handlers.leak import notices as leak_notices
 from bot.handlers.leak import service as leak
 from bot.handlers.leak.notices import label
@@ -264,3 +265,13 @@ class OfficerCaseAction:
         else:
             return Step(None, toast=ctx.t("core/stale_button"))
         return Step(step.state, step.replies, step.outgoing, flow=None if step.state is None else self.flow.name)
+
+
+async def cases_todo(ctx: FlowContext) -> list[ToDo]:
+    """For officers: the open cases nobody has acknowledged yet."""
+    if not ctx.person.has(Role.OFFICER):
+        return []
+    waiting = [c for c in await leak.open_cases(ctx.session) if c.acknowledged_at is None]
+    if not waiting:
+        return []
+    return [ToDo(ctx.t("cases/todo", count=len(waiting)), "cases", ctx.t("core/word", key="cases"))]

@@ -394,6 +394,8 @@ class ReporterAction:
 
     prefix = leak_notices.REPORTER_ACTION
     roles = EVERYONE
+    # A reporter who simply types an answer under the office's message (within two days) is answering it.
+    answers_typed_text = True
 
     async def on_press(self, ctx: FlowContext, action: str, args: tuple[str, ...]) -> Step:
         if action != "reply" or len(args) != 1 or not args[0].isdigit():

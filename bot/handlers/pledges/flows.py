@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.events import FlowEvent, Pick, Text
-from bot.core.flow import EVERYONE, Button, FlowContext, Reply, Step
+from bot.core.flow import EVERYONE, Button, FlowContext, Reply, Step, ToDo
 from bot.core.guarding import refuse_marked
 from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.catalog import PledgeBook
@@ -195,6 +195,19 @@ class PledgeStatus:
             if s.state is not PledgeState.SIGNED or (s.record is not None and s.record.cycle == cycle)
         ]
         return ctx.t("pledge/status", cycle=cycle, annual=annual, requests=requests, today=day)
+
+
+class PledgeToDo:
+    """Each pledge the person still owes, as a to-do with 签承诺书."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    async def __call__(self, ctx: FlowContext) -> list[ToDo]:
+        day = today(ctx)
+        owed = await pledges.owed(ctx.session, ctx.person.id, day, current_cycle(ctx), ctx.policy, self.catalog)
+        label = ctx.t("core/word", key="pledge")
+        return [ToDo(ctx.t("pledge/todo", owed=o, overdue=o.due_on < day), "pledge", label) for o in owed]
 
 
 class OnboardingHook:

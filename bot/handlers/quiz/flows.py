@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core.events import FlowEvent, Pick
-from bot.core.flow import EVERYONE, OFFICERS, Button, Document, FlowContext, Outgoing, Priority, Reply, Step
+from bot.core.flow import EVERYONE, OFFICERS, Button, Document, FlowContext, Outgoing, Priority, Reply, Step, ToDo
 from bot.core.render import chunks
 from bot.handlers.quiz import service as quiz
 from bot.handlers.quiz.bank import Bank, Question, QuestionType, draw_paper, is_correct
@@ -335,6 +335,27 @@ async def quiz_status_section(ctx: FlowContext) -> str | None:
         last=last,
         last_outcome=_outcome(ctx, last).value if last and last.status != quiz.OPEN else None,
     )
+
+
+async def quiz_todo(ctx: FlowContext) -> list[ToDo]:
+    """The quiz of the cycle until it is passed: to take, to go on with, or nothing while the office reviews."""
+    cycle = cycle_of(ctx.now, ctx.texts.timezone)
+    if (await quiz.best_counting(ctx.session, [ctx.person.id], cycle)).get(ctx.person.id):
+        return []
+    current = await quiz.open_attempt(ctx.session, ctx.person.id)
+    if current is not None and ctx.now >= current.deadline_at:
+        current = None
+    last = (await quiz.latest(ctx.session, [ctx.person.id], cycle)).get(ctx.person.id)
+    if current is None and last is not None and _outcome(ctx, last) is Outcome.PENDING:
+        return []
+    left = minutes_left(ctx.now, current.deadline_at) if current else 0
+    return [
+        ToDo(
+            ctx.t("quiz/todo", cycle=cycle, open=current is not None, minutes_left=left),
+            "quiz",
+            ctx.t("core/word", key="quiz"),
+        )
+    ]
 
 
 # --- shared pieces --------------------------------------------------------------------------------------

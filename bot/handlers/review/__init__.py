@@ -8,14 +8,16 @@ from __future__ import annotations
 from bot.core.capability import Wiring
 from bot.handlers.review import cli
 from bot.handlers.review.flows import ReviewFlow, SubmitterAction
-from bot.handlers.review.ledger import ReviewerAction, ReviewsFlow
+from bot.handlers.review.ledger import ReviewerAction, ReviewsFlow, reviews_todo
 from bot.handlers.review.sweeps import ReviewClockSweep
 
 
 def register(bot: Wiring) -> None:
     request, ledger = ReviewFlow(), ReviewsFlow()
     bot.command("review", request, aliases=("送审", "信息审查"))
-    bot.command("reviews", ledger)  # the reviewers' desk: heads (their unit), the office (all), 分管领导
+    # The reviewers' desk: heads (their unit), the office (all), 分管领导.
+    bot.command("reviews", ledger, aliases=("审查", "审查登记"))
+    bot.todo(reviews_todo)
     # The decisions on a reviewer's notice, and 修改后重新送审 / 撤回 on a returned request, work outside any
     # conversation.
     bot.action(ReviewerAction(ledger))

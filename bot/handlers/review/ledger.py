@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core.events import Attachment, FlowEvent, Pick, Text
-from bot.core.flow import Button, Document, FlowContext, Reply, Step
+from bot.core.flow import Button, Document, FlowContext, Reply, Step, ToDo
 from bot.core.guarding import refuse_marked
 from bot.domain.levels import Role
 from bot.handlers.review import documents, notices
@@ -21,6 +21,7 @@ from bot.handlers.review.service import Outcome, RequestInfo
 from bot.services.calendar import work_calendar
 from bot.services.people import Person
 
+TODO_SCAN = 200  # requests read to count those waiting for the person (a to-do, not a list)
 MAX_LISTED = 20  # a longer list is unusable on a phone; the 登记表 has every request
 REVIEWERS: frozenset[Role] = frozenset({Role.HEAD, Role.OFFICER, Role.LEADER})
 
@@ -290,3 +291,13 @@ class ReviewerAction:
         return Step(
             step.state, step.replies, step.outgoing, step.toast, flow=None if step.state is None else self.flow.name
         )
+
+
+async def reviews_todo(ctx: FlowContext) -> list[ToDo]:
+    """For reviewers: the requests waiting for their decision."""
+    if not ctx.person.roles & {Role.HEAD, Role.OFFICER, Role.LEADER}:
+        return []
+    mine = [r for r in await review.ledger(ctx.session, ctx.person, TODO_SCAN) if review.may_decide(ctx.person, r)]
+    if not mine:
+        return []
+    return [ToDo(ctx.t("review/todo", count=len(mine)), "reviews", ctx.t("core/word", key="reviews"))]

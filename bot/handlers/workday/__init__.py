@@ -8,5 +8,5 @@ from bot.handlers.workday.flows import WorkdayFlow, calendar_status
 
 
 def register(bot: Wiring) -> None:
-    bot.command("workday", WorkdayFlow())
+    bot.command("workday", WorkdayFlow(), aliases=("工作日", "调休"))
     bot.status(calendar_status)
