@@ -181,6 +181,9 @@ async def test_full_passing_paper_certificate_status_team_and_verify(
 
     status = (await chat.send("/status"))["text"]
     assert f"✅ 已通过：100 分（优秀），2026年3月2日，证书验证码 {attempt.certificate_code}" in status
+    # /quiz after a pass says so, even within the retake cooldown.
+    again = (await chat.send("/quiz"))["text"]
+    assert again == chat.t("quiz/already_passed", attempt=graded, outcome="excellent")
     team = (await head.send("/team"))["text"]
     assert "答卷：1/3（33%）" in team and "未通过答卷（2）：刘洋、杨帆*" in team
 
@@ -218,12 +221,18 @@ async def test_failing_paper_explains_only_the_missed_then_stats_export_cooldown
     result_at = texts.index(
         chat.t("quiz/result", attempt=graded, outcome="failed", seconds=200, pass_mark=80, retake_at=retake)
     )
-    explained = "\n\n".join(texts[result_at + 1 :])
-    assert explained.startswith(chat.t("quiz/missed_header", count=5))
+    # One message, one line per missed question: what was chosen and what was right, as lettered on the paper.
+    [explained] = texts[result_at + 1 :]
+    assert explained.startswith(chat.t("quiz/missed_header", count=5, page=1, pages=1, items=[]).splitlines()[0])
+    assert len(explained.splitlines()) <= 10
     for index in range(20):
         question, _ = question_at(attempt, index)
-        item = chat.t("quiz/missed_item", number=index + 1, question=question)
-        assert (item in explained) == (index in wrong)
+        line = [ln for ln in explained.splitlines() if ln.startswith(f"第 {index + 1} 题 ")]
+        assert bool(line) == (index in wrong)
+        if line:
+            drawn = attempt.paper[index]["o"]
+            right = "".join(chr(65 + p) for p, o in enumerate(drawn) if o in question.answer)
+            assert line[0].endswith(f"，正确 {right}") if question.type.value != "truefalse" else "正确" in line[0]
 
     # The office sees the missed questions and gets the year's workbook.
     stats = await officer.send("/quizstats")
@@ -370,14 +379,14 @@ async def test_expiry_refuses_late_answers_and_the_sweep_closes_abandoned_papers
 
     # Nobody came back for the other paper: the sweep closes it, and /status says so.
     assert (await _attempt(app, abandoned.id)).status == "open"
+    question_message = walker.last_with_buttons
     done = await app.jobs.run_all(sweeps=[s for s in app.jobs.sweeps if s.name == "quiz_expiry"])
     await short_bot.settle()
     assert done == {"quiz_expiry": 1}
     assert (await _attempt(app, abandoned.id)).status == "expired"
     status = (await walker.send("/status"))["text"]
     assert "最近一次：0 分（超时未完成）。请发送 /quiz 重新答题。" in status
-    question_message = walker.last_with_buttons
-    await press_data(walker, next(iter(option_data(walker, question_message).values())))
+    await press_data(walker, next(iter(option_data(walker, question_message).values())), question_message)
     closed_message = walker.message(question_message["message_id"])
     assert closed_message is not None and closed_message["text"] == walker.t("quiz/closed")
     assert len(await answers_of(app, abandoned.id)) == 0
@@ -454,3 +463,22 @@ async def test_a_too_fast_paper_waits_for_an_officer(
     assert sorted(actions) == ["quiz.accept", "quiz.reject"]
     assert await run_command(app.settings, ["quiz", "verify", accepted.certificate_code]) == 0
     assert "100 分" in capsys.readouterr().out
+
+
+async def test_cancel_during_a_paper_warns_that_its_clock_keeps_running(bot: LocalBot, clock: SettableClock) -> None:
+    chat = await bot.bind(STAFF)
+    attempt = await start_paper(chat, bot.app, STAFF)
+    clock.advance(seconds=THINKING)
+    await answer(chat, attempt, 0, right=True)
+    clock.advance(minutes=5)
+    said = (await chat.send("/cancel"))["text"]
+    open_paper = await _attempt(bot.app, attempt.id)
+    note = chat.t("quiz/cancel_note", attempt=open_paper, answered=1, minutes_left=15)
+    assert said == chat.t("core/cancelled", note=note) and "15" in said
+    # The paper is still open and /quiz goes on with it.
+    assert open_paper.status == "open"
+    resumed = await chat.send("/quiz")
+    assert resumed["text"].startswith("第 2/") or "2/20" in resumed["text"]
+    # Leaving another conversation says nothing of the quiz.
+    await chat.send("/language")
+    assert (await chat.send("/cancel"))["text"] == chat.t("core/cancelled")

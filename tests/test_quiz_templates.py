@@ -48,8 +48,11 @@ CONTEXTS: dict[str, list[dict[str, Any]]] = {
         {"attempt": ATTEMPT, "outcome": o.value, "seconds": 75, "pass_mark": 80, "retake_at": NOW}
         for o in (Outcome.EXCELLENT, Outcome.FAILED, Outcome.PENDING)
     ],
-    "missed_header": [{"count": 2}],
-    "missed_item": [{"number": 3, "question": BANK.questions[0]}],
+    "missed_header": [{"count": 2, "page": 1, "pages": p, "items": ["第 3 题"]} for p in (1, 2)],
+    "missed_item": [{"number": 3, "question": BANK.questions[0], "chosen": c, "right": "C"} for c in ("B", "")],
+    "already_passed": [{"attempt": ATTEMPT, "outcome": o} for o in ("excellent", "passed")],
+    "cancel_note": [{"attempt": ATTEMPT, "answered": 3, "minutes_left": 12}],
+    "todo": [{"cycle": 2026, "open": o, "minutes_left": 5} for o in (True, False)],
     "certificate": [{"bureau": "教育局", "holder": "陈静", "department": "x", "attempt": ATTEMPT, "outcome": "passed"}],
     "review_request": [{"person": PERSON, "attempt": ATTEMPT, "seconds": 20, "min_seconds": 3.0}],
     "btn_accept": [{}],

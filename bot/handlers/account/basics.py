@@ -62,7 +62,10 @@ class CancelFlow:
     async def start(self, ctx: FlowContext, args: str) -> Step:
         if ctx.current_flow is None:
             return Step.done(Reply(ctx.t("core/nothing_to_cancel")))
-        return Step.done(Reply(ctx.t("core/cancelled")))
+        # A flow may have something to add (a quiz paper keeps its clock running): `async def on_cancel(ctx)`.
+        on_cancel = getattr(ctx.registry.flows.get(ctx.current_flow), "on_cancel", None)
+        note = await on_cancel(ctx) if on_cancel is not None else None
+        return Step.done(Reply(ctx.t("core/cancelled", note=note)))
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
         return Step.done()

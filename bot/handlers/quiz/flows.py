@@ -18,7 +18,6 @@ from typing import Any
 
 from bot.core.events import FlowEvent, Pick
 from bot.core.flow import EVERYONE, OFFICERS, Button, Document, FlowContext, Outgoing, Priority, Reply, Step, ToDo
-from bot.core.render import chunks
 from bot.handlers.quiz import service as quiz
 from bot.handlers.quiz.bank import Bank, Question, QuestionType, draw_paper, is_correct
 from bot.handlers.quiz.export import workbook_bytes
@@ -26,9 +25,22 @@ from bot.handlers.quiz.rules import Outcome, cycle_of, minutes_left, outcome, re
 from bot.handlers.quiz.service import Attempt
 from bot.services import audit, people, staff_queries
 
-# Telegram cuts messages at 4096 characters; explanations of many missed questions are split below that.
 STATS_TOP = 10
+MISSED_PER_MESSAGE = 20  # one line each: a failed paper of 20 questions is one message
 REVIEW_PREFIX = "qzr"
+
+
+def shown_choices(question: Question, order: Sequence[int], chosen: Sequence[int]) -> tuple[str, str]:
+    """What the person chose and what was right, as shown on their paper: letters (A–D) of the positions drawn,
+    or the words themselves for a true/false question."""
+
+    def shown(positions: Sequence[int]) -> str:
+        if question.type is QuestionType.TRUEFALSE:
+            return "、".join(question.options[order[p]] for p in positions)
+        return "".join(chr(ord("A") + p) for p in positions)
+
+    right = [p for p, index in enumerate(order) if index in question.answer]
+    return shown(sorted(chosen)), shown(right)
 
 
 class QuizState(StrEnum):
@@ -53,6 +65,9 @@ class QuizFlow:
             if ctx.now < current.deadline_at:
                 return await self.show(ctx, current, [], replace=False)
             return await self.expired(ctx, current)
+        cycle = cycle_of(ctx.now, ctx.texts.timezone)
+        if best := (await quiz.best_counting(ctx.session, [ctx.person.id], cycle)).get(ctx.person.id):
+            return Step.done(Reply(ctx.t("quiz/already_passed", attempt=best, outcome=_outcome(ctx, best).value)))
         previous = await quiz.attempts(ctx.session, ctx.person.id)
         if previous and previous[-1].finished_at is not None:
             allowed_at = retake_at(previous[-1].finished_at, ctx.policy.quiz_retake_cooldown_minutes)
@@ -161,15 +176,30 @@ class QuizFlow:
         return Step(None, replies, outgoing)
 
     async def explanations(self, ctx: FlowContext, attempt: Attempt) -> list[Reply]:
-        """The missed questions with their explanation and source, split to fit in messages."""
+        """One line per missed question, what the person chose and what was right, MISSED_PER_MESSAGE a message."""
         items = []
         for answer in await quiz.answers(ctx.session, attempt.id):
             if not answer.is_correct:
                 question = self.bank.by_id(answer.question_id)
-                items.append(ctx.t("quiz/missed_item", number=answer.position + 1, question=question))
-        if not items:
-            return []
-        return [Reply(text) for text in chunks([ctx.t("quiz/missed_header", count=len(items)), *items])]
+                drawn = attempt.paper[answer.position]
+                chosen, right = shown_choices(question, drawn.order, answer.chosen)
+                items.append(
+                    ctx.t("quiz/missed_item", number=answer.position + 1, question=question, chosen=chosen, right=right)
+                )
+        pages = [items[i : i + MISSED_PER_MESSAGE] for i in range(0, len(items), MISSED_PER_MESSAGE)]
+        return [
+            Reply(ctx.t("quiz/missed_header", count=len(items), page=n + 1, pages=len(pages), items=page))
+            for n, page in enumerate(pages)
+        ]
+
+    async def on_cancel(self, ctx: FlowContext) -> str | None:
+        """Said with /cancel: a paper in progress keeps its clock (it is not ended by leaving the conversation)."""
+        current = await quiz.open_attempt(ctx.session, ctx.person.id)
+        if current is None or ctx.now >= current.deadline_at:
+            return None
+        answered = await quiz.answered_count(ctx.session, current.id)
+        left = minutes_left(ctx.now, current.deadline_at)
+        return ctx.t("quiz/cancel_note", attempt=current, answered=answered, minutes_left=left)
 
     async def current(self, ctx: FlowContext, state: dict[str, Any], index: int) -> tuple[Attempt, Question] | Step:
         """The open paper and the question on screen; or the step to answer with when the paper is closed,
