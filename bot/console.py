@@ -16,10 +16,11 @@ from sqlalchemy import select
 from bot.app import BaomiApp, build_app
 from bot.channels.telegram.channel import CHANNEL as TELEGRAM
 from bot.clock import SystemClock
-from bot.config import ConfigError, sqlite_url
+from bot.config import ConfigError, Settings, sqlite_url
 from bot.core.cli import CliEnv
 from bot.db.migrate import upgrade
-from bot.db.models import Binding, Department, Staff
+from bot.db.models import Binding, Department, InboxEvent, Staff
+from bot.db.session import Database
 from bot.services.invitations import issue_for
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import ChatEvent, FakeBotApi
@@ -41,13 +42,17 @@ async def console(env: CliEnv, args: argparse.Namespace) -> int:
     settings = env.settings
     if args.demo:
         settings = replace(settings, database_url=sqlite_url(Path.cwd() / DEMO_DB))
-    api = FakeBotApi(token="100000:CONSOLE", bot_username="baomi_console_bot")
+    await upgrade(settings.database_url)
+    # The bot keeps the update ids it has taken: the fake goes on from the last one, or what is typed first would be
+    # taken for updates already seen and dropped.
+    api = FakeBotApi(
+        token="100000:CONSOLE", bot_username="baomi_console_bot", first_update_id=await next_update_id(settings)
+    )
     await api.start()
     settings = replace(settings, telegram_token=api.token, telegram_api_url=api.base_url)
     stop = asyncio.Event()
     app = build_app(settings, SystemClock())
     try:
-        await upgrade(settings.database_url)
         if args.demo:
             await seed_demo(app)
         await app.start(stop)
@@ -61,6 +66,22 @@ async def console(env: CliEnv, args: argparse.Namespace) -> int:
         await app.stop()
         await api.stop()
     return 0
+
+
+async def next_update_id(settings: Settings) -> int:
+    """One past the last Telegram update this database has taken (1 for a new one)."""
+    db = Database(settings.database_url)
+    try:
+        async with db.sessions() as s:
+            last = await s.scalar(
+                select(InboxEvent.dedupe_key)
+                .where(InboxEvent.channel == TELEGRAM)
+                .order_by(InboxEvent.id.desc())
+                .limit(1)
+            )
+    finally:
+        await db.dispose()
+    return int(last) + 1 if last and last.isdigit() else 1
 
 
 async def seed_demo(app: BaomiApp) -> None:
@@ -104,6 +125,8 @@ class ConsoleSession:
         if buttons:
             self.latest_buttons = (message["message_id"], buttons)
             self.print("   " + "  ".join(f"[{i}] {text}" for i, (text, _) in enumerate(buttons, 1)))
+        elif self.latest_buttons and self.latest_buttons[0] == message["message_id"]:
+            self.latest_buttons = None  # edited without its buttons: a number typed now goes to the bot as text
 
     async def people(self) -> list[tuple[str, str, str]]:
         async with self.app.db.sessions() as s:
@@ -203,11 +226,16 @@ class ConsoleSession:
             message_id, buttons = self.latest_buttons
             index = int(line) - 1
             if 0 <= index < len(buttons):
-                self.print(f"\n👤 按下 [{buttons[index][0]}]")
-                await self.api.press(self.user_id, message_id, buttons[index][1])
+                self.print(f"\n👤 {self.t('console/pressed', label=buttons[index][0])}")
+                try:
+                    await self.api.press(self.user_id, message_id, buttons[index][1])
+                except LookupError:  # the message lost that button meanwhile (edited, or deleted)
+                    self.latest_buttons = None
+                    self.print(self.t("console/no_button", number=line))
+                    return
                 await self.settle()
             else:
-                self.print(f"没有第 {line} 个按钮")
+                self.print(self.t("console/no_button", number=line))
         else:
             await self.type(line)
 

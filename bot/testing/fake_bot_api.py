@@ -529,7 +529,9 @@ class FakeBotApi:
         bot_first_name: str = "保密助手",
         clock: Clock | None = None,
         record_calls: bool = True,
+        first_update_id: int = 1,
     ) -> None:
+        """`first_update_id`: where update ids start (a bot that kept the ids it saw must not see them again)."""
         bot_id = _as_int(token.partition(":")[0])
         if bot_id is None:
             raise ValueError("a bot token starts with the bot's numeric id: '<id>:<secret>'")
@@ -552,8 +554,8 @@ class FakeBotApi:
         }
         self._chats: dict[int, _Chat] = {}
         self._updates: deque[JsonDict] = deque()
-        self._last_update_id = 0
-        self._confirmed_update_id = 0
+        self._last_update_id = first_update_id - 1
+        self._confirmed_update_id = first_update_id - 1
         self._allowed_updates: frozenset[str] = frozenset()
         self._poll_generation = 0
         self._polling = 0
