@@ -477,3 +477,20 @@ async def test_officer_demoted_by_a_roster_import_cannot_finish_a_broadcast(bot:
         assert await s.scalar(select(func.count()).select_from(Broadcast)) == 0
     # A typed text in the middle of the flow meets the same check.
     assert (await officer.send("/broadcast"))["text"] == officer.t("core/no_right")
+
+
+async def test_the_sender_is_not_silent_and_the_unbound_are_not_delivered(bot: LocalBot) -> None:
+    officer = await bot.bind("E001")  # 王建国, 办公室
+    reader = await bot.bind("E002")  # 李秀英, 办公室; 张伟 (E003) has not bound
+    await officer.send("/broadcast")
+    await officer.send("请办公室同志本周内完成保密自查。")
+    await officer.send("办公室")
+    await officer.send(officer.t("broadcast/btn_next"))
+    await officer.send(officer.t("broadcast/btn_ack_days", days=1))
+    await officer.send(officer.t("broadcast/btn_send"))
+    await officer.send("/broadcasts")
+    detail = (await officer.press("#1"))["text"]
+    silent, _, rest = detail.partition("尚未确认：")[2].partition("未送达")
+    assert "李秀英" in silent and "王建国" not in detail.partition("尚未确认")[2] and "张伟" not in silent
+    assert "张伟" in rest
+    assert reader.bot_messages

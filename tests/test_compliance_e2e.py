@@ -250,7 +250,7 @@ async def test_digest_goes_out_once_a_week_on_its_first_working_day(bot: LocalBo
         chart, digest = officer.bot_messages[count:]
         assert_phone_png(officer.file(chart))
         text = digest["text"]
-        assert text.startswith("【每周保密工作简报】2026-W10（2026年3月2日）")
+        assert text.startswith("【每周保密工作简报】2026年第10周（2026年3月2日）")
         assert "1. 考试院 · 承诺书：4 人未完成（0/4）\n2. 考试院 · 答卷：4 人未完成（0/4）" in text
         assert "BM-2026-0001 · 已报告 · 时限 2026年3月3日 08:00（剩 23 小时）" in text
         assert "吴敏（考试院）2026年3月15日，剩 13 天" in text

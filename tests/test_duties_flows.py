@@ -44,7 +44,7 @@ async def test_head_records_education(bot: LocalBot) -> None:
 
     staff = await bot.bind("E202")
     status = (await staff.send("/status"))["text"]
-    assert "最近一次：2026年3月2日（谈话）" in status and "本半年（2026H1）已完成" in status
+    assert "最近一次：2026年3月2日（谈话）" in status and "本半年（2026年上半年）已完成" in status
 
 
 async def test_typed_education_date_is_checked(bot: LocalBot) -> None:

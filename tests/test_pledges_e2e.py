@@ -412,3 +412,13 @@ async def test_special_pledge_for_a_department(bot: LocalBot) -> None:
     async with bot.app.db.sessions() as s:
         conv = await s.get(Conversation, row.staff_id)
     assert conv is not None and conv.state["kind"] == "annual" and conv.state["request"] is None
+
+
+async def test_the_english_pledge_has_about_as_many_pages_as_the_chinese(bot: LocalBot) -> None:
+    chinese = await bot.bind(STAFF)  # both classified: the onboarding pledge
+    english = await bot.bind("E003", locale="en")
+    await english.send("/language")
+    await english.press("English")
+    await english.send("/cancel")
+    zh_pages, en_pages = len(await read_to_the_end(chinese)), len(await read_to_the_end(english))
+    assert en_pages <= zh_pages + 1

@@ -482,3 +482,13 @@ async def test_cancel_during_a_paper_warns_that_its_clock_keeps_running(bot: Loc
     # Leaving another conversation says nothing of the quiz.
     await chat.send("/language")
     assert (await chat.send("/cancel"))["text"] == chat.t("core/cancelled")
+
+
+async def test_true_false_buttons_follow_the_persons_language(bot: LocalBot) -> None:
+    use_seed(bot.app, seed_where(QuestionType.TRUEFALSE))
+    chat = await bot.bind(STAFF, locale="en")
+    await chat.send("/language")
+    await chat.press("English")
+    await chat.send("/quiz")
+    await chat.press(chat.t("quiz/btn_start"))
+    assert chat.labels(chat.last_with_buttons) == ["True", "False"]

@@ -53,6 +53,7 @@ CONTEXTS: dict[str, list[dict[str, Any]]] = {
     "already_passed": [{"attempt": ATTEMPT, "outcome": o} for o in ("excellent", "passed")],
     "cancel_note": [{"attempt": ATTEMPT, "answered": 3, "minutes_left": 12}],
     "todo": [{"cycle": 2026, "open": o, "minutes_left": 5} for o in (True, False)],
+    "truefalse": [{"value": v} for v in ("正确", "错误")],
     "certificate": [{"bureau": "教育局", "holder": "陈静", "department": "x", "attempt": ATTEMPT, "outcome": "passed"}],
     "review_request": [{"person": PERSON, "attempt": ATTEMPT, "seconds": 20, "min_seconds": 3.0}],
     "btn_accept": [{}],

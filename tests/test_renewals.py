@@ -69,6 +69,7 @@ async def test_open_then_weekly_with_a_put_off_and_the_heads_list(bot: LocalBot,
         more=0,
         total=2,
     )
+    assert "\n• 刘洋：承诺书、答卷\n• 陈静：承诺书、答卷\n请督促" in team  # one person a line
     assert sorted(texts_of(head, n_head)) == sorted([head.t("renewal/overdue", cycle=2026, items=BOTH, days=3), team])
     assert await tick(bot, clock, date(2026, 3, 4)) == 0  # nothing mid-week
 

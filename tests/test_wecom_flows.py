@@ -297,7 +297,8 @@ async def test_leak_report_filed_and_the_wecom_officers_alerted(
     ticked = await reporter.press(lb("measure.sealed"))
     assert "✅ " + lb("measure.sealed") in ticked.labels
     await reporter.press(lb("btn.next"))
-    preview = await reporter.press(lb("btn.skip"))
+    await reporter.press(lb("btn.skip"))
+    preview = await reporter.press(lb("name.show"))
     assert preview.labels[0] == lb("btn.submit") and "档案室" in text_before(reporter, preview)
     done = await reporter.press(lb("btn.submit"))
     assert preview.disabled == "✓ " + lb("btn.submit")

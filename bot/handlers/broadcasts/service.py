@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
@@ -84,7 +84,8 @@ class Standing:
     info: BroadcastInfo
     tally: Tally
     acked: int
-    silent: list[PersonLine]  # not acknowledged yet (when acknowledgement is required), by department
+    silent: list[PersonLine]  # reached and not acknowledged yet (when acknowledgement is required), by department
+    unreached: list[PersonLine] = field(default_factory=list)  # not bound (or blocked the bot): never reached
 
 
 def _info(b: Broadcast) -> BroadcastInfo:
@@ -171,7 +172,8 @@ async def create(
                 "staff_id": staff_id,
                 "department_id": department_id,
                 "reachable": staff_id in reachable,
-                "acked_at": None,
+                # The officer who sends a notice has read it: never counted as 未确认 on their own notice.
+                "acked_at": now if staff_id == author_staff_id else None,
             },
         )
     return Created(broadcast.id, len(people), len(people) - len(reachable), readers)
@@ -202,32 +204,43 @@ async def standing(session: AsyncSession, broadcast_id: int) -> Standing | None:
     found = await session.get(Broadcast, broadcast_id)
     if found is None:
         return None
-    acked, silent = await _acknowledgements(session, found)
-    return Standing(_info(found), await _tally(session, broadcast_id), acked, silent)
+    acked, silent, unreached = await _acknowledgements(session, found)
+    return Standing(_info(found), await _tally(session, broadcast_id), acked, silent, unreached)
 
 
-async def _acknowledgements(session: AsyncSession, broadcast: Broadcast) -> tuple[int, list[PersonLine]]:
+async def _acknowledgements(
+    session: AsyncSession, broadcast: Broadcast
+) -> tuple[int, list[PersonLine], list[PersonLine]]:
+    """How many acknowledged; who was reached and has not (未确认); who could not be reached at all (未送达)."""
     if not broadcast.ack_required:
-        return 0, []
+        return 0, [], []
     rows = (
         await session.execute(
-            select(BroadcastRecipient.acked_at, Staff.id, Staff.employee_id, Staff.name, Department.name)
+            select(
+                BroadcastRecipient.acked_at,
+                Staff.id,
+                Staff.employee_id,
+                Staff.name,
+                Department.name,
+                BroadcastRecipient.reachable,
+            )
             .join(Staff, Staff.id == BroadcastRecipient.staff_id)
             .join(Department, Department.id == BroadcastRecipient.department_id)
             .where(BroadcastRecipient.broadcast_id == broadcast.id)
             .order_by(Department.name, Staff.employee_id)
         )
     ).all()
-    silent = [PersonLine(r[1], r[2], r[3], r[4]) for r in rows if r[0] is None]
-    return len(rows) - len(silent), silent
+    silent = [PersonLine(r[1], r[2], r[3], r[4]) for r in rows if r[0] is None and r[5]]
+    unreached = [PersonLine(r[1], r[2], r[3], r[4]) for r in rows if r[0] is None and not r[5]]
+    return sum(1 for r in rows if r[0] is not None), silent, unreached
 
 
 async def recent(session: AsyncSession, limit: int = 8) -> list[Standing]:
     found = (await session.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(limit))).all()
     out = []
     for b in found:
-        acked, silent = await _acknowledgements(session, b)
-        out.append(Standing(_info(b), await _tally(session, b.id), acked, silent))
+        acked, silent, unreached = await _acknowledgements(session, b)
+        out.append(Standing(_info(b), await _tally(session, b.id), acked, silent, unreached))
     return out
 
 

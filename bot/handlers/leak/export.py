@@ -32,9 +32,9 @@ def workbook_bytes(texts: Texts, cases: list[CaseInfo], events: list[EventInfo])
             [
                 event.case_number,
                 _cell(texts, event.at),
-                event.kind,
+                label(texts, LOCALE, f"event.{event.kind}"),
                 event.actor_name or "",
-                event.detail.get("status") or "",
+                label(texts, LOCALE, f"status.{event.detail['status']}") if event.detail.get("status") else "",
                 event.detail.get("note") or event.detail.get("text") or "",
                 event.hash,
             ]

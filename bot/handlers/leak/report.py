@@ -44,7 +44,7 @@ class ReportState(StrEnum):
     LEVEL = "level"  # the level marked on it, as a category
     MEASURES = "measures"  # the remedial measures already taken (a checklist)
     NOTE = "note"  # an optional short note on the measures
-    NAME = "name"  # reporting someone else: with or without the reporter's name
+    NAME = "name"  # with or without the reporter's name (one's own loss too)
     PREVIEW = "preview"  # submit, change or cancel
     FIELD = "field"  # choosing the answer to change
     REPLYING = "replying"  # typing a reply to a message the office relayed
@@ -90,8 +90,6 @@ def applies(question: ReportState, st: dict[str, Any]) -> bool:
         return st.get("when") == Discovered.EARLIER
     if question is ReportState.COUNT:
         return st.get("carrier") != Carrier.TALK
-    if question is ReportState.NAME:
-        return st.get("whose") == Whose.OTHERS
     return True
 
 
@@ -101,9 +99,17 @@ class ReportFlow:
     roles = EVERYONE
 
     async def start(self, ctx: FlowContext, args: str) -> Step:
-        """Opens with the notice (describe, never send the content) and asks what happened."""
+        """Opens with the notice (describe, never send the content), the person's own earlier reports (status
+        only), and asks what happened."""
         st: dict[str, Any] = {"state": ReportState.KIND}
-        return Step(st, [self.ask(ctx, st, opening=True)])
+        mine = [
+            {"number": number, "status": label(ctx.texts, ctx.locale, f"status.{status}")}
+            for number, status in await leak.reported_by(ctx.session, ctx.person.id)
+        ]
+        first = self.ask(ctx, st, opening=True)
+        return Step(
+            st, [Reply(ctx.t("report/mine", mine=mine) + "\n\n" + first.text if mine else first.text, first.buttons)]
+        )
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
         st = dict(state)
@@ -161,12 +167,8 @@ class ReportFlow:
         return self.advance(ctx, st)
 
     def take_whose(self, ctx: FlowContext, st: dict[str, Any], whose: Whose) -> Step:
-        """Stores whose it was; only reporting someone else asks whether to withhold the name."""
+        """Stores whose it was (whoever it was, the reporter may withhold their name at the end)."""
         st["whose"] = whose
-        if whose is Whose.OTHERS:
-            st.pop("withheld", None)
-        else:
-            st["withheld"] = False
         return self.advance(ctx, st)
 
     def take_when(self, ctx: FlowContext, st: dict[str, Any], when: Discovered) -> Step:

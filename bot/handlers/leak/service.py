@@ -153,6 +153,20 @@ async def all_cases(session: AsyncSession) -> list[CaseInfo]:
     return await _cases(session, None)
 
 
+async def reported_by(session: AsyncSession, staff_id: int, limit: int = 5) -> list[tuple[str, Status]]:
+    """The person's own latest reports, newest first: number and status only."""
+    rows = (
+        await session.execute(
+            select(LeakCase.number, LeakCase.status)
+            .join(LeakReporter, LeakReporter.case_id == LeakCase.id)
+            .where(LeakReporter.staff_id == staff_id)
+            .order_by(LeakCase.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    return [(number, Status(status)) for number, status in rows]
+
+
 async def reporter_of(session: AsyncSession, case_id: int) -> int | None:
     return await session.scalar(select(LeakReporter.staff_id).where(LeakReporter.case_id == case_id))
 

@@ -18,6 +18,13 @@ from bot.handlers.pledges.rules import Catalog, PledgeKind, PledgeState, cycle_o
 from bot.handlers.pledges.service import Owed, Receipt, Shown
 
 PAGE_CHARS = 400  # about one phone screen of Chinese text (some 20 lines of 20 characters)
+PAGE_CHARS_EN = 1400  # English spells the same text in some 3.5 times the characters: as many pages as in Chinese
+
+
+def page_chars(locale: str) -> int:
+    return PAGE_CHARS_EN if locale == "en" else PAGE_CHARS
+
+
 MAX_TRIES = 3
 
 
@@ -101,7 +108,7 @@ class PledgeFlow:
 
     def turn(self, ctx: FlowContext, state: dict[str, Any], delta: int) -> Step:
         """Shows the next or previous page in place of the current one."""
-        count = len(pages(state["text"], PAGE_CHARS))
+        count = len(pages(state["text"], page_chars(ctx.locale)))
         new = {**state, "page": max(0, min(count - 1, state["page"] + delta))}
         return Step(new, [self._page(ctx, new, replace=True)])
 
@@ -153,7 +160,7 @@ class PledgeFlow:
         return Step(state, [self._page(ctx, state, replace=False)])
 
     def _page(self, ctx: FlowContext, state: dict[str, Any], *, replace: bool) -> Reply:
-        screens = pages(state["text"], PAGE_CHARS)
+        screens = pages(state["text"], page_chars(ctx.locale))
         index = state["page"]
         last = index == len(screens) - 1
         nav = []

@@ -252,6 +252,8 @@ class QuizFlow:
         letters = [chr(ord("A") + p) for p in range(len(options))]
         buttons: list[list[Button]]
         if question.type is QuestionType.TRUEFALSE:
+            # 正确 / 错误 in the person's language (the bank's questions themselves are in Chinese).
+            options = [ctx.t("quiz/truefalse", value=text) for text in options]
             buttons = [[Button(text, "a", (str(index), str(p))) for p, text in enumerate(options)]]
         elif question.type is QuestionType.SINGLE:
             # The letter alone where buttons are narrow (WeCom's cards): the options are in full in the text.
