@@ -40,13 +40,12 @@ async def staff_id(app: BaomiApp, employee_id: str) -> int:
     return found
 
 
-def nudge_label(chat: Chat, duty: str, count: int) -> str:
-    return chat.t("team/btn_nudge", label=chat.t("team/duty", duty=duty), count=count)
+def nudge_label(chat: Chat, count: int) -> str:
+    return chat.t("team/btn_nudge", count=count)
 
 
-def nudged(chat: Chat, duty: str, nudged: int, already: int, unreachable: int) -> str:
-    label = chat.t("team/duty", duty=duty)
-    return chat.t("team/nudged", label=label, nudged=nudged, already=already, unreachable=unreachable)
+def nudged(chat: Chat, nudged: int, already: list[str] | None = None) -> str:
+    return chat.t("team/nudged", nudged=nudged, already=already or [])
 
 
 def assert_phone_png(data: bytes) -> None:
@@ -72,6 +71,12 @@ async def run_digest(app: BaomiApp, clock: SettableClock, when: datetime) -> int
     return (await app.jobs.run_all(sweeps=[digest_sweep(app)]))["digest"]
 
 
+def reply_message(chat: Chat, after: Any) -> Any:
+    """The /team view with the 催办 button that was pressed before `after`."""
+    with_buttons = [m for m in chat.bot_messages if m["message_id"] < after["message_id"] and chat.labels(m)]
+    return with_buttons[-1]
+
+
 # --- /team and 催办 -------------------------------------------------------------------------------------
 async def test_head_sees_only_their_department(bot: LocalBot) -> None:
     head = await bot.bind("E101")
@@ -86,8 +91,8 @@ async def test_head_sees_only_their_department(bot: LocalBot) -> None:
     # Binding asked both for the onboarding pledge (上岗承诺), not signed yet.
     assert "其他承诺书未签：\n• 刘洋：上岗承诺，截止 2026年5月1日\n• 陈静：上岗承诺，截止 2026年5月1日" in team
     assert not [name for name in OTHER_DEPARTMENTS if name in team]
-    # One 催办 per duty a person can act on; education is the head's own to hold (/education).
-    assert head.labels() == [nudge_label(head, "pledge", 3), nudge_label(head, "quiz", 3)]
+    # One 催办 for everything, counting only whom it can reach: 陈静 (杨帆 has not bound, the head is himself).
+    assert head.labels() == [nudge_label(head, 1)]
     # The head's other department views stay in the department too; the office's views are refused.
     await head.send("/education")
     assert head.labels() == ["✓ 刘洋", head.t("education/btn_all"), head.t("education/btn_next")]
@@ -104,14 +109,15 @@ async def test_a_head_cannot_nudge_another_department(bot: LocalBot) -> None:
     view = await officer.press("考试院")
     assert view["text"].startswith("【考试院】共 4 人，已绑定 1 人")
     # An officer's 催办 says it comes from the secrecy office, not from the department's head.
-    reply = await officer.press(nudge_label(officer, "pledge", 4), view)
-    assert reply["text"] == nudged(officer, "pledge", nudged=1, already=0, unreachable=3)
-    from_office = huang.t("team/nudge", duty="pledge", sender="李秀英", department="考试院", by_head=False)
+    reply = await officer.press(nudge_label(officer, 1), view)
+    assert reply["text"] == nudged(officer, 1)
+    duties = ["pledge", "quiz"]
+    from_office = huang.t("team/nudge", duties=duties, sender="李秀英", department="考试院", by_head=False)
     assert huang.last["text"] == from_office and "保密办" in from_office
     async with bot.app.db.transaction() as s:
         await s.execute(update(Staff).where(Staff.employee_id == "E002").values(is_officer=False, is_head=True))
     said = len(huang.bot_messages)
-    await officer.press(nudge_label(officer, "quiz", 4), view)
+    await officer.press(nudge_label(officer, 1), view)
     assert officer.answer() == officer.t("core/no_right")
     assert len(huang.bot_messages) == said
     team = (await officer.send("/team"))["text"]  # now a head: their own department, at once
@@ -123,33 +129,31 @@ async def test_nudge_reaches_each_person_at_most_once_a_day(bot: LocalBot, clock
     huang = await bot.bind("E202")
     zhou = await bot.bind("E203")
     await head.send("/team")
-    reply = await head.press(nudge_label(head, "pledge", 4))
-    assert reply["text"] == nudged(head, "pledge", nudged=2, already=0, unreachable=1)  # never the head himself
-    expected = huang.t("team/nudge", duty="pledge", sender="赵磊", department="考试院", by_head=True)
+    reply = await head.press(nudge_label(head, 2))  # never the head himself, nor 吴敏 who cannot be reached
+    assert reply["text"] == nudged(head, 2)
+    # One message each with everything owed, a button per duty.
+    expected = huang.t("team/nudge", duties=["pledge", "quiz"], sender="赵磊", department="考试院", by_head=True)
     for person in (huang, zhou):
         assert person.last["text"] == expected
-        assert person.labels() == [person.t("team/nudge_btn", duty="pledge")]
-    assert head.t("team/nudge", duty="pledge", sender="赵磊", department="考试院", by_head=True) not in [
-        m["text"] for m in head.bot_messages
-    ]
+        assert person.labels() == [person.t("team/nudge_btn", duty=d) for d in ("pledge", "quiz")]
+    assert expected not in [m["text"] for m in head.bot_messages]
     # The button opens the pledge at once.
     await huang.press(huang.t("team/nudge_btn", duty="pledge"))
     async with bot.app.db.sessions() as s:
         conversation = await s.get(Conversation, await staff_id(bot.app, "E202"))
     assert conversation is not None and conversation.flow == "pledge"
-    # Pressed again the same day, or for another duty: nobody is reminded twice.
-    await head.send("/team")
-    again = await head.press(nudge_label(head, "pledge", 4))
-    assert again["text"] == nudged(head, "pledge", nudged=0, already=2, unreachable=1)
-    quiz = await head.press(nudge_label(head, "quiz", 4), head.last_with_buttons)
-    assert quiz["text"] == nudged(head, "quiz", nudged=0, already=2, unreachable=1)
+    # The same day /team says who was reminded and offers no 催办 for them; an old button reminds nobody twice.
+    team = await head.send("/team")
+    assert head.t("team/reminded_today", names=["黄丽", "周杰"]) in team["text"] and head.labels(team) == []
+    again = await head.press(nudge_label(head, 2), reply_message(head, reply))
+    assert again["text"] == nudged(head, 0, already=["黄丽", "周杰"])
     assert [m["text"] for m in zhou.bot_messages].count(expected) == 1
     # The next day it works again.
     clock.advance(days=1)
     await head.send("/team")
-    next_day = await head.press(nudge_label(head, "quiz", 4))
-    assert next_day["text"] == nudged(head, "quiz", nudged=2, already=0, unreachable=1)
-    assert zhou.last["text"] == zhou.t("team/nudge", duty="quiz", sender="赵磊", department="考试院", by_head=True)
+    next_day = await head.press(nudge_label(head, 2))
+    assert next_day["text"] == nudged(head, 2)
+    assert zhou.last["text"] == expected
     async with bot.app.db.sessions() as s:
         periods = (await s.scalars(select(SentLog.period).where(SentLog.duty == "nudge"))).all()
     assert sorted(periods) == ["2026-03-02", "2026-03-02", "2026-03-03", "2026-03-03"]

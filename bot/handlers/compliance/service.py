@@ -297,6 +297,22 @@ async def department(
 NUDGE = "nudge"
 
 
+async def nudged_on(session: AsyncSession, staff_ids: list[int], day: date) -> set[int]:
+    """Those among `staff_ids` already reminded by a 催办 on `day`."""
+    if not staff_ids:
+        return set()
+    subjects = (
+        await session.scalars(
+            select(SentLog.subject).where(
+                SentLog.duty == NUDGE,
+                SentLog.period == day.isoformat(),
+                SentLog.subject.in_([f"staff:{staff_id}" for staff_id in staff_ids]),
+            )
+        )
+    ).all()
+    return {int(subject.removeprefix("staff:")) for subject in subjects}
+
+
 async def claim_nudges(session: AsyncSession, now: datetime, staff_ids: list[int], day: date) -> set[int]:
     """The people among `staff_ids` not nudged yet on `day`, claimed now in the sent-log (insert-or-ignore):
     whichever duty a nudge was about, a second one the same day reaches nobody."""

@@ -1,6 +1,7 @@
 """/team: a head sees their own department at a glance — a short table of the duties of the cycle, then for
-each duty the names still due, with a 催办 button that reminds them (at most once a day per person), and the
-onboarding, departure and special-task pledges still unsigned. An officer chooses any department."""
+each duty the names still due, and one 催办 button that reminds each person of everything they owe in one message
+(at most once a day per person, counting only those the bot can reach), and the onboarding, departure and
+special-task pledges still unsigned. An officer chooses any department."""
 
 from __future__ import annotations
 
@@ -83,18 +84,17 @@ async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int
         parts.append(ctx.t("team/people", departing=departing, leavers=dept.leavers, unbound=unbound))
     if not due and not requests:
         parts.append(ctx.t("team/all_done"))
-    buttons = [
-        [
-            Button(
-                ctx.t("team/btn_nudge", label=labels[duty], count=len(owing)),
-                "n",
-                (duty.value, str(dept.department_id)),
-                target=NUDGE_ACTION,
-            )
-        ]
-        for duty, owing in due.items()
-        if duty in NUDGE_COMMANDS
-    ]
+    owing = nudgeable(dept, ctx.person.id)
+    reminded = await compliance.nudged_on(ctx.session, sorted(owing), today(ctx))
+    if reminded:
+        names = [p.name for p in dept.people if p.staff_id in reminded]
+        parts.append(ctx.t("team/reminded_today", names=names))
+    waiting = len(set(owing) - reminded)
+    buttons = (
+        [[Button(ctx.t("team/btn_nudge", count=waiting), "n", (str(dept.department_id),), target=NUDGE_ACTION)]]
+        if waiting
+        else []
+    )
     texts = chunks(parts)
     return [Reply(text, buttons if i == len(texts) - 1 else ()) for i, text in enumerate(texts)]
 
@@ -117,9 +117,19 @@ async def open_requests(ctx: FlowContext, dept: DepartmentCompliance) -> list[di
     ]
 
 
+def nudgeable(dept: DepartmentCompliance, presser_id: int) -> dict[int, list[Duty]]:
+    """Who a 催办 can reach (bound, not the one pressing), with every duty they can act on themselves."""
+    owing: dict[int, list[Duty]] = {}
+    for duty in NUDGE_COMMANDS:
+        for person in dept.due(duty):
+            if person.bound and person.staff_id != presser_id:
+                owing.setdefault(person.staff_id, []).append(duty)
+    return owing
+
+
 class NudgeAction:
-    """催办 under /team: reminds everyone in the department still due for one duty, except those reminded
-    already today (by any head, about any duty) and those the bot cannot reach."""
+    """催办 under /team: one message to each person in the department with everything they still owe, except
+    those reminded already today (by anyone) and those the bot cannot reach."""
 
     prefix = NUDGE_ACTION
     roles = HEADS_AND_OFFICERS
@@ -128,37 +138,33 @@ class NudgeAction:
         self.catalog = catalog
 
     async def on_press(self, ctx: FlowContext, action: str, args: tuple[str, ...]) -> Step:
-        if action != "n" or len(args) != 2 or args[0] not in NUDGE_COMMANDS or not args[1].isdigit():
+        if action != "n" or len(args) != 1 or not args[0].isdigit():
             return Step(None, toast=ctx.t("core/stale_button"))
-        duty, department_id = Duty(args[0]), int(args[1])
+        department_id = int(args[0])
         if department_id != ctx.person.department_id and not ctx.person.has(Role.OFFICER):
             return Step(None, toast=ctx.t("core/no_right"))  # a head reminds their own people only
         dept = await load(ctx, self.catalog, department_id)
-        label = duty_labels(ctx)[duty]
-        due = [p for p in (dept.due(duty) if dept else []) if p.staff_id != ctx.person.id]
-        if not due:
-            return Step.done(Reply(ctx.t("team/nudge_none", label=label)))
-        assert dept is not None
-        reachable = [p.staff_id for p in due if p.bound]
-        claimed = await compliance.claim_nudges(ctx.session, ctx.now, reachable, today(ctx))
+        owing = nudgeable(dept, ctx.person.id) if dept else {}
+        if dept is None or not owing:
+            return Step.done(Reply(ctx.t("team/nudge_none")))
+        claimed = await compliance.claim_nudges(ctx.session, ctx.now, sorted(owing), today(ctx))
         locales = await people.locales(ctx.session, sorted(claimed))
         # Said as it is: the department's head, or the secrecy office looking at another department.
         by_head = department_id == ctx.person.department_id and ctx.person.has(Role.HEAD)
         outgoing = []
         for staff_id in sorted(claimed):
             locale = locales.get(staff_id, "zh")
+            duties = [d.value for d in owing[staff_id]]
             text = ctx.texts.render(
-                "team/nudge", locale, duty=duty.value, sender=ctx.person.name, department=dept.name, by_head=by_head
+                "team/nudge", locale, duties=duties, sender=ctx.person.name, department=dept.name, by_head=by_head
             )
-            button = start_button(ctx.texts.render("team/nudge_btn", locale, duty=duty.value), NUDGE_COMMANDS[duty])
-            outgoing.append(Outgoing(staff_id, Reply(text, [[button]]), Priority.REMINDER, f"nudge:{duty.value}"))
-        text = ctx.t(
-            "team/nudged",
-            label=label,
-            nudged=len(claimed),
-            already=len(reachable) - len(claimed),
-            unreachable=len(due) - len(reachable),
-        )
+            buttons = [
+                [start_button(ctx.texts.render("team/nudge_btn", locale, duty=d), NUDGE_COMMANDS[Duty(d)])]
+                for d in duties
+            ]
+            outgoing.append(Outgoing(staff_id, Reply(text, buttons), Priority.REMINDER, "nudge"))
+        already = [p.name for p in dept.people if p.staff_id in set(owing) - claimed]
+        text = ctx.t("team/nudged", nudged=len(claimed), already=already)
         return Step(None, [Reply(text)], outgoing)
 
 
