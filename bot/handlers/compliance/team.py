@@ -84,12 +84,12 @@ async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int
         parts.append(ctx.t("team/people", departing=departing, leavers=dept.leavers, unbound=unbound))
     if not due and not requests:
         parts.append(ctx.t("team/all_done"))
-    owing = nudgeable(dept, ctx.person.id)
-    reminded = await compliance.nudged_on(ctx.session, sorted(owing), today(ctx))
+    reachable = nudgeable(dept, ctx.person.id)
+    reminded = await compliance.nudged_on(ctx.session, sorted(reachable), today(ctx))
     if reminded:
         names = [p.name for p in dept.people if p.staff_id in reminded]
         parts.append(ctx.t("team/reminded_today", names=names))
-    waiting = len(set(owing) - reminded)
+    waiting = len(set(reachable) - reminded)
     buttons = (
         [[Button(ctx.t("team/btn_nudge", count=waiting), "n", (str(dept.department_id),), target=NUDGE_ACTION)]]
         if waiting
