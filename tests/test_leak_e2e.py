@@ -329,8 +329,15 @@ async def test_written_report_and_missing_carrier_clocks(bot: LocalBot, clock: S
     assert said("cases/written_report_reminder", overdue=False) == 2
     # Marked sent: the reminders stop, and the report never goes overdue.
     await officer.press(lb(officer, "btn.view"), alerts(officer, case.number)[0])
-    marked = await officer.press(lb(officer, "btn.sent"))
+    card = await officer.press(lb(officer, "btn.view"), alerts(officer, case.number)[0])
+    asked = await officer.press(lb(officer, "btn.sent"))
+    assert asked["text"] == officer.t("cases/confirm", case=case, what="sent", open_clocks=[])
+    marked = await officer.press(lb(officer, "btn.confirm_sent"))
     assert marked["text"].startswith(officer.t("cases/written_sent"))
+    # The buttons keep their places: ✓ where the step was taken.
+    assert officer.labels(marked).index(lb(officer, "btn.done_sent")) == officer.labels(card).index(
+        lb(officer, "btn.sent")
+    )
     await tick(bot, clock, hours=4)  # 24 h
     assert said("cases/written_report_reminder", overdue=True) == 0
 
@@ -352,7 +359,8 @@ async def test_written_report_and_missing_carrier_clocks(bot: LocalBot, clock: S
     assert found.carrier_deadline == datetime(2026, 3, 25, tzinfo=TZ)  # an unknown level gets the shorter clock
     assert officer.last["text"] == alert_text(officer, found, 0)
     await officer.press(lb(officer, "btn.view"), officer.last)
-    assert (await officer.press(lb(officer, "btn.found")))["text"].startswith(officer.t("cases/carrier_found"))
+    await officer.press(lb(officer, "btn.found"))
+    assert (await officer.press(lb(officer, "btn.confirm_found")))["text"].startswith(officer.t("cases/carrier_found"))
     clock.set(datetime(2026, 3, 30, 10, 0, tzinfo=TZ))
     await tick(bot, clock)
     found = await case_info(bot.app, found.number)
@@ -379,10 +387,18 @@ async def test_officer_sets_status_and_the_reporter_is_told(bot: LocalBot) -> No
         "report/status_changed", case=case, statuses=statuses, note="已约谈相关人员"
     )
     await officer.press(lb(officer, "btn.status"))
-    await officer.press(lb(officer, "status.concluded"))
+    warned = await officer.press(lb(officer, "status.concluded"))
+    # Concluding with the written report still owed says so first.
+    open_clocks = [{"what": "written_report", "due": case.written_report_due}]
+    assert warned["text"] == officer.t("cases/confirm", case=case, what="conclude", open_clocks=open_clocks)
+    await officer.press(lb(officer, "btn.confirm_conclude"))
     await officer.press(lb(officer, "btn.skip"))
     assert (await case_info(bot.app, case.number)).concluded_at is not None
-    assert officer.labels(await officer.send("/cases")) == [f"BM-2026-0001 · {lb(officer, 'status.reported')}"]
+    listing = await officer.send("/cases")
+    assert officer.labels(listing) == [f"BM-2026-0001 · {lb(officer, 'status.reported')}", lb(officer, "btn.closed")]
+    # Concluded cases do not vanish: they are listed and can be opened.
+    closed = await officer.press(lb(officer, "btn.closed"))
+    assert officer.labels(closed)[0] == f"BM-2026-0002 · {lb(officer, 'status.concluded')}"
     notes = [(e.kind, e.detail.get("note")) for e in await case_events(bot.app) if e.kind == "status"]
     assert notes == [("status", "已约谈相关人员"), ("status", None)]
     async with bot.app.db.sessions() as s:
@@ -512,3 +528,31 @@ async def test_ones_own_loss_may_be_reported_without_a_name_and_the_reporter_see
     await reporter.send("/cancel")
     # Nobody else sees it in their /report.
     assert case.number not in (await officer.send("/report"))["text"]
+
+
+async def test_a_status_change_can_be_undone_within_five_minutes(bot: LocalBot, clock: SettableClock) -> None:
+    officer = await bot.bind("E002")
+    reporter = await bot.bind("E203")
+    await open_from_code(bot, "E203", kind=leak.Kind.ONLINE, carrier=leak.Carrier.COMPUTER)
+    await officer.send("/cases")
+    await officer.press(officer.labels()[0])
+    await officer.press(lb(officer, "btn.status"))
+    await officer.press(lb(officer, "status.investigating"))
+    changed = await officer.press(lb(officer, "btn.skip"))
+    assert lb(officer, "btn.undo") in officer.labels(changed)
+    clock.advance(minutes=4)
+    undone = await officer.press(lb(officer, "btn.undo"))
+    case = await case_info(bot.app, "BM-2026-0001")
+    assert case.status is leak.Status.REPORTED  # as it was before the change
+    assert undone["text"].startswith(officer.t("cases/undone", status=lb(officer, "status.reported")))
+    assert lb(officer, "btn.undo") not in officer.labels(undone)
+    statuses = {loc: reporter.texts.render("report/label", loc, key="status.reported") for loc in ("zh", "en")}
+    assert reporter.last["text"] == reporter.t("report/status_changed", case=case, statuses=statuses, note=None)
+    # After five minutes the button says it is too late and changes nothing.
+    await officer.press(lb(officer, "btn.status"))
+    await officer.press(lb(officer, "status.investigating"))
+    changed = await officer.press(lb(officer, "btn.skip"))
+    clock.advance(minutes=6)
+    late = await officer.press(lb(officer, "btn.undo"), changed)
+    assert late["text"].startswith(officer.t("cases/undo_expired", minutes=5))
+    assert (await case_info(bot.app, "BM-2026-0001")).status is leak.Status.INVESTIGATING

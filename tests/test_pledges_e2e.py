@@ -391,7 +391,15 @@ async def test_special_pledge_for_a_department(bot: LocalBot) -> None:
     await officer.press(w(officer, "special_task"))
     assert (await officer.send("机密★1年"))["text"] == officer.t("guard/refused", category="marking")
     await officer.send("2026年中考考务")
-    started = await officer.press("基础教育科")
+    # Everyone first: it says how many would be asked, and 取消 asks nobody.
+    confirm = await officer.press(w(officer, "all"))
+    assert confirm["text"] == officer.t("pledge/office_confirm_special", title="2026年中考考务", count=12, group=None)
+    await officer.press(w(officer, "cancel"))
+    assert chat.last["text"] != chat.t(
+        "pledge/requested", kind="special", task="2026年中考考务", due=ONBOARDING_DUE, departure=None
+    )
+    await officer.press("基础教育科")
+    started = await officer.press(w(officer, "confirm"))
     assert started["text"] == officer.t("pledge/office_special", title="2026年中考考务", count=3, due=ONBOARDING_DUE)
     asked = chat.t("pledge/requested", kind="special", task="2026年中考考务", due=ONBOARDING_DUE, departure=None)
     assert chat.last["text"] == asked

@@ -26,6 +26,7 @@ class OfficeStep(StrEnum):
     ASKING_ID = "asking_id"  # whose signed pledge to print
     ASKING_TITLE = "asking_title"  # the special task's name
     PICKING_GROUP = "picking_group"  # who signs it: a department or everyone
+    CONFIRMING = "confirming"  # asking so many people cannot be taken back: confirm first
 
 
 class PledgeOfficeFlow:
@@ -54,9 +55,16 @@ class PledgeOfficeFlow:
             case OfficeStep.ASKING_TITLE, Text(text):
                 return await self.take_title(ctx, text.strip())
             case OfficeStep.PICKING_GROUP, Pick("all"):
-                return await self.start_special(ctx, state, None)
+                return await self.confirm_special(ctx, state, None)
             case OfficeStep.PICKING_GROUP, Pick("dept", (dept,)) if dept.isdigit():
-                return await self.start_special(ctx, state, int(dept))
+                return await self.confirm_special(ctx, state, int(dept))
+            case OfficeStep.CONFIRMING, Pick("confirm"):
+                return await self.start_special(ctx, state, state.get("department"))
+            case OfficeStep.CONFIRMING, Pick("cancel"):
+                return Step(
+                    {"state": OfficeStep.PICKING_GROUP, "title": state["title"]},
+                    [await self._groups(ctx, state["title"])],
+                )
         return await self.not_understood(ctx, state)
 
     async def export(self, ctx: FlowContext) -> Step:
@@ -103,13 +111,33 @@ class PledgeOfficeFlow:
         state = {"state": OfficeStep.PICKING_GROUP, "title": title}
         return Step(state, [await self._groups(ctx, title)])
 
-    async def start_special(self, ctx: FlowContext, state: dict[str, Any], department_id: int | None) -> Step:
-        """Asks everyone in the group for the special pledge."""
+    async def confirm_special(self, ctx: FlowContext, state: dict[str, Any], department_id: int | None) -> Step:
+        """Says how many people will be asked (it cannot be taken back) and asks to confirm."""
+        members = await self._members(ctx, department_id)
+        group = None if department_id is None else (await team.department(ctx.session, department_id))
+        text = ctx.t(
+            "pledge/office_confirm_special",
+            title=state["title"],
+            count=len(members),
+            group=group.name if group else None,
+        )
+        buttons = [
+            [Button(ctx.t("pledge/word", key="confirm"), "confirm")],
+            [Button(ctx.t("pledge/word", key="cancel"), "cancel")],
+        ]
+        new = {"state": OfficeStep.CONFIRMING, "title": state["title"], "department": department_id}
+        return Step(new, [Reply(text, buttons, replace=True)])
+
+    async def _members(self, ctx: FlowContext, department_id: int | None) -> list[team.Member]:
         if department_id is None:
             depts = [d.id for d in await team.departments(ctx.session)]
         else:
             depts = [department_id]
-        members = [m for d in depts for m in await team.members(ctx.session, d)]
+        return [m for d in depts for m in await team.members(ctx.session, d)]
+
+    async def start_special(self, ctx: FlowContext, state: dict[str, Any], department_id: int | None) -> Step:
+        """Asks everyone in the group for the special pledge."""
+        members = await self._members(ctx, department_id)
         due = today(ctx) + timedelta(days=ctx.policy.pledge_due_days)
         await pledges.start_special(
             ctx.session, ctx.now, state["title"], [m.staff_id for m in members], due, ctx.person.id
@@ -139,6 +167,8 @@ class PledgeOfficeFlow:
             return Step(state, [Reply(ctx.t("pledge/office_ask_title", limit=MAX_TITLE))])
         if current is OfficeStep.PICKING_GROUP:
             return Step(state, [await self._groups(ctx, state["title"])])
+        if current is OfficeStep.CONFIRMING:
+            return await self.confirm_special(ctx, state, state.get("department"))
         return Step(state, [self._menu(ctx)])
 
     def _menu(self, ctx: FlowContext) -> Reply:
