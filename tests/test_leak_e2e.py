@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy import text as sql
 
 from bot.app import BaomiApp
@@ -128,8 +128,8 @@ async def case_events(app: BaomiApp) -> list[LeakCaseEvent]:
         return list((await s.scalars(select(LeakCaseEvent).order_by(LeakCaseEvent.id))).all())
 
 
-def alert_text(chat: Chat, case: CaseInfo, round_: int) -> str:
-    return chat.t("cases/alert", case=case, round=round_, summary=summary(chat.texts, "zh", case.report, case))
+def alert_text(chat: Chat, case: CaseInfo, waited: int) -> str:
+    return chat.t("cases/alert", case=case, waited=waited, summary=summary(chat.texts, "zh", case.report, case))
 
 
 def alerts(chat: Chat, number: str) -> list[dict[str, Any]]:
@@ -282,19 +282,36 @@ async def test_alerts_repeat_and_escalate_until_acknowledged(bot: LocalBot, cloc
     officers = [await bot.bind("E001"), await bot.bind("E002")]
     escalation = await bot.bind(ESCALATION)
     reporter = await bot.bind("E102")
+    async with bot.app.db.transaction() as s:  # 马琳 is the 分管领导 here
+        await s.execute(update(Staff).where(Staff.employee_id == "E302").values(is_leader=True))
+    leader = await bot.bind("E302")
     await open_from_code(bot, "E102", kind=leak.Kind.TALK, carrier=leak.Carrier.TALK, carrier_count=None)
     case = await case_info(bot.app, "BM-2026-0001")
     assert [len(alerts(o, case.number)) for o in officers] == [1, 1] and alerts(escalation, case.number) == []
+    card = alerts(officers[0], case.number)[0]
 
     await tick(bot, clock, minutes=14)
     assert [len(alerts(o, case.number)) for o in officers] == [1, 1]
     await tick(bot, clock, minutes=1)
-    await tick(bot, clock, seconds=30)  # the same round is not sent twice
-    for chat in (*officers, escalation):
-        assert [m["text"] for m in alerts(chat, case.number)][-1] == alert_text(chat, case, 1)
+    await tick(bot, clock, seconds=30)  # the same round is not made twice
+    # The officers' card is edited in place with the time waited; the escalation contact gets a card of their own.
+    for chat in officers:
+        [only] = alerts(chat, case.number)
+        assert only["text"] == alert_text(chat, case, 15) and only.edited
+    assert [m["text"] for m in alerts(escalation, case.number)] == [alert_text(escalation, case, 15)]
     await tick(bot, clock, minutes=15)
-    assert [len(alerts(c, case.number)) for c in (*officers, escalation)] == [3, 3, 2]
-    assert alerts(officers[0], case.number)[-1]["text"] == alert_text(officers[0], case, 2)
+    assert [len(alerts(c, case.number)) for c in (*officers, escalation)] == [1, 1, 1]
+    assert alerts(officers[0], case.number)[0]["text"] == alert_text(officers[0], case, 30)
+    assert alerts(escalation, case.number)[0]["text"] == alert_text(escalation, case, 30)
+    assert alerts(leader, case.number) == []
+    # After an hour the leadership is told, once.
+    await tick(bot, clock, minutes=30)
+    assert [m["text"] for m in alerts(leader, case.number)] == [alert_text(leader, case, 60)]
+    await tick(bot, clock, minutes=15)
+    assert len(alerts(leader, case.number)) == 1 and alerts(leader, case.number)[0]["text"] == alert_text(
+        leader, case, 75
+    )
+    assert alerts(officers[0], case.number)[0]["message_id"] == card["message_id"]
 
     await officers[0].press(lb(officers[0], "btn.ack"), alerts(officers[0], case.number)[-1])
     case = await case_info(bot.app, case.number)
@@ -304,9 +321,10 @@ async def test_alerts_repeat_and_escalate_until_acknowledged(bot: LocalBot, cloc
     # A second officer's 受理 changes nothing.
     late = await officers[1].press(lb(officers[1], "btn.ack"), alerts(officers[1], case.number)[-1])
     assert late["text"].startswith(officers[1].t("cases/already_acknowledged"))
+    said = [len(c.bot_messages) for c in (*officers, escalation, leader)]
     await tick(bot, clock, minutes=15)
     await tick(bot, clock, minutes=45)
-    assert [len(alerts(c, case.number)) for c in (*officers, escalation)] == [3, 3, 2]
+    assert [len(c.bot_messages) for c in (*officers, escalation, leader)] == said
     assert [e.kind for e in await case_events(bot.app)] == ["submitted", "acknowledged"]
 
 
@@ -469,6 +487,9 @@ async def test_withheld_reporter_is_relayed_both_ways_and_revealed_on_request(
     rows = list(cases_sheet.iter_rows(values_only=True))
     assert rows[1][0] == case.number and rows[1][11] == lb(officer, "reporter.withheld")
     assert "张伟" not in str(rows) and events_sheet.max_row == 6
+    # The Chinese export names each step in Chinese, not by its code.
+    steps = [row[2] for row in events_sheet.iter_rows(min_row=2, values_only=True)]
+    assert steps[0] == lb(officer, "event.submitted") and not any(str(step).isascii() for step in steps)
 
 
 async def test_overlapping_clock_runs_tell_the_officers_once(bot: LocalBot, clock: SettableClock) -> None:
@@ -509,10 +530,6 @@ async def waiting_for_a_lock(db: Database) -> None:
                 return
         await asyncio.sleep(0.01)
     raise AssertionError("nothing waits for a lock")
-
-    # The Chinese export names each step in Chinese, not by its code.
-    steps = [row[2] for row in events_sheet.iter_rows(min_row=2, values_only=True)]
-    assert steps[0] == lb(officer, "event.submitted") and not any(str(step).isascii() for step in steps)
 
 
 async def test_ones_own_loss_may_be_reported_without_a_name_and_the_reporter_sees_its_status(bot: LocalBot) -> None:
@@ -556,3 +573,20 @@ async def test_a_status_change_can_be_undone_within_five_minutes(bot: LocalBot, 
     late = await officer.press(lb(officer, "btn.undo"), changed)
     assert late["text"].startswith(officer.t("cases/undo_expired", minutes=5))
     assert (await case_info(bot.app, "BM-2026-0001")).status is leak.Status.INVESTIGATING
+
+
+async def test_after_escalation_repeats_wait_for_working_hours(bot: LocalBot, clock: SettableClock) -> None:
+    officer = await bot.bind("E001")
+    escalation = await bot.bind(ESCALATION)
+    clock.set(datetime(2026, 3, 2, 23, 50, tzinfo=TZ))  # a Monday night
+    await open_from_code(bot, "E102", kind=leak.Kind.TALK, carrier=leak.Carrier.TALK, carrier_count=None)
+    case = await case_info(bot.app, "BM-2026-0001")
+    await tick(bot, clock, minutes=15)  # the first repeat: the escalation contact is told at once, night or not
+    assert [m["text"] for m in alerts(escalation, case.number)] == [alert_text(escalation, case, 15)]
+    for _ in range(8):  # then nothing moves in the night
+        await tick(bot, clock, minutes=30)
+    assert alerts(officer, case.number)[0]["text"] == alert_text(officer, case, 15)
+    clock.set(datetime(2026, 3, 3, 9, 5, tzinfo=TZ))
+    await tick(bot, clock)
+    waited = int((clock.now() - case.reported_at).total_seconds() // 60)
+    assert alerts(officer, case.number)[0]["text"] == alert_text(officer, case, waited)

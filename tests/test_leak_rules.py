@@ -67,6 +67,9 @@ def test_carrier_deadline_is_the_end_of_the_last_day() -> None:
 def test_alert_rounds_count_whole_periods() -> None:
     assert [alert_round(T0, T0 + timedelta(minutes=m), 15) for m in (0, 14, 15, 29, 30, 61)] == [0, 0, 1, 1, 2, 4]
     assert alert_round(T0, T0 + timedelta(hours=1), 0) == 0
+    # Every 15 minutes for two hours (8 rounds), then hourly: a preview of a month has hundreds, not thousands.
+    assert [alert_round(T0, T0 + timedelta(minutes=m), 15) for m in (119, 120, 179, 180, 240)] == [7, 8, 8, 9, 10]
+    assert alert_round(T0, T0 + timedelta(days=30), 15) == 8 + 30 * 24 - 2
 
 
 def test_written_report_reminders_at_12_and_20_hours_then_overdue() -> None:

@@ -326,7 +326,7 @@ async def test_leak_report_filed_and_the_wecom_officers_alerted(
 
     # Both officers are reached in WeCom: the alert in a protected text, 受理 / 查看 on the card under it.
     for officer in officers:
-        alert = officer.t("cases/alert", case=case, round=0, summary=summary(officer.texts, "zh", case.report, case))
+        alert = officer.t("cases/alert", case=case, waited=0, summary=summary(officer.texts, "zh", case.report, case))
         assert [words(text) for text in officer.said].count(alert) == 1
         assert card_after(officer, alert).labels == [officer.t("report/label", key=k) for k in ("btn.ack", "btn.view")]
 

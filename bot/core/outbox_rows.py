@@ -1,4 +1,7 @@
-"""Turning replies into outbox rows (inside the caller's transaction): the only way anything is said."""
+"""Turning replies into outbox rows (inside the caller's transaction): the only way anything is said.
+
+An "edit" row's payload carries the `message_id` to replace; with `"refresh": True` it only brings a message already
+sent up to date (a leak alert's waiting time), and a channel that cannot edit it leaves it as it is."""
 
 from __future__ import annotations
 

@@ -47,6 +47,15 @@ class SweepContext:
         )
         return inserted == 1
 
+    async def claimed(self, duty: str, subject: str, period: str, step: str) -> bool:
+        """Whether (duty, subject, period, step) was claimed before."""
+        found = await self.session.scalar(
+            select(SentLog.id).where(
+                SentLog.duty == duty, SentLog.subject == subject, SentLog.period == period, SentLog.step == step
+            )
+        )
+        return found is not None
+
     async def claim_many(self, duty: str, period: str, step: str, subjects: list[str]) -> set[str]:
         """The subjects claimed now for the first time. Those claimed before are read in one query first, so a
         daily scan of everyone inserts only what is new."""

@@ -16,6 +16,11 @@ async def officer_ids(session: AsyncSession) -> Sequence[int]:
     return (await session.scalars(select(Staff.id).where(Staff.is_officer.is_(True), Staff.active.is_(True)))).all()
 
 
+async def leader_ids(session: AsyncSession) -> Sequence[int]:
+    """The bureau's leadership (分管领导): told of what the secrecy office leaves unanswered too long."""
+    return (await session.scalars(select(Staff.id).where(Staff.is_leader.is_(True), Staff.active.is_(True)))).all()
+
+
 async def head_ids(session: AsyncSession, department_id: int) -> Sequence[int]:
     return (
         await session.scalars(

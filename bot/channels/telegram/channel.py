@@ -292,6 +292,8 @@ class TelegramChannel(Channel):
             except BadRequest as exc:
                 if "not modified" in exc.message:
                     return Result(Outcome.SENT, str(p["message_id"]))
+                if p.get("refresh") and ("not found" in exc.message or "can't be edited" in exc.message):
+                    return Result(Outcome.SENT)  # an update of a message the person deleted: nothing to say anew
                 if "not found" in exc.message or "can't be edited" in exc.message:
                     # Too old or gone: say it as a new message rather than not at all.
                     msg = await self.bot.send_message(

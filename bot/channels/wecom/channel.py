@@ -614,6 +614,8 @@ def plan(op: Operation, task_prefix: str = "baomi") -> list[Call]:
         return []
     if op.op not in ("send", "edit"):
         raise ValueError(f"unknown operation {op.op}")
+    if op.op == "edit" and p.get("refresh"):
+        return []  # a message already sent, brought up to date: WeCom edits only a pressed card
     calls: list[Call] = []
     if op.op == "edit" and (pressed := _read_press((p.get("answer") or {}).get("callback_id"))) is not None:
         response_code, label = pressed

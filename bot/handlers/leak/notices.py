@@ -6,14 +6,17 @@ its recipient's language. Used by the /report and /cases flows, their standalone
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
 from bot.core.flow import Button, Outgoing, Priority, Reply
-from bot.core.outbox_rows import send_to_staff
+from bot.core.outbox_rows import add, message_payload, send_to_staff
+from bot.db.models import OutboxMessage
 from bot.handlers.leak import service as leak
 from bot.handlers.leak.service import CaseInfo, Report
 from bot.services import people, staff_queries
@@ -47,27 +50,85 @@ def summary(texts: Texts, locale: str, report: Report, case: CaseInfo | None = N
     )
 
 
-async def alerts(session: AsyncSession, texts: Texts, policy: Policy, case: CaseInfo, round_: int) -> list[Outgoing]:
-    """The alert to every officer; a repeat (round ≥ 1) also reaches the escalation contacts."""
-    recipients = list(await staff_queries.officer_ids(session))
-    if round_ >= 1:
-        extra = await leak.staff_ids_by_employee_id(session, policy.escalation_contacts)
-        recipients += [s for s in extra if s not in recipients]
-    locales = await people.locales(session, recipients)
-    out = []
-    for staff_id in recipients:
-        locale = locales.get(staff_id, "zh")
-        text = texts.render(
-            "cases/alert", locale, case=case, round=round_, summary=summary(texts, locale, case.report, case)
-        )
-        buttons = [
-            [
-                Button(label(texts, locale, "btn.ack"), "ack", (str(case.id),), target=OFFICER_ACTION),
-                Button(label(texts, locale, "btn.view"), "view", (str(case.id),), target=OFFICER_ACTION),
-            ]
+def alert_source(case_id: int) -> str:
+    """The outbox source of a case's alert cards: a repeat edits them in place."""
+    return f"{SOURCE}-alert:{case_id}"
+
+
+def alert_reply(texts: Texts, locale: str, case: CaseInfo, waited: int) -> Reply:
+    """The alert card: the report, its clocks and, once it has waited, for how long nobody accepted it."""
+    text = texts.render(
+        "cases/alert", locale, case=case, waited=waited, summary=summary(texts, locale, case.report, case)
+    )
+    buttons = [
+        [
+            Button(label(texts, locale, "btn.ack"), "ack", (str(case.id),), target=OFFICER_ACTION),
+            Button(label(texts, locale, "btn.view"), "view", (str(case.id),), target=OFFICER_ACTION),
         ]
-        out.append(Outgoing(staff_id, Reply(text, buttons), Priority.ALERT, SOURCE))
-    return out
+    ]
+    return Reply(text, buttons)
+
+
+async def alerts(
+    session: AsyncSession, texts: Texts, case: CaseInfo, recipients: Sequence[int], waited: int = 0
+) -> list[Outgoing]:
+    """The alert card to each of `recipients` (every officer at first; later the escalation contacts, then the
+    leadership), each in their language."""
+    locales = await people.locales(session, list(recipients))
+    return [
+        Outgoing(
+            staff_id,
+            alert_reply(texts, locales.get(staff_id, "zh"), case, waited),
+            Priority.ALERT,
+            alert_source(case.id),
+        )
+        for staff_id in recipients
+    ]
+
+
+async def escalation_ids(session: AsyncSession, policy: Policy) -> list[int]:
+    """The next to be told when no officer accepts: the policy's escalation contacts who are not officers."""
+    officers = set(await staff_queries.officer_ids(session))
+    return [s for s in await leak.staff_ids_by_employee_id(session, policy.escalation_contacts) if s not in officers]
+
+
+async def leadership_ids(session: AsyncSession, policy: Policy) -> list[int]:
+    """Then the leadership (分管领导), who are neither officers nor escalation contacts."""
+    told = set(await staff_queries.officer_ids(session)) | set(await escalation_ids(session, policy))
+    return [s for s in await staff_queries.leader_ids(session) if s not in told]
+
+
+async def refresh_alerts(session: AsyncSession, now: datetime, texts: Texts, case: CaseInfo, waited: int) -> int:
+    """Edits every alert card of the case already delivered, in place, to say how long it has waited: a repeat
+    that does not pile up new messages. A channel that cannot edit (WeCom) leaves the card as it is."""
+    rows = (
+        await session.execute(
+            select(OutboxMessage.channel, OutboxMessage.chat_id, OutboxMessage.staff_id, OutboxMessage.message_id)
+            .where(
+                OutboxMessage.source == alert_source(case.id),
+                OutboxMessage.op == "send",
+                OutboxMessage.status == "sent",
+                OutboxMessage.message_id.is_not(None),
+            )
+            .order_by(OutboxMessage.id)
+        )
+    ).all()
+    locales = await people.locales(session, sorted({r.staff_id for r in rows if r.staff_id is not None}))
+    for channel, chat_id, staff_id, message_id in rows:
+        reply = alert_reply(texts, locales.get(staff_id, "zh") if staff_id else "zh", case, waited)
+        payload = {**message_payload(reply), "message_id": message_id, "refresh": True}
+        add(
+            session,
+            now,
+            channel=channel,
+            chat_id=chat_id,
+            op="edit",
+            payload=payload,
+            priority=Priority.ALERT,
+            staff_id=staff_id,
+            source=f"{alert_source(case.id)}:edit",
+        )
+    return len(rows)
 
 
 async def to_officers(
@@ -122,5 +183,5 @@ async def open_case(
 ) -> CaseInfo:
     """Open a case from code (e.g. a department reports missing carriers) and alert every officer at once."""
     case = await leak.open_case(session, now, policy, texts.timezone, reporter_staff_id, report)
-    await queue(session, now, await alerts(session, texts, policy, case, 0))
+    await queue(session, now, await alerts(session, texts, case, await staff_queries.officer_ids(session)))
     return case

@@ -31,6 +31,7 @@ from bot.handlers.leak.rules import (
     parse_discovery,
 )
 from bot.handlers.leak.service import Report
+from bot.services import staff_queries
 
 
 class ReportState(StrEnum):
@@ -281,7 +282,8 @@ class ReportFlow:
     async def submit(self, ctx: FlowContext, st: dict[str, Any]) -> Step:
         """Opens the case, alerts every officer at once and gives the reporter the number and what to do next."""
         case = await leak.open_case(ctx.session, ctx.now, ctx.policy, ctx.texts.timezone, ctx.person.id, report_of(st))
-        outgoing = await leak_notices.alerts(ctx.session, ctx.texts, ctx.policy, case, 0)
+        officers = await staff_queries.officer_ids(ctx.session)
+        outgoing = await leak_notices.alerts(ctx.session, ctx.texts, case, officers)
         return Step(None, [Reply(ctx.t("report/submitted", case=case), replace=True)], outgoing)
 
     def cancel(self, ctx: FlowContext) -> Step:

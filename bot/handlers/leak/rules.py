@@ -124,11 +124,24 @@ def next_deadline(
     return min(running) if running else None
 
 
+ALERT_FAST = timedelta(hours=2)  # repeats every `leak_alert_repeat_minutes` this long, then hourly
+ALERT_SLOW = timedelta(hours=1)
+ESCALATE_TO_LEADERS = timedelta(hours=1)  # unacknowledged this long: the leadership is told
+
+
 def alert_round(reported_at: datetime, now: datetime, repeat_minutes: int) -> int:
-    """How many repeat periods an unacknowledged alert has been waiting (0: not yet due for a repeat)."""
+    """How many repeats an unacknowledged alert is due (0: none yet): one every `repeat_minutes` for the first two
+    hours, then one an hour, so that nobody learns to mute the bot."""
     if repeat_minutes <= 0 or now <= reported_at:
         return 0
-    return int((now - reported_at) / timedelta(minutes=repeat_minutes))
+    waited, every = now - reported_at, timedelta(minutes=repeat_minutes)
+    if waited < ALERT_FAST:
+        return int(waited / every)
+    return int(ALERT_FAST / every) + int((waited - ALERT_FAST) / ALERT_SLOW)
+
+
+def waited_minutes(reported_at: datetime, now: datetime) -> int:
+    return max(0, int((now - reported_at).total_seconds() // 60))
 
 
 def written_report_step(reported_at: datetime, now: datetime, hours: int) -> str | None:

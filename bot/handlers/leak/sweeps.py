@@ -11,9 +11,14 @@ from bot.handlers.leak import notices as leak_notices
 from bot.handlers.leak import rules
 from bot.handlers.leak import service as leak
 
+DUTY = "leak_alert"
+
 
 class LeakAlertSweep(Sweep):
-    """Repeats the alert of every unacknowledged case each `leak_alert_repeat_minutes` until it is acknowledged."""
+    """Until a case is acknowledged: its alert cards are edited in place with the time it has waited (every
+    `leak_alert_repeat_minutes` for two hours, then hourly), and it is escalated — at the first repeat to the
+    escalation contacts, after an hour to the leadership — each told once with a card of their own. Once anyone
+    beyond the officers has been told, repeats wait for working hours: the night belongs to those already told."""
 
     name = "leak_alerts"
 
@@ -23,10 +28,26 @@ class LeakAlertSweep(Sweep):
             if case.acknowledged_at is not None:
                 continue
             round_ = rules.alert_round(case.reported_at, ctx.now, ctx.policy.leak_alert_repeat_minutes)
-            if round_ < 1 or not await ctx.claim("leak_alert", f"case:{case.id}", "ack", f"r{round_}"):
+            subject = f"case:{case.id}"
+            if round_ < 1 or await ctx.claimed(DUTY, subject, "ack", f"r{round_}"):
                 continue
+            widened = await ctx.claimed(DUTY, subject, "escalate", "contacts") or await ctx.claimed(
+                DUTY, subject, "escalate", "leaders"
+            )
+            if widened and not ctx.routine_allowed:
+                continue  # quiet hours: this repeat is made in the morning, if it is still needed
+            await ctx.claim(DUTY, subject, "ack", f"r{round_}")
+            waited = rules.waited_minutes(case.reported_at, ctx.now)
+            await leak_notices.refresh_alerts(ctx.session, ctx.now, ctx.texts, case, waited)
+            told: list[int] = []
+            if await ctx.claim(DUTY, subject, "escalate", "contacts"):
+                told += await leak_notices.escalation_ids(ctx.session, ctx.policy)
+            if ctx.now - case.reported_at >= rules.ESCALATE_TO_LEADERS and await ctx.claim(
+                DUTY, subject, "escalate", "leaders"
+            ):
+                told += await leak_notices.leadership_ids(ctx.session, ctx.policy)
             await leak_notices.queue(
-                ctx.session, ctx.now, await leak_notices.alerts(ctx.session, ctx.texts, ctx.policy, case, round_)
+                ctx.session, ctx.now, await leak_notices.alerts(ctx.session, ctx.texts, case, told, waited)
             )
             done += 1
         return done
