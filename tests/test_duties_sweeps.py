@@ -49,7 +49,8 @@ def runner(
     db: Database, clock: SettableClock, policy: Policy | None = None, names: tuple[str, ...] = DUTIES
 ) -> SweepRunner:
     duty_sweeps = [s for s in wire().sweeps if s.name in names]
-    return SweepRunner(db, clock, policy or Policy(), Texts(TZ), TZ, duty_sweeps, on_outbox=lambda: None)
+    # Each duty's schedule on its own: a chat's reminders of one run are not combined into one 今日待办 here.
+    return SweepRunner(db, clock, policy or Policy(), Texts(TZ), TZ, duty_sweeps, on_outbox=lambda: None, combine=False)
 
 
 def at(day: date, hour: int = 10) -> datetime:
@@ -282,3 +283,23 @@ async def test_an_officers_day_off_moves_the_renewal_deadline_too(db: Database, 
         ]
     assert first is not None and "2026年2月13日" in first["text"] and "2026年2月14日" not in first["text"]
     assert standing.due_on == date(2026, 2, 13)  # /status and /pledges show the same day
+
+
+async def test_a_busy_morning_is_one_todays_to_dos_per_person_and_preview_says_so(
+    db: Database, clock: SettableClock
+) -> None:
+    ids = await seed(db, clock)
+    duty_sweeps = [s for s in wire().sweeps if s.name in (*DUTIES, "renewals")]
+    jobs = SweepRunner(db, clock, Policy(), Texts(TZ), TZ, duty_sweeps, on_outbox=lambda: None)
+    planned = await jobs.preview(date(2026, 10, 8), date(2026, 10, 8))
+    before = await last_id(db)
+    clock.set(at(date(2026, 10, 8), 9))
+    await jobs.run_all()
+    sent = await messages_since(db, before)
+    per_person = Counter(staff for staff, _, _ in sent)
+    # 8 October: the self-check asks everyone classified, the heads are told to organise it, and the week's renewal
+    # reminder goes out — each person hears of it all in one message.
+    assert per_person and set(per_person.values()) == {1}
+    head = [text for staff, _, text in sent if staff == ids["E101"]]
+    assert head == [Texts(TZ).render("core/today", "zh", items=["x"] * 5, count=5).splitlines()[0]]  # was five messages
+    assert sorted((p.staff_id, p.text.splitlines()[0]) for p in planned) == sorted((s, t) for s, _, t in sent)

@@ -10,12 +10,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from bot.clock import Clock
 from bot.config import Policy
+from bot.core.digest import combine_planned, combine_reminders
 from bot.core.outbox_rows import OUTBOX
 from bot.core.supervise import Pulse, is_outage
 from bot.core.sweep import Sweep, SweepContext
@@ -52,7 +54,10 @@ class SweepRunner:
         timezone: ZoneInfo,
         sweeps: Sequence[Sweep],
         on_outbox: Callable[[], None],
+        combine: bool = True,
     ) -> None:
+        """`combine`: each chat's reminders of one run go out as one 今日待办 (bot/core/digest.py); off only to
+        look at each duty's schedule on its own."""
         self.db = db
         self.clock = clock
         self.policy = policy
@@ -60,6 +65,7 @@ class SweepRunner:
         self.timezone = timezone
         self.sweeps = list(sweeps)
         self.on_outbox = on_outbox
+        self.combine = combine
 
     async def calendar(self) -> WorkCalendar:
         async with self.db.sessions() as session:
@@ -81,6 +87,10 @@ class SweepRunner:
                     raise  # the next tick runs them all again; each claims what it did
                 log.exception("sweep %s failed: %s", sweep.name, type(exc).__name__)
                 done[sweep.name] = -1
+        if self.combine and any(count > 0 for count in done.values()):
+            # One 今日待办 per chat instead of a message per reminder.
+            async with self.db.transaction() as session:
+                await combine_reminders(session, now, self.texts, lock=not self.db.is_sqlite)
         if any(count > 0 for count in done.values()):
             log.info("sweeps: %s", ", ".join(f"{k}={v}" for k, v in done.items() if v))
             self.on_outbox()
@@ -92,26 +102,26 @@ class SweepRunner:
         calendar = await self.calendar()
         planned: list[Planned] = []
         async with self.db.sessions() as session, session.begin():
-            names = {row[0]: row[1] for row in (await session.execute(select(Staff.id, Staff.name))).all()}
+            found = (await session.execute(select(Staff.id, Staff.name, Staff.locale))).all()
+            names = {staff_id: name for staff_id, name, _ in found}
+            locales = {staff_id: locale for staff_id, _, locale in found}
             day = start
             while day <= end:
                 at = datetime.combine(day, self.policy.working_hours_start, self.timezone)
+                queued: list[tuple[str, dict[str, Any]]] = []
                 for sweep in self.sweeps:
                     async with session.begin_nested():
                         ctx = SweepContext(
                             session, at.astimezone(UTC), self.policy, self.texts, self.timezone, calendar
                         )
                         await sweep.run(ctx)
-                        for row in session.info.pop(QUEUED, {}).get(OUTBOX, []):
-                            planned.append(
-                                Planned(
-                                    day,
-                                    sweep.name,
-                                    row["staff_id"],
-                                    names.get(row["staff_id"], ""),
-                                    row["payload"]["text"],
-                                )
-                            )
+                        queued += [(sweep.name, row) for row in session.info.pop(QUEUED, {}).get(OUTBOX, [])]
+                if self.combine:
+                    queued = combine_planned(self.texts, locales, queued)
+                planned += [
+                    Planned(day, duty, row["staff_id"], names.get(row["staff_id"], ""), row["payload"]["text"])
+                    for duty, row in queued
+                ]
                 day += timedelta(days=1)
             await session.rollback()
         return planned

@@ -1,0 +1,101 @@
+"""今日待办: the routine reminders that one run of the sweeps queued for the same chat go out as one message. A head
+used to get four or five messages on a morning (the renewals, their team's list, education, the inventory, a review
+waiting), an officer seven; now each gets one, with every button of the reminders it holds.
+
+Alerts, replies, broadcasts and anything with a document or a chart are left alone: only REMINDER rows still
+pending, written at the run's instant, are combined, in the run's own transaction after every sweep."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.flow import Priority
+from bot.db.models import OutboxMessage, Staff
+from bot.texts import Texts
+
+MAX_LINES = 40  # about two phone screens: beyond it each reminder is cut to its first paragraph
+
+
+async def combine_reminders(session: AsyncSession, now: datetime, texts: Texts, *, lock: bool) -> int:
+    """Combine each chat's reminders of this instant into one 今日待办; returns how many messages were saved."""
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.created_at == now,
+            OutboxMessage.priority == int(Priority.REMINDER),
+            OutboxMessage.op == "send",
+            OutboxMessage.status == "pending",
+        )
+        .order_by(OutboxMessage.id)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True)  # a row the dispatcher holds is sent as it is
+    rows = [
+        r for r in (await session.scalars(query)).all() if not (r.payload.get("document") or r.payload.get("chart"))
+    ]
+    chats: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
+    for row in rows:
+        chats[(row.channel, row.chat_id)].append(row)
+    groups = [group for group in chats.values() if len(group) > 1]
+    if not groups:
+        return 0
+    staff_ids = {r.staff_id for group in groups for r in group if r.staff_id is not None}
+    locales = dict((await session.execute(select(Staff.id, Staff.locale).where(Staff.id.in_(staff_ids)))).all())
+    saved = 0
+    for group in groups:
+        first, rest = group[0], group[1:]
+        locale = locales.get(first.staff_id, "zh") if first.staff_id is not None else "zh"
+        first.payload = combined(texts, locale, [r.payload for r in group])
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rest])))
+        saved += len(rest)
+    return saved
+
+
+def combine_planned(
+    texts: Texts, locales: dict[int, str], queued: list[tuple[str, dict[str, Any]]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """What `combine_reminders` makes of one run's rows (duty, outbox row), for `baomi jobs preview`: each chat's
+    reminders as one 今日待办, under the duty of its first."""
+    chats: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, (_, row) in enumerate(queued):
+        payload = row["payload"]
+        if (
+            row["priority"] == int(Priority.REMINDER)
+            and row["op"] == "send"
+            and not (payload.get("document") or payload.get("chart"))
+        ):
+            chats[(row["channel"], row["chat_id"])].append(index)
+    dropped: set[int] = set()
+    out = list(queued)
+    for indexes in chats.values():
+        if len(indexes) > 1:
+            duty, first = queued[indexes[0]]
+            locale = locales.get(first["staff_id"], "zh")
+            out[indexes[0]] = (
+                duty,
+                {**first, "payload": combined(texts, locale, [queued[i][1]["payload"] for i in indexes])},
+            )
+            dropped.update(indexes[1:])
+    return [item for index, item in enumerate(out) if index not in dropped]
+
+
+def combined(texts: Texts, locale: str, payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """One message: a heading with the count, each reminder in turn, and every button once."""
+    bodies = [str(p.get("text") or "").strip() for p in payloads]
+    text = texts.render("core/today", locale, items=bodies, count=len(bodies))
+    if len(text.splitlines()) > MAX_LINES:
+        text = texts.render("core/today", locale, items=[b.split("\n\n")[0] for b in bodies], count=len(bodies))
+    buttons: list[list[dict[str, str]]] = []
+    seen: set[str] = set()
+    for payload in payloads:
+        for row in payload.get("buttons") or []:
+            fresh = [b for b in row if b.get("data") not in seen]
+            seen.update(b.get("data", "") for b in fresh)
+            if fresh:
+                buttons.append(fresh)
+    return {"text": text, "buttons": buttons}
