@@ -2,8 +2,9 @@
 used to get four or five messages on a morning (the renewals, their team's list, education, the inventory, a review
 waiting), an officer seven; now each gets one, with every button of the reminders it holds.
 
-Alerts, replies, broadcasts and anything with a document or a chart are left alone: only REMINDER rows still
-pending, written at the run's instant, are combined, in the run's own transaction after every sweep."""
+Alerts, replies, broadcasts, the weekly digest and anything with a document or a chart are left alone: only
+REMINDER rows still pending, written at the run's instant, are combined, in the run's own transaction after every
+sweep."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ from bot.db.models import OutboxMessage, Staff
 from bot.texts import Texts
 
 MAX_LINES = 40  # about two phone screens: beyond it each reminder is cut to its first paragraph
+# Reports that stand on their own, never folded into 今日待办: the officers' weekly digest.
+STANDALONE = ("digest:",)
+
+
+def combinable(payload: dict[str, Any], source: str | None) -> bool:
+    return not (payload.get("document") or payload.get("chart")) and not (source or "").startswith(STANDALONE)
 
 
 async def combine_reminders(session: AsyncSession, now: datetime, texts: Texts, *, lock: bool) -> int:
@@ -35,9 +42,7 @@ async def combine_reminders(session: AsyncSession, now: datetime, texts: Texts, 
     )
     if lock:
         query = query.with_for_update(skip_locked=True)  # a row the dispatcher holds is sent as it is
-    rows = [
-        r for r in (await session.scalars(query)).all() if not (r.payload.get("document") or r.payload.get("chart"))
-    ]
+    rows = [r for r in (await session.scalars(query)).all() if combinable(r.payload, r.source)]
     chats: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
     for row in rows:
         chats[(row.channel, row.chat_id)].append(row)
@@ -64,11 +69,7 @@ def combine_planned(
     chats: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, (_, row) in enumerate(queued):
         payload = row["payload"]
-        if (
-            row["priority"] == int(Priority.REMINDER)
-            and row["op"] == "send"
-            and not (payload.get("document") or payload.get("chart"))
-        ):
+        if row["priority"] == int(Priority.REMINDER) and row["op"] == "send" and combinable(payload, row["source"]):
             chats[(row["channel"], row["chat_id"])].append(index)
     dropped: set[int] = set()
     out = list(queued)
