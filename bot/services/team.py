@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Binding, Department, Staff
 from bot.domain.levels import Level
+from bot.domain.ordering import natural_key
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,9 @@ class DepartmentInfo:
 
 
 async def departments(session: AsyncSession) -> list[DepartmentInfo]:
-    rows = (await session.execute(select(Department.id, Department.name).order_by(Department.name))).all()
-    return [DepartmentInfo(r[0], r[1]) for r in rows]
+    rows = (await session.execute(select(Department.id, Department.name))).all()
+    # Natural order: 第2中学 before 第10中学.
+    return sorted((DepartmentInfo(r[0], r[1]) for r in rows), key=lambda d: natural_key(d.name))
 
 
 async def department(session: AsyncSession, department_id: int) -> DepartmentInfo | None:

@@ -17,6 +17,7 @@ from bot.core.events import FlowEvent, Pick, Text
 from bot.core.flow import EVERYONE, OFFICERS, Button, FlowContext, Outgoing, Priority, Reply, Step
 from bot.core.guarding import refuse_marked
 from bot.core.outbox_rows import send_to_many
+from bot.core.paging import PAGE_SIZE, matching, nav_row, page_of
 from bot.domain.levels import Level, Role
 from bot.handlers.broadcasts import service as broadcasts
 from bot.handlers.broadcasts.rules import (
@@ -96,6 +97,13 @@ class BroadcastFlow:
                 return await self.take_text(ctx, state, text)
             case BroadcastState.CHOOSING, Pick("next"):
                 return await self.ask_deadline(ctx, state)
+            case BroadcastState.CHOOSING, Pick("page", (number,)) if number.isdigit():
+                return await self.choose(ctx, {**state, "page": int(number)}, replace=True)
+            case BroadcastState.CHOOSING, Text(text):
+                if refusal := refuse_marked(ctx, text):
+                    return Step(state, [refusal])
+                word = text.strip()[:20]
+                return await self.choose(ctx, {**state, "search": "" if word in ("全部", "all") else word, "page": 0})
             case BroadcastState.CHOOSING, Pick(action, args):
                 if (audience := _toggled(Audience.from_dict(state["audience"]), action, args)) is not None:
                     return await self.choose(ctx, {**state, "audience": audience.to_dict()}, replace=True)
@@ -120,7 +128,9 @@ class BroadcastFlow:
 
     async def choose(self, ctx: FlowContext, state: dict[str, Any], replace: bool = False) -> Step:
         """Draws the audience with ✓ on what is chosen and the number of people it reaches."""
-        return Step(state, [await self._audience(ctx, Audience.from_dict(state["audience"]), replace)])
+        audience = Audience.from_dict(state["audience"])
+        reply = await self._audience(ctx, audience, replace, state.get("page", 0), state.get("search") or "")
+        return Step(state, [reply])
 
     async def ask_deadline(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
         """Asks whether acknowledgement is required, and by when; an audience of nobody is sent back."""
@@ -191,8 +201,13 @@ class BroadcastFlow:
             return Step(state, [await self._preview(ctx, state)])
         return Step(state, [Reply(ctx.t("broadcast/ask_text", limit=MAX_TEXT))])
 
-    async def _audience(self, ctx: FlowContext, audience: Audience, replace: bool) -> Reply:
+    async def _audience(
+        self, ctx: FlowContext, audience: Audience, replace: bool, page_number: int = 0, search: str = ""
+    ) -> Reply:
+        """Everyone, PAGE_SIZE departments a page in natural order (a typed word narrows them), levels, roles."""
         departments = await team.departments(ctx.session)
+        listed = matching(departments, search, lambda d: d.name) if search else departments
+        page = page_of(len(listed), page_number)
         count = await broadcasts.count_audience(ctx.session, audience)
 
         def mark(label: str, chosen: bool) -> str:
@@ -201,8 +216,11 @@ class BroadcastFlow:
         level_names = {level: ctx.t("broadcast/level", level=level.value) for level in Level}
         role_names = {role: ctx.t("broadcast/role", role=role.value) for role in SELECTABLE_ROLES}
         buttons: list[list[Button]] = [[Button(mark(ctx.t("broadcast/btn_everyone"), audience.is_everyone), "all")]]
-        dept_buttons = [Button(mark(d.name, d.id in audience.departments), "d", (str(d.id),)) for d in departments]
+        shown = listed[page.start : page.start + PAGE_SIZE]
+        dept_buttons = [Button(mark(d.name, d.id in audience.departments), "d", (str(d.id),)) for d in shown]
         buttons += [dept_buttons[i : i + 2] for i in range(0, len(dept_buttons), 2)]
+        if nav := nav_row(ctx, page):
+            buttons.append(nav)
         buttons.append([Button(mark(level_names[v], v in audience.levels), "l", (v.value,)) for v in Level])
         buttons.append([Button(mark(role_names[r], r in audience.roles), "r", (r.value,)) for r in SELECTABLE_ROLES])
         buttons.append([Button(ctx.t("broadcast/btn_next"), "next")])
@@ -213,6 +231,9 @@ class BroadcastFlow:
             levels=[level_names[v] for v in Level if v in audience.levels],
             roles=[role_names[r] for r in SELECTABLE_ROLES if r in audience.roles],
             count=count,
+            search=search,
+            found=len(listed),
+            paged=page.count > 1 or bool(search),
         )
         return Reply(text, buttons, replace=replace)
 

@@ -7,7 +7,7 @@ from bot.core.capability import Wiring
 from bot.handlers.compliance import charts, cli
 from bot.handlers.compliance.dashboard import DashboardFlow, ExportFlow
 from bot.handlers.compliance.sweeps import WeeklyDigestSweep
-from bot.handlers.compliance.team import NudgeAction, TeamFlow
+from bot.handlers.compliance.team import NamesAction, NudgeAction, TeamFlow
 from bot.handlers.pledges.catalog import load_catalog
 
 
@@ -15,6 +15,7 @@ def register(bot: Wiring) -> None:
     catalog = load_catalog().catalog
     bot.command("team", TeamFlow(catalog), aliases=("本部门",))  # a head's department; officers pick one
     bot.action(NudgeAction(catalog))  # 催办 under /team: at most once a day per person
+    bot.action(NamesAction(catalog))  # 查看名单 under /team: the names due, a page at a time
     # The office's views: answered at once, no conversation to keep.
     bot.command("dashboard", DashboardFlow(catalog), aliases=("总览", "全局"), instant=True)
     bot.command("export", ExportFlow(catalog), aliases=("导出",), instant=True)

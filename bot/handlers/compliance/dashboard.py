@@ -24,6 +24,8 @@ from bot.handlers.review.notices import backlog_text
 from bot.services.calendar import work_calendar
 from bot.texts import Texts
 
+SHOWN = 8  # departments listed in /dashboard (about four lines each): the lowest compliance first
+
 
 class DashboardFlow:
     name = "dashboard"
@@ -40,7 +42,10 @@ class DashboardFlow:
         if not depts:
             return Step.done(Reply(ctx.t("dashboard/none")))
         parts = [ctx.t("dashboard/heading", day=day, count=len(depts))]
-        parts += [department_lines(ctx.texts, ctx.locale, rank, d) for rank, d in enumerate(depts, 1)]
+        # The lowest first, as many as a phone shows on two screens; the rest are in the export.
+        parts += [department_lines(ctx.texts, ctx.locale, rank, d) for rank, d in enumerate(depts[:SHOWN], 1)]
+        if len(depts) > SHOWN:
+            parts.append(ctx.t("dashboard/more", count=len(depts) - SHOWN))
         parts.append(await review_backlog(ctx, day))
         replies = [Reply(text) for text in chunks(parts)]
         chart = compliance_chart_reply(ctx.texts, ctx.locale, depts, day)

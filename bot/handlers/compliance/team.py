@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.core.events import FlowEvent, Pick
 from bot.core.flow import HEADS_AND_OFFICERS, Button, FlowContext, Outgoing, Priority, Reply, Step
+from bot.core.paging import PAGE_SIZE, nav_row, page_of
 from bot.core.render import chunks
 from bot.core.shortcut import start_button
 from bot.domain.levels import Role
@@ -22,6 +23,8 @@ from bot.services import people, team
 from bot.services.calendar import work_calendar
 
 NUDGE_ACTION = "tn"
+LIST_ACTION = "tl"  # 查看名单: the names still due for one duty, PAGE_SIZE a page
+NAMES_SHOWN = 10  # names of one duty in the /team view itself
 # What a nudged person is asked to start. Education is held by the head, not done by the person: no nudge.
 NUDGE_COMMANDS = {Duty.PLEDGE: "pledge", Duty.QUIZ: "quiz", Duty.SELF_CHECK: "selfcheck"}
 
@@ -75,7 +78,10 @@ async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int
     ]
     own = dept.department_id == ctx.person.department_id
     due = {duty: owing for duty in DUTIES if (owing := dept.due(duty))}
-    parts += [ctx.t("team/due", duty=duty, people=owing, own=own) for duty, owing in due.items()]
+    parts += [
+        ctx.t("team/due", duty=duty, people=owing[:NAMES_SHOWN], total=len(owing), own=own)
+        for duty, owing in due.items()
+    ]
     if requests := await open_requests(ctx, dept):
         parts.append(ctx.t("team/requests", requests=requests))
     departing = [p for p in dept.people if p.departure_approved_on is not None]
@@ -95,6 +101,18 @@ async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int
         if waiting
         else []
     )
+    buttons += [
+        [
+            Button(
+                ctx.t("team/btn_list", label=labels[duty], count=len(owing)),
+                "open",
+                (str(dept.department_id), duty.value, "0"),
+                target=LIST_ACTION,
+            )
+        ]
+        for duty, owing in due.items()
+        if len(owing) > NAMES_SHOWN
+    ]
     texts = chunks(parts)
     return [Reply(text, buttons if i == len(texts) - 1 else ()) for i, text in enumerate(texts)]
 
@@ -166,6 +184,40 @@ class NudgeAction:
         already = [p.name for p in dept.people if p.staff_id in set(owing) - claimed]
         text = ctx.t("team/nudged", nudged=len(claimed), already=already)
         return Step(None, [Reply(text)], outgoing)
+
+
+class NamesAction:
+    """查看名单 under /team: the names still due for one duty, PAGE_SIZE a page, with ◀ ▶."""
+
+    prefix = LIST_ACTION
+    roles = HEADS_AND_OFFICERS
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    async def on_press(self, ctx: FlowContext, action: str, args: tuple[str, ...]) -> Step:
+        valid = {d.value for d in DUTIES}
+        if action not in ("open", "page") or len(args) != 3 or not args[0].isdigit() or args[1] not in valid:
+            return Step(None, toast=ctx.t("core/stale_button"))
+        if not args[2].isdigit():
+            return Step(None, toast=ctx.t("core/stale_button"))
+        department_id, duty = int(args[0]), Duty(args[1])
+        if department_id != ctx.person.department_id and not ctx.person.has(Role.OFFICER):
+            return Step(None, toast=ctx.t("core/no_right"))
+        dept = await load(ctx, self.catalog, department_id)
+        owing = dept.due(duty) if dept else []
+        page = page_of(len(owing), int(args[2]))
+        names = [p.name + ("" if p.bound else "*") for p in owing[page.start : page.start + PAGE_SIZE]]
+        text = ctx.t(
+            "team/names",
+            department=dept.name if dept else "",
+            label=duty_labels(ctx)[duty],
+            names=names,
+            total=len(owing),
+            first=page.start + 1,
+        )
+        nav = [Button(b.label, "page", (args[0], args[1], b.args[0]), target=LIST_ACTION) for b in nav_row(ctx, page)]
+        return Step(None, [Reply(text, [nav] if nav else [], replace=action == "page")])
 
 
 async def load(ctx: FlowContext, catalog: Catalog, department_id: int) -> DepartmentCompliance | None:

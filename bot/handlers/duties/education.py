@@ -8,6 +8,8 @@ from typing import Any
 
 from bot.core.events import FlowEvent, Pick, Text
 from bot.core.flow import Button, FlowContext, Reply, Step
+from bot.core.guarding import refuse_marked
+from bot.core.paging import PAGE_SIZE, matching, nav_row, page_of
 from bot.domain.dates import parse_day
 from bot.domain.levels import Role
 from bot.domain.schedule import half_year
@@ -58,6 +60,10 @@ class EducationFlow:
                 return self.toggle(ctx, state, int(index))
             case EducationState.CHOOSING_PEOPLE, Pick("all"):
                 return self.toggle_all(ctx, state)
+            case EducationState.CHOOSING_PEOPLE, Pick("page", (number,)) if number.isdigit():
+                return Step({**state, "page": int(number)}, [self._people(ctx, {**state, "page": int(number)}, True)])
+            case EducationState.CHOOSING_PEOPLE, Text(text):
+                return self.search(ctx, state, text)
             case EducationState.CHOOSING_PEOPLE, Pick("next") if state["chosen"]:
                 return self.ask_date(ctx, state)
             case EducationState.CHOOSING_DATE, Pick("day", (offset,)) if offset in ("0", "1"):
@@ -69,6 +75,14 @@ class EducationFlow:
             case EducationState.CONFIRMING, Pick("save"):
                 return await self.save(ctx, state)
         return self.not_understood(ctx, state)
+
+    def search(self, ctx: FlowContext, state: dict[str, Any], typed: str) -> Step:
+        """Narrows the list to the names containing what was typed (全部 shows everyone again)."""
+        if refusal := refuse_marked(ctx, typed):
+            return Step(state, [refusal])
+        word = typed.strip()
+        new = {**state, "search": "" if word in ("全部", "all") else word[:20], "page": 0}
+        return Step(new, [self._people(ctx, new)])
 
     def toggle(self, ctx: FlowContext, state: dict[str, Any], index: int) -> Step:
         """Ticks or unticks one person."""
@@ -143,13 +157,29 @@ class EducationFlow:
         return self.confirm(ctx, state)
 
     def _people(self, ctx: FlowContext, state: dict[str, Any], replace: bool = False) -> Reply:
+        """PAGE_SIZE names a page, in natural order; a typed word narrows them."""
         chosen = set(state["chosen"])
+        search = state.get("search") or ""
+        shown = [(i, name) for i, (_, name) in enumerate(state["people"])]
+        if search:
+            shown = matching(shown, search, lambda item: item[1])
+        page = page_of(len(shown), state.get("page", 0))
         buttons = [
             [Button(("✓ " if i in chosen else "") + name, "toggle", (str(i),))]
-            for i, (_, name) in enumerate(state["people"])
+            for i, name in shown[page.start : page.start + PAGE_SIZE]
         ]
+        if nav := nav_row(ctx, page):
+            buttons.append(nav)
         buttons.append([Button(ctx.t("education/btn_all"), "all"), Button(ctx.t("education/btn_next"), "next")])
-        return Reply(ctx.t("education/choose", count=len(chosen)), buttons, replace=replace)
+        text = ctx.t(
+            "education/choose",
+            count=len(chosen),
+            total=len(state["people"]),
+            search=search,
+            found=len(shown),
+            paged=page.count > 1,
+        )
+        return Reply(text, buttons, replace=replace)
 
     def _today(self, ctx: FlowContext) -> date:
         return ctx.now.astimezone(ctx.texts.timezone).date()
