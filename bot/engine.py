@@ -323,6 +323,17 @@ class Engine:
             if result.outcome is Redeemed.BOUND and result.staff_id is not None:
                 person = await people.by_id(session, result.staff_id)
                 assert person is not None
+                if result.moved_from is not None and result.moved_from != inbound.chat_id:
+                    # The account this one replaced hears of it: a phone changed without them would be news.
+                    add(
+                        session,
+                        now,
+                        channel=inbound.channel,
+                        chat_id=result.moved_from,
+                        op="send",
+                        payload=message_payload(Reply(self.texts.render("core/moved", person.locale))),
+                        priority=Priority.ALERT,
+                    )
                 await self._welcome(session, inbound, person)
                 return
             text = self.texts.render(f"core/code_{result.outcome.value}", locale)

@@ -157,3 +157,28 @@ async def _english_labels_are_typed_too(app: BaomiApp) -> None:
         for locale in ("zh", "en"):
             entry = app.registry.typed(app.texts.render("core/word", locale, key=key))
             assert entry is not None and entry.command == command, (key, locale)
+
+
+# --- officer tools: /invite ---------------------------------------------------------------------------------------
+async def test_invite_finds_by_name_or_id_in_any_case_and_warns_before_moving_an_account(bot: LocalBot) -> None:
+    officer = await bot.bind("E001")
+    staff = await bot.bind("E102")  # 陈静, bound
+    # A lower-case id is the same id; someone not bound gets the code at once.
+    issued = await officer.send("/invite e103")
+    assert issued["text"].startswith("已为 杨帆（E103")
+    # A part of a name that only one person has: the code at once; a name nobody has is said so.
+    await officer.send("/invite")
+    assert (await officer.send("帆"))["text"].startswith("已为 杨帆（E103")
+    assert (await officer.send("/invite 不存在"))["text"] == officer.t("invite/unknown", employee_id="不存在")
+    # 陈静 is bound: a warning first, and 取消 issues nothing.
+    await officer.send("/invite E102")
+    warned = officer.last
+    assert "已在" in warned["text"] and officer.t("invite/btn_yes") in officer.labels(warned)
+    assert (await officer.press(officer.t("invite/btn_no"), warned))["text"] == officer.t("invite/not_issued")
+    await officer.send("/invite E102")
+    done = await officer.press(officer.t("invite/btn_yes"))
+    code = done["text"].splitlines()[1]
+    # The new phone redeems it: the old account is told.
+    new_phone = bot.chat()
+    await new_phone.send(f"/start {code}")
+    assert staff.last["text"] == staff.t("core/moved")

@@ -96,3 +96,11 @@ async def test_dashboard_and_team_stay_within_two_screens(bot: LocalBot) -> None
     assert "11. " in nxt["text"] and nxt["message_id"] == listing["message_id"]
     short(officer)
     short(head)
+
+
+async def test_invite_offers_a_button_for_each_name_that_matches(bot: LocalBot) -> None:
+    officer = await bot.bind("E001")
+    picked = await officer.send("/invite 教师1")  # 教师1, 教师10 … 教师19
+    assert picked["text"] == officer.t("invite/pick", count=10) and len(officer.labels(picked)) == 10
+    issued = await officer.press(officer.labels(picked)[0])
+    assert issued["text"].startswith("已为 教师10（T010")

@@ -70,6 +70,7 @@ class Redeemed(StrEnum):
 class RedeemResult:
     outcome: Redeemed
     staff_id: int | None = None
+    moved_from: str | None = None  # the chat of the account this one replaced (told so), on the same channel
 
 
 async def redeem(
@@ -93,7 +94,9 @@ async def redeem(
         return RedeemResult(Redeemed.ALREADY_BOUND, existing.staff_id)
     # One staff record has at most one account per channel: a new phone replaces the old binding.
     old = await session.scalar(select(Binding).where(Binding.staff_id == staff.id, Binding.channel == channel))
+    moved_from = None
     if old is not None:
+        moved_from = old.chat_id
         await session.delete(old)
         await session.flush()
     # Claim the code with a guarded update so two simultaneous redemptions cannot both succeed.
@@ -107,7 +110,7 @@ async def redeem(
     )
     await session.flush()
     await audit.record(session, now, staff.id, "binding.create", f"staff:{staff.id}", channel=channel)
-    return RedeemResult(Redeemed.BOUND, staff.id)
+    return RedeemResult(Redeemed.BOUND, staff.id, moved_from)
 
 
 async def issue_for(session: AsyncSession, staff_id: int, now: datetime, valid_days: int) -> IssuedInvitation:

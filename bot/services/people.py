@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Binding, Department, Staff
@@ -153,8 +153,34 @@ async def by_id(session: AsyncSession, staff_id: int) -> Person | None:
 
 
 async def by_employee_id(session: AsyncSession, employee_id: str) -> Person | None:
-    row = (await session.execute(_people().where(Staff.employee_id == employee_id))).first()
+    """By employee id as typed: e102 is E102."""
+    wanted = employee_id.strip()
+    row = (await session.execute(_people().where(func.upper(Staff.employee_id) == wanted.upper()))).first()
     return None if row is None else person_of(row[0], row[1])
+
+
+async def search(session: AsyncSession, typed: str, limit: int = 10) -> list[Person]:
+    """Active people whose employee id is the typed one (in any case) or whose name contains it, by employee id."""
+    wanted = typed.strip()
+    if not wanted:
+        return []
+    rows = (
+        await session.execute(
+            _people()
+            .where(
+                Staff.active.is_(True),
+                or_(func.upper(Staff.employee_id) == wanted.upper(), Staff.name.contains(wanted, autoescape=True)),
+            )
+            .order_by(Staff.employee_id)
+            .limit(limit)
+        )
+    ).all()
+    return [person_of(r[0], r[1]) for r in rows]
+
+
+async def bound_channels(session: AsyncSession, staff_id: int) -> list[str]:
+    """The channels on which the person has an account bound."""
+    return sorted((await session.scalars(select(Binding.channel).where(Binding.staff_id == staff_id))).all())
 
 
 async def set_locale(session: AsyncSession, staff_id: int, locale: str) -> None:
