@@ -83,3 +83,18 @@ async def test_officer_lists_and_changes_a_period(bot: LocalBot) -> None:
     assert entry is not None and entry.detail == {"months_before": 6, "months_after": 9, "reason": "岗位涉密程度较高"}
     staff = await bot.bind("E003")
     assert (await staff.send("/countdowns"))["text"] == staff.t("core/no_right")
+
+
+async def test_a_period_is_changed_with_buttons_and_a_typed_reason(bot: LocalBot) -> None:
+    officer = await bot.bind("E001")
+    await depart(bot.app, "E202", Level.CORE, date(2026, 1, 1), 24)
+    listing = await officer.send("/countdowns")
+    await officer.press(officer.t("countdowns/btn_change", name="黄丽"), listing)
+    lengths = officer.labels()
+    assert lengths == [officer.t("countdowns/btn_months", months=m) for m in (24, 27, 30, 33, 36)]  # the legal range
+    await officer.press(officer.t("countdowns/btn_months", months=30))
+    changed = (await officer.send("核心岗位工作年限较长"))["text"]
+    assert "30 个月" in changed
+    async with bot.app.db.sessions() as s:
+        entry = await s.scalar(select(AuditLog).where(AuditLog.action == "declassification.change"))
+    assert entry is not None and entry.detail["months_after"] == 30

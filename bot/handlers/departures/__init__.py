@@ -12,7 +12,7 @@ from bot.handlers.departures.sweeps import CountdownSweep
 
 def register(bot: Wiring) -> None:
     bot.command("depart", DepartFlow(), aliases=("离岗",))
-    bot.command("countdowns", CountdownsFlow(), aliases=("脱密期",), instant=True)
+    bot.command("countdowns", CountdownsFlow(), aliases=("脱密期",))
     bot.sweep(CountdownSweep())
     bot.cli("depart", cli.depart, "record an approved departure and ask for the departure pledge", cli.depart_arguments)
     bot.cli("countdowns", cli.countdowns_list, "everyone in a declassification period")
