@@ -100,6 +100,13 @@ async def test_officer_overrides_a_day_and_sees_the_fallback(bot: LocalBot) -> N
     reply = await officer.send("/workday 2027-02-08 休息 春节")
     assert reply["text"] == officer.t("workday/set", day=date(2027, 2, 8), working=False, reason="春节")
     assert (await officer.send("/workday 2027-02-08 也许"))["text"] == officer.t("workday/usage", limit=50)
+    # The same with buttons and the date as one would say it.
+    await officer.send("/workday")
+    await officer.press(officer.t("workday/btn_day"))
+    await officer.send("2027年2月9日")
+    await officer.press(officer.t("workday/btn_kind", working=False))
+    done = await officer.press(officer.t("workday/btn_skip"))
+    assert done["text"] == officer.t("workday/set", day=date(2027, 2, 9), working=False, reason="")
     async with bot.app.db.sessions() as s:
         override = await s.get(CalendarOverride, date(2027, 2, 8))
     assert override is not None and override.is_working is False and override.reason == "春节"
