@@ -200,6 +200,9 @@ class Settings:
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = field(default=None, repr=False)
     wecom: WeComSettings | None = None  # None: the WeCom channel is off
+    # Seconds `baomi run` and `baomi serve` keep trying to reach the Telegram Bot API at start before they give up
+    # with one line saying what to fix.
+    connect_timeout: float = 15.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, workdir: Path | None = None) -> Settings:
@@ -229,6 +232,7 @@ class Settings:
             telegram_webhook_url=merged.get("BAOMI_TELEGRAM_WEBHOOK_URL") or None,
             telegram_webhook_secret=_webhook_secret(merged),
             wecom=_wecom(merged),
+            connect_timeout=_float(merged, "BAOMI_CONNECT_TIMEOUT", 15.0),
         )
 
     def require_token(self) -> str:

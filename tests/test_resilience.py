@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
+import time
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -374,3 +380,92 @@ async def test_baomi_run_answers_healthz_on_its_health_port(
         finally:
             stops[0].set()  # SIGTERM
             assert await command == 0
+
+
+# --- a Bot API that cannot be reached, or refuses the token -------------------------------------------------------
+@asynccontextmanager
+async def silent_server() -> AsyncIterator[str]:
+    """A Bot API URL whose server takes connections and never answers (a firewall that drops, a dead proxy)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/bot"
+    finally:
+        server.close()
+        for writer in held:
+            writer.transport.abort()
+        await server.wait_closed()
+
+
+async def baomi(tmp_path: Path, command: list[str], **env: str) -> tuple[int, list[str], float]:
+    """`baomi COMMAND` in its own process: exit code, lines on standard error, seconds it took."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BAOMI_WECOM", "BAOMI_TELEGRAM"))}
+    database = {"BAOMI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'baomi.db'}"}
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *command, env={**clean, **database, **env}, cwd=tmp_path, stderr=PIPE
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, err.decode().strip().splitlines(), time.monotonic() - started
+
+
+async def test_baomi_run_with_a_refused_token_exits_at_once_with_one_line(tmp_path: Path) -> None:
+    async with fake_api() as api:
+        url = api.base_url
+        code, lines, took = await baomi(
+            tmp_path, ["run"], BAOMI_TELEGRAM_TOKEN="123456:REVOKED", BAOMI_TELEGRAM_API_URL=url
+        )
+    assert code == 2 and took < 30, (code, took)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"baomi: the Telegram Bot API at {url} refused the token (InvalidToken")
+    assert "check BAOMI_TELEGRAM_TOKEN" in lines[0] and "REVOKED" not in lines[0]
+
+
+async def test_baomi_serve_with_an_unreachable_bot_api_gives_up_with_one_line(tmp_path: Path) -> None:
+    async with silent_server() as url:
+        code, lines, took = await baomi(
+            tmp_path,
+            ["serve", "--port", "0"],
+            BAOMI_TELEGRAM_TOKEN=TOKEN,
+            BAOMI_TELEGRAM_API_URL=url,
+            BAOMI_CONNECT_TIMEOUT="2",
+        )
+    assert code == 2 and took < 30, (code, took)
+    assert lines == [
+        f"baomi: cannot reach the Telegram Bot API at {url} within 2 s (TimeoutError): check the network, the proxy "
+        "and BAOMI_TELEGRAM_API_URL"
+    ]
+
+
+@pytest.mark.parametrize("command", [["run"], ["serve", "--port", "0"]])
+async def test_both_commands_give_up_on_a_bot_api_that_refuses_or_cannot_be_reached(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """The same, in this process, for the other pairs: a refused connection is tried again until the time allowed."""
+    monkeypatch.setattr(cli, "_stop_on_signals", lambda stop: None)
+    async with fake_api() as api:
+        refused = Settings(
+            database_url=db_url, timezone=TZ, telegram_token="123456:WRONG", telegram_api_url=api.base_url
+        )
+        with pytest.raises(ConfigError, match="refused the token .* check BAOMI_TELEGRAM_TOKEN"):
+            await cli.run_command(refused, command)
+    unreachable = replace(refused, telegram_token=TOKEN, connect_timeout=1.0)  # the fake has stopped: refused
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"cannot reach the Telegram Bot API .* within 1 s \(NetworkError"):
+        await cli.run_command(unreachable, command)
+    assert time.monotonic() - started < 5
+
+
+async def test_a_token_revoked_while_polling_stops_the_bot_with_its_line(api: FakeBotApi, app: BaomiApp) -> None:
+    api.token = "123456:ANOTHER"  # revoked in @BotFather: every call is refused from now on
+    await api.send_text(3003, "你好")  # the long poll returns; the next one is refused
+    poll = app.supervisor.loops["poll"].task
+    assert poll is not None
+    await asyncio.wait_for(poll, 10)  # it ends, and the supervisor stops the bot
+    with pytest.raises(ConfigError, match="revoked or replaced; set BAOMI_TELEGRAM_TOKEN"):
+        app.supervisor.outcome()

@@ -95,7 +95,14 @@ def configure(settings: Settings, env: ChannelEnv) -> TelegramChannel | None:
         assert settings.telegram_webhook_secret is not None  # Settings requires it with the URL
         webhook = Webhook(settings.telegram_webhook_url, settings.telegram_webhook_secret)
     return TelegramChannel(
-        ptb, env.db, env.clock, env.on_inbox, limits(settings.telegram_rate), webhook, settings.telegram_api_url
+        ptb,
+        env.db,
+        env.clock,
+        env.on_inbox,
+        limits(settings.telegram_rate),
+        webhook,
+        settings.telegram_api_url,
+        settings.connect_timeout,
     )
 
 
@@ -109,8 +116,9 @@ class TelegramChannel(Channel):
         clock: Clock,
         on_inbox: Callable[[], None],
         limits: Limits,
-        webhook: Webhook | None = None,
-        api_url: str = "",
+        webhook: Webhook | None,
+        api_url: str,
+        connect_timeout: float,  # seconds to reach the Bot API at start
     ) -> None:
         self.ptb = ptb
         self.bot: Bot = ptb.bot
@@ -122,31 +130,69 @@ class TelegramChannel(Channel):
         self.polls = webhook is None
         self.keyboard = True  # the main actions stay under the input field (a reply's `keyboard`)
         self.api_url = api_url
+        self.connect_timeout = connect_timeout
 
     # --- life -----------------------------------------------------------------------------------------------
     async def start(self, ctx: StartContext) -> list[Loop]:
-        """Check the token (getMe), set the default command menus, then poll or register the webhook."""
-        try:
-            await self.ptb.initialize()
-        except Exception as exc:
-            raise ConfigError(
-                f"cannot reach the Telegram Bot API at {self.api_url} with this token "
-                f"({type(exc).__name__}); check BAOMI_TELEGRAM_TOKEN and BAOMI_TELEGRAM_API_URL"
-            ) from exc
-        await self.set_default_commands(ctx.commands)
+        """Check the token (getMe), set the default command menus, then register the webhook or poll. A service
+        that cannot be reached is tried again until `connect_timeout` has passed; then, as for a token the Bot API
+        refuses, one line says what to fix."""
+        deadline = asyncio.get_running_loop().time() + self.connect_timeout
+        retries = 0
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._connect(ctx)
+                break
+            except InvalidToken as exc:
+                raise ConfigError(
+                    f"the Telegram Bot API at {self.api_url} refused the token ({self._scrub(exc)}): check "
+                    "BAOMI_TELEGRAM_TOKEN (the token from @BotFather) and BAOMI_TELEGRAM_API_URL"
+                ) from exc
+            except BadRequest as exc:  # before NetworkError, which it derives from
+                raise self._refused_setup(exc) from exc
+            except (NetworkError, TimeoutError) as exc:
+                delay = min(5.0, 0.5 * 2**retries)
+                if asyncio.get_running_loop().time() + delay >= deadline:
+                    raise ConfigError(
+                        f"cannot reach the Telegram Bot API at {self.api_url} within {self.connect_timeout:g} s "
+                        f"({self._scrub(exc)}): check the network, the proxy and BAOMI_TELEGRAM_API_URL"
+                    ) from exc
+                retries += 1
+                await asyncio.sleep(delay)
+            except TelegramError as exc:
+                raise self._refused_setup(exc) from exc
         log.info("started as @%s", self.bot.username)
+        if self.webhook is not None:
+            return []
+        return [Loop("poll", self.poll, POLL_STALE, cancel_on_stop=True)]
+
+    async def _connect(self, ctx: StartContext) -> None:
+        await self.ptb.initialize()
+        await self.set_default_commands(ctx.commands)
         if self.webhook is not None:
             # The server listens already: Telegram posts at once.
             await self.bot.set_webhook(
                 self.webhook.url, secret_token=self.webhook.secret, allowed_updates=ALLOWED_UPDATES
             )
-            return []
-        # A webhook left by `baomi serve` would make every getUpdates fail.
-        await self.bot.delete_webhook()
-        return [Loop("poll", self.poll, POLL_STALE, cancel_on_stop=True)]
+        else:
+            # A webhook left by `baomi serve` would make every getUpdates fail.
+            await self.bot.delete_webhook()
+
+    def _refused_setup(self, exc: TelegramError) -> ConfigError:
+        return ConfigError(
+            f"the Telegram Bot API refused the bot's setup ({self._scrub(exc)}): check BAOMI_TELEGRAM_WEBHOOK_URL "
+            "if a webhook is set, and BAOMI_TELEGRAM_API_URL"
+        )
+
+    def _scrub(self, exc: BaseException) -> str:
+        """The error in a line, without the token (python-telegram-bot quotes it when the token is refused)."""
+        text = f"{type(exc).__name__}: {exc}" if str(exc).strip() else type(exc).__name__
+        return text.replace(self.bot.token, "<token>").splitlines()[0]
 
     async def stop(self) -> None:
         await self.ptb.shutdown()
+        await self.bot.shutdown()  # the connections of a start that failed, which the Application does not close
 
     def routes(self) -> list[Route]:
         return [Route("POST", WEBHOOK_PATH, self.receive)] if self.webhook is not None else []
@@ -185,8 +231,13 @@ class TelegramChannel(Channel):
             except RetryAfter as exc:
                 await _sleep_or_stop(stop, _seconds(exc.retry_after))
                 continue
+            except InvalidToken as exc:
+                raise ConfigError(
+                    f"the Telegram Bot API refused the token while polling ({self._scrub(exc)}): the token was "
+                    "revoked or replaced; set BAOMI_TELEGRAM_TOKEN to the current one from @BotFather"
+                ) from exc
             except NetworkError as exc:  # TimedOut too
-                raise Outage("Telegram Bot API", f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+                raise Outage("Telegram Bot API", self._scrub(exc)) from exc
             if updates:
                 await self.store([u.to_dict() for u in updates])
                 offset = updates[-1].update_id + 1
