@@ -19,7 +19,7 @@ from bot.config import ConfigError, Settings
 from bot.core.capability import Capability, Wiring
 from bot.core.channel import Channel, ChannelEnv, StartContext
 from bot.core.registry import Registry
-from bot.core.supervise import Loop, Supervisor
+from bot.core.supervise import Loop, Supervisor, describe, is_outage
 from bot.db.migrate import upgrade
 from bot.db.session import Database
 from bot.domain.levels import Role
@@ -119,9 +119,17 @@ class BaomiApp:
     async def stop(self) -> None:
         """Finish the step and the sends in progress, then close."""
         await self.supervisor.stop()
-        for channel in self.channels.values():
-            await channel.stop()
-        await self.db.dispose()
+        try:
+            for channel in self.channels.values():
+                try:
+                    await channel.stop()
+                except Exception as exc:
+                    if not is_outage(exc):
+                        raise
+                    # What it could not save it counts again at the next start.
+                    log.warning("%s stopped during an outage: %s", channel.name, describe(exc)[1])
+        finally:
+            await self.db.dispose()
 
     def default_commands(self) -> dict[str, list[tuple[str, str]]]:
         staff = frozenset({Role.STAFF})

@@ -46,7 +46,14 @@ class Server:
         # No access log: the engine logs one line per event, and callback URLs carry signatures.
         runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            option = "--health-host / --health-port" if self.health_only else "--host / --port"
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another {option}"
+            ) from exc
         self._runner = runner
         self.host = host
         self.port = runner.addresses[0][1]

@@ -469,3 +469,18 @@ async def test_a_token_revoked_while_polling_stops_the_bot_with_its_line(api: Fa
     await asyncio.wait_for(poll, 10)  # it ends, and the supervisor stops the bot
     with pytest.raises(ConfigError, match="revoked or replaced; set BAOMI_TELEGRAM_TOKEN"):
         app.supervisor.outcome()
+
+
+async def test_a_health_port_in_use_is_one_line(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_stop_on_signals", lambda stop: None)
+    taken = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = taken.sockets[0].getsockname()[1]
+    settings = Settings(
+        database_url=db_url, timezone=TZ, telegram_token=TOKEN, telegram_api_url="http://127.0.0.1:9/bot"
+    )
+    try:
+        with pytest.raises(ConfigError, match=rf"cannot listen on 127.0.0.1:{port} \(.*\): choose another --health-"):
+            await cli.run_command(settings, ["run", "--health-port", str(port)])
+    finally:
+        taken.close()
+        await taken.wait_closed()

@@ -225,8 +225,10 @@ class WeComChannel(Channel):
         return []
 
     async def stop(self) -> None:
-        await self.save_daily_total()
-        await self.client.close()
+        try:
+            await self.save_daily_total()
+        finally:
+            await self.client.close()
 
     def routes(self) -> list[Route]:
         return [Route("GET", CALLBACK_PATH, self.http_verify), Route("POST", CALLBACK_PATH, self.http_callback)]
