@@ -495,3 +495,12 @@ async def test_the_sender_is_not_silent_and_the_unbound_are_not_delivered(bot: L
     assert "李秀英" in silent and "王建国" not in detail.partition("尚未确认")[2] and "张伟" not in silent
     assert "张伟" in rest
     assert reader.bot_messages
+    # At the deadline the office hears of the one who was reached and stayed silent, not of the unbound.
+    async with bot.app.db.sessions() as s:
+        sent = await s.get(Broadcast, 1)
+    assert sent is not None and sent.ack_deadline is not None
+    bot.clock.set(sent.ack_deadline + timedelta(hours=15))
+    await bot.app.jobs.run_all()
+    await bot.settle()
+    told = officer.t("broadcast/deadline_officer", id=1, silent=1)
+    assert [m for m in officer.bot_messages if told in (m.get("text") or "")]

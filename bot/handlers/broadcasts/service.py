@@ -424,6 +424,8 @@ async def claim_escalations(session: AsyncSession, now: datetime) -> list[Escala
                 .where(
                     BroadcastRecipient.broadcast_id == b.id,
                     BroadcastRecipient.acked_at.is_(None),
+                    # Never reached is 未送达 (in /broadcasts), not silent: their head is not told they ignored it.
+                    BroadcastRecipient.reachable.is_(True),
                     Staff.active.is_(True),
                 )
                 .order_by(Staff.employee_id)
