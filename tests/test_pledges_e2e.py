@@ -174,10 +174,11 @@ async def test_departure_started_by_an_officer_and_signed(bot: LocalBot) -> None
     chat = await bot.bind(STAFF)
     assert (await officer.send("/depart"))["text"] == officer.t("depart/ask_id")
     assert (await officer.send("E999"))["text"] == officer.t("depart/unknown", employee_id="E999")
-    await officer.send(STAFF)
+    await officer.send("静")  # a part of the name finds 陈静 (one person: no need to pick)
     assert w(officer, "today") in officer.labels()
     assert (await officer.send("2026-13-01"))["text"] == officer.t("depart/bad_date")
-    await officer.send("2026-03-01")
+    assert (await officer.send("明天"))["text"] == officer.t("depart/bad_date")  # not later than today
+    await officer.send("3月1日")  # the date as one says it
     recorded = await officer.press(w(officer, "confirm"))
 
     sid = await staff_id(bot.app, STAFF)

@@ -13,12 +13,15 @@ from bot.config import Policy
 from bot.core.events import FlowEvent, Pick, Text
 from bot.core.flow import OFFICERS, Button, FlowContext, Outgoing, Priority, Reply, Step
 from bot.core.guarding import refuse_marked
+from bot.domain.dates import parse_day
 from bot.domain.declassification import period_end
 from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.flows import today
 from bot.handlers.pledges.rules import PledgeKind
 from bot.services import people
 from bot.texts import Texts
+
+PICK_LIMIT = 10  # people offered as buttons for a typed name
 
 
 class DepartStep(StrEnum):
@@ -43,6 +46,8 @@ class DepartFlow:
         match DepartStep(state["state"]), event:
             case DepartStep.ASKING_ID, Text(text):
                 return await self.take_id(ctx, text.strip(), None)
+            case DepartStep.ASKING_ID, Pick("who", (employee_id,)):
+                return await self.take_id(ctx, employee_id, None)
             case DepartStep.ASKING_DATE, Pick("today"):
                 return await self.take_date(ctx, state, today(ctx).isoformat())
             case DepartStep.ASKING_DATE, Text(text):
@@ -59,7 +64,17 @@ class DepartFlow:
             return Step({"state": DepartStep.ASKING_ID}, [refusal])
         person = await people.by_employee_id(ctx.session, employee_id)
         if person is None or not person.active:
-            return Step({"state": DepartStep.ASKING_ID}, [Reply(ctx.t("depart/unknown", employee_id=employee_id))])
+            # Not an employee id: a part of a name, one button for each person it fits.
+            found = await people.search(ctx.session, employee_id, PICK_LIMIT)
+            if len(found) != 1:
+                if not found:
+                    reply = Reply(ctx.t("depart/unknown", employee_id=employee_id))
+                    return Step({"state": DepartStep.ASKING_ID}, [reply])
+                buttons = [
+                    [Button(f"{p.name}（{p.employee_id}，{p.department}）", "who", (p.employee_id,))] for p in found
+                ]
+                return Step({"state": DepartStep.ASKING_ID}, [Reply(ctx.t("depart/pick", count=len(found)), buttons)])
+            person = found[0]
         if (open_departure := await pledges.open_departure(ctx.session, person.id)) is not None:
             return Step.done(Reply(ctx.t("depart/already", person=person, departure=open_departure)))
         state = {"state": DepartStep.ASKING_DATE, "staff": person.id}
@@ -76,10 +91,8 @@ class DepartFlow:
         """Checks the date (not in the future) and shows the declassification period for confirmation."""
         person = await people.by_id(ctx.session, state["staff"])
         assert person is not None
-        try:
-            approved = date.fromisoformat(text)
-        except ValueError:
-            approved = None
+        typed = parse_day(text, today(ctx))  # 3月1日, 上周五, 2026-03-01: the product's one reader of dates
+        approved = None if typed is None else typed.day
         if approved is None or approved > today(ctx):
             buttons = [[Button(ctx.t("pledge/word", key="today"), "today")]]
             return Step(state, [Reply(ctx.t("depart/bad_date"), buttons)])
