@@ -318,7 +318,7 @@ async def test_pdf_and_export_hold_the_signed_rows(
     await officer.send("/pledges")
     await officer.press(w(officer, "pdf"))
     assert (await officer.send("E103"))["text"] == officer.t("pledge/office_no_record", employee_id="E103")
-    sent = await officer.send(STAFF)
+    sent = await officer.send("陈静")  # by name as well as by employee id
     pdf = sent.file[1]
     assert pdf.startswith(b"%PDF") and row.hash.encode() in pdf and row.text_hash.encode() in pdf
     assert row.hash in pdf_text(pdf)

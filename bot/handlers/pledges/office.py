@@ -19,6 +19,7 @@ from bot.handlers.pledges.rules import PledgeKind
 from bot.services import people, team
 
 MAX_TITLE = 50
+PICK_LIMIT = 10  # people offered as buttons for a typed name
 
 
 class OfficeStep(StrEnum):
@@ -52,6 +53,8 @@ class PledgeOfficeFlow:
                 return Step({"state": OfficeStep.ASKING_TITLE}, [reply])
             case OfficeStep.ASKING_ID, Text(text):
                 return await self.pdf(ctx, text.strip())
+            case OfficeStep.ASKING_ID, Pick("who", (employee_id,)):
+                return await self.pdf(ctx, employee_id)
             case OfficeStep.ASKING_TITLE, Text(text):
                 return await self.take_title(ctx, text.strip())
             case OfficeStep.PICKING_GROUP, Pick("all"):
@@ -89,6 +92,17 @@ class PledgeOfficeFlow:
         if refusal := refuse_marked(ctx, employee_id):
             return Step({"state": OfficeStep.ASKING_ID}, [refusal])
         person = await people.by_employee_id(ctx.session, employee_id)
+        if person is None:
+            # Not an employee id: a part of a name, one button for each person it fits.
+            found = await people.search(ctx.session, employee_id, PICK_LIMIT)
+            if len(found) > 1:
+                buttons = [
+                    [Button(f"{p.name}（{p.employee_id}，{p.department}）", "who", (p.employee_id,))] for p in found
+                ]
+                return Step(
+                    {"state": OfficeStep.ASKING_ID}, [Reply(ctx.t("pledge/office_pick", count=len(found)), buttons)]
+                )
+            person = found[0] if found else None
         made = None
         if person is not None:
             word = lambda key: ctx.t("pledge/word", key=key)  # noqa: E731
