@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import logging
 import signal
 import sys
@@ -19,10 +18,11 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock, SystemClock
 from bot.config import DEFAULT_TIMEZONE, ConfigError, Settings
 from bot.core.capability import CliCommand, Wiring
-from bot.core.cli import CLI_LOCALE, CliEnv, day_option
+from bot.core.cli import CLI_LOCALE, CliEnv, day_option, write_private
 from bot.db.migrate import downgrade, upgrade
 from bot.db.session import Database
 from bot.handlers.quiz.bank import BankError
+from bot.services import sheets
 from bot.texts import Texts
 
 if TYPE_CHECKING:
@@ -115,12 +115,11 @@ async def invites(env: CliEnv, args: argparse.Namespace) -> int:
     async with env.database() as database, database.transaction() as session:
         issued = await issue_for_unbound(session, env.now(), settings.policy.invitation_valid_days)
     out = Path(args.out)
-    with out.open("w", newline="", encoding="utf-8-sig") as fh:  # with BOM, so Excel opens it as UTF-8
-        writer = csv.writer(fh)
-        writer.writerow(["employee_id", "name", "code", "link"])
-        for inv in issued:
-            link = f"https://t.me/{username}?start={inv.code}" if username else ""
-            writer.writerow([inv.employee_id, inv.name, inv.code, link])
+    rows = [["employee_id", "name", "code", "link"]]
+    for inv in issued:
+        link = f"https://t.me/{username}?start={inv.code}" if username else ""
+        rows.append([inv.employee_id, inv.name, inv.code, link])
+    await write_private(out, sheets.csv_bytes(rows))  # live codes: for the operator's eyes only
     env.say("cli/invites", count=len(issued), out=out, linked=bool(username))
     return 0
 

@@ -7,6 +7,8 @@ opens the database (migrated to the latest schema) and disposes of it afterwards
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -79,3 +81,16 @@ def out_path(value: str, suffixes: Sequence[str]) -> Path:
     if out.suffix.lower() not in suffixes:
         raise ConfigError(f"--out must end in {' or '.join(suffixes)}: {out}")
     return out
+
+
+async def write_private(path: Path, data: bytes) -> None:
+    """Write a file that only its owner may read or change (0600), whatever the umask and whatever mode an earlier
+    file of that name had: invitation codes, names and levels, leak cases are not for everyone on the machine."""
+
+    def write() -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(data)
+
+    await asyncio.to_thread(write)

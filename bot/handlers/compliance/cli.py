@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import datetime, time, timedelta
 
-from bot.core.cli import CLI_LOCALE, CliEnv, day_option, out_path
+from bot.core.cli import CLI_LOCALE, CliEnv, day_option, out_path, write_private
 from bot.handlers.compliance import service as compliance
 from bot.handlers.compliance.export import compliance_workbook
 from bot.handlers.compliance.roster_export import roster_rows, roster_workbook
@@ -28,7 +27,7 @@ async def export_compliance(env: CliEnv, args: argparse.Namespace) -> int:
         calendar = await work_calendar(session)
         departments = await compliance.departments(session, day, settings.policy, catalog, calendar, until=until)
     data = compliance_workbook(departments, settings.policy.bureau_name, now, env.texts, CLI_LOCALE, as_of=day)
-    await asyncio.to_thread(out.write_bytes, data)
+    await write_private(out, data)
     count = sum(d.headcount for d in departments)
     env.say("exports/exported", doc="compliance", departments=len(departments), count=count, as_of=day, out=out)
     return 0
@@ -49,7 +48,7 @@ async def export_roster(env: CliEnv, args: argparse.Namespace) -> int:
     async with env.database() as db, db.sessions() as session:
         rows = await roster_rows(session, args.year, env.settings.timezone)
     data = roster_workbook(rows, args.year, env.settings.policy.bureau_name, env.now(), env.texts, CLI_LOCALE)
-    await asyncio.to_thread(out.write_bytes, data)
+    await write_private(out, data)
     env.say("exports/exported", doc="roster", year=args.year, count=len(rows), out=out)
     return 0
 

@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.handlers.compliance.rules import DUTIES, DepartmentCompliance, Duty, PersonCompliance, Tally, lowest_first
+from bot.services.sheets import append_row
 from bot.texts import Texts
 
 DATE_FORMAT = "yyyy-mm-dd"
@@ -154,14 +155,14 @@ def fill_sheet(sheet: Worksheet, texts: Texts, locale: str, name: str, rows: Ite
     """Names the sheet and writes its heading row (exports/sheet, exports/columns) and rows, formatted."""
     sheet.title = texts.render("exports/sheet", locale, sheet=name)
     header = texts.render("exports/columns", locale, sheet=name).split("|")
-    sheet.append(header)
+    append_row(sheet, header)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center")
     widths = [_width(h) for h in header]
     for values in rows:
-        sheet.append([float(v) if isinstance(v, Percent) else v for v in values])
+        append_row(sheet, [float(v) if isinstance(v, Percent) else v for v in values])
         for column, value in enumerate(values):
             _format(sheet.cell(sheet.max_row, column + 1), value)
             widths[column] = max(widths[column], _width(value))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from bot.core.cli import CliEnv, out_path
+from bot.core.cli import CliEnv, out_path, write_private
 from bot.handlers.leak import service as leak
 from bot.handlers.leak.export import workbook_bytes
 
@@ -16,7 +15,7 @@ async def export_reports(env: CliEnv, args: argparse.Namespace) -> int:
         cases = await leak.all_cases(session)
         events = await leak.events(session)
         chain = await leak.verify_events(session)
-    await asyncio.to_thread(out.write_bytes, workbook_bytes(env.texts, cases, events))
+    await write_private(out, workbook_bytes(env.texts, cases, events))
     env.say("cases/exported", count=len(cases), out=str(out), chain=chain)
     return 0 if chain.broken_at is None else 1
 

@@ -12,6 +12,7 @@ from openpyxl import Workbook
 
 from bot.handlers.leak.notices import label
 from bot.handlers.leak.service import CaseInfo, EventInfo
+from bot.services.sheets import append_row
 from bot.texts import Texts
 
 LOCALE = "zh"
@@ -22,13 +23,14 @@ def workbook_bytes(texts: Texts, cases: list[CaseInfo], events: list[EventInfo])
     sheet = book.active
     assert sheet is not None
     sheet.title = texts.render("cases/export_sheet", LOCALE, sheet="cases")
-    sheet.append(texts.render("cases/export_columns", LOCALE, sheet="cases").split("|"))
+    append_row(sheet, texts.render("cases/export_columns", LOCALE, sheet="cases").split("|"))
     for case in cases:
-        sheet.append(case_cells(texts, case))
+        append_row(sheet, case_cells(texts, case))
     log = book.create_sheet(texts.render("cases/export_sheet", LOCALE, sheet="events"))
-    log.append(texts.render("cases/export_columns", LOCALE, sheet="events").split("|"))
+    append_row(log, texts.render("cases/export_columns", LOCALE, sheet="events").split("|"))
     for event in events:
-        log.append(
+        append_row(
+            log,
             [
                 event.case_number,
                 _cell(texts, event.at),
@@ -37,7 +39,7 @@ def workbook_bytes(texts: Texts, cases: list[CaseInfo], events: list[EventInfo])
                 label(texts, LOCALE, f"status.{event.detail['status']}") if event.detail.get("status") else "",
                 event.detail.get("note") or event.detail.get("text") or "",
                 event.hash,
-            ]
+            ],
         )
     out = io.BytesIO()
     book.save(out)

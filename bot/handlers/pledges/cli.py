@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
-from bot.core.cli import CliEnv, out_path
+from bot.core.cli import CliEnv, out_path, write_private
 from bot.handlers.pledges import documents as pledge_documents
 from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.catalog import load_catalog
@@ -35,7 +34,7 @@ async def pledge_pdf(env: CliEnv, args: argparse.Namespace) -> int:
         env.say("cli/pledge_pdf", person=person, receipt=None, record=args.record, out=out)
         return 1
     data, receipt = made
-    await asyncio.to_thread(out.write_bytes, data)
+    await write_private(out, data)
     env.say("cli/pledge_pdf", person=person, receipt=receipt, record=args.record, out=out)
     return 0
 
@@ -64,7 +63,7 @@ async def export_pledges(env: CliEnv, args: argparse.Namespace) -> int:
         data, count = await pledge_documents.export(
             session, args.year, env.today(), settings.timezone, settings.policy, book.catalog, _word(env.texts), fmt
         )
-    await asyncio.to_thread(out.write_bytes, data)
+    await write_private(out, data)
     env.say("cli/exported", doc="pledges", year=args.year, count=count, out=out)
     return 0
 

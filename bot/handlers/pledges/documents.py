@@ -5,7 +5,6 @@ Labels come from the caller (`word(key)`, rendered from messages/pledge/word), s
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from datetime import date
@@ -27,6 +26,7 @@ from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.rules import Catalog
 from bot.handlers.pledges.service import OverviewRow, Receipt
 from bot.services import people
+from bot.services.sheets import append_row, csv_bytes
 
 Word = Callable[[str], str]
 CJK_FONT = "STSong-Light"  # a CID font every PDF reader has: nothing to embed or ship
@@ -79,17 +79,11 @@ def workbook_bytes(table: list[list[str | int]], sheet: str) -> bytes:
     assert ws is not None
     ws.title = sheet
     for line in table:
-        ws.append(line)
+        append_row(ws, line)
     ws.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def csv_bytes(table: list[list[str | int]]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerows(table)
-    return out.getvalue().encode("utf-8-sig")  # with BOM, so Excel opens it as UTF-8
 
 
 async def export(

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from bot.config import ConfigError
-from bot.core.cli import CLI_LOCALE, CliEnv, out_path
+from bot.core.cli import CLI_LOCALE, CliEnv, out_path, write_private
 from bot.handlers.quiz import service as quiz
 from bot.handlers.quiz.bank import check_bank_text, load_bank
 from bot.handlers.quiz.export import csv_bytes, workbook_bytes
@@ -56,7 +56,7 @@ async def export_quiz(env: CliEnv, args: argparse.Namespace) -> int:
         content = csv_bytes(env.texts, CLI_LOCALE, rows, excellent)
     else:
         content = workbook_bytes(env.texts, CLI_LOCALE, rows, missed, excellent)
-    await asyncio.to_thread(out.write_bytes, content)
+    await write_private(out, content)
     env.say("cli/exported", doc="quiz", year=args.year, count=len(rows), out=out)
     return 0
 

@@ -6,7 +6,6 @@ the workbook speaks the reader's language like every other text.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +15,8 @@ from openpyxl import Workbook
 from bot.handlers.quiz.bank import Question
 from bot.handlers.quiz.rules import outcome
 from bot.handlers.quiz.service import ExportRow, MissRate
+from bot.services import sheets
+from bot.services.sheets import append_row
 from bot.texts import Texts
 
 
@@ -58,13 +59,13 @@ def workbook_bytes(
     papers = book.active
     assert papers is not None
     papers.title = texts.render("quiz/export_sheet", locale, sheet="papers")
-    papers.append(columns(texts, locale, "papers"))
+    append_row(papers, columns(texts, locale, "papers"))
     for row in rows:
-        papers.append(paper_cells(texts, locale, row, excellent_mark))
+        append_row(papers, paper_cells(texts, locale, row, excellent_mark))
     misses = book.create_sheet(texts.render("quiz/export_sheet", locale, sheet="missed"))
-    misses.append(columns(texts, locale, "missed"))
+    append_row(misses, columns(texts, locale, "missed"))
     for miss, question in missed:
-        misses.append(miss_cells(miss, question))
+        append_row(misses, miss_cells(miss, question))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -72,9 +73,6 @@ def workbook_bytes(
 
 def csv_bytes(texts: Texts, locale: str, rows: Sequence[ExportRow], excellent_mark: int) -> bytes:
     """The papers sheet alone (a CSV has one table), with a BOM so Excel opens it as UTF-8."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns(texts, locale, "papers"))
-    for row in rows:
-        writer.writerow(paper_cells(texts, locale, row, excellent_mark))
-    return out.getvalue().encode("utf-8-sig")
+    return sheets.csv_bytes(
+        [columns(texts, locale, "papers"), *(paper_cells(texts, locale, row, excellent_mark) for row in rows)]
+    )

@@ -4,10 +4,9 @@ completed 审查单)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
-from bot.core.cli import CLI_LOCALE, CliEnv, out_path
+from bot.core.cli import CLI_LOCALE, CliEnv, out_path, write_private
 from bot.handlers.review import documents
 from bot.handlers.review import service as review
 
@@ -18,7 +17,7 @@ async def export_reviews(env: CliEnv, args: argparse.Namespace) -> int:
     async with env.database() as db, db.sessions() as session:
         requests = await review.all_requests(session, env.settings.timezone, args.year)
     data = documents.ledger_workbook(requests, env.settings.policy.bureau_name, env.now(), env.texts, CLI_LOCALE)
-    await asyncio.to_thread(out.write_bytes, data)
+    await write_private(out, data)
     env.say("review/exported", count=len(requests), year=args.year, out=str(out))
     return 0
 
@@ -37,7 +36,7 @@ async def review_pdf(env: CliEnv, args: argparse.Namespace) -> int:
         env.say("review/pdf_made", request=None, number=args.number, out=str(out))
         return 1
     data = documents.form_pdf(request, env.settings.policy.bureau_name, env.texts, CLI_LOCALE)
-    await asyncio.to_thread(Path(out).write_bytes, data)
+    await write_private(Path(out), data)
     env.say("review/pdf_made", request=request, number=args.number, out=str(out))
     return 0
 

@@ -29,6 +29,7 @@ from reportlab.platypus import Flowable, Image, Paragraph, SimpleDocTemplate, Sp
 from bot.handlers.review import notices
 from bot.handlers.review.rules import Stage
 from bot.handlers.review.service import DecisionInfo, RequestInfo
+from bot.services.sheets import append_row
 from bot.texts import Texts
 
 CJK_FONT = "STSong-Light"  # a CID font every PDF reader has: nothing to embed or ship
@@ -91,14 +92,14 @@ def ledger_workbook(
     assert sheet is not None
     sheet.title = word("sheet")
     header = word("columns").split("|")
-    sheet.append(header)
+    append_row(sheet, header)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     widths = [_width(h) for h in header]
     for values in ledger_rows(requests, texts, locale):
-        sheet.append(values)
+        append_row(sheet, values)
         for column, value in enumerate(values):
             if isinstance(value, date):
                 sheet.cell(sheet.max_row, column + 1).number_format = DATE_FORMAT
