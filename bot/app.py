@@ -18,6 +18,7 @@ from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.core.capability import Capability, Wiring
 from bot.core.channel import Channel, ChannelEnv, StartContext
+from bot.core.intake import Intake
 from bot.core.registry import Registry
 from bot.core.supervise import Loop, Supervisor, describe, is_outage
 from bot.db.migrate import upgrade
@@ -37,6 +38,7 @@ from bot.handlers import (
     review,
     workday,
 )
+from bot.jobs.retention import RetentionSweep
 from bot.jobs.runner import TICK, SweepRunner
 from bot.outbox import Dispatcher
 from bot.texts import Texts
@@ -154,7 +156,8 @@ def build_app(
     registry = bot.registry()
     configured: dict[str, Channel] = {}
     engine = Engine(db, clock, settings.policy, texts, registry, configured, bind_hooks=bot.bind_hooks)
-    env = ChannelEnv(db, clock, engine.wake, serve)
+    intake = Intake(db, clock, engine.wake, settings.policy.guard_extra_terms)
+    env = ChannelEnv(db, clock, intake, serve)
     for configure in channels:
         if (channel := configure(settings, env)) is not None:
             configured[channel.name] = channel
@@ -165,7 +168,8 @@ def build_app(
     dispatcher = Dispatcher(db, clock, configured, draw_chart=bot.chart_drawer)
     engine.on_outbox = dispatcher.wake
     # A channel's own sweeps (binding the roster's WeCom accounts) run before the duties', so that they reach them.
-    sweeps = [sweep for channel in configured.values() for sweep in channel.sweeps()] + bot.sweeps
+    # Retention last: what the others needed has been read.
+    sweeps = [sweep for channel in configured.values() for sweep in channel.sweeps()] + bot.sweeps + [RetentionSweep()]
     jobs = SweepRunner(db, clock, settings.policy, texts, settings.timezone, sweeps, on_outbox=dispatcher.wake)
     dispatcher.on_recorded.append(jobs.follow)  # sweeps that follow deliveries (a broadcast's progress) run at once
     return BaomiApp(settings, clock, db, texts, registry, engine, dispatcher, jobs, configured, Supervisor(clock))

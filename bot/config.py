@@ -89,6 +89,10 @@ class Policy:
     # /export in the chat leaves it out (a chat history on a phone is no place for it) unless this is on, and
     # `baomi export roster` gives it from the command line either way.
     roster_export_in_chat: bool = False
+    # What people sent and what the bot said is kept only as long as the bot needs it: processed inbox rows are
+    # deleted, and what sent messages said (texts, buttons, exported workbooks) is emptied, this many days on. The
+    # records themselves (pledges, cases, papers, reviews, the audit chain) are kept.
+    retention_days: int = 7
     # 信息发布保密审查: nothing goes on the website, a 微信公众号 or another public channel before it has passed the
     # secrecy review (保密工作常态化工作制度 第十四条; 保密工作制度 四、网站发布信息的保密规定 (一) 填写审批单,
     # 经严格认真审批程序后方可发布). The chain per kind of information: the unit's head, the secrecy office, and for

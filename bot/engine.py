@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,8 +23,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.clock import Clock
 from bot.config import Policy
 from bot.core.channel import Channel
-from bot.core.events import Attachment, Command, Inbound, Pick, Press, Text
+from bot.core.events import Attachment, Command, Inbound, Pick, Press, Refused, Text
 from bot.core.flow import BindHook, Flow, FlowContext, Priority, Reply, Step
+from bot.core.intake import SCRUBBED, is_stored, loaded, stored
 from bot.core.outbox_rows import add, message_payload, send_to_staff
 from bot.core.payload import PayloadError, decode
 from bot.core.registry import Registry, allowed
@@ -110,13 +112,13 @@ class Engine:
                 ids = [row.id for row in rows]
                 if not ids:
                     return 0
+                inbounds = [self.inbound(row) for row in rows]
                 await session.execute(
                     update(InboxEvent)
                     .where(InboxEvent.id.in_(ids))
-                    .values(status="done", processed_at=self.clock.now())
+                    .values(**self._processed())
                     .execution_options(synchronize_session=False)
                 )
-                inbounds = [self.channels[row.channel].parse(row.payload) for row in rows]
                 preloaded = await preload(session, inbounds)
                 for inbound in inbounds:
                     await self.handle(session, inbound, preloaded)
@@ -136,18 +138,23 @@ class Engine:
         for _ in range(5):
             try:
                 async with self.db.transaction() as session:
-                    # Claiming first takes the write lock before anything is read (SQLite) or locks the row
-                    # (PostgreSQL): whoever else looks at this row afterwards sees it done.
-                    claimed = await session.execute(
-                        update(InboxEvent)
+                    # The row is locked as it is read (PostgreSQL; SQLite's transaction holds the write lock
+                    # already): whoever else looks at it afterwards sees it done.
+                    row = await session.scalar(
+                        select(InboxEvent)
                         .where(InboxEvent.id == row_id, InboxEvent.status == "pending")
-                        .values(status="done", processed_at=self.clock.now())
+                        .with_for_update()
                     )
-                    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                    if row is None:
                         return
-                    row = await session.get(InboxEvent, row_id)
-                    assert row is not None
-                    await self.handle(session, self.channels[row.channel].parse(row.payload))
+                    inbound = self.inbound(row)
+                    await session.execute(
+                        update(InboxEvent)
+                        .where(InboxEvent.id == row_id)
+                        .values(**self._processed())
+                        .execution_options(synchronize_session=False)
+                    )
+                    await self.handle(session, inbound)
                 self.on_outbox()
                 return
             except StaleState:
@@ -169,9 +176,9 @@ class Engine:
             row.error = type(exc).__name__[:200]
             if row.attempts < MAX_ATTEMPTS:
                 return
-            row.status = "failed"
-            row.processed_at = self.clock.now()
-            inbound = self.channels[row.channel].parse(row.payload)
+            inbound = self.inbound(row)
+            for key, value in self._processed("failed").items():
+                setattr(row, key, value)
             person = await people.by_binding(session, inbound.channel, inbound.user_id)
             locale = person.locale if person else guess_locale(inbound.language)
             # The person gets an apology instead of silence; their conversation is left as it was.
@@ -189,6 +196,19 @@ class Engine:
             if inbound.callback_id:
                 self._answer(session, inbound, None)
         self.on_outbox()
+
+    def inbound(self, row: InboxEvent) -> Inbound:
+        """The event of an inbox row. A row stored by a channel before intake kept only events (an upgrade with
+        rows pending) is parsed by its channel and screened by the guard as intake would have."""
+        if is_stored(row.payload):
+            return loaded(row.channel, row.channel_user_id, row.payload)
+        parsed = self.channels[row.channel].parse(row.payload)
+        return loaded(row.channel, parsed.user_id, stored(parsed, self.policy.guard_extra_terms) or {})
+
+    def _processed(self, status: str = "done") -> dict[str, Any]:
+        """A processed row keeps neither what was said nor who said it: only that the update was seen (its dedupe
+        key) and when."""
+        return {"status": status, "processed_at": self.clock.now(), "channel_user_id": "", "payload": SCRUBBED}
 
     # --- one event ------------------------------------------------------------------------------------
     async def handle(self, session: AsyncSession, inbound: Inbound, preloaded: Preloaded | None = None) -> None:
@@ -249,6 +269,11 @@ class Engine:
         if not person.active:
             self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/departed"))), None, None)
             return
+        if isinstance(event, Refused):
+            # Refused at intake and not stored: said so, and the conversation waits for the text as it was.
+            refusal = Reply(ctx.t("guard/refused", category=event.category))
+            self._reply(session, inbound, ctx, Step.done(refusal), None, None)
+            return
         if isinstance(event, Text) and (entry := self.registry.typed(event.text)):
             event = Command(entry.command)
         if isinstance(event, Command):
@@ -294,7 +319,7 @@ class Engine:
         reply = Reply(ctx.t("core/not_understood", count=len(items)), buttons)
         self._reply(session, inbound, ctx, Step.done(reply), None, None)
 
-    def _anonymous(self, event: Command | Text | Press | Attachment, conv: Conversation | None) -> bool:
+    def _anonymous(self, event: Command | Text | Press | Attachment | Refused, conv: Conversation | None) -> bool:
         """Whether the event goes to a flow or action that keeps its people out of the log: the command's flow,
         the button's prefix, else the conversation the person is in."""
         registry = self.registry
@@ -579,7 +604,7 @@ async def preload(session: AsyncSession, inbounds: list[Inbound]) -> Preloaded:
     return Preloaded(found, convs)
 
 
-def describe(event: Command | Text | Press | Attachment) -> str:
+def describe(event: Command | Text | Press | Attachment | Refused) -> str:
     """What kind of event this is, for the log: the command or button, never the text."""
     if isinstance(event, Command):
         return f"command /{event.name}"
@@ -587,6 +612,8 @@ def describe(event: Command | Text | Press | Attachment) -> str:
         return f"text ({len(event.text)} characters)"
     if isinstance(event, Press):
         return "press " + ":".join(event.data.split(":")[:3:2])
+    if isinstance(event, Refused):
+        return f"refused text ({event.category})"
     return f"attachment {event.kind.value}"
 
 

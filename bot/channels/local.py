@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import base64
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.clock import Clock
 from bot.config import Settings
 from bot.core.channel import Channel, ChannelEnv, Limits, Operation, Outcome, Result, StartContext
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
-from bot.core.intake import strip_controls
+from bot.core.intake import Intake
 from bot.core.supervise import Loop
-from bot.db.models import InboxEvent
-from bot.db.session import Database
-from bot.db.upsert import insert_ignore
 
 CHANNEL = "local"
 # No service to protect: everything due goes out at once, as fast as the dispatcher can claim it.
@@ -59,7 +54,7 @@ class Chat:
 
 
 def configure(settings: Settings, env: ChannelEnv) -> LocalChannel:
-    return LocalChannel(env.db, env.clock, env.on_inbox)
+    return LocalChannel(env.intake)
 
 
 class LocalChannel(Channel):
@@ -67,10 +62,8 @@ class LocalChannel(Channel):
     limits = LIMITS
     polls = True  # nothing to serve
 
-    def __init__(self, db: Database, clock: Clock, on_inbox: Callable[[], None]) -> None:
-        self.db = db
-        self.clock = clock
-        self.on_inbox = on_inbox
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
         self.chats: dict[str, Chat] = {}
         self.delivered: dict[int, str] = {}  # outbox id -> message id: what a crash probe would find
         self.blocked: set[str] = set()  # people who blocked the bot: what is sent to them is refused
@@ -106,18 +99,8 @@ class LocalChannel(Channel):
         return message
 
     async def _store(self, user: str, event: dict[str, Any]) -> None:
-        row = {
-            "channel": CHANNEL,
-            "dedupe_key": str(next(self._updates)),
-            "channel_user_id": user,
-            "payload": strip_controls({"user": user, **event}),
-            "received_at": self.clock.now(),
-            "status": "pending",
-            "attempts": 0,
-        }
-        async with self.db.transaction() as session:
-            await insert_ignore(session, InboxEvent, [row], ["channel", "dedupe_key"])
-        self.on_inbox()
+        """Parsed at once, as every channel does, and handed to the intake."""
+        await self.intake.store(CHANNEL, [(str(next(self._updates)), self.parse({"user": user, **event}))])
 
     # --- the channel ------------------------------------------------------------------------------------------
     def parse(self, payload: dict[str, Any]) -> Inbound:

@@ -1,8 +1,8 @@
 """The one interface between the bot and a messaging service (Telegram, WeCom, the in-process test channel).
 
 A channel does four things and knows nothing about flows:
-- inbound: it takes what arrives (long polling, an HTTP callback) into the inbox and wakes the engine;
-- parse: it turns a stored inbox payload into a neutral `Inbound` event;
+- inbound: it takes what arrives (long polling, an HTTP callback), parses it into a neutral `Inbound` event at once,
+  and hands that to `Intake` (bot/core/intake.py), which writes only what the engine reads and wakes the engine;
 - perform: it carries out one outbox row (`Operation`) and says how it went (`Result`);
 - find_delivered: after a crash, it tells whether a send that was in flight arrived.
 Optional parts have defaults here: binding accounts the service itself vouches for (`auto_bind`, `sweeps`),
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.core.events import Inbound
+from bot.core.intake import Intake
 from bot.core.supervise import Loop
 from bot.db.session import Database
 
@@ -91,7 +92,7 @@ class ChannelEnv:
 
     db: Database
     clock: Clock
-    on_inbox: Callable[[], None]  # wakes the engine once an inbox row is committed
+    intake: Intake  # writes parsed events to the inbox (only what the engine reads) and wakes the engine
     serving: bool  # behind `baomi serve`'s HTTP server (callbacks and webhooks arrive there)
 
 
@@ -109,7 +110,9 @@ class Channel(Protocol):
     limits: Limits
 
     def parse(self, payload: dict[str, Any]) -> Inbound:
-        """An inbox payload of this channel as a neutral event (None event: nothing for the engine)."""
+        """An update as this channel receives it, as a neutral event (None event: nothing for the engine; it is not
+        stored). Raises ValueError (or KeyError, TypeError) for one it cannot read. Also reads inbox rows written
+        before intake kept only events."""
         ...
 
     async def perform(self, op: Operation) -> Result:

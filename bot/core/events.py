@@ -51,7 +51,14 @@ class Attachment:
     kind: AttachmentKind
 
 
-Event = Command | Text | Press | Attachment
+@dataclass(frozen=True)
+class Refused:
+    """A text (or a command's arguments) the content guard refused at intake: only its category was kept."""
+
+    category: str
+
+
+Event = Command | Text | Press | Attachment | Refused
 FlowEvent = Text | Pick | Attachment
 
 

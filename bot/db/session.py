@@ -117,6 +117,8 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    # What is deleted or emptied (processed inbox rows, old payloads) is overwritten, not left in free pages.
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 

@@ -13,7 +13,7 @@ import base64
 import hmac
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -36,15 +36,11 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import Application
 
 from bot.channels.telegram.http import AiohttpRequest
-from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.core.channel import Channel, ChannelEnv, Limits, Operation, Outcome, Result, Route, StartContext
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
-from bot.core.intake import strip_controls
+from bot.core.intake import Intake
 from bot.core.supervise import Loop, Outage, Pulse
-from bot.db.models import InboxEvent
-from bot.db.session import Database
-from bot.db.upsert import insert_ignore
 
 log = logging.getLogger("baomi.telegram")
 
@@ -53,7 +49,8 @@ WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_TIMEOUT = 25
 POLL_STALE = timedelta(minutes=2)  # a getUpdates returns within POLL_TIMEOUT
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+# Only what the bot answers: edits, channel posts and membership changes are not even asked for.
+ALLOWED_UPDATES = ["message", "callback_query"]
 # python-telegram-bot 22 reports 429 waits as timedelta only with this set (else it warns); read at use.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
@@ -96,9 +93,7 @@ def configure(settings: Settings, env: ChannelEnv) -> TelegramChannel | None:
         webhook = Webhook(settings.telegram_webhook_url, settings.telegram_webhook_secret)
     return TelegramChannel(
         ptb,
-        env.db,
-        env.clock,
-        env.on_inbox,
+        env.intake,
         limits(settings.telegram_rate),
         webhook,
         settings.telegram_api_url,
@@ -112,9 +107,7 @@ class TelegramChannel(Channel):
     def __init__(
         self,
         ptb: Application,
-        db: Database,
-        clock: Clock,
-        on_inbox: Callable[[], None],
+        intake: Intake,
         limits: Limits,
         webhook: Webhook | None,
         api_url: str,
@@ -122,9 +115,7 @@ class TelegramChannel(Channel):
     ) -> None:
         self.ptb = ptb
         self.bot: Bot = ptb.bot
-        self.db = db
-        self.clock = clock
-        self.on_inbox = on_inbox
+        self.intake = intake
         self.limits = limits
         self.webhook = webhook
         self.polls = webhook is None
@@ -209,10 +200,12 @@ class TelegramChannel(Channel):
             update = await request.json()
         except ValueError:
             update = None
-        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        inbound = self.read(update) if isinstance(update, dict) else None
+        if inbound is None:
             log.warning("Telegram webhook rejected (not an update)")
             return web.Response(status=400)
-        await self.store([update])
+        assert isinstance(update, dict)
+        await self.intake.store(CHANNEL, [(str(update["update_id"]), inbound)])
         return web.Response()
 
     async def poll(self, stop: asyncio.Event, pulse: Pulse) -> None:
@@ -244,30 +237,29 @@ class TelegramChannel(Channel):
             pulse.beat()
 
     async def store(self, payloads: list[dict[str, Any]]) -> int:
-        """Commit updates to the inbox (duplicates dropped) and wake the engine; returns how many were new."""
-        now = self.clock.now()
-        rows = [
-            {
-                "channel": CHANNEL,
-                "dedupe_key": str(p["update_id"]),
-                "channel_user_id": _user_id(p),
-                "payload": strip_controls(p),
-                "received_at": now,
-                "status": "pending",
-                "attempts": 0,
-            }
-            for p in payloads
-        ]
-        async with self.db.transaction() as session:
-            inserted = await insert_ignore(session, InboxEvent, rows, ["channel", "dedupe_key"])
-        self.on_inbox()
-        return inserted
+        """Commit what the engine reads of these updates to the inbox (duplicates, edits, groups and anything
+        unreadable dropped) and wake the engine; returns how many were new."""
+        events = [(str(p["update_id"]), inbound) for p in payloads if (inbound := self.read(p)) is not None]
+        return await self.intake.store(CHANNEL, events)
+
+    def read(self, payload: dict[str, Any]) -> Inbound | None:
+        """The event of an update, or None when it is not one the Bot API would send (it is logged by its shape,
+        never its content)."""
+        try:
+            if not isinstance(payload.get("update_id"), int):
+                raise ValueError("no update_id")
+            return self.parse(payload)
+        except Exception as exc:  # whatever python-telegram-bot makes of a malformed update
+            log.warning("Telegram update not understood (%s): dropped", type(exc).__name__)
+            return None
 
     def parse(self, payload: dict[str, Any]) -> Inbound:
         update = Update.de_json(payload, self.bot)
         if update.callback_query is not None:
             query = update.callback_query
             presser = str(query.from_user.id)
+            if query.message is not None and query.message.chat.type != "private":
+                return Inbound(CHANNEL, presser, str(query.message.chat.id), None)
             return Inbound(
                 CHANNEL,
                 presser,
@@ -279,7 +271,7 @@ class TelegramChannel(Channel):
             )
         message = update.message
         if message is None or message.from_user is None:
-            return Inbound(CHANNEL, _user_id(payload), _user_id(payload), None)  # edits, membership changes
+            return Inbound(CHANNEL, "", "", None)  # edits, channel posts, membership changes: not stored
         sender = message.from_user
         if message.chat.type != "private":
             return Inbound(CHANNEL, str(sender.id), str(message.chat.id), None)  # it answers people, not groups
@@ -464,14 +456,6 @@ def _markup(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b["text"], callback_data=b["data"]) for b in row] for row in rows]
     )
-
-
-def _user_id(payload: dict[str, Any]) -> str:
-    for key in ("message", "edited_message", "callback_query", "my_chat_member"):
-        part = payload.get(key)
-        if part and part.get("from"):
-            return str(part["from"]["id"])
-    return ""
 
 
 def _seconds(value: int | timedelta) -> float:
