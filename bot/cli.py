@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock, SystemClock
-from bot.config import DEFAULT_TIMEZONE, ConfigError, Settings
+from bot.config import DEFAULT_TIMEZONE, ConfigError, Settings, scrub
 from bot.core.capability import CliCommand, Wiring
 from bot.core.cli import CLI_LOCALE, CliEnv, day_option, write_private
 from bot.db.migrate import downgrade, upgrade
@@ -31,8 +31,22 @@ if TYPE_CHECKING:
 log = logging.getLogger("baomi")
 
 
+class Scrubbed(logging.Filter):
+    """Every line logged, and its traceback, without a password or token it may quote (a library's error message
+    holding a URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = scrub(record.getMessage()), ()
+        if record.exc_info:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
 def setup_logging(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Scrubbed())
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     for noisy in ("httpx", "httpcore", "apscheduler", "telegram", "aiosqlite", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -243,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         handler: CliCommand = args.handler
         return asyncio.run(_run(handler, CliEnv(settings), args))
     except ConfigError as exc:
-        print(f"baomi: {exc}", file=sys.stderr)
+        print(f"baomi: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except BankError as exc:  # the question bank is loaded when the capabilities register
         from bot.handlers.quiz.service import describe_problems

@@ -24,8 +24,8 @@ WECOM_REQUIRED = (
     "BAOMI_WECOM_TOKEN",
     "BAOMI_WECOM_AES_KEY",
 )
-# Telegram accepts only these characters in a webhook's secret_token.
-WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# Telegram accepts only these characters in a webhook's secret_token; fewer than 32 of them can be guessed.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{32,256}")
 # The pre-publication review's vocabulary as a policy names it (bot/handlers/review/rules.py: Stage and Kind):
 # who reviews, and the kinds of information.
 REVIEW_STAGES = ("head", "office", "leader")
@@ -34,6 +34,22 @@ REVIEW_KINDS = ("news", "notice", "policy", "exam", "personnel", "statistics", "
 
 class ConfigError(Exception):
     """A setting is missing or wrong; the message says what to set."""
+
+
+# Secrets that URLs and error messages may carry: a password in a URL (a database, a proxy), the Bot API token in
+# its request path, WeCom's access token and secret in a query string.
+_SECRETS = (
+    (re.compile(r"(?P<keep>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*):[^/\s@]*@"), r"\g<keep>:***@"),
+    (re.compile(r"(?P<keep>bot)\d+:[A-Za-z0-9_-]{20,}"), r"\g<keep><token>"),
+    (re.compile(r"(?P<keep>(?:access_token|corpsecret|secret)=)[^&\s'\"]+"), r"\g<keep>***"),
+)
+
+
+def scrub(text: str) -> str:
+    """The text without the secrets it may carry (passwords in URLs, tokens): for anything printed or logged."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -252,11 +268,13 @@ def _webhook_secret(env: dict[str, str]) -> str | None:
     secret = env.get("BAOMI_TELEGRAM_WEBHOOK_SECRET") or None
     if env.get("BAOMI_TELEGRAM_WEBHOOK_URL") and secret is None:
         raise ConfigError(
-            "BAOMI_TELEGRAM_WEBHOOK_URL is set without BAOMI_TELEGRAM_WEBHOOK_SECRET: set a random secret "
-            "(letters, digits, _ and -) so that only Telegram can post updates"
+            "BAOMI_TELEGRAM_WEBHOOK_URL is set without BAOMI_TELEGRAM_WEBHOOK_SECRET: set a random secret (32 to 256 "
+            "letters, digits, _ and -, e.g. from `openssl rand -hex 32`) so that only Telegram can post updates"
         )
     if secret is not None and not WEBHOOK_SECRET.fullmatch(secret):
-        raise ConfigError("BAOMI_TELEGRAM_WEBHOOK_SECRET may hold only letters, digits, _ and - (1 to 256 of them)")
+        raise ConfigError(
+            "BAOMI_TELEGRAM_WEBHOOK_SECRET must be 32 to 256 letters, digits, _ and - (e.g. `openssl rand -hex 32`)"
+        )
     return secret
 
 

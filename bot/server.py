@@ -43,6 +43,7 @@ class Server:
                 for route in channel.routes():
                     web_app.router.add_route(route.method, route.path, route.handler)
         web_app.router.add_get(HEALTH_PATH, self.health)
+        web_app.on_response_prepare.append(_no_version)
         # No access log: the engine logs one line per event, and callback URLs carry signatures.
         runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
         await runner.setup()
@@ -100,6 +101,11 @@ class Server:
         if failing:
             return web.json_response({**state, "failing": failing}, status=503)
         return web.json_response(state)
+
+
+async def _no_version(request: web.Request, response: web.StreamResponse) -> None:
+    """The Server header names no software or version (aiohttp's own says both, which helps whoever probes)."""
+    response.headers["Server"] = "baomi"
 
 
 async def serve(app: BaomiApp, host: str, port: int, stop: asyncio.Event, health_only: bool = False) -> int:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import signal
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -24,7 +26,7 @@ from bot.texts import Texts
 from tests.conftest import TZ
 from tests.fakes.harness import fake_api
 
-SECRET = "webhook_Secret-123"
+SECRET = "webhook_Secret-123-of-at-least-32-characters"
 WEBHOOK_URL = "https://baomi.example.org/telegram/webhook"
 
 
@@ -112,6 +114,7 @@ def test_serve_without_a_usable_channel_is_one_clear_line(
 
 async def test_baomi_serve_runs_wecom_and_stops_cleanly(clock: SettableClock, tmp_path: Path) -> None:
     """The command itself, in its own process: it migrates, listens, answers WeCom, and exits 0 on SIGTERM."""
+    clock.set(datetime.now(UTC))  # the process reads the real time, and takes callbacks signed within minutes of it
     async with FakeWeCom(clock) as fake:
         env = {
             **os.environ,
@@ -166,3 +169,90 @@ def test_wecom_settings_from_the_environment(tmp_path: Path) -> None:
     for bad, message in [("BAOMI_WECOM_AGENT_ID", "numeric AgentId"), ("BAOMI_WECOM_AES_KEY", "43-character")]:
         with pytest.raises(ConfigError, match=message):
             Settings.from_env({**env, bad: "x"}, workdir=tmp_path)
+
+
+async def test_the_webhook_refuses_what_is_not_an_update_with_400_and_says_no_version(
+    db_url: str, clock: SettableClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever shape a forged or broken update has, it gets 400 and a warning by kind, never a 500 or a
+    traceback; no response names the server's software or version."""
+    caplog.set_level(logging.INFO)
+    async with fake_api() as api:
+        settings = Settings(
+            database_url=db_url,
+            timezone=TZ,
+            telegram_token=api.token,
+            telegram_api_url=api.base_url,
+            telegram_webhook_url=WEBHOOK_URL,
+            telegram_webhook_secret=SECRET,
+        )
+        malformed: list[object] = [
+            [],
+            "update",
+            {"update_id": "1"},
+            {"update_id": 1, "message": "机密★"},
+            {"update_id": 2, "message": {"chat": 5, "text": 7}},
+            {"update_id": 3, "message": {"message_id": "x", "date": None, "chat": {"id": "y"}, "from": []}},
+            {"update_id": 4, "callback_query": {"id": 1, "from": {"id": "z"}, "chat_instance": None}},
+            {"update_id": 5, "message": {"message_id": 1, "date": 1, "chat": {"id": 1, "type": "private"}}},
+        ]
+        async with serving(settings, clock) as server, aiohttp.ClientSession() as http:
+            url = server.url + TELEGRAM_PATH
+            statuses = []
+            for update in malformed:
+                async with http.post(url, json=update, headers={SECRET_HEADER: SECRET}) as response:
+                    statuses.append(response.status)
+                    assert "aiohttp" not in response.headers.get("Server", "") and response.headers["Server"] == "baomi"
+            async with http.post(url, data=b"{not json", headers={SECRET_HEADER: SECRET}) as response:
+                statuses.append(response.status)
+            async with http.get(server.url + "/healthz") as response:
+                assert response.headers["Server"] == "baomi"
+            await settle(server.app)
+    # The last one is a message without a sender: a valid update that is nothing for the bot (200, not stored).
+    assert statuses == [400] * 7 + [200, 400]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert "机密★" not in caplog.text
+
+
+@pytest.mark.parametrize("secret", ["short", "x" * 31, "with space" * 4, "ü" * 40])
+def test_a_webhook_secret_must_be_32_characters_telegram_accepts(secret: str) -> None:
+    with pytest.raises(ConfigError, match="32 to 256"):
+        Settings.from_env(
+            {
+                "BAOMI_TELEGRAM_TOKEN": "1:x",
+                "BAOMI_TELEGRAM_WEBHOOK_URL": WEBHOOK_URL,
+                "BAOMI_TELEGRAM_WEBHOOK_SECRET": secret,
+            }
+        )
+
+
+def test_passwords_and_tokens_are_never_printed_or_logged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URL holding a password (the database's, a proxy's) or the Bot API token, in an error the command prints
+    or in a line or traceback it logs, is shown without it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BAOMI_DATABASE_URL", "postgresql+asyncpg://baomi:hunter2-secret@127.0.0.1:9/baomi")
+    assert main(["db", "upgrade"]) != 0
+    err = capsys.readouterr().err
+    assert "hunter2" not in err
+    assert "127.0.0.1:9" in err
+
+    from bot.cli import Scrubbed
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(Scrubbed())
+    logger = logging.getLogger("baomi.test-scrub")
+    logger.addHandler(handler)
+    try:
+        logger.warning("proxy %s refused", "http://user:pr0xy-pass@proxy:3128")
+        try:
+            raise RuntimeError("POST https://api.telegram.org/bot123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe")
+        except RuntimeError:
+            logger.exception("request failed")
+    finally:
+        logger.removeHandler(handler)
+    logged = stream.getvalue()
+    assert "pr0xy-pass" not in logged and "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in logged
+    assert "http://user:***@proxy:3128" in logged and "bot<token>/getMe" in logged and "Traceback" in logged

@@ -37,7 +37,7 @@ import json
 import logging
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,8 +54,10 @@ from bot.channels.wecom.crypto import (
     BadReceiveId,
     BadSignature,
     MalformedPayload,
+    StaleTimestamp,
     WeComCrypto,
     WeComCryptoError,
+    WrongAgent,
 )
 from bot.channels.wecom.directory import apply_contact_change, apply_member_event
 from bot.channels.wecom.messages import (
@@ -140,6 +142,25 @@ MEDIA_KINDS = {
     "link": AttachmentKind.LINK,
 }
 SLASHES = ("/", "／")  # a Chinese input method types the full-width one
+CALLBACK_WINDOW = timedelta(minutes=5)  # how far a callback's signed timestamp may be from now
+REJECTION_LOG_EVERY = timedelta(minutes=1)  # one line a minute for each kind of rejected callback
+
+
+@dataclass
+class RejectionLog:
+    """When each kind of rejection was last logged, and how many of it since."""
+
+    said_at: dict[str, datetime] = field(default_factory=dict)
+    unsaid: dict[str, int] = field(default_factory=dict)
+
+    def note(self, kind: str, now: datetime) -> int | None:
+        """None: not to be logged now (counted); else log it, with this many left unsaid before."""
+        last = self.said_at.get(kind)
+        if last is not None and now - last < REJECTION_LOG_EVERY:
+            self.unsaid[kind] = self.unsaid.get(kind, 0) + 1
+            return None
+        self.said_at[kind] = now
+        return self.unsaid.pop(kind, 0)
 
 
 class NotDelivered(Exception):
@@ -180,6 +201,7 @@ def configure(settings: Settings, env: ChannelEnv) -> WeComChannel | None:
         env.db,
         env.clock,
         env.intake,
+        settings.wecom.agent_id,
         account_limit=settings.wecom.account_limit,
         routine_resumes=(settings.policy.working_hours_start, settings.timezone),
     )
@@ -195,6 +217,7 @@ class WeComChannel(Channel):
         db: Database,
         clock: Clock,
         intake: Intake,
+        agent_id: int,
         limits: Limits = LIMITS,
         account_limit: int | None = None,
         routine_resumes: tuple[time, ZoneInfo] = (time(9), BEIJING),
@@ -204,6 +227,8 @@ class WeComChannel(Channel):
         self.db = db
         self.clock = clock
         self.intake = intake
+        self.agent_id = agent_id
+        self.rejections = RejectionLog()
         self.limits = limits
         self.windows = MemberWindows()
         self.daily = DailyTotal()
@@ -243,7 +268,7 @@ class WeComChannel(Channel):
         try:
             echo = self.verify_url(request.query)
         except WeComCryptoError as exc:
-            return _rejected(exc)
+            return self._rejected(exc)
         return web.Response(text=echo)
 
     async def http_callback(self, request: web.Request) -> web.Response:
@@ -256,13 +281,15 @@ class WeComChannel(Channel):
         try:
             await self.receive(body, request.query)
         except WeComCryptoError as exc:
-            return _rejected(exc)
+            return self._rejected(exc)
         return web.Response()
 
     def verify_url(self, query: Mapping[str, str]) -> str:
         """WeCom's GET check of the callback URL: the decrypted echo to answer with."""
         signature, timestamp, nonce, echostr = _params(query, "msg_signature", "timestamp", "nonce", "echostr")
-        return self.crypto.verify_url(signature, timestamp, nonce, echostr)
+        echo = self.crypto.verify_url(signature, timestamp, nonce, echostr)
+        self._check_time(timestamp)
+        return echo
 
     async def receive(self, body: bytes, query: Mapping[str, str]) -> None:
         """Verify, decrypt and commit one callback (one of WeCom's retries of it is dropped as a duplicate); what
@@ -270,6 +297,9 @@ class WeComChannel(Channel):
         anything that must not be trusted."""
         signature, timestamp, nonce = _params(query, "msg_signature", "timestamp", "nonce")
         message = parse_inbound(self.crypto.decrypt_callback(body, signature, timestamp, nonce))
+        self._check_time(timestamp)
+        if message.agent_id is not None and message.agent_id != self.agent_id:
+            raise WrongAgent(f"AgentID {message.agent_id}")
         kinds = {InboundText: "text", InboundMedia: "media", TemplateCardClick: "card", ContactChange: "contact"}
         inbound = self.parse({"type": kinds.get(type(message), "event"), **asdict(message)})
         now = self.clock.now()
@@ -283,6 +313,27 @@ class WeComChannel(Channel):
         # A directory event is nothing for the engine, but its empty row marks the callback as seen: WeCom's retries
         # of it are not applied twice.
         await self.intake.store(CHANNEL, [(dedupe_key(message), inbound)], keep_empty=True, also=apply)
+
+    def _check_time(self, timestamp: str) -> None:
+        """A signed callback is accepted within CALLBACK_WINDOW of now: a recorded one cannot be replayed later."""
+        try:
+            sent = datetime.fromtimestamp(int(timestamp), UTC)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise MalformedPayload("timestamp is not a time") from exc
+        if abs(self.clock.now() - sent) > CALLBACK_WINDOW:
+            raise StaleTimestamp(f"timestamp {timestamp}")
+
+    def _rejected(self, exc: WeComCryptoError) -> web.Response:
+        """403 for what is not WeCom's or not for us, 400 for what cannot be read. Logged by kind only (the message
+        of a decryption error may quote what was received), at most once a minute for each kind, with how many
+        went unsaid: forged callbacks by the thousand must not flood the log."""
+        kind = type(exc).__name__
+        unsaid = self.rejections.note(kind, self.clock.now())
+        if unsaid is not None:
+            more = f"; {unsaid} more since the last line" if unsaid else ""
+            log.warning("WeCom callback rejected (%s)%s", kind, more)
+        trusted = not isinstance(exc, BadSignature | BadReceiveId | StaleTimestamp | WrongAgent)
+        return web.Response(status=400 if trusted else 403)
 
     def parse(self, payload: dict[str, Any]) -> Inbound:
         return inbound_of(payload)
@@ -384,10 +435,10 @@ class WeComChannel(Channel):
         answer = await self.client.send(body)
         # A 200 can still leave the member out: not in the directory (invaliduser) or without a licence to use
         # WeCom's API (unlicenseduser, 接口许可). WeCom lists them in lower case, "|"-separated.
-        for field in ("invaliduser", "unlicenseduser"):
-            listed = {user.lower() for user in str(answer.get(field) or "").split("|") if user}
+        for listing in ("invaliduser", "unlicenseduser"):
+            listed = {user.lower() for user in str(answer.get(listing) or "").split("|") if user}
             if str(body["touser"]).lower() in listed:
-                raise NotDelivered(field)
+                raise NotDelivered(listing)
         return str(answer.get("msgid") or "") or None
 
     def _refused(self, op: Operation, exc: WeComApiError) -> Result:
@@ -766,12 +817,6 @@ def _text_event(content: str) -> Command | Text:
         name, _, args = text[1:].partition(" ")
         return Command(name.lower(), args.strip())
     return Text(text)
-
-
-def _rejected(exc: WeComCryptoError) -> web.Response:
-    # The kind of failure only: the message of a decryption error may quote what was received.
-    log.warning("WeCom callback rejected (%s)", type(exc).__name__)
-    return web.Response(status=403 if isinstance(exc, BadSignature | BadReceiveId) else 400)
 
 
 def _params(query: Mapping[str, str], *names: str) -> list[str]:

@@ -44,6 +44,14 @@ class MalformedPayload(WeComCryptoError):
     """Bad base64, padding, length field, XML, encoding, or an oversized body."""
 
 
+class StaleTimestamp(WeComCryptoError):
+    """The signed timestamp is not within minutes of now: a replay of a recorded callback, or a clock far off."""
+
+
+class WrongAgent(WeComCryptoError):
+    """The message was sent to another application of the enterprise (its AgentID is not ours)."""
+
+
 class WeComCrypto:
     def __init__(self, token: str, encoding_aes_key: str, receive_id: str) -> None:
         if not token:

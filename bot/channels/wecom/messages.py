@@ -36,6 +36,7 @@ class InboundMedia:
     create_time: int
     msg_id: str
     kind: str
+    agent_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class TemplateCardClick:
     task_id: str
     response_code: str
     card_type: str
+    agent_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class OtherEvent:
     create_time: int
     event: str
     event_key: str = ""
+    agent_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class ContactChange:
     user_id: str
     new_user_id: str = ""
     status: str = ""
+    agent_id: int | None = None
 
 
 Inbound: TypeAlias = InboundText | InboundMedia | TemplateCardClick | ContactChange | OtherEvent
@@ -97,7 +101,11 @@ def parse_inbound(xml_text: str) -> Inbound:
         )
     if msg_type != "event":
         return InboundMedia(
-            from_user=from_user, create_time=create_time, msg_id=_required(root, "MsgId"), kind=msg_type
+            from_user=from_user,
+            create_time=create_time,
+            msg_id=_required(root, "MsgId"),
+            kind=msg_type,
+            agent_id=_optional_integer(root, "AgentID"),
         )
     event = _required(root, "Event")
     if event == "template_card_event":
@@ -108,6 +116,7 @@ def parse_inbound(xml_text: str) -> Inbound:
             task_id=_required(root, "TaskId"),
             response_code=_required(root, "ResponseCode"),
             card_type=_required(root, "CardType"),
+            agent_id=_optional_integer(root, "AgentID"),
         )
     if event == "change_contact":
         return ContactChange(
@@ -117,8 +126,15 @@ def parse_inbound(xml_text: str) -> Inbound:
             user_id=_optional(root, "UserID"),
             new_user_id=_optional(root, "NewUserID"),
             status=_optional(root, "Status"),
+            agent_id=_optional_integer(root, "AgentID"),
         )
-    return OtherEvent(from_user=from_user, create_time=create_time, event=event, event_key=_optional(root, "EventKey"))
+    return OtherEvent(
+        from_user=from_user,
+        create_time=create_time,
+        event=event,
+        event_key=_optional(root, "EventKey"),
+        agent_id=_optional_integer(root, "AgentID"),
+    )
 
 
 def dedupe_key(msg: Inbound) -> str:
@@ -157,6 +173,10 @@ def _required(root: Element, tag: str) -> str:
     if not value:
         raise MalformedPayload(f"inner message lacks <{tag}>")
     return value
+
+
+def _optional_integer(root: Element, tag: str) -> int | None:
+    return _integer(root, tag) if _optional(root, tag) else None
 
 
 def _integer(root: Element, tag: str) -> int:
