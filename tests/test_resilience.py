@@ -24,7 +24,8 @@ from bot import cli
 from bot.app import BaomiApp, build_app
 from bot.clock import SettableClock
 from bot.config import ConfigError, Settings
-from bot.core.intake import strip_controls
+from bot.core.events import Inbound, Text
+from bot.core.intake import stored, strip_controls
 from bot.core.supervise import Backoff, Loop, Outage, Pulse, Supervisor, is_outage
 from bot.db.models import InboxEvent
 from bot.db.session import DatabaseUnreachable
@@ -346,8 +347,10 @@ async def test_a_nul_in_a_text_is_stripped_before_the_inbox_stores_it(api: FakeB
     await chat.send("你好\x00\x1b[31m")
     assert chat.last["text"] == chat.t("core/stranger")
     async with app.db.sessions() as session:
-        (payload,) = (await session.scalars(select(InboxEvent.payload))).all()
-    assert payload["message"]["text"] == "你好[31m"
+        (row,) = (await session.scalars(select(InboxEvent))).all()
+    assert row.status == "done"  # stored (PostgreSQL took it) and processed; the row keeps nothing of it since
+    kept = stored(Inbound("telegram", "3001", "3001", Text("你好\x00\x1b[31m")))
+    assert kept is not None and kept["text"] == "你好[31m"
 
 
 # --- `baomi run --health-port` ----------------------------------------------------------------------------------
