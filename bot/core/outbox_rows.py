@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.flow import Button, Priority, Reply
 from bot.core.payload import encode
+from bot.core.render import TEXT_LIMITS, split
 from bot.db.models import Binding, OutboxMessage
 from bot.db.session import queue_insert
 
@@ -66,27 +67,68 @@ def add(
     source: str | None = None,
     not_before: datetime | None = None,
 ) -> None:
-    """Queue one operation; it is written when the caller's transaction commits."""
-    queue_insert(
-        session,
-        OUTBOX,
-        {
-            "channel": channel,
-            "chat_id": chat_id,
-            "staff_id": staff_id,
-            "op": op,
-            "payload": payload,
-            "priority": int(priority),
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now,
-            "not_before": not_before,
-            "source": source,
-            "sent_at": None,
-            "message_id": None,
-            "error": None,
-        },
-    )
+    """Queue one operation; it is written when the caller's transaction commits. A text longer than the channel
+    takes in one message is queued as several rows, in order (`fitted`)."""
+    for row_op, row_payload in fitted(channel, op, payload):
+        queue_insert(
+            session,
+            OUTBOX,
+            {
+                "channel": channel,
+                "chat_id": chat_id,
+                "staff_id": staff_id,
+                "op": row_op,
+                "payload": row_payload,
+                "priority": int(priority),
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+                "not_before": not_before,
+                "source": source,
+                "sent_at": None,
+                "message_id": None,
+                "error": None,
+            },
+        )
+
+
+def fitted(channel: str, op: str, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The operations that say `payload` within the channel's limits (bot/core/render.py, TEXT_LIMITS), for every
+    flow and sweep alike: a text too long for one message is split at line breaks into messages that follow one
+    another, the first of them acknowledging the press, the last carrying the buttons and the file; an edit edits
+    with the first part and sends the rest; a caption too long for a file goes before it as text. A button's notice
+    is cut short (it is a notice)."""
+    limit = TEXT_LIMITS.get(channel)
+    if limit is None or op not in ("send", "edit", "answer"):
+        return [(op, payload)]
+    if op == "answer":
+        notice = payload.get("text") or ""
+        return [(op, {**payload, "text": split(notice, limit.notice, limit.size)[0]})]
+    text = payload.get("text") or ""
+    media = next((key for key in ("document", "image", "chart") if payload.get(key)), None)
+    if media is not None:
+        caption = payload[media].get("caption") or text
+        if limit.size(caption) <= limit.caption:
+            return [(op, payload)]
+        parts = [*split(caption, limit.message, limit.size), ""]  # the file goes last, without a caption
+        last = {**payload, media: {**payload[media], "caption": ""}}
+    else:
+        if limit.size(text) <= limit.message:
+            return [(op, payload)]
+        parts = split(text, limit.message, limit.size)
+        last = payload
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for index, part in enumerate(parts):
+        row = {**last, "text": part} if index == len(parts) - 1 else {"text": part, "buttons": []}
+        if index > 0:
+            row.pop("answer", None)
+            row.pop("message_id", None)
+        elif "answer" in payload:
+            row["answer"] = payload["answer"]
+        if index == 0 and op == "edit":
+            row["message_id"] = payload["message_id"]
+        rows.append((op if index == 0 else "send", row))
+    return rows
 
 
 async def send_to_staff(

@@ -85,6 +85,7 @@ from bot.core.channel import Channel, ChannelEnv, Limits, Operation, Outcome, Re
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
 from bot.core.flow import Priority
 from bot.core.intake import Intake
+from bot.core.render import TEXT_LIMITS, split, utf8_bytes
 from bot.core.supervise import Loop
 from bot.core.sweep import Sweep
 from bot.db.models import Binding, InstallationValue, OutboxMessage, Staff
@@ -100,7 +101,7 @@ CALLBACK_PATH = "/wecom/callback"
 LIMITS = Limits(per_second=100.0, burst=100, chat_interval=0.0, concurrency=16)
 
 # --- WeCom's rules ----------------------------------------------------------------------------------------------
-TEXT_BYTES = 2048  # a text message's content; WeCom cuts off the rest
+TEXT_BYTES = TEXT_LIMITS[CHANNEL].message  # a text message's content; WeCom cuts off the rest
 TITLE_CHARS = 36  # a card's main title (WeCom's advice; longer titles are cut in the client)
 CARD_BUTTONS = 6
 BUTTON_CHARS = 10  # a card button's text (WeCom's advice: 建议不超过10个字; longer ones are cut in the client)
@@ -737,26 +738,9 @@ def _once() -> dict[str, int]:
 
 
 def split_text(text: str, limit: int = TEXT_BYTES) -> list[str]:
-    """Parts of at most `limit` UTF-8 bytes, cut between lines where possible."""
-    parts: list[str] = []
-    current = ""
-    for line in text.strip().splitlines(keepends=True):
-        if len((current + line).encode()) <= limit:
-            current += line
-            continue
-        if current:
-            parts.append(current)
-        current = ""
-        while len(line.encode()) > limit:
-            cut = limit // 4  # a safe number of characters, then as many more as fit
-            while len(line[: cut + 1].encode()) <= limit:
-                cut += 1
-            parts.append(line[:cut])
-            line = line[cut:]
-        current = line
-    if current.strip():
-        parts.append(current)
-    return [part.strip() for part in parts if part.strip()]
+    """Parts of at most `limit` UTF-8 bytes, cut between lines where possible (bot/core/render.py's `split`): the
+    engine's rows fit already, and this catches what the numbered options add."""
+    return [part.strip() for part in split(text.strip(), limit, utf8_bytes) if part.strip()]
 
 
 def button_key(data: str, label: str) -> str:
