@@ -31,22 +31,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("baomi")
 
 
-class Scrubbed(logging.Filter):
+class Scrubbed(logging.Formatter):
     """Every line logged, and its traceback, without a password or token it may quote (a library's error message
-    holding a URL)."""
+    holding a URL). It formats: the record itself is left as it was for any other handler."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = scrub(record.getMessage()), ()
-        if record.exc_info:
-            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(stream=sys.stderr, level=level)
     for handler in logging.getLogger().handlers:
-        handler.addFilter(Scrubbed())
+        handler.setFormatter(Scrubbed("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     for noisy in ("httpx", "httpcore", "apscheduler", "telegram", "aiosqlite", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -212,6 +212,10 @@ async def test_the_webhook_refuses_what_is_not_an_update_with_400_and_says_no_ve
     assert statuses == [400] * 7 + [200, 400]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert "机密★" not in caplog.text
+    # Eight refusals within the minute: one line (forged posts by the thousand must not flood the log).
+    assert [r.getMessage() for r in caplog.records if "webhook rejected" in r.getMessage()] == [
+        "Telegram webhook rejected (not an update)"
+    ]
 
 
 @pytest.mark.parametrize("secret", ["short", "x" * 31, "with space" * 4, "ü" * 40])
@@ -242,7 +246,7 @@ def test_passwords_and_tokens_are_never_printed_or_logged(
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(Scrubbed())
+    handler.setFormatter(Scrubbed())
     logger = logging.getLogger("baomi.test-scrub")
     logger.addHandler(handler)
     try:

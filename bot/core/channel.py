@@ -12,9 +12,10 @@ HTTP routes served by `baomi serve` (`routes`). A channel subclasses `Channel` e
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -103,6 +104,30 @@ class StartContext:
     stop: asyncio.Event
     # The commands everyone has, by locale, as (command, description): a channel with a command menu shows them.
     commands: Mapping[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+REJECTIONS_EVERY = timedelta(minutes=1)
+
+
+@dataclass
+class Rejections:
+    """The log of what an HTTP endpoint refused (a forged callback, a wrong secret), by kind: at most one line a
+    minute for each kind, which says how many it left unsaid. Forged posts by the thousand must not flood the log."""
+
+    log: logging.Logger
+    what: str  # e.g. "WeCom callback rejected"
+    said_at: dict[str, datetime] = field(default_factory=dict)
+    unsaid: dict[str, int] = field(default_factory=dict)
+
+    def say(self, kind: str, now: datetime) -> None:
+        last = self.said_at.get(kind)
+        if last is not None and now - last < REJECTIONS_EVERY:
+            self.unsaid[kind] = self.unsaid.get(kind, 0) + 1
+            return
+        self.said_at[kind] = now
+        unsaid = self.unsaid.pop(kind, 0)
+        more = f"; {unsaid} more since the last line" if unsaid else ""
+        self.log.warning("%s (%s)%s", self.what, kind, more)
 
 
 class Channel(Protocol):

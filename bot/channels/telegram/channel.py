@@ -37,7 +37,17 @@ from telegram.ext import Application
 
 from bot.channels.telegram.http import AiohttpRequest
 from bot.config import ConfigError, Settings
-from bot.core.channel import Channel, ChannelEnv, Limits, Operation, Outcome, Result, Route, StartContext
+from bot.core.channel import (
+    Channel,
+    ChannelEnv,
+    Limits,
+    Operation,
+    Outcome,
+    Rejections,
+    Result,
+    Route,
+    StartContext,
+)
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
 from bot.core.intake import Intake
 from bot.core.supervise import Loop, Outage, Pulse
@@ -116,6 +126,7 @@ class TelegramChannel(Channel):
         self.ptb = ptb
         self.bot: Bot = ptb.bot
         self.intake = intake
+        self.rejections = Rejections(log, "Telegram webhook rejected")
         self.limits = limits
         self.webhook = webhook
         self.polls = webhook is None
@@ -194,7 +205,7 @@ class TelegramChannel(Channel):
         assert self.webhook is not None
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, self.webhook.secret.encode()):
-            log.warning("Telegram webhook rejected (wrong or missing secret token)")
+            self.rejections.say("wrong or missing secret token", self.intake.clock.now())
             return web.Response(status=401)
         try:
             update = await request.json()
@@ -202,7 +213,7 @@ class TelegramChannel(Channel):
             update = None
         inbound = self.read(update) if isinstance(update, dict) else None
         if inbound is None:
-            log.warning("Telegram webhook rejected (not an update)")
+            self.rejections.say("not an update", self.intake.clock.now())
             return web.Response(status=400)
         assert isinstance(update, dict)
         await self.intake.store(CHANNEL, [(str(update["update_id"]), inbound)])

@@ -37,7 +37,7 @@ import json
 import logging
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -81,7 +81,17 @@ from bot.channels.wecom.quotas import (
 )
 from bot.clock import Clock
 from bot.config import ConfigError, Settings
-from bot.core.channel import Channel, ChannelEnv, Limits, Operation, Outcome, Result, Route, StartContext
+from bot.core.channel import (
+    Channel,
+    ChannelEnv,
+    Limits,
+    Operation,
+    Outcome,
+    Rejections,
+    Result,
+    Route,
+    StartContext,
+)
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
 from bot.core.flow import Priority
 from bot.core.intake import Intake
@@ -144,24 +154,6 @@ MEDIA_KINDS = {
 }
 SLASHES = ("/", "／")  # a Chinese input method types the full-width one
 CALLBACK_WINDOW = timedelta(minutes=5)  # how far a callback's signed timestamp may be from now
-REJECTION_LOG_EVERY = timedelta(minutes=1)  # one line a minute for each kind of rejected callback
-
-
-@dataclass
-class RejectionLog:
-    """When each kind of rejection was last logged, and how many of it since."""
-
-    said_at: dict[str, datetime] = field(default_factory=dict)
-    unsaid: dict[str, int] = field(default_factory=dict)
-
-    def note(self, kind: str, now: datetime) -> int | None:
-        """None: not to be logged now (counted); else log it, with this many left unsaid before."""
-        last = self.said_at.get(kind)
-        if last is not None and now - last < REJECTION_LOG_EVERY:
-            self.unsaid[kind] = self.unsaid.get(kind, 0) + 1
-            return None
-        self.said_at[kind] = now
-        return self.unsaid.pop(kind, 0)
 
 
 class NotDelivered(Exception):
@@ -229,7 +221,7 @@ class WeComChannel(Channel):
         self.clock = clock
         self.intake = intake
         self.agent_id = agent_id
-        self.rejections = RejectionLog()
+        self.rejections = Rejections(log, "WeCom callback rejected")
         self.limits = limits
         self.windows = MemberWindows()
         self.daily = DailyTotal()
@@ -328,11 +320,7 @@ class WeComChannel(Channel):
         """403 for what is not WeCom's or not for us, 400 for what cannot be read. Logged by kind only (the message
         of a decryption error may quote what was received), at most once a minute for each kind, with how many
         went unsaid: forged callbacks by the thousand must not flood the log."""
-        kind = type(exc).__name__
-        unsaid = self.rejections.note(kind, self.clock.now())
-        if unsaid is not None:
-            more = f"; {unsaid} more since the last line" if unsaid else ""
-            log.warning("WeCom callback rejected (%s)%s", kind, more)
+        self.rejections.say(type(exc).__name__, self.clock.now())
         trusted = not isinstance(exc, BadSignature | BadReceiveId | StaleTimestamp | WrongAgent)
         return web.Response(status=400 if trusted else 403)
 
