@@ -388,7 +388,9 @@ def test_parse_image() -> None:
         "<MediaId><![CDATA[media_id]]></MediaId><MsgId>1234567890123456</MsgId>"
         "<AgentID>1000002</AgentID></xml>"
     )
-    assert msg == InboundMedia(from_user="lisi", create_time=1700000100, msg_id="1234567890123456", kind="image")
+    assert msg == InboundMedia(
+        from_user="lisi", create_time=1700000100, msg_id="1234567890123456", kind="image", agent_id=1000002
+    )
     assert dedupe_key(msg) == "msg:1234567890123456"
 
 
@@ -409,6 +411,7 @@ def test_parse_template_card_event() -> None:
         task_id="notice-17-wangwu",
         response_code="resp-code-abc",
         card_type="button_interaction",
+        agent_id=1000002,
     )
 
 
@@ -419,7 +422,7 @@ def test_parse_enter_agent_with_empty_event_key() -> None:
         "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[enter_agent]]></Event>"
         "<EventKey><![CDATA[]]></EventKey><AgentID>1</AgentID></xml>"
     )
-    assert msg == OtherEvent(from_user="zhaoliu", create_time=1408091189, event="enter_agent", event_key="")
+    assert msg == OtherEvent(from_user="zhaoliu", create_time=1408091189, event="enter_agent", event_key="", agent_id=1)
 
 
 def test_parse_subscribe_without_event_key() -> None:
@@ -427,7 +430,7 @@ def test_parse_subscribe_without_event_key() -> None:
         "<xml><FromUserName>u1</FromUserName><CreateTime>1348831860</CreateTime>"
         "<MsgType>event</MsgType><Event>subscribe</Event><AgentID>1</AgentID></xml>"
     )
-    assert msg == OtherEvent(from_user="u1", create_time=1348831860, event="subscribe")
+    assert msg == OtherEvent(from_user="u1", create_time=1348831860, event="subscribe", agent_id=1)
 
 
 def _card(task_id: str, event_key: str, create_time: int = 1700000200) -> TemplateCardClick:
