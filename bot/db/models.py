@@ -77,6 +77,8 @@ class Staff(Base):
     is_head: Mapped[bool] = mapped_column(Boolean, default=False)
     is_officer: Mapped[bool] = mapped_column(Boolean, default=False)
     is_leader: Mapped[bool] = mapped_column(Boolean, default=False)  # 分管领导
+    is_group_member: Mapped[bool] = mapped_column(Boolean, default=False)  # 保密工作领导小组成员
+    is_chief: Mapped[bool] = mapped_column(Boolean, default=False)  # 保密工作第一责任人
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     departed_on: Mapped[date | None] = mapped_column(Date)
     locale: Mapped[str] = mapped_column(String(8), default="zh")

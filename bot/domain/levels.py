@@ -23,6 +23,10 @@ class Role(StrEnum):
     # 分管领导: the member of the bureau's leadership in charge of an area, who approves what is published there
     # (网络保密管理制度 1. 凡向网站提供或发布信息，必须经过局领导保密审查批准).
     LEADER = "leader"
+    # The bureau's leadership in the secrecy chain (教育保密工作制度 第七条: 校长为保密工作第一责任人，分管领导为主要
+    # 责任人; 教育局保密工作制度篇1 一(一): 局保密工作领导小组负责统一领导和管理): told of leaks as the rules say.
+    GROUP = "group"  # 保密工作领导小组成员
+    CHIEF = "chief"  # 保密工作第一责任人 (the bureau's principal leader)
 
 
 LEVEL_SPELLINGS: dict[str, Level] = {
@@ -48,6 +52,11 @@ ROLE_SPELLINGS: dict[str, Role] = {
     "保密员": Role.OFFICER,
     "leader": Role.LEADER,
     "分管领导": Role.LEADER,
+    "group": Role.GROUP,
+    "领导小组成员": Role.GROUP,
+    "领导小组": Role.GROUP,
+    "chief": Role.CHIEF,
+    "第一责任人": Role.CHIEF,
 }
 
 

@@ -41,6 +41,10 @@ def person_of(staff: Staff, department: str) -> Person:
         roles.add(Role.OFFICER)
     if staff.is_leader:
         roles.add(Role.LEADER)
+    if staff.is_group_member:
+        roles.add(Role.GROUP)
+    if staff.is_chief:
+        roles.add(Role.CHIEF)
     return Person(
         id=staff.id,
         employee_id=staff.employee_id,

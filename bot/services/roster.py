@@ -228,6 +228,8 @@ async def import_roster(
             "is_head": Role.HEAD in row.roles,
             "is_officer": Role.OFFICER in row.roles,
             "is_leader": Role.LEADER in row.roles,
+            "is_group_member": Role.GROUP in row.roles,
+            "is_chief": Role.CHIEF in row.roles,
             "wecom_userid": row.wecom_userid,
         }
         if staff is None:

@@ -6,19 +6,29 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Department, Staff
+from bot.domain.levels import Role
+
+# The roster's role columns (heads are per department: head_ids).
+ROLE_COLUMNS = {
+    Role.OFFICER: Staff.is_officer,
+    Role.LEADER: Staff.is_leader,
+    Role.GROUP: Staff.is_group_member,
+    Role.CHIEF: Staff.is_chief,
+}
 
 
 async def officer_ids(session: AsyncSession) -> Sequence[int]:
     return (await session.scalars(select(Staff.id).where(Staff.is_officer.is_(True), Staff.active.is_(True)))).all()
 
 
-async def leader_ids(session: AsyncSession) -> Sequence[int]:
-    """The bureau's leadership (分管领导): told of what the secrecy office leaves unanswered too long."""
-    return (await session.scalars(select(Staff.id).where(Staff.is_leader.is_(True), Staff.active.is_(True)))).all()
+async def role_ids(session: AsyncSession, *roles: Role) -> Sequence[int]:
+    """The active people holding any of `roles`, by id."""
+    held = or_(*(ROLE_COLUMNS[role].is_(True) for role in roles))
+    return (await session.scalars(select(Staff.id).where(held, Staff.active.is_(True)).order_by(Staff.id))).all()
 
 
 async def head_ids(session: AsyncSession, department_id: int) -> Sequence[int]:

@@ -17,6 +17,7 @@ from bot.config import Policy
 from bot.core.flow import Button, Outgoing, Priority, Reply
 from bot.core.outbox_rows import add, message_payload, send_to_staff
 from bot.db.models import OutboxMessage
+from bot.domain.levels import Role
 from bot.handlers.leak import service as leak
 from bot.handlers.leak.service import CaseInfo, Report
 from bot.services import people, staff_queries
@@ -95,7 +96,7 @@ async def escalation_ids(session: AsyncSession, policy: Policy) -> list[int]:
 async def leadership_ids(session: AsyncSession, policy: Policy) -> list[int]:
     """Then the leadership (分管领导), who are neither officers nor escalation contacts."""
     told = set(await staff_queries.officer_ids(session)) | set(await escalation_ids(session, policy))
-    return [s for s in await staff_queries.leader_ids(session) if s not in told]
+    return [s for s in await staff_queries.role_ids(session, Role.LEADER) if s not in told]
 
 
 async def refresh_alerts(session: AsyncSession, now: datetime, texts: Texts, case: CaseInfo, waited: int) -> int:

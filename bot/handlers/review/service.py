@@ -26,7 +26,7 @@ from bot.domain.levels import Role
 from bot.domain.workdays import WorkCalendar
 from bot.handlers.review import rules
 from bot.handlers.review.rules import Channel, Decision, Kind, Stage, Status
-from bot.services import audit
+from bot.services import audit, staff_queries
 from bot.services.audit import lock_chain
 from bot.services.people import Person
 from bot.services.sentlog import not_claimed
@@ -224,8 +224,7 @@ async def escalation_ids(session: AsyncSession, policy: Policy, request: Request
         return []
     found: list[int] = []
     for role in rules.escalation_roles(request.stage):
-        column = {Role.OFFICER: Staff.is_officer, Role.LEADER: Staff.is_leader}[role]
-        found += (await session.scalars(_active(column.is_(True)).order_by(Staff.id))).all()
+        found += await staff_queries.role_ids(session, role)
     if policy.review_escalation_contacts:
         named = _active(Staff.employee_id.in_(policy.review_escalation_contacts)).order_by(Staff.id)
         found += (await session.scalars(named)).all()
