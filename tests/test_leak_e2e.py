@@ -155,8 +155,8 @@ async def test_full_report_from_start_to_case_number(bot: LocalBot) -> None:
     assert (await reporter.press(lb(reporter, "kind.lost")))["text"] == reporter.t("report/ask_whose")
     assert (await reporter.press(lb(reporter, "whose.mine")))["text"] == reporter.t("report/ask_when")
     await reporter.press(lb(reporter, "when.earlier"))
-    assert (await reporter.send("明天"))["text"] == reporter.t("report/ask_day", today=date(2026, 3, 2))
-    assert (await reporter.send("3月1日"))["text"] == reporter.t("report/ask_place", limit=50)
+    assert (await reporter.send("明天"))["text"] == reporter.t("report/ask_day", today=date(2026, 3, 2), earlier=True)
+    assert (await reporter.send("3月1日下午3点"))["text"] == reporter.t("report/ask_place", limit=50)
     assert (await reporter.send("三楼会议室" * 11))["text"] == reporter.t("report/too_long", limit=50)
     assert (await reporter.send("三楼会议室"))["text"] == reporter.t("report/ask_carrier")
     await reporter.press(lb(reporter, "carrier.paper"))
@@ -183,14 +183,17 @@ async def test_full_report_from_start_to_case_number(bot: LocalBot) -> None:
         whose=leak.Whose.MINE,
         discovered=leak.Discovered.EARLIER,
         discovered_on=date(2026, 3, 1),
+        discovered_at=datetime(2026, 3, 1, 15, tzinfo=TZ),
         place="档案室",
         carrier=leak.Carrier.PAPER,
         carrier_count=2,
         level=leak.Marked.SECRET,
         measures=(leak.Measure.SEALED, leak.Measure.LEADER),
     )
-    assert case.written_report_due == datetime(2026, 3, 3, 9, 30, tzinfo=TZ)
-    assert case.conclusion_due == datetime(2026, 6, 2, 9, 30, tzinfo=TZ)
+    # The clocks run from the discovery (保密法实施条例 第六十一条), not from the report the next morning.
+    assert case.written_report_due == datetime(2026, 3, 2, 15, tzinfo=TZ)
+    assert case.conclusion_due == datetime(2026, 6, 1, 15, tzinfo=TZ)
+    assert not case.reported_late
     assert case.carrier_deadline == datetime(2026, 5, 1, tzinfo=TZ)  # 60 days after 1 March, to the day's end
     async with bot.app.db.sessions() as s:
         reporter_id = await s.scalar(select(Staff.id).where(Staff.employee_id == "E102"))

@@ -73,7 +73,10 @@ def test_alert_rounds_count_whole_periods() -> None:
 
 
 def test_written_report_reminders_at_12_and_20_hours_then_overdue() -> None:
-    steps = [written_report_step(T0, T0 + timedelta(hours=h), 24) for h in (0, 11.9, 12, 19.9, 20, 23.9, 24, 30)]
+    steps = [
+        written_report_step(T0 + timedelta(hours=24), T0 + timedelta(hours=h), 24)
+        for h in (0, 11.9, 12, 19.9, 20, 23.9, 24, 30)
+    ]
     assert steps == [None, None, "12h", "12h", "20h", "20h", "overdue", "overdue"]
 
 

@@ -311,6 +311,7 @@ async def test_leak_report_filed_and_the_wecom_officers_alerted(
         whose=leak.Whose.MINE,
         discovered=leak.Discovered.NOW,
         discovered_on=date(2026, 3, 2),
+        discovered_at=case.reported_at,  # 刚刚: the clocks run from the moment it was reported
         place="档案室",
         carrier=leak.Carrier.PAPER,
         carrier_count=1,

@@ -27,6 +27,7 @@ class LeakCase(Base):
     whose: Mapped[str] = mapped_column(String(8))
     discovered: Mapped[str] = mapped_column(String(8))
     discovered_on: Mapped[date] = mapped_column(Date)
+    discovered_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the moment the clocks run from
     place: Mapped[str] = mapped_column(String(50))
     carrier: Mapped[str] = mapped_column(String(16))
     carrier_count: Mapped[int | None] = mapped_column(Integer)
@@ -36,9 +37,10 @@ class LeakCase(Base):
     name_withheld: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(16), index=True)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reported_late: Mapped[bool] = mapped_column(Boolean, default=False)  # more than 24 hours after discovery
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    written_report_due: Mapped[datetime] = mapped_column(UTCDateTime())
+    written_report_due: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: no state secret, no clock
     written_report_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     conclusion_due: Mapped[datetime] = mapped_column(UTCDateTime())
     concluded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -152,7 +152,7 @@ class CasesFlow:
         rows: list[list[Button]] = []
         rows.append([self.button(ctx, "btn.ack", "ack") if case.acknowledged_at is None else self.done(ctx, "ack")])
         rows.append([self.button(ctx, "btn.status", "status")])
-        if case.written_report_sent_at is None:
+        if case.written_report_due is not None and case.written_report_sent_at is None:
             rows.append([self.button(ctx, "btn.sent", "sent")])
         else:
             rows.append([self.done(ctx, "sent")])

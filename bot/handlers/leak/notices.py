@@ -18,6 +18,7 @@ from bot.core.flow import Button, Outgoing, Priority, Reply
 from bot.core.outbox_rows import add, message_payload, send_to_staff
 from bot.db.models import OutboxMessage
 from bot.domain.levels import Role
+from bot.handlers.leak import rules
 from bot.handlers.leak import service as leak
 from bot.handlers.leak.service import CaseInfo, Report
 from bot.services import people, staff_queries
@@ -132,6 +133,23 @@ async def refresh_alerts(session: AsyncSession, now: datetime, texts: Texts, cas
     return len(rows)
 
 
+async def to_leadership(session: AsyncSession, texts: Texts, case: CaseInfo) -> list[Outgoing]:
+    """The bureau's leadership hears of a report as the rules say, at once and for information: the 分管领导 of
+    every one (第二十七条: 发现问题及时报告保密办及分管领导); for state secrets also the 保密工作领导小组 and the
+    第一责任人 (保密工作制度 二、4: 发现泄密事件 … 及时向局保密工作领导小组报告). Officers have the alert card already
+    (and an unaccepted card reaches the leadership later: leadership_ids); the reporter is never named here."""
+    roles = (Role.LEADER, Role.GROUP, Role.CHIEF) if rules.is_state_secret(case.report.level) else (Role.LEADER,)
+    officers = set(await staff_queries.officer_ids(session))
+    recipients = [s for s in await staff_queries.role_ids(session, *roles) if s not in officers]
+    locales = await people.locales(session, recipients)
+    out = []
+    for staff_id in recipients:
+        locale = locales.get(staff_id, "zh")
+        text = texts.render("cases/leadership_alert", locale, case=case, summary=summary(texts, locale, case.report))
+        out.append(Outgoing(staff_id, Reply(text), Priority.ALERT, SOURCE))
+    return out
+
+
 async def to_officers(
     session: AsyncSession,
     texts: Texts,
@@ -184,5 +202,6 @@ async def open_case(
 ) -> CaseInfo:
     """Open a case from code (e.g. a department reports missing carriers) and alert every officer at once."""
     case = await leak.open_case(session, now, policy, texts.timezone, reporter_staff_id, report)
-    await queue(session, now, await alerts(session, texts, case, await staff_queries.officer_ids(session)))
+    officers = await alerts(session, texts, case, await staff_queries.officer_ids(session))
+    await queue(session, now, officers + await to_leadership(session, texts, case))
     return case

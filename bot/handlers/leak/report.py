@@ -7,7 +7,7 @@ A reporter also lands here from 回复 on a message the office relayed to them (
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +27,7 @@ from bot.handlers.leak.rules import (
     Marked,
     Measure,
     Whose,
+    discovery_moment,
     parse_count,
     parse_discovery,
 )
@@ -88,7 +89,7 @@ def applies(question: ReportState, st: dict[str, Any]) -> bool:
     if question is ReportState.WHOSE:
         return st.get("kind") != Kind.OTHERS
     if question is ReportState.DAY:
-        return st.get("when") == Discovered.EARLIER
+        return st.get("when") in (Discovered.TODAY, Discovered.EARLIER)
     if question is ReportState.COUNT:
         return st.get("carrier") != Carrier.TALK
     return True
@@ -173,22 +174,25 @@ class ReportFlow:
         return self.advance(ctx, st)
 
     def take_when(self, ctx: FlowContext, st: dict[str, Any], when: Discovered) -> Step:
-        """Stores when it was discovered; "earlier" asks for the date."""
+        """Stores when it was discovered; "today" asks for the time, "earlier" for the day (and time)."""
         st["when"] = when
-        if when is Discovered.EARLIER:
-            st.pop("day", None)
+        if when is Discovered.NOW:
+            st["day"], st["at"] = self.today(ctx).isoformat(), ctx.now.isoformat()
         else:
-            st["day"] = self.today(ctx).isoformat()
+            st.pop("day", None)
+            st.pop("at", None)
         return self.advance(ctx, st)
 
     def take_day(self, ctx: FlowContext, st: dict[str, Any], text: str) -> Step:
-        """Checks the typed date (a past day) and stores it."""
+        """Reads when it was discovered (上周五, 3月1日, 昨天下午3点): the clocks start there."""
         if refusal := refuse_marked(ctx, text):
             return Step(st, [refusal])
-        typed = parse_discovery(text, self.today(ctx))
+        local = ctx.now.astimezone(ctx.texts.timezone)
+        typed = parse_discovery(text, local.date(), local.time())
         if typed is None:
             return Step(st, [Reply(ctx.t("report/day_invalid")), self.ask(ctx, st)])
         st["day"] = typed.day.isoformat()
+        st["at"] = discovery_moment(typed, ctx.now, ctx.texts.timezone).isoformat()
         return self.advance(ctx, st)
 
     def take_place(self, ctx: FlowContext, st: dict[str, Any], text: str) -> Step:
@@ -280,10 +284,11 @@ class ReportFlow:
         return Step(st, [self.ask(ctx, st)])
 
     async def submit(self, ctx: FlowContext, st: dict[str, Any]) -> Step:
-        """Opens the case, alerts every officer at once and gives the reporter the number and what to do next."""
+        """Opens the case, alerts every officer and the leadership at once, and tells the reporter what to do next."""
         case = await leak.open_case(ctx.session, ctx.now, ctx.policy, ctx.texts.timezone, ctx.person.id, report_of(st))
         officers = await staff_queries.officer_ids(ctx.session)
         outgoing = await leak_notices.alerts(ctx.session, ctx.texts, case, officers)
+        outgoing += await leak_notices.to_leadership(ctx.session, ctx.texts, case)
         return Step(None, [Reply(ctx.t("report/submitted", case=case), replace=True)], outgoing)
 
     def cancel(self, ctx: FlowContext) -> Step:
@@ -325,7 +330,7 @@ class ReportFlow:
         if current is ReportState.WHEN:
             return Reply(ctx.t("report/ask_when"), self.choices(ctx, "when", list(Discovered), 3))
         if current is ReportState.DAY:
-            return Reply(ctx.t("report/ask_day", today=self.today(ctx)))
+            return Reply(ctx.t("report/ask_day", today=self.today(ctx), earlier=st.get("when") == Discovered.EARLIER))
         if current is ReportState.PLACE:
             return Reply(ctx.t("report/ask_place", limit=MAX_PLACE))
         if current is ReportState.CARRIER:
@@ -383,6 +388,7 @@ def report_of(st: dict[str, Any]) -> Report:
         whose=Whose(st["whose"]),
         discovered=Discovered(st["when"]),
         discovered_on=date.fromisoformat(st["day"]),
+        discovered_at=datetime.fromisoformat(st["at"]) if "at" in st else None,
         place=st["place"],
         carrier=Carrier(st["carrier"]),
         carrier_count=st["count"],

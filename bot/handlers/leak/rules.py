@@ -1,8 +1,9 @@
 """Leak reports (泄密事件报告): what a report records and the statutory clocks of a case, as pure rules.
 
-Whoever causes or discovers a leak takes remedial measures and reports at once; the unit reports in writing
-to the secrecy administration within 24 hours and concludes within 3 months; a missing carrier not found
-within 10 days (绝密) or 60 days (机密/秘密) is handled as a leak.
+Whoever causes or discovers a leak takes remedial measures and reports at once (保密工作制度 二、涉密人员管理制度
+7); for state secrets the unit reports in writing to the 同级保密行政管理部门 and the 上级主管部门 within 24 hours of
+discovering it (保密法实施条例（2024）第六十一条) and concludes within 3 months; a missing carrier not found within
+10 days (绝密) or 60 days (机密/秘密) is handled as a leak (泄密案件查处办法 第五条). Every clock runs from discovery.
 """
 
 from __future__ import annotations
@@ -88,13 +89,42 @@ def case_number(year: int, seq: int) -> str:
     return f"BM-{year}-{seq:04d}"
 
 
-def written_report_due(reported_at: datetime, hours: int) -> datetime:
-    return reported_at + timedelta(hours=hours)
+# The levels whose loss is a state-secret incident: the 24-hour written report runs only for these. A level the
+# reporter does not know is counted among them: the clock errs on the side of the secret.
+STATE_SECRETS = frozenset({Marked.TOP_SECRET, Marked.SECRET, Marked.CONFIDENTIAL, Marked.UNKNOWN})
 
 
-def conclusion_due(reported_at: datetime, months: int) -> datetime:
-    """The 3-month conclusion ends on the corresponding day (民法典 第二百零二条, bot.domain.dates.add_months)."""
-    return add_months(reported_at, months)
+def is_state_secret(level: Marked) -> bool:
+    return level in STATE_SECRETS
+
+
+def discovery_moment(typed: TypedDay, now: datetime, tz: ZoneInfo) -> datetime:
+    """When it was discovered, from what the reporter typed: the time of day they said; a day alone is taken at its
+    end (today: now), the latest moment it can mean, so that neither a clock nor the late flag blames a reporter
+    for hours they did not say."""
+    if typed.time is not None:
+        return min(typed.at(tz), now)
+    if typed.day >= now.astimezone(tz).date():
+        return now
+    return datetime.combine(typed.day + timedelta(days=1), time(0), tz)
+
+
+def written_report_due(discovered_at: datetime, hours: int, level: Marked) -> datetime | None:
+    """保密法实施条例（2024）第六十一条: the written report is due `hours` (24) after discovery, for state secrets
+    only; 工作秘密 and unmarked material run no such clock (None)."""
+    return discovered_at + timedelta(hours=hours) if is_state_secret(level) else None
+
+
+def reported_late(discovered_at: datetime, reported_at: datetime, hours: int) -> bool:
+    """Reported to the office more than `hours` (24) after discovery: the unit's own 24-hour report can no longer
+    be met, and the case says so (涉密人员 … 必须采取补救措施并及时报告，不得隐瞒)."""
+    return reported_at - discovered_at > timedelta(hours=hours)
+
+
+def conclusion_due(discovered_at: datetime, months: int) -> datetime:
+    """The conclusion is due `months` (3) after discovery, on the corresponding day (民法典 第二百零二条,
+    bot.domain.dates.add_months)."""
+    return add_months(discovered_at, months)
 
 
 def carrier_days(kind: Kind, level: Marked, top_secret_days: int, other_days: int) -> int | None:
@@ -144,10 +174,9 @@ def waited_minutes(reported_at: datetime, now: datetime) -> int:
     return max(0, int((now - reported_at).total_seconds() // 60))
 
 
-def written_report_step(reported_at: datetime, now: datetime, hours: int) -> str | None:
+def written_report_step(due: datetime, now: datetime, hours: int) -> str | None:
     """The latest reminder of the written-report clock that is due: "12h", "20h" (for a 24-hour clock) or
     "overdue"; None before the first. Only the latest is sent, so a bot that was down does not send them all."""
-    due = written_report_due(reported_at, hours)
     if now >= due:
         return "overdue"
     for before in sorted(WRITTEN_REPORT_REMINDERS_BEFORE):

@@ -39,6 +39,7 @@ class Report:
     measures: tuple[Measure, ...] = ()
     measures_note: str | None = None
     name_withheld: bool = False
+    discovered_at: datetime | None = None  # the moment the clocks run from; None: discovered as it is reported
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,9 @@ class CaseInfo:
     status: Status
     report: Report
     reported_at: datetime
+    reported_late: bool
     acknowledged_at: datetime | None
-    written_report_due: datetime
+    written_report_due: datetime | None  # None: no state secret, so no 24-hour report (rules.written_report_due)
     written_report_sent_at: datetime | None
     conclusion_due: datetime
     concluded_at: datetime | None
@@ -103,6 +105,7 @@ async def open_case(
     await lock_chain(session, "leak_case_number")  # two reports at once must not draw the same number
     year = now.astimezone(tz).year
     seq = (await session.scalar(select(func.max(LeakCase.seq)).where(LeakCase.year == year)) or 0) + 1
+    discovered_at = report.discovered_at or now
     days = leak.carrier_days(
         report.kind, report.level, policy.missing_carrier_days_top_secret, policy.missing_carrier_days_other
     )
@@ -122,9 +125,11 @@ async def open_case(
         measures_note=report.measures_note,
         name_withheld=report.name_withheld,
         status=Status.REPORTED,
+        discovered_at=discovered_at,
         reported_at=now,
-        written_report_due=leak.written_report_due(now, policy.leak_written_report_hours),
-        conclusion_due=leak.conclusion_due(now, policy.leak_conclusion_months),
+        reported_late=leak.reported_late(discovered_at, now, policy.leak_written_report_hours),
+        written_report_due=leak.written_report_due(discovered_at, policy.leak_written_report_hours, report.level),
+        conclusion_due=leak.conclusion_due(discovered_at, policy.leak_conclusion_months),
         carrier_deadline=None if days is None else leak.carrier_deadline(report.discovered_on, days, tz),
         updated_at=now,
     )
@@ -341,6 +346,7 @@ def _info(case: LeakCase, reporter_name: str, reporter_department: str) -> CaseI
         measures=tuple(Measure(m) for m in case.measures),
         measures_note=case.measures_note,
         name_withheld=case.name_withheld,
+        discovered_at=case.discovered_at,
     )
     return CaseInfo(
         id=case.id,
@@ -348,6 +354,7 @@ def _info(case: LeakCase, reporter_name: str, reporter_department: str) -> CaseI
         status=Status(case.status),
         report=report,
         reported_at=case.reported_at,
+        reported_late=case.reported_late,
         acknowledged_at=case.acknowledged_at,
         written_report_due=case.written_report_due,
         written_report_sent_at=case.written_report_sent_at,

@@ -62,8 +62,8 @@ class LeakClockSweep(Sweep):
         done = 0
         for case in await leak.open_cases(ctx.session):
             subject = f"case:{case.id}"
-            if case.written_report_sent_at is None:
-                step = rules.written_report_step(case.reported_at, ctx.now, ctx.policy.leak_written_report_hours)
+            if case.written_report_due is not None and case.written_report_sent_at is None:
+                step = rules.written_report_step(case.written_report_due, ctx.now, ctx.policy.leak_written_report_hours)
                 if step is not None and await ctx.claim("leak_written_report", subject, "due", step):
                     notices = await leak_notices.to_officers(
                         ctx.session, ctx.texts, case, "cases/written_report_reminder", overdue=step == "overdue"
