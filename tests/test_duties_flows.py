@@ -12,6 +12,7 @@ from bot.db.models import CalendarOverride, Staff
 from bot.db.models_duties import EducationRecord, InventoryReport, SelfCheck
 from bot.db.models_leak import LeakCase
 from bot.handlers.duties.selfcheck import load_checklist
+from bot.texts import MESSAGES
 from tests.conftest import TZ
 from tests.fakes.local import LocalBot
 
@@ -149,5 +150,29 @@ async def test_missing_carrier_opens_a_case_and_alerts_officers(bot: LocalBot) -
         report = await s.scalar(select(InventoryReport))
     assert case is not None and case.kind == "lost" and case.carrier_count == 1 and case.level == "unknown"
     assert report is not None and report.case_number == case.number and not report.matches
-    assert done["text"] == head.t("inventory/submitted_problem", case_number=case.number)
+    assert done["text"] == head.t("inventory/submitted_missing", case_number=case.number, missing=1)
     assert case.number in officer.last["text"]
+    assert case.carrier_deadline is not None  # a leak only once its days run out (泄密案件查处办法 第五条)
+
+
+async def test_a_count_mismatch_with_nothing_missing_is_a_discrepancy_not_a_case(bot: LocalBot) -> None:
+    """Issue 15 point 4: before, this opened a 泄密事件 "立案" on day 0."""
+    officer = await bot.bind("E002")
+    head = await bot.bind("E101")
+    await head.send("/inventory")
+    await head.send("5")
+    await head.press(head.t("inventory/btn_no"))
+    await head.send("0")
+    done = await head.press(head.t("inventory/btn_submit"))
+    async with bot.app.db.sessions() as s:
+        assert await s.scalar(select(LeakCase)) is None
+        report = await s.scalar(select(InventoryReport))
+    assert report is not None and not report.matches and report.case_number is None
+    assert done["text"] == head.t("inventory/submitted_discrepancy")
+    assert officer.last["text"].startswith("【载体清查差异】基础教育科")
+
+
+def test_no_text_says_a_case_was_filed() -> None:
+    """立案 is the authorities' act: the bot opens an internal 事件 record and never says 立案."""
+    texts = [path.read_text(encoding="utf-8") for path in MESSAGES.rglob("*.j2")]
+    assert texts and not [t for t in texts if "立案" in t]

@@ -101,9 +101,7 @@ async def test_a_time_typed_today_starts_the_clock_and_is_not_late(bot: LocalBot
     assert not case.reported_late and "迟报" not in reporter.last["text"]
 
 
-async def test_a_day_alone_is_taken_at_its_end_and_a_later_time_is_refused(
-    bot: LocalBot, clock: SettableClock
-) -> None:
+async def test_a_day_alone_is_taken_at_its_end_and_a_later_time_is_refused(bot: LocalBot, clock: SettableClock) -> None:
     clock.set(datetime(2026, 3, 4, 10, tzinfo=TZ))
     reporter = await bot.bind("E102")
     await reporter.send("/report")

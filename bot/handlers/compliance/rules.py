@@ -80,7 +80,7 @@ class Tally:
 
 class InventoryState(StrEnum):
     DONE = "done"  # confirmed, matches the register, nothing missing
-    DISCREPANCY = "discrepancy"  # confirmed with a mismatch or missing carriers (a case was opened)
+    DISCREPANCY = "discrepancy"  # confirmed with a mismatch (sent to the office) or missing carriers (an event record)
     DUE = "due"  # not confirmed, deadline ahead
     OVERDUE = "overdue"  # not confirmed, deadline passed
 

@@ -1,5 +1,8 @@
-"""/inventory: a head confirms the department's carrier inventory with counts only (第二十七条). A mismatch
-or a missing carrier opens a leak case at once; the register itself never enters the bot."""
+"""/inventory: a head confirms the department's carrier inventory with counts only (教育局保密工作制度篇3 第二十七条:
+发现问题及时报告保密办及分管领导). A count that differs from the register with nothing missing is a discrepancy the
+office resolves with the department; a missing carrier opens an internal 事件 record whose clock makes it a leak only
+after 10 days (绝密) or 60 days (机密、秘密) without trace (泄密案件查处办法 第五条). The bot never says a case was
+立案: that is the authorities' act. The register itself never enters the bot."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core.events import FlowEvent, Pick, Text
-from bot.core.flow import Button, FlowContext, Reply, Step
+from bot.core.flow import Button, FlowContext, Outgoing, Priority, Reply, Step
 from bot.domain.levels import Role
 from bot.domain.schedule import due_date, inventory_period
 from bot.domain.workdays import WorkCalendar
@@ -16,6 +19,7 @@ from bot.handlers.duties import service as duties
 from bot.handlers.leak import notices as leak_notices
 from bot.handlers.leak.rules import MAX_PLACE, Carrier, Discovered, Kind, Marked, Whose
 from bot.handlers.leak.service import Report
+from bot.services import people, staff_queries
 
 MAX_COUNT = 100_000
 
@@ -97,9 +101,10 @@ class InventoryFlow:
         return Step(state, [Reply(text, buttons)])
 
     async def submit(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
-        """Stores the report; a mismatch or a missing carrier opens a leak case and alerts the officers."""
-        problem = not state["matches"] or state["missing"] > 0
-        case_number = await open_missing_case(ctx, state["missing"]) if problem else None
+        """Stores the report; a missing carrier opens an event record, a discrepancy alone is sent to the office."""
+        missing = state["missing"] > 0
+        case_number = await open_missing_record(ctx, state["missing"]) if missing else None
+        discrepancy = not state["matches"] and not missing
         await duties.record_inventory(
             ctx.session,
             ctx.now,
@@ -111,8 +116,13 @@ class InventoryFlow:
             state["missing"],
             case_number,
         )
-        template = "inventory/submitted_problem" if problem else "inventory/submitted"
-        return Step.done(Reply(ctx.t(template, case_number=case_number), replace=True))
+        if missing:
+            reply = Reply(ctx.t("inventory/submitted_missing", case_number=case_number, missing=state["missing"]))
+            return Step.done(Reply(reply.text, replace=True))
+        if discrepancy:
+            notices = await discrepancy_notices(ctx, state["checked"])
+            return Step(None, [Reply(ctx.t("inventory/submitted_discrepancy"), replace=True)], notices)
+        return Step.done(Reply(ctx.t("inventory/submitted"), replace=True))
 
     def not_understood(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
         """Repeats what is expected at this point."""
@@ -138,9 +148,30 @@ class InventoryFlow:
         return ctx.now.astimezone(ctx.texts.timezone).date()
 
 
-async def open_missing_case(ctx: FlowContext, missing: int) -> str:
-    """A mismatch or a missing carrier is handled as a leak: a case of kind "carrier lost", its clocks running
-    (an unknown marking gets the strictest, 10 days), every officer alerted at once."""
+async def discrepancy_notices(ctx: FlowContext, checked: int) -> list[Outgoing]:
+    """The office hears of a count that differs from the register with nothing missing: a discrepancy to resolve
+    with the department (a register not updated, a carrier destroyed or returned unrecorded), not a leak."""
+    officers = list(await staff_queries.officer_ids(ctx.session))
+    locales = await people.locales(ctx.session, officers)
+    return [
+        Outgoing(
+            staff_id,
+            Reply(
+                ctx.texts.render(
+                    "inventory/discrepancy_notice", locales.get(staff_id, "zh"), person=ctx.person, checked=checked
+                )
+            ),
+            Priority.ALERT,
+            "inventory",
+        )
+        for staff_id in officers
+    ]
+
+
+async def open_missing_record(ctx: FlowContext, missing: int) -> str:
+    """A missing carrier opens an internal 事件 record of kind "carrier lost" with the missing-carrier clock (an
+    unknown marking gets the strictest, 10 days): found within it, it is closed; not found, it is handled as a leak
+    (泄密案件查处办法 第五条). Every officer and the 分管领导 are told at once."""
     report = Report(
         kind=Kind.CARRIER_LOST,
         whose=Whose.MINE,
