@@ -55,12 +55,16 @@ def option_too_long(data: dict[str, Any]) -> None:
     first_single(data)["options"][0] = "保" * 31
 
 
+def half_width_comma(data: dict[str, Any]) -> None:
+    first_single(data)["text"] = "一道新题,题干与其他题都不同？"
+
+
 def unknown_topic(data: dict[str, Any]) -> None:
     first_single(data)["topic"] = "未列出的主题"
 
 
 def duplicate_id(data: dict[str, Any]) -> None:
-    data["questions"].append({**copy.deepcopy(data["questions"][0]), "text": "另一道题干不同的题目?"})
+    data["questions"].append({**copy.deepcopy(data["questions"][0]), "text": "另一道题干不同的题目？"})
 
 
 def test_the_shipped_bank_passes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,6 +84,7 @@ def test_the_shipped_bank_passes(capsys: pytest.CaptureFixture[str]) -> None:
         (too_few_options, r"^bad\.yaml: q\d+:选项应有 3–5 个,现有 2 个$"),
         (option_too_long, r"^bad\.yaml: q\d+:选项 A 超过 30 个字"),
         (unknown_topic, r"^bad\.yaml: q\d+:主题 未列出的主题 不在 topics 列表中$"),
+        (half_width_comma, r"^bad\.yaml: q\d+:题干中有半角标点“,”"),
     ],
 )
 def test_each_kind_of_malformed_bank_is_rejected(

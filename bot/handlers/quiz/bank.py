@@ -125,6 +125,7 @@ class BankCode(StrEnum):
     ANSWER_OUT_OF_RANGE = "answer_out_of_range"  # letter, options: how many there are
     SINGLE_ANSWER_COUNT = "single_answer_count"  # count
     MULTIPLE_ANSWER_COUNT = "multiple_answer_count"  # count
+    HALF_WIDTH_PUNCTUATION = "half_width_punctuation"  # field, mark, letter (an option's, else None)
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,18 @@ def _shuffled_order(question: Question, rng: random.Random) -> tuple[int, ...]:
         # 正确 before 错误 everywhere, so people do not misread a swapped pair.
         return tuple(range(len(question.options)))
     return tuple(rng.sample(range(len(question.options)), len(question.options)))
+
+
+# Chinese text takes full-width punctuation (，；：？！（）): a half-width mark next to a Chinese character or a
+# full-width mark is a slip. Marks between Latin letters or digits (3.5, A/B, e.g.) are left alone.
+_CHINESE = r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef“”‘’]"
+_HALF_WIDTH = re.compile(rf"(?<={_CHINESE})[,;:?!()]|[,;:?!()](?={_CHINESE})")
+
+
+def half_width_mark(text: str) -> str | None:
+    """The first half-width punctuation mark written in Chinese text, or None."""
+    found = _HALF_WIDTH.search(text)
+    return found.group() if found else None
 
 
 def _letter(index: int) -> str:
@@ -407,7 +420,10 @@ def _check_question(
 
     text = text_field("text")
     explanation = text_field("explanation")
-    source = text_field("source")
+    source = text_field("source")  # a quotation: its punctuation is the quoted text's
+    for key, value in (("text", text), ("explanation", explanation)):
+        if value is not None and (mark := half_width_mark(value)):
+            problem(BankCode.HALF_WIDTH_PUNCTUATION, field=key, mark=mark, letter=None)
 
     options = _check_options(raw, qtype, problem)
     answer = _check_answer(raw, qtype, options, problem)
@@ -456,6 +472,9 @@ def _check_options(raw: dict[Any, Any], qtype: QuestionType | None, problem: _Re
             ok = False
             continue
         option_text = option.strip()
+        if mark := half_width_mark(option_text):
+            problem(BankCode.HALF_WIDTH_PUNCTUATION, field="options", mark=mark, letter=letter)
+            ok = False
         if len(option_text) > MAX_OPTION_CHARS:
             problem(BankCode.OPTION_TOO_LONG, letter=letter, limit=MAX_OPTION_CHARS, length=len(option_text))
             ok = False
