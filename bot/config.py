@@ -7,7 +7,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -63,6 +63,12 @@ class Policy:
     # 第十二条: 机关应组织所有人员签订保密承诺书; 临时工作人员应每年签订一次 -> one cycle a calendar year.
     pledge_cycle_start_month: int = 1
     pledge_due_days: int = 60  # days into the cycle before an unsigned pledge counts as overdue
+    # The day the bureau started using the bot. People on the roster before it were in post: they owe the yearly
+    # pledge, not the 上岗 one (第七条 4. 对新上岗人员 … 签订保密承诺书), unless their hire date is on or after it; and
+    # nobody is overdue on the yearly pledge or quiz before `launch_grace_days` after it. None: the day of the
+    # first roster import, with no grace.
+    launch_date: date | None = None
+    launch_grace_days: int = 30
     # 第七条 2. 开展保密知识答卷活动
     quiz_questions: int = 20
     quiz_pass_mark: int = 80
@@ -164,6 +170,11 @@ def _coerce(key: str, value: Any, current: Any, source: str) -> Any:
             raise ConfigError(f"{source}: {key} must be true or false")
         return value
     if current is None:
+        if key.endswith("_date") and not isinstance(value, date):
+            try:
+                return date.fromisoformat(str(value))
+            except ValueError as exc:
+                raise ConfigError(f"{source}: {key} must be a date like 2026-12-01") from exc
         return value
     if isinstance(current, time):
         if isinstance(value, time):

@@ -112,7 +112,9 @@ def test_bad_rows_reported_with_every_line_number(tmp_path: Path) -> None:
     assert rejected(path) == {
         7: "工号为空",
         8: "姓名为空;涉密等级“秘密”无法识别(可填 核心/重要/一般/非涉密 或 core/important/general/none)",
-        9: "工号 E3 与第 4 行重复;角色“boss”无法识别(可填 staff/head/officer 或 职工/负责人/保密员,多个用 ; 分隔)",
+        9: "工号 E3 与第 4 行重复;角色“boss”无法识别"
+        "(可填 staff/head/officer/leader/group/chief 或 "
+        "职工/负责人/保密员/分管领导/领导小组成员/第一责任人,多个用 ; 分隔)",
         10: "部门为空",
     }
     english = rejected(path, "en")
@@ -186,6 +188,7 @@ SAMPLE_PARAMS: dict[RowCode, dict[str, object]] = {
     RowCode.UNKNOWN_ROLE: {"value": "x"},
     RowCode.DUPLICATE_WECOM: {"wecom_userid": "w", "first_line": 2},
     RowCode.WECOM_TAKEN: {"wecom_userid": "w", "employee_id": "E1"},
+    RowCode.BAD_DATE: {"column": "hired_on", "value": "去年"},
     RowCode.CONTROL_CHARACTER: {"column": "name"},
     RowCode.FIELD_TOO_LONG: {"column": "name", "limit": 50},
 }

@@ -81,6 +81,8 @@ class Staff(Base):
     is_chief: Mapped[bool] = mapped_column(Boolean, default=False)  # 保密工作第一责任人
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     departed_on: Mapped[date | None] = mapped_column(Date)
+    hired_on: Mapped[date | None] = mapped_column(Date)  # took up the post (上岗); None: not given on the roster
+    secret_matters: Mapped[str | None] = mapped_column(String(200))  # 保密事项 the person handles (第十二条)
     locale: Mapped[str] = mapped_column(String(8), default="zh")
     # WeCom identifies users by the enterprise's own account name: a roster entry binds without a code.
     wecom_userid: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
+from bot.domain.dates import parse_day
 from bot.domain.levels import Level, Role, parse_level, parse_roles
 
 REQUIRED_COLUMNS = ("employee_id", "name", "department", "level", "role")
-OPTIONAL_COLUMNS = ("wecom_userid",)
+OPTIONAL_COLUMNS = ("wecom_userid", "hired_on", "secret_matters")
 # Headers as a Chinese office would type them in Excel.
 HEADER_ALIASES = {
     "工号": "employee_id",
@@ -25,11 +27,15 @@ HEADER_ALIASES = {
     "等级": "level",
     "角色": "role",
     "企业微信账号": "wecom_userid",
+    "上岗日期": "hired_on",
+    "入职日期": "hired_on",
+    "保密事项": "secret_matters",
 }
 MAX_NAME = 50
 MAX_DEPARTMENT = 100
 MAX_EMPLOYEE_ID = 32
 MAX_WECOM_USERID = 64  # the column's width in the database
+MAX_SECRET_MATTERS = 200
 # What a roster can hold, whatever a file declares: the reader stops at these (bot/services/roster.py).
 MAX_ROWS = 50_000  # rows below the header, blank ones included
 MAX_COLUMNS = 32  # columns in the header
@@ -50,6 +56,8 @@ class RosterRow:
     level: Level
     roles: frozenset[Role]
     wecom_userid: str | None = None
+    hired_on: date | None = None  # took up the post; None: not given
+    secret_matters: str | None = None  # 保密事项 the person handles, as the office words it
 
 
 class RowCode(StrEnum):
@@ -75,6 +83,7 @@ class RowCode(StrEnum):
     UNKNOWN_LEVEL = "unknown_level"  # value
     UNKNOWN_ROLE = "unknown_role"  # value
     DUPLICATE_WECOM = "duplicate_wecom"  # wecom_userid, first_line
+    BAD_DATE = "bad_date"  # column, value
     WECOM_TAKEN = "wecom_taken"  # wecom_userid, employee_id: another person's account already, in any case
     # Any known column: checked before anything else on the line, which is then left at that.
     CONTROL_CHARACTER = "control_character"  # column ("" when the reader could not tell)
@@ -149,6 +158,15 @@ def validate_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> list[RosterRow]
         if roles is None:
             found.append(RowError(line, RowCode.UNKNOWN_ROLE, {"value": quoted(cells.get("role", ""))}))
         wecom = cells.get("wecom_userid") or None
+        hired_on = None
+        if typed_hire := cells.get("hired_on", ""):
+            # Excel hands a date cell over as "2026-03-01 00:00:00".
+            typed_day = typed_hire.removesuffix(" 00:00:00")
+            parsed = parse_day(typed_day, date.max) if re.match(r"\d{4}\D", typed_day) else None
+            if parsed is None or parsed.time is not None:
+                found.append(RowError(line, RowCode.BAD_DATE, {"column": "hired_on", "value": quoted(typed_hire)}))
+            else:
+                hired_on = parsed.day
         # WeCom treats userids without regard to case: two spellings of one are one account.
         if wecom and wecom.lower() in seen_wecom:
             found.append(
@@ -163,7 +181,8 @@ def validate_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> list[RosterRow]
         seen[employee_id] = line
         if wecom:
             seen_wecom[wecom.lower()] = line
-        good.append(RosterRow(line, employee_id, name, department, level, roles, wecom))
+        matters = cells.get("secret_matters") or None
+        good.append(RosterRow(line, employee_id, name, department, level, roles, wecom, hired_on, matters))
     if errors:
         raise RosterError(errors)
     return good
@@ -177,6 +196,7 @@ FIELD_LIMITS = {
     "name": MAX_NAME,
     "department": MAX_DEPARTMENT,
     "wecom_userid": MAX_WECOM_USERID,
+    "secret_matters": MAX_SECRET_MATTERS,
 }
 
 

@@ -28,6 +28,8 @@ class Person:
     active: bool
     departed_on: date | None
     locale: str
+    hired_on: date | None = None  # took up the post (上岗); None: not on the roster
+    secret_matters: str | None = None  # 保密事项 the person handles (第十二条)
 
     def has(self, role: Role) -> bool:
         return role in self.roles
@@ -56,6 +58,8 @@ def person_of(staff: Staff, department: str) -> Person:
         active=staff.active,
         departed_on=staff.departed_on,
         locale=staff.locale,
+        hired_on=staff.hired_on,
+        secret_matters=staff.secret_matters,
     )
 
 

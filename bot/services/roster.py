@@ -231,6 +231,8 @@ async def import_roster(
             "is_group_member": Role.GROUP in row.roles,
             "is_chief": Role.CHIEF in row.roles,
             "wecom_userid": row.wecom_userid,
+            "hired_on": row.hired_on,
+            "secret_matters": row.secret_matters,
         }
         if staff is None:
             session.add(

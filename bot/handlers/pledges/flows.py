@@ -14,7 +14,7 @@ from bot.core.flow import EVERYONE, Button, FlowContext, Reply, Step, ToDo
 from bot.core.guarding import refuse_marked
 from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.catalog import PledgeBook
-from bot.handlers.pledges.rules import Catalog, PledgeKind, PledgeState, cycle_of, name_matches, pages
+from bot.handlers.pledges.rules import Catalog, PledgeKind, PledgeState, cycle_of, name_matches, pages, takes_up_post
 from bot.handlers.pledges.service import Owed, Receipt, Shown
 
 PAGE_CHARS = 400  # about one phone screen of Chinese text (some 20 lines of 20 characters)
@@ -218,10 +218,14 @@ class PledgeToDo:
 
 
 class OnboardingHook:
-    """On binding, a person with a classified level is asked for the onboarding pledge (第七条, 第十二条)."""
+    """On binding, a classified person taking up a post is asked for the onboarding pledge (第七条 4, 第十二条);
+    those already in post when the bureau started using the bot are not (rules.takes_up_post)."""
 
     async def __call__(self, session: AsyncSession, ctx: FlowContext) -> list[Reply]:
         if not ctx.person.level.is_classified:
+            return []
+        added_on, launch = await pledges.roster_dates(session, ctx.person.id, ctx.policy, ctx.texts.timezone)
+        if not takes_up_post(ctx.person.hired_on, added_on, launch):
             return []
         due = today(ctx) + timedelta(days=ctx.policy.pledge_due_days)
         if not await pledges.open_onboarding(session, ctx.now, ctx.person.id, due):

@@ -29,6 +29,15 @@ REQUESTED_KINDS = (PledgeKind.DEPARTURE, PledgeKind.ONBOARDING, PledgeKind.SPECI
 ANNUAL_COVER = (PledgeKind.ANNUAL, PledgeKind.ONBOARDING)
 
 
+def takes_up_post(hired_on: date | None, added_on: date, launch: date) -> bool:
+    """Whether the 上岗 pledge is owed (第七条 4. 对新上岗人员进行保密教育岗前培训，签订保密承诺书): a person hired on
+    or after the bureau started using the bot, or without a hire date added to the roster after that day. Those in
+    post already owe the yearly pledge instead."""
+    if hired_on is not None:
+        return hired_on >= launch
+    return added_on > launch
+
+
 class Outcome(StrEnum):
     SIGNED = "signed"
     DECLINED = "declined"

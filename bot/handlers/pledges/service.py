@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
@@ -142,7 +142,14 @@ def annual_due(
     if state is PledgeState.RESIGN:
         current = catalog.current(PledgeKind.ANNUAL, today)
         due = max(due, current.effective + timedelta(days=policy.pledge_due_days))
-    return due_date(due, calendar)
+    return due_date(after_launch_grace(policy, due), calendar)
+
+
+def after_launch_grace(policy: Policy, due: date) -> date:
+    """A yearly deadline never falls within `launch_grace_days` of the launch: nobody is overdue on first contact."""
+    if policy.launch_date is None:
+        return due
+    return max(due, policy.launch_date + timedelta(days=policy.launch_grace_days))
 
 
 async def annual_standings(
@@ -427,6 +434,15 @@ async def verify(session: AsyncSession) -> ChainReport:
 
 
 # --- requests ----------------------------------------------------------------------------------------------
+async def roster_dates(session: AsyncSession, staff_id: int, policy: Policy, tz: ZoneInfo) -> tuple[date, date]:
+    """The day the person was added to the roster, and the bureau's launch: the policy's `launch_date`, else the
+    day of the first roster import."""
+    added = await session.scalar(select(Staff.created_at).where(Staff.id == staff_id))
+    first = await session.scalar(select(func.min(Staff.created_at)))
+    assert added is not None and first is not None
+    return added.astimezone(tz).date(), policy.launch_date or first.astimezone(tz).date()
+
+
 async def open_onboarding(session: AsyncSession, now: datetime, staff_id: int, due_on: date) -> bool:
     """Ask a newly bound person for the onboarding pledge; False when they were asked before."""
     inserted = await insert_ignore(

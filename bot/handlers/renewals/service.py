@@ -17,7 +17,7 @@ from bot.db.models_quiz import QuizAttempt
 from bot.domain.schedule import due_date
 from bot.domain.workdays import WorkCalendar
 from bot.handlers.pledges.rules import ANNUAL_COVER, Catalog, Outcome, PledgeState, cycle_last_day
-from bot.handlers.pledges.service import annual_due
+from bot.handlers.pledges.service import after_launch_grace, annual_due
 from bot.handlers.renewals.rules import Deadlines, Item
 from bot.services.sentlog import not_claimed, staff_subject
 
@@ -57,7 +57,7 @@ class Owing:
 def deadlines(
     policy: Policy, catalog: Catalog, cycle: int, day: date, state: PledgeState, calendar: WorkCalendar
 ) -> Deadlines:
-    quiz = date(day.year, 1, 1) + timedelta(days=policy.quiz_due_days)
+    quiz = after_launch_grace(policy, date(day.year, 1, 1) + timedelta(days=policy.quiz_due_days))
     return Deadlines(annual_due(policy, catalog, cycle, day, state, calendar), due_date(quiz, calendar))
 
 
