@@ -222,6 +222,8 @@ async def test_material_change_requires_a_new_signature_and_a_minor_edit_does_no
     (root / "pledges" / "annual_v2.j2").write_text(annual.replace("现郑重承诺", "特此郑重承诺"), encoding="utf-8")
     (root / "pledges" / "annual_v3.j2").write_text(annual + "\n七、新增的义务（v3）。\n", encoding="utf-8")
     catalog = (root / "pledges" / "catalog.yaml").read_text(encoding="utf-8")
+    # This test's own versions 2 and 3 of the yearly pledge stand in for the shipped later ones.
+    catalog = re.sub(r"  # 2: [^\n]*\n  - version: 2\n(    [^\n]*\n){3}(?=departure:)", "", catalog)
     catalog = catalog.replace(
         "    template: pledges/annual_v1\n    effective: 2026-01-01\n",
         "    template: pledges/annual_v1\n    effective: 2026-01-01\n"
