@@ -89,6 +89,8 @@ class Policy:
     inventory_reminder_days: tuple[int, ...] = (30, 14, 7, 1)
     # 第七条 3. 每年10月开展保密自查自评工作
     self_inspection_month: int = 10
+    # 保密工作常态化工作制度 第十五条: 发现问题及时整改 -> a 否 in a self-check is a 整改 item due this many days later.
+    rectification_days: int = 30
     # 第十四条: 脱密期限 一般6个月, 重要1年, 核心2年
     declassification_months_general: int = 6
     declassification_months_important: int = 12

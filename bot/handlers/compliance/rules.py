@@ -95,6 +95,7 @@ class DepartmentCompliance:
     inventory: InventoryState
     open_cases: int  # a count only: cases reported from this department and not concluded
     leavers: tuple[PersonCompliance, ...] = ()  # left, still in their declassification period; not in any rate
+    open_rectifications: int = 0  # 整改 items from self-checks not closed yet
 
     @property
     def headcount(self) -> int:

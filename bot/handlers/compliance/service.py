@@ -21,7 +21,7 @@ from bot.domain.levels import Level
 from bot.domain.schedule import due_date, half_year, inventory_period
 from bot.domain.workdays import WorkCalendar
 from bot.handlers.compliance.rules import DepartmentCompliance, InventoryState, PersonCompliance
-from bot.handlers.duties.service import EDUCATED_LEVELS
+from bot.handlers.duties.service import EDUCATED_LEVELS, open_item_counts
 from bot.handlers.leak.rules import Status
 from bot.handlers.pledges.rules import Catalog, PledgeState, cycle_of
 from bot.handlers.pledges.service import annual_standings
@@ -205,6 +205,7 @@ async def departments(
             )
         ).all()
     )
+    rectifications = await open_item_counts(session)  # 整改 items open now
     for dept_id, gone in leavers.items():
         names.setdefault(dept_id, gone[0].department)
     out = []
@@ -225,6 +226,7 @@ async def departments(
                 inventory_deadline=deadline,
                 inventory=state,
                 open_cases=int(cases.get(dept_id, 0)),
+                open_rectifications=rectifications.get(dept_id, 0),
                 leavers=tuple(leavers.get(dept_id, ())),
             )
         )

@@ -6,7 +6,16 @@ from __future__ import annotations
 from bot.core.capability import Wiring
 from bot.handlers.duties.education import EducationFlow, education_status
 from bot.handlers.duties.inventory import InventoryFlow
-from bot.handlers.duties.selfcheck import SelfCheckFlow, load_checklist, self_check_status, self_check_todo
+from bot.handlers.duties.rectify import RectifyFlow
+from bot.handlers.duties.selfcheck import (
+    UNIT_CHECKLIST,
+    SelfCheckFlow,
+    UnitCheckFlow,
+    load_checklist,
+    self_check_status,
+    self_check_todo,
+    unit_check_status,
+)
 from bot.handlers.duties.sweeps import EducationSweep, InventorySweep, SelfCheckSweep
 
 
@@ -14,8 +23,12 @@ def register(bot: Wiring) -> None:
     bot.command("education", EducationFlow(), aliases=("保密教育",))
     bot.command("inventory", InventoryFlow(), aliases=("载体清查", "清查"))
     bot.command("selfcheck", SelfCheckFlow(load_checklist()), aliases=("自查", "自查自评"))
+    # The unit's October self-assessment, and the 整改 items of every 否 followed to closure.
+    bot.command("unitcheck", UnitCheckFlow(load_checklist(UNIT_CHECKLIST)), aliases=("单位自查",))
+    bot.command("rectify", RectifyFlow(), aliases=("整改",))
     bot.status(education_status)
     bot.status(self_check_status)
+    bot.status(unit_check_status)
     bot.todo(self_check_todo)
     bot.sweep(EducationSweep())
     bot.sweep(InventorySweep())

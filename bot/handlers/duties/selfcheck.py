@@ -1,9 +1,12 @@
-"""/selfcheck: the individual yearly self-check (每年10月开展保密自查自评), one duty at a time."""
+"""/selfcheck: the individual yearly self-check (每年10月开展保密自查自评), one duty at a time; /unitcheck: the
+unit's own October self-assessment by the secrecy office. Every 否 becomes a 整改 item with an owner and a due date
+(保密工作常态化工作制度 第十五条: 发现问题及时整改), followed up in /rectify."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -11,13 +14,15 @@ from typing import Any
 import yaml
 
 from bot.core.events import FlowEvent, Pick, Text
-from bot.core.flow import Button, FlowContext, Reply, Step, ToDo
+from bot.core.flow import Button, FlowContext, Outgoing, Priority, Reply, Step, ToDo
 from bot.core.guarding import refuse_marked
 from bot.domain.levels import Role
 from bot.handlers.duties import service as duties
+from bot.services import people, staff_queries
 from bot.texts import MESSAGES
 
 CHECKLIST = MESSAGES / "selfcheck" / "checklist.yaml"
+UNIT_CHECKLIST = MESSAGES / "selfcheck" / "unit_checklist.yaml"
 ANSWERS = ("yes", "no", "na")
 MAX_NOTE = 100
 
@@ -99,9 +104,29 @@ class SelfCheckFlow:
         return Step(state, [self._summary(ctx, state, replace)])
 
     async def submit(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
-        """Stores the self-check."""
-        no_count = await duties.record_self_check(ctx.session, ctx.now, ctx.person.id, state["year"], state["answers"])
-        return Step.done(Reply(ctx.t("selfcheck/submitted", year=state["year"], no_count=no_count), replace=True))
+        """Stores the self-check; each 否 becomes a 整改 item of the person's head, who and the office are told."""
+        check_id, no_count = await duties.record_self_check(
+            ctx.session, ctx.now, ctx.person.id, state["year"], state["answers"]
+        )
+        reply = Reply(ctx.t("selfcheck/submitted", year=state["year"], no_count=no_count), replace=True)
+        if not no_count:
+            return Step.done(reply)
+        heads = [h for h in await staff_queries.head_ids(ctx.session, ctx.person.department_id) if h != ctx.person.id]
+        owner = heads[0] if heads else None
+        due = self._today(ctx) + timedelta(days=ctx.policy.rectification_days)
+        await duties.open_rectifications(
+            ctx.session,
+            ctx.now,
+            f"self_check:{check_id}",
+            duties.noes(state["answers"]),
+            due,
+            ctx.person.id,
+            ctx.person.department_id,
+            owner,
+        )
+        told = [*heads, *(o for o in await staff_queries.officer_ids(ctx.session) if o not in heads)]
+        notices = await rectification_notices(ctx, told, ctx.person.name, ctx.person.department, no_count, due)
+        return Step(None, [reply], notices)
 
     def not_understood(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
         """Repeats what is expected at this point."""
@@ -128,6 +153,60 @@ class SelfCheckFlow:
     def _year(self, ctx: FlowContext) -> int:
         return ctx.now.astimezone(ctx.texts.timezone).year
 
+    def _today(self, ctx: FlowContext) -> date:
+        return ctx.now.astimezone(ctx.texts.timezone).date()
+
+
+class UnitCheckFlow(SelfCheckFlow):
+    """/unitcheck: the unit's October self-assessment (第七条 3.), answered by the secrecy office item by item; each
+    否 is a 整改 item of the office."""
+
+    name = "unitcheck"
+    prefix = "uc"
+    roles = frozenset({Role.OFFICER})
+
+    async def start(self, ctx: FlowContext, args: str) -> Step:
+        """Shows the first item, unless this year's is done."""
+        year = self._year(ctx)
+        if await duties.unit_check_done(ctx.session, year):
+            return Step.done(Reply(ctx.t("selfcheck/unit_already", year=year)))
+        state = {"state": SelfCheckState.ANSWERING, "index": 0, "answers": {}, "year": year}
+        return Step(state, [self._item(ctx, state)])
+
+    async def submit(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
+        """Stores the assessment; each 否 becomes a 整改 item of the office."""
+        year = state["year"]
+        no_count = await duties.record_unit_check(ctx.session, ctx.now, ctx.person.id, year, state["answers"])
+        due = self._today(ctx) + timedelta(days=ctx.policy.rectification_days)
+        await duties.open_rectifications(
+            ctx.session, ctx.now, f"unit_check:{year}", duties.noes(state["answers"]), due, None, None, None
+        )
+        return Step.done(Reply(ctx.t("selfcheck/unit_submitted", year=year, no_count=no_count, due=due), replace=True))
+
+
+async def rectification_notices(
+    ctx: FlowContext, recipients: list[int], name: str, department: str, count: int, due: date
+) -> list[Outgoing]:
+    locales = await people.locales(ctx.session, recipients)
+    return [
+        Outgoing(
+            staff_id,
+            Reply(
+                ctx.texts.render(
+                    "selfcheck/rectification_notice",
+                    locales.get(staff_id, "zh"),
+                    name=name,
+                    department=department,
+                    count=count,
+                    due=due,
+                )
+            ),
+            Priority.REMINDER,
+            "selfcheck",
+        )
+        for staff_id in recipients
+    ]
+
 
 async def self_check_status(ctx: FlowContext) -> str | None:
     """/status: this year's self-check, for people with a classified level."""
@@ -146,3 +225,13 @@ async def self_check_todo(ctx: FlowContext) -> list[ToDo]:
     if await duties.has_self_check(ctx.session, ctx.person.id, local.year):
         return []
     return [ToDo(ctx.t("selfcheck/todo", year=local.year), "selfcheck", ctx.t("core/word", key="selfcheck"))]
+
+
+async def unit_check_status(ctx: FlowContext) -> str | None:
+    """/status of officers: this year's unit self-assessment and the 整改 items still open."""
+    if not ctx.person.has(Role.OFFICER):
+        return None
+    year = ctx.now.astimezone(ctx.texts.timezone).year
+    done = await duties.unit_check_done(ctx.session, year)
+    open_items = sum((await duties.open_item_counts(ctx.session)).values())
+    return ctx.t("selfcheck/unit_status", year=year, done=done, month=ctx.policy.self_inspection_month, open=open_items)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Department, Staff
-from bot.db.models_duties import EducationRecord, InventoryReport, SelfCheck
+from bot.db.models_duties import EducationRecord, InventoryReport, Rectification, SelfCheck, UnitSelfCheck
 from bot.domain.levels import Level
 from bot.domain.schedule import Period
 from bot.services import audit
@@ -195,8 +195,107 @@ async def has_self_check(session: AsyncSession, staff_id: int, year: int) -> boo
 
 async def record_self_check(
     session: AsyncSession, now: datetime, staff_id: int, year: int, answers: dict[str, Any]
-) -> int:
+) -> tuple[int, int]:
+    """Stores the self-check; returns its id and how many items were answered 否."""
     no_count = sum(1 for a in answers.values() if a["answer"] == "no")
-    session.add(SelfCheck(staff_id=staff_id, year=year, answers=answers, no_count=no_count, completed_at=now))
+    row = SelfCheck(staff_id=staff_id, year=year, answers=answers, no_count=no_count, completed_at=now)
+    session.add(row)
     await session.flush()
+    return row.id, no_count
+
+
+# --- 整改: every 否 of a self-check followed up to closure ------------------------------------------------------
+@dataclass(frozen=True)
+class RectificationInfo:
+    id: int
+    item: str
+    note: str
+    due_on: date
+    person: str | None  # None: the unit's own self-assessment
+    department: str | None
+    owner_id: int | None  # None: the secrecy office
+
+
+def noes(answers: dict[str, Any]) -> list[tuple[str, str]]:
+    """The items answered 否, with their notes, in the checklist's order."""
+    return [(item, a["note"]) for item, a in answers.items() if a["answer"] == "no"]
+
+
+async def open_rectifications(
+    session: AsyncSession,
+    now: datetime,
+    source: str,
+    items: list[tuple[str, str]],
+    due_on: date,
+    staff_id: int | None,
+    department_id: int | None,
+    owner_id: int | None,
+) -> int:
+    """One 整改 item per 否, owned by `owner_id` (None: the office), due on `due_on`; returns how many."""
+    for item, note in items:
+        session.add(
+            Rectification(
+                source=source,
+                item=item,
+                staff_id=staff_id,
+                department_id=department_id,
+                owner_id=owner_id,
+                note=note,
+                due_on=due_on,
+                opened_at=now,
+            )
+        )
+    await session.flush()
+    return len(items)
+
+
+async def open_items(session: AsyncSession, department_id: int | None = None) -> list[RectificationInfo]:
+    """整改 items not closed, soonest due first: one department's, or (None) all of them."""
+    query = (
+        select(Rectification, Staff.name, Department.name)
+        .outerjoin(Staff, Staff.id == Rectification.staff_id)
+        .outerjoin(Department, Department.id == Rectification.department_id)
+        .where(Rectification.closed_at.is_(None))
+        .order_by(Rectification.due_on, Rectification.id)
+    )
+    if department_id is not None:
+        query = query.where(Rectification.department_id == department_id)
+    rows = (await session.execute(query)).all()
+    return [RectificationInfo(r.id, r.item, r.note, r.due_on, name, dept, r.owner_id) for r, name, dept in rows]
+
+
+async def close_item(session: AsyncSession, now: datetime, item_id: int, by: int, department_id: int | None) -> bool:
+    """销号: the item is closed by its owner (a head within their department) or the office; audit-logged."""
+    row = await session.get(Rectification, item_id, with_for_update=True)
+    if row is None or row.closed_at is not None:
+        return False
+    if department_id is not None and row.department_id != department_id:
+        return False
+    row.closed_at, row.closed_by = now, by
+    await audit.record(session, now, by, "rectification.close", f"rectification:{row.id}", item=row.item)
+    return True
+
+
+async def open_item_counts(session: AsyncSession) -> dict[int | None, int]:
+    """Open 整改 items per department (None: the unit's own)."""
+    rows = await session.execute(
+        select(Rectification.department_id, func.count(Rectification.id))
+        .where(Rectification.closed_at.is_(None))
+        .group_by(Rectification.department_id)
+    )
+    return {dept: int(count) for dept, count in rows.all()}
+
+
+async def unit_check_done(session: AsyncSession, year: int) -> bool:
+    return await session.scalar(select(UnitSelfCheck.id).where(UnitSelfCheck.year == year)) is not None
+
+
+async def record_unit_check(
+    session: AsyncSession, now: datetime, officer_id: int, year: int, answers: dict[str, Any]
+) -> int:
+    """Stores the unit's self-assessment of the year; returns how many items were answered 否."""
+    no_count = len(noes(answers))
+    session.add(UnitSelfCheck(year=year, answers=answers, no_count=no_count, completed_by=officer_id, completed_at=now))
+    await session.flush()
+    await audit.record(session, now, officer_id, "unit_self_check.submit", f"unit_self_check:{year}", no=no_count)
     return no_count
