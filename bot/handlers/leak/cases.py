@@ -152,7 +152,9 @@ class CasesFlow:
         rows: list[list[Button]] = []
         rows.append([self.button(ctx, "btn.ack", "ack") if case.acknowledged_at is None else self.done(ctx, "ack")])
         rows.append([self.button(ctx, "btn.status", "status")])
-        if case.written_report_due is not None and case.written_report_sent_at is None:
+        if case.written_report_due is None:
+            pass  # no state secret: no 24-hour written report to mark (rules.written_report_due)
+        elif case.written_report_sent_at is None:
             rows.append([self.button(ctx, "btn.sent", "sent")])
         else:
             rows.append([self.done(ctx, "sent")])
@@ -177,7 +179,7 @@ class CasesFlow:
         """What a step that cannot be taken back means, and what is still open (before concluding), to confirm."""
         open_clocks = []
         if what == "conclude":
-            if case.written_report_sent_at is None:
+            if case.written_report_due is not None and case.written_report_sent_at is None:
                 open_clocks.append({"what": "written_report", "due": case.written_report_due})
             if case.carrier_pending and case.carrier_deadline is not None:
                 open_clocks.append({"what": "carrier", "due": case.carrier_deadline})
