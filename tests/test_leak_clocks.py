@@ -56,8 +56,7 @@ async def report(chat: Chat, when: str, typed: str | None, *, kind: str = "lost"
     await chat.press(lb(chat, f"level.{level}"))
     await chat.press(lb(chat, "btn.next"))
     await chat.press(lb(chat, "btn.skip"))
-    if kind == "others":
-        await chat.press(lb(chat, "name.show"))
+    await chat.press(lb(chat, "name.show"))
     await chat.press(lb(chat, "btn.submit"))
 
 
@@ -75,9 +74,11 @@ async def alerted(bot: LocalBot) -> set[str]:
         rows = await s.execute(
             select(Staff.employee_id, OutboxMessage.payload)
             .join(Staff, Staff.id == OutboxMessage.staff_id)
-            .where(OutboxMessage.source == "leak")
+            .where(OutboxMessage.source.like("leak%"))
         )
-        return {eid for eid, payload in rows.all() if payload["text"].startswith("【泄密事件报告】")}
+        return {
+            eid for eid, payload in rows.all() if payload["text"].startswith(("【泄密事件报告】", "【泄密事件通报】"))
+        }
 
 
 async def test_clocks_run_from_a_discovery_typed_as_last_friday(bot: LocalBot, clock: SettableClock) -> None:

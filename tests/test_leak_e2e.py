@@ -292,6 +292,8 @@ async def test_alerts_repeat_and_escalate_until_acknowledged(bot: LocalBot, cloc
     case = await case_info(bot.app, "BM-2026-0001")
     assert [len(alerts(o, case.number)) for o in officers] == [1, 1] and alerts(escalation, case.number) == []
     card = alerts(officers[0], case.number)[0]
+    # The 分管领导 is told at once, for information (第二十七条); the card to accept comes only if nobody does.
+    assert leader.last["text"].startswith(f"【泄密事件通报】{case.number}") and not leader.last["buttons"]
 
     await tick(bot, clock, minutes=14)
     assert [len(alerts(o, case.number)) for o in officers] == [1, 1]
