@@ -45,6 +45,9 @@ WAKER = 4  # in 办公室 too: a command of theirs wakes the bot when a broadcas
 FIRST_RECIPIENT = 100
 NOTICE = "请各单位于本周五前完成年度保密自查自评，并将自查表报送保密办。"
 HEADING = "【保密办通知】"
+# `baomi` on a clock pinned to a quiet hour (bench/pinned.py): run at 10:00 on a working day, the renewals sweep
+# would queue its reminders to the 3,000 people ahead of the notice and the figures would measure them too.
+BAOMI = (sys.executable, str(ROOT / "bench" / "pinned.py"), "2026-03-01T22:00+08:00")
 
 
 async def seed(url: str, recipients: int) -> None:
@@ -140,7 +143,7 @@ class Bench:
     async def start_bot(self, rate: str) -> asyncio.subprocess.Process:
         polls = self.api.stats()["calls"].get("getUpdates", 0)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env={**self.env, "BAOMI_TELEGRAM_RATE": rate}, cwd=self.workdir
+            *BAOMI, "run", env={**self.env, "BAOMI_TELEGRAM_RATE": rate}, cwd=self.workdir
         )
         await self.api.wait_for(lambda a: a.is_polling and a.stats()["calls"].get("getUpdates", 0) > polls, 60)
         return proc
@@ -148,9 +151,7 @@ class Bench:
     async def queue_broadcast(self) -> None:
         """`baomi broadcast send`, as an operator would, then a command to wake the running bot at once."""
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
+            *BAOMI,
             "broadcast",
             "send",
             "--text-file",
