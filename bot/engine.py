@@ -535,13 +535,13 @@ class Engine:
         prefix: str | None,
         version: int | None,
     ) -> None:
-        if inbound.callback_id and not step.replies:
+        if inbound.callback_id:
+            # Answered at once (the spinner stops), whatever waits in the chat before the replies.
             self._answer(session, inbound, step.toast)
         for index, reply in enumerate(step.replies):
             payload = message_payload(reply, prefix, version)
             if index == 0 and inbound.callback_id:
-                # The first reply also acknowledges the press: one operation instead of two.
-                payload["answer"] = {"callback_id": inbound.callback_id, "text": step.toast or ""}
+                payload["pressed"] = inbound.callback_id  # for a channel that marks the pressed card (WeCom)
             if reply.replace and inbound.callback_id and inbound.message_id and not (reply.document or reply.chart):
                 payload["message_id"] = inbound.message_id
                 op = "edit"

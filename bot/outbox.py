@@ -3,24 +3,28 @@ channel's limits, in order per chat, most urgent first. Every proactive message 
 broadcasts) goes through it, written as a row before it is sent.
 
 Each step is one transaction: it records the outcomes of what finished and claims what is due, both
-batched (one statement each). A chat has at most one row in flight, so its rows go out one at a time and
-in order; rows are claimed by priority (a reply, then a leak alert, a reminder, a broadcast), so an alert
-written while a broadcast is running goes out before the broadcast's remaining rows.
+batched (one statement each). A chat has at most one message in flight, so its messages go out one at a time
+and in order; rows are claimed by priority (a reply, then a leak alert, a reminder, a broadcast), so an alert
+written while a broadcast is running goes out before the broadcast's remaining rows. What the channel does not
+count as a message (`Limits.uncounted`: on Telegram answering a press, deleting, a command menu) is performed at
+once, outside the chat's order and the budget: a press is answered while its chat's backlog waits.
 
-Limits, per channel (`Limits`; Telegram about 30 a second overall and one a second per chat, WeCom its
-own): a token bucket for the overall rate, taken at claim time; a minimum interval between a proactive
-message to a chat and anything sent there before; a number of operations in flight. Bulk rows (broadcasts)
-are paced one token at a time and may take neither the last `reserve` tokens of the bucket nor the last
-quarter of the in-flight slots: a reply or an alert never waits behind a broadcast, and when none comes
-the broadcast has the whole budget. (python-telegram-bot's AIORateLimiter is not used: it has no per-chat
-limit for private chats and raises RetryAfter to the caller unless max_retries is set.)
+Limits, per channel (`Limits`; Telegram 30 a second overall and one a second per chat, WeCom its own): a
+sliding window of `per_second` counted operations, each counted from its start until a second after its answer
+came back (`Window`: bunching in transit cannot break the limit); a second (`chat_interval`) between the answer
+to one counted operation to a chat and the start of the next, replies included; a number of operations in
+flight. Bulk rows (broadcasts) may take neither the last `reserve` places of the window nor the last quarter of
+the in-flight slots: a reply or an alert never waits behind a broadcast, and when none comes the broadcast has
+the whole budget. (python-telegram-bot's AIORateLimiter is not used: it has no per-chat limit for private chats
+and raises RetryAfter to the caller unless max_retries is set.)
 
-Outcomes: a 429 pauses the whole channel for its `retry_after` (Telegram's flood control holds the bot, not
-the chat) and the row is retried then; a 403 (blocked, deactivated) marks the row and the binding
-unreachable, for the delivery report and every later message; network errors and 5xx are retried with
-exponential backoff, up to MAX_ATTEMPTS; anything else the channel refuses is failed. After each step the
-sources of the rows just recorded are handed to `on_recorded`, at most every FOLLOW_EVERY seconds (a
-broadcast's progress bar and delivery report follow them).
+Outcomes: a 429 holds the chat when we had written to it just before (its own limit), otherwise the whole
+channel, for its `retry_after` counted from the moment the refusal came back; the row keeps its place first in
+its chat and is not charged an attempt. A 403 (blocked, deactivated) marks the row and the binding unreachable,
+for the delivery report and every later message; network errors and 5xx are retried with exponential backoff,
+up to MAX_ATTEMPTS; anything else the channel refuses is failed. After each step the sources of the rows just
+recorded are handed to `on_recorded`, at most every FOLLOW_EVERY seconds (a broadcast's progress bar and
+delivery report follow them).
 
 Crash rule (a row found in `sending` at start-up, i.e. in flight when the process died): edits, answers
 and deletes are simply performed again (they are idempotent). A new message is looked up first: the
@@ -29,7 +33,7 @@ in that chat; WeCom: the API's own duplicate check). If it arrived it is marked 
 again. So nobody is silently skipped, and a duplicate needs the probe itself to fail.
 
 The trade-off: a probe costs a few API calls per row in flight (at most `concurrency` rows, probed
-concurrently, each taking a token and waiting out 429s), and trusts that a message above the highest one
+concurrently, each taking its place in the window and waiting out 429s), and trusts that a message above the highest one
 we know in the chat is ours; if the probe cannot tell (its own call keeps failing) the row is sent again,
 preferring a rare duplicate to a silent loss.
 """
@@ -40,9 +44,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
@@ -62,55 +67,73 @@ BULK = Priority.BROADCAST  # rows at this priority or later are bulk: paced, and
 FOLLOW_EVERY = 0.25  # seconds between `on_recorded` calls while rows are still in flight
 
 
-class TokenBucket:
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.capacity = float(max(1, burst))
-        self.tokens = self.capacity
-        self.stamp = time.monotonic()
+class Window:
+    """The channel's overall limit as Telegram counts it: at most `limit` counted operations in any `seconds`.
 
-    def delay(self, keep: float = 0.0) -> float:
-        """Seconds until a token is free with `keep` tokens left over (0 means take it now; it is then taken)."""
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.rate == float("inf"):
+    A send counts from the moment it starts until `seconds` after its answer came back. Telegram received it
+    somewhere in between, so however the requests bunch in transit (a busy event loop sends several at once),
+    no window of the server's can hold more than `limit` of them: of the requests it received within one window,
+    the one started last saw every other either still in flight or answered less than `seconds` before.
+    The round trip is the price: on loopback a few milliseconds a send."""
+
+    def __init__(self, limit: float, seconds: float = 1.0) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.answered: deque[float] = deque()  # monotonic answer times within the last `seconds`
+        self.inflight = 0
+
+    def room(self, mono: float) -> float:
+        """How many may start now."""
+        while self.answered and self.answered[0] <= mono - self.seconds:
+            self.answered.popleft()
+        return self.limit - self.inflight - len(self.answered)
+
+    def free_at(self, mono: float, keep: float = 0.0) -> float:
+        """Seconds until one more may start with `keep` left over (0: now)."""
+        if self.room(mono) - keep >= 1:
             return 0.0
-        needed = 1 + min(keep, self.capacity - 1)
-        if self.tokens >= needed:
-            self.tokens -= 1
-            return 0.0
-        return (needed - self.tokens) / self.rate
+        # The answers leave the window oldest first; those in flight have not started their second yet.
+        short = int(keep + 1 - self.room(mono))
+        if short > len(self.answered):
+            return self.seconds
+        return max(0.001, self.answered[short - 1] + self.seconds - mono)
 
-    def affordable(self) -> int:
-        """Tokens there are now (a bound on what one claim can take)."""
-        if self.rate == float("inf"):
-            return int(self.capacity)
-        return int(min(self.capacity, self.tokens + (time.monotonic() - self.stamp) * self.rate))
+    def start(self) -> None:
+        self.inflight += 1
 
-    async def take(self) -> None:
-        """Wait for a token and take it (outside the claim loop, e.g. for a probe at start-up)."""
-        if (delay := self.delay()) > 0:
-            await asyncio.sleep(delay)
-            self.tokens -= 1  # the next delay() adds what the wait refilled
+    def answer(self, mono: float) -> None:
+        self.inflight -= 1
+        if self.limit != float("inf"):
+            self.answered.append(mono)
 
 
 @dataclass
 class _ChannelState:
-    bucket: TokenBucket
+    window: Window
     slots: int  # operations in flight at once
     bulk_slots: int  # of which bulk rows may hold at most this many
     inflight: int = 0
     bulk_inflight: int = 0
-    paused_until: float = 0.0  # monotonic; set by a 429
-    # Monotonic time of the last message or edit to each chat, replies included: a proactive one keeps its
-    # distance from a reply too (Telegram's per-chat limit counts both, and a 429 would pause every chat).
+    side_inflight: int = 0  # operations the channel does not count (answers to presses), in flight
+    paused_until: float = 0.0  # monotonic; set by a 429 that holds the whole channel
+    # When the last counted operation to each chat was answered (monotonic), replies included: the next one keeps
+    # its distance (Telegram's per-chat limit counts both, and a 429 holds the chat or the bot).
     last_chat_send: dict[str, float] = field(default_factory=dict)
+    held: dict[str, float] = field(default_factory=dict)  # chat -> monotonic end of a 429 that holds only it
 
     @classmethod
     def of(cls, limits: Limits) -> _ChannelState:
         slots = max(1, limits.concurrency)
-        return cls(TokenBucket(limits.per_second, limits.burst), slots, max(1, slots - slots // 4))
+        return cls(Window(limits.per_second), slots, max(1, slots - slots // 4))
+
+    def hold(self, chat_id: str, started: float, answered: float, retry_after: float, interval: float) -> None:
+        """A 429 holds the chat when we had just written to it (its own limit), else the channel; from the
+        moment the refusal came back, for as long as it says."""
+        last = self.last_chat_send.get(chat_id)
+        if interval > 0 and last is not None and started - last < 2 * interval:
+            self.held[chat_id] = max(self.held.get(chat_id, 0.0), answered + retry_after)
+        else:
+            self.paused_until = max(self.paused_until, answered + retry_after)
 
 
 Follower = Callable[[frozenset[str]], Awaitable[None]]
@@ -212,9 +235,15 @@ class Dispatcher:
             found = None
             if row.op == "send":
                 async with gate:
-                    # A probe is an edit, counted by the channel like a message: it takes its token too.
-                    await self._state[row.channel].bucket.take()
-                    found = await sender.find_delivered(replace(_operation(row), probe_after=bases[row.id]))
+                    # A probe is an edit, counted by the channel like a message: it takes its place in the window.
+                    window = self._state[row.channel].window
+                    while (delay := window.free_at(time.monotonic())) > 0:  # noqa: ASYNC110 (time, not an event)
+                        await asyncio.sleep(delay)
+                    window.start()
+                    try:
+                        found = await sender.find_delivered(replace(_operation(row), probe_after=bases[row.id]))
+                    finally:
+                        window.answer(time.monotonic())
             values: dict[str, Any] = (
                 {"status": "sent", "message_id": found, "sent_at": self.clock.now()} if found else {"status": "pending"}
             )
@@ -244,14 +273,16 @@ class Dispatcher:
         finally:
             self._reserved -= reserved
         for op, _ in done:
-            self._inflight.discard((op.channel, op.chat_id))
             self._release(op)
         for op in claimed:
-            self._inflight.add((op.channel, op.chat_id))
             state = self._state[op.channel]
-            state.inflight += 1
-            if op.priority >= BULK:
-                state.bulk_inflight += 1
+            if self._counted(op):
+                self._inflight.add((op.channel, op.chat_id))
+                state.inflight += 1  # its place in the window was taken when it was picked
+                if op.priority >= BULK:
+                    state.bulk_inflight += 1
+            else:
+                state.side_inflight += 1
             task = asyncio.create_task(self._perform(op))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -262,8 +293,17 @@ class Dispatcher:
             return 0.0  # chats freed just now may have further rows that this step had to pass over
         return min(wait, FOLLOW_EVERY) if self._recorded_sources else wait
 
+    def _counted(self, op: Operation) -> bool:
+        """Whether the channel counts the operation as a message: those go one at a time per chat, in order,
+        within the limits; the others (answering a press) are performed at once."""
+        return op.op not in self.senders[op.channel].limits.uncounted
+
     def _release(self, op: Operation) -> None:
         state = self._state[op.channel]
+        if not self._counted(op):
+            state.side_inflight -= 1
+            return
+        self._inflight.discard((op.channel, op.chat_id))
         state.inflight -= 1
         if op.priority >= BULK:
             state.bulk_inflight -= 1
@@ -298,49 +338,75 @@ class Dispatcher:
         mono = time.monotonic()
         wait = 5.0
         free = {name: state.slots - state.inflight for name, state in self._state.items()}
+        side_free = {name: state.slots - state.side_inflight for name, state in self._state.items()}
         # Rows beyond what the budgets allow would only be passed over: replies come first in the order.
-        room = sum(
-            max(0, min(n, state.bucket.affordable() + 1))
-            for n, state in zip(free.values(), self._state.values(), strict=True)
-        )
-        if room == 0:
-            return wait, []  # a completion wakes the loop
-        rows = (
-            await session.execute(
-                select(
-                    OutboxMessage.id,
-                    OutboxMessage.channel,
-                    OutboxMessage.chat_id,
-                    OutboxMessage.op,
-                    OutboxMessage.priority,
-                )
-                .where(
-                    OutboxMessage.status == "pending",
-                    or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
-                )
-                .order_by(OutboxMessage.priority, OutboxMessage.id)
-                # Rows of busy chats are passed over, so look a little further than there is room for.
-                .limit(min(self.batch, room) * 4)
+        room = sum(max(0, int(min(free[name], state.window.room(mono)))) for name, state in self._state.items())
+        due = or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now)
+        columns = (OutboxMessage.id, OutboxMessage.channel, OutboxMessage.chat_id, OutboxMessage.op)
+        rows: list[Any] = []
+        # Rows of busy chats are passed over: those in flight and those written to within the last second.
+        busy = len(self._inflight) + len(self._reserved) + sum(len(st.window.answered) for st in self._state.values())
+        lookahead = min(self.batch, room * 4 + busy)
+        if room:
+            rows = list(
+                (
+                    await session.execute(
+                        select(*columns, OutboxMessage.priority)
+                        .where(OutboxMessage.status == "pending", due)
+                        .order_by(OutboxMessage.priority, OutboxMessage.id)
+                        .limit(lookahead)
+                    )
+                ).all()
             )
-        ).all()
-        picked: list[int] = []
+        for state in self._state.values():
+            if state.window.room(mono) < 1:
+                wait = min(wait, state.window.free_at(mono))  # when the window has room again
+        uncounted = self._uncounted_ops
+        if (not room or len(rows) == lookahead) and uncounted and any(n > 0 for n in side_free.values()):
+            # Answers to presses may lie beyond what was looked at (or nothing could be): they need no budget.
+            rows += (
+                await session.execute(
+                    select(*columns, OutboxMessage.priority)
+                    .where(
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.priority == Priority.INTERACTIVE,
+                        OutboxMessage.op.in_(uncounted),
+                        due,
+                    )
+                    .order_by(OutboxMessage.id)
+                    .limit(sum(side_free.values()))
+                )
+            ).all()
+        picked: dict[int, None] = {}
         seen: set[tuple[str, str]] = set()
         blocked: set[str] = set()
         bulk_taken: dict[str, int] = {}
+        counted_picks: dict[int, str] = {}  # row id -> channel, for the rows that took a place in a window
         for row_id, channel, chat_id, kind, priority in rows:
-            key = (channel, chat_id)
-            if key in seen or key in self._inflight or key in self._reserved or channel not in self.senders:
-                seen.add(key)
+            if channel not in self.senders or row_id in picked:
                 continue
-            if channel in blocked:
+            limits = self.senders[channel].limits
+            state = self._state[channel]
+            if kind in limits.uncounted:
+                # Not a message: performed at once, outside the chat's order and the channel's budget.
+                if side_free[channel] > 0:
+                    picked[row_id] = None
+                    side_free[channel] -= 1
+                continue
+            key = (channel, chat_id)
+            if key in seen or key in self._inflight or key in self._reserved or channel in blocked:
                 seen.add(key)
                 continue
             seen.add(key)  # later rows of this chat wait for this one, whatever happens to it now
-            state = self._state[channel]
             if state.paused_until > mono:
                 blocked.add(channel)
                 wait = min(wait, state.paused_until - mono)
                 continue
+            if (held := state.held.get(chat_id)) is not None:
+                if held > mono:
+                    wait = min(wait, held - mono)
+                    continue
+                del state.held[chat_id]
             bulk = priority >= BULK
             if free[channel] <= 0:
                 blocked.add(channel)
@@ -348,26 +414,44 @@ class Dispatcher:
             if bulk and state.bulk_inflight + bulk_taken.get(channel, 0) >= state.bulk_slots:
                 blocked.add(channel)  # later rows are bulk too (rows come by priority)
                 continue
-            limits = self.senders[channel].limits
-            if priority > Priority.INTERACTIVE and kind not in UNCOUNTED:
-                since = mono - state.last_chat_send.get(chat_id, -1e9)
-                if since < limits.chat_interval:
-                    wait = min(wait, limits.chat_interval - since)
-                    continue
-            if kind not in UNCOUNTED and (delay := state.bucket.delay(limits.reserve if bulk else 0)) > 0:
-                # Rows come by priority and later ones keep at least as many tokens back: they wait too.
+            since = mono - state.last_chat_send.get(chat_id, -1e9)
+            if since < limits.chat_interval:
+                wait = min(wait, limits.chat_interval - since)
+                continue
+            keep = limits.reserve if bulk else 0
+            if (delay := state.window.free_at(mono, keep)) > 0:
+                # Rows come by priority and later ones keep at least as many back: they wait too.
                 blocked.add(channel)
                 wait = min(wait, delay)
                 continue
-            picked.append(row_id)
+            picked[row_id] = None
             reserved.add(key)
             free[channel] -= 1
+            # Its place in the window is taken now: a concurrent step (drain) must see it before this one's claim.
+            state.window.start()
+            counted_picks[row_id] = channel
             if bulk:
                 bulk_taken[channel] = bulk_taken.get(channel, 0) + 1
             if len(picked) >= self.batch:
                 wait = 0.0
                 break
         self._reserved |= reserved  # a concurrent step of this process must not pick them too
+        try:
+            wait, claimed = await self._claim_picked(session, list(picked), wait, now)
+        except BaseException:
+            self._give_back(counted_picks)
+            raise
+        self._give_back({i: c for i, c in counted_picks.items() if i not in {op.id for op in claimed}})
+        return wait, claimed
+
+    def _give_back(self, picks: dict[int, str]) -> None:
+        """Places taken in the windows by rows picked but not claimed (another dispatcher had them)."""
+        for channel in picks.values():
+            self._state[channel].window.inflight -= 1
+
+    async def _claim_picked(
+        self, session: AsyncSession, picked: list[int], wait: float, now: datetime
+    ) -> tuple[float, list[Operation]]:
         if not picked:
             next_due = await session.scalar(
                 select(func.min(OutboxMessage.not_before)).where(
@@ -403,16 +487,31 @@ class Dispatcher:
         claimed.sort(key=lambda op: (op.priority, op.id))
         return wait, claimed
 
+    @property
+    def _uncounted_ops(self) -> list[str]:
+        return sorted({op for channel in self.senders.values() for op in channel.limits.uncounted})
+
     async def _perform(self, op: Operation) -> None:
         sender = self.senders[op.channel]
+        counted = self._counted(op)
+        started = time.monotonic()
         try:
             if "chart" in op.payload:
                 op = await self._with_chart_drawn(op)
+                started = time.monotonic()
             result = await sender.perform(op)
         except Exception as exc:  # a bug in a sender must not kill the dispatcher
             if not is_outage(exc):  # an outage is logged once, by the supervisor, when the loop meets it
                 log.exception("outbox %s: sender raised %s", op.id, type(exc).__name__)
             result = Result(Outcome.RETRY, error=type(exc).__name__)
+        answered = time.monotonic()
+        if counted:
+            state = self._state[op.channel]
+            if result.outcome is Outcome.RETRY and result.retry_after is not None:
+                state.hold(op.chat_id, started, answered, result.retry_after, sender.limits.chat_interval)
+            # Counted whatever the answer: a request that failed on the way back may have been delivered.
+            state.window.answer(answered)
+            state.last_chat_send[op.chat_id] = answered
         self._done.append((op, result))
         self._wake.set()
 
@@ -428,11 +527,9 @@ class Dispatcher:
     async def _record(self, session: AsyncSession, done: list[tuple[Operation, Result]]) -> None:
         """Write the outcomes of finished operations."""
         now = self.clock.now()
-        mono = time.monotonic()
         changes: list[dict[str, Any]] = []
         unreachable: list[tuple[str, str]] = []
         for op, result in done:
-            state = self._state[op.channel]
             # Every row sets the same columns, so that one executemany writes them all.
             values: dict[str, Any] = {
                 "row_id": op.id,
@@ -443,17 +540,13 @@ class Dispatcher:
             }
             if result.outcome is Outcome.SENT:
                 values.update(status="sent", sent_at=now, message_id=result.message_id, error=None)
-                if op.op not in UNCOUNTED:
-                    state.last_chat_send[op.chat_id] = mono
+            elif result.outcome is Outcome.RETRY and result.retry_after is not None:
+                # A 429 says nothing about the row: not an attempt. A message waits in the chat's turn while
+                # `_perform` holds the chat or the channel (so it stays first in its chat); anything else waits here.
+                wait_until = None if self._counted(op) else now + timedelta(seconds=result.retry_after)
+                values.update(status="pending", not_before=wait_until, attempts=op.attempts - 1, error=result.error)
             elif result.outcome is Outcome.RETRY and op.attempts < MAX_ATTEMPTS:
-                if result.retry_after is not None:
-                    # Telegram's 429 holds the whole bot as often as one chat: pause the channel. It says
-                    # nothing about the row, so it is not counted against the row's attempts.
-                    state.paused_until = max(state.paused_until, mono + result.retry_after)
-                    delay = result.retry_after
-                    values["attempts"] = op.attempts - 1
-                else:
-                    delay = min(300.0, 2.0 ** max(0, op.attempts - 1))
+                delay = min(300.0, 2.0 ** max(0, op.attempts - 1))
                 values.update(status="pending", not_before=now + timedelta(seconds=delay), error=result.error)
             elif result.outcome is Outcome.DEFERRED:
                 delay = result.retry_after or 1.0
@@ -507,10 +600,6 @@ class Dispatcher:
                 .limit(1)
             )
         return found is not None
-
-
-# Not counted toward Telegram's message limits.
-UNCOUNTED = frozenset({"answer", "delete", "menu"})
 
 
 def _operation(row: OutboxMessage) -> Operation:

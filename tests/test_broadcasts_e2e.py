@@ -8,6 +8,7 @@ import io
 import os
 import signal
 import sys
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -31,7 +32,7 @@ from bot.handlers.broadcasts.cli import watch
 from bot.handlers.broadcasts.flows import notice_text, progress_text, queue_notices
 from bot.handlers.broadcasts.rules import Audience, Tally, bar
 from bot.handlers.broadcasts.service import AudienceCount, PersonLine
-from bot.testing.fake_bot_api import FakeBotApi, RateLimit
+from bot.testing.fake_bot_api import ChatEvent, FakeBotApi, RateLimit
 from bot.texts import Texts
 from tests.conftest import TZ
 from tests.fakes.harness import TOKEN, bind, running_bot, settle
@@ -317,9 +318,8 @@ async def test_limits_and_429_honoured_and_alert_overtakes(
     users = range(1001, 1061)
     staff = await seed_bound(db, clock, users)
     await open_chats(api, users)
-    api.global_rate = RateLimit(30, 30)
-    api.per_chat_rate = RateLimit(1, 1)
-    async with running_bot(api, db_url, clock) as app:
+    strict_limits(api)
+    async with running_bot(api, db_url, clock, rate=30) as app:
         api.fail_next("sendMessage", status=429, retry_after=1)
         await queue_broadcast(db, clock, app.texts, staff[1001])
         app.dispatcher.wake()
@@ -342,6 +342,69 @@ async def test_limits_and_429_honoured_and_alert_overtakes(
                 (await s.scalars(select(OutboxMessage.attempts).where(OutboxMessage.source == "broadcast:1"))).all()
             )
         assert attempts == {1: 60}  # the 429 is not counted against the row
+
+
+def strict_limits(api: FakeBotApi) -> None:
+    """Telegram's limits at their strictest: 30 in any one second, 1 in any second per chat, as requests arrive."""
+    api.global_rate = RateLimit(30, 30, sliding=True)
+    api.per_chat_rate = RateLimit(1, 1, sliding=True)
+
+
+def record(api: FakeBotApi) -> list[tuple[float, ChatEvent]]:
+    """The bot's sends, edits and answers to presses as they happen, with the time (monotonic)."""
+    events: list[tuple[float, ChatEvent]] = []
+    api.add_listener(lambda event: events.append((time.monotonic(), event)))
+    return events
+
+
+async def test_replies_keep_a_second_apart_and_a_429_holds_only_its_chat(
+    api: FakeBotApi, db_url: str, db: Database, clock: SettableClock
+) -> None:
+    await seed_bound(db, clock, range(1001, 1003))
+    await open_chats(api, range(1001, 1003))
+    strict_limits(api)
+    events = record(api)
+    async with running_bot(api, db_url, clock, rate=30) as app:
+        await api.send_text(1001, "/help")
+        await settle(api, app)
+        api.fail_next("sendMessage", status=429, retry_after=2)
+        await api.send_text(1001, "/status")  # its reply is refused: 1001 was written to a second before
+        await api.wait_for(lambda a: a.count_429 == 1, timeout=10)
+        refused_at = time.monotonic()
+        await api.send_text(1002, "/help")  # another chat: not held
+        await settle(api, app, timeout=30)
+    sent = [(at, e.chat_id) for at, e in events if e.kind == "sent"]
+    first, second = [at for at, chat in sent if chat == 1001]
+    (other,) = [at for at, chat in sent if chat == 1002]
+    assert second - first >= 1.0 and second - refused_at >= 2.0  # a second apart; the 429 waited out exactly
+    assert other < second and other - refused_at < 1.5  # the 429 held 1001's chat, not the bot
+    assert api.count_429 == 1  # the injected one: the replies' pacing never met the fake's limits
+
+
+async def test_a_press_is_answered_at_once_while_its_chat_has_a_backlog(
+    api: FakeBotApi, db_url: str, db: Database, clock: SettableClock
+) -> None:
+    staff = await seed_bound(db, clock, range(1001, 1002))
+    await open_chats(api, range(1001, 1002))
+    strict_limits(api)
+    events = record(api)
+    async with running_bot(api, db_url, clock, rate=30) as app:
+        await api.send_text(1001, "/language")
+        await settle(api, app)
+        message = next(m for m in reversed(api.chat(1001)) if api.buttons(m))
+        async with db.transaction() as s:
+            for n in range(4):  # four seconds of replies queued in one chat
+                await send_to_staff(s, clock.now(), staff[1001], Reply(f"提醒{n}"), Priority.INTERACTIVE, "bench")
+        app.dispatcher.wake()
+        await api.wait_for(lambda a: any(e.kind == "sent" and "提醒" in e.data.get("text", "") for _, e in events))
+        pressed_at = time.monotonic()
+        query = await api.press(1001, message["message_id"], api.buttons(message)[0][1])
+        await api.wait_for(lambda a: a.callback_answer(query) is not None, timeout=10)
+        answered_at = time.monotonic()
+        reminders_before = sum(1 for _, e in events if e.kind == "sent" and "提醒" in e.data.get("text", ""))
+        await settle(api, app, timeout=30)
+    assert answered_at - pressed_at < 1.0 and reminders_before < 4  # not behind the chat's backlog
+    assert api.count_429 == 0
 
 
 async def test_cli_previews_sends_and_follows(

@@ -21,7 +21,9 @@ from bot.core.supervise import Loop
 
 CHANNEL = "local"
 # No service to protect: everything due goes out at once, as fast as the dispatcher can claim it.
-LIMITS = Limits(per_second=float("inf"), burst=1000, chat_interval=0.0, concurrency=64)
+LIMITS = Limits(
+    per_second=float("inf"), chat_interval=0.0, concurrency=64, uncounted=frozenset({"answer", "delete", "menu"})
+)
 
 
 @dataclass
@@ -128,8 +130,6 @@ class LocalChannel(Channel):
             return Result(Outcome.UNREACHABLE, error="blocked by the user")
         chat = self.chat(op.chat_id)
         p = op.payload
-        if answer := p.get("answer"):
-            chat.answers[answer["callback_id"]] = answer.get("text") or ""
         if op.op == "send":
             message = Message(next(chat.next_id), True, p.get("text") or "", _buttons(p), _file(p))
             chat.messages.append(message)

@@ -53,14 +53,14 @@ class Result:
 
 @dataclass(frozen=True)
 class Limits:
-    per_second: float  # over all chats
-    burst: int
-    # Proactive messages (alerts, reminders, broadcasts) to one chat at most this often after anything we sent
-    # there; replies burst.
+    per_second: float  # counted operations in any one second, over all chats
+    # Seconds between counted operations to one chat, replies included.
     chat_interval: float
     concurrency: int  # operations in flight at once
-    # Tokens of the overall budget that bulk rows leave for replies and alerts (see bot/outbox.py).
+    # Of each second's budget, what bulk rows leave for replies and alerts (see bot/outbox.py).
     reserve: int = 0
+    # Operations the service does not count as messages: performed at once, outside the chat's order and the budget.
+    uncounted: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -152,10 +152,13 @@ _BOT_COMMAND_RE = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})
 
 @dataclass(frozen=True, slots=True)
 class RateLimit:
-    """A token bucket: ``burst`` requests at once, refilled at ``per_second``."""
+    """A token bucket: ``burst`` requests at once, refilled at ``per_second``. With ``sliding``, strict instead:
+    at most ``burst`` requests in any window of ``burst / per_second`` seconds (``RateLimit(30, 30, sliding=True)``:
+    30 in any one second, however they bunch)."""
 
     per_second: float
     burst: float = 1.0
+    sliding: bool = False
 
     def __post_init__(self) -> None:
         if self.per_second <= 0 or self.burst < 1:
@@ -265,6 +268,32 @@ class _TokenBucket:
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self, now: float) -> None:
+        self.tokens -= 1
+
+
+class _SlidingWindow:
+    __slots__ = ("accepted", "count", "seconds")
+
+    def __init__(self, limit: RateLimit, now: float) -> None:
+        self.count = int(limit.burst)
+        self.seconds = limit.burst / limit.per_second
+        self.accepted: deque[float] = deque()
+
+    def shortfall(self, now: float) -> float:
+        while self.accepted and self.accepted[0] <= now - self.seconds:
+            self.accepted.popleft()
+        if len(self.accepted) < self.count:
+            return 0.0
+        return self.accepted[len(self.accepted) - self.count] + self.seconds - now
+
+    def take(self, now: float) -> None:
+        self.accepted.append(now)
+
+
+def _limiter(limit: RateLimit, now: float) -> _TokenBucket | _SlidingWindow:
+    return _SlidingWindow(limit, now) if limit.sliding else _TokenBucket(limit, now)
 
 
 @dataclass(slots=True, eq=False)
@@ -567,8 +596,8 @@ class FakeBotApi:
         self._faults: dict[str, deque[ApiError | _Drop]] = {}
         self._global_rate: RateLimit | None = None
         self._per_chat_rate: RateLimit | None = None
-        self._global_bucket: _TokenBucket | None = None
-        self._chat_buckets: dict[int | str, _TokenBucket] = {}
+        self._global_bucket: _TokenBucket | _SlidingWindow | None = None
+        self._chat_buckets: dict[int | str, _TokenBucket | _SlidingWindow] = {}
         self._queries: dict[str, _CallbackQuery] = {}
         self._next_query_id = 0
         self._files: dict[str, StoredFile] = {}
@@ -670,7 +699,7 @@ class FakeBotApi:
     @global_rate.setter
     def global_rate(self, limit: RateLimit | None) -> None:
         self._global_rate = limit
-        self._global_bucket = None if limit is None else _TokenBucket(limit, time.monotonic())
+        self._global_bucket = None if limit is None else _limiter(limit, time.monotonic())
 
     @property
     def per_chat_rate(self) -> RateLimit | None:
@@ -682,7 +711,7 @@ class FakeBotApi:
         self._chat_buckets.clear()
 
     def _check_rates(self, params: JsonDict, now: float) -> None:
-        buckets: list[_TokenBucket] = []
+        buckets: list[_TokenBucket | _SlidingWindow] = []
         if self._global_bucket is not None:
             buckets.append(self._global_bucket)
         if self._per_chat_rate is not None:
@@ -690,7 +719,7 @@ class FakeBotApi:
             if isinstance(key, int | str):
                 bucket = self._chat_buckets.get(key)
                 if bucket is None:
-                    bucket = self._chat_buckets[key] = _TokenBucket(self._per_chat_rate, now)
+                    bucket = self._chat_buckets[key] = _limiter(self._per_chat_rate, now)
                 buckets.append(bucket)
         if not buckets:
             return
@@ -699,7 +728,7 @@ class FakeBotApi:
             retry_after = max(1, math.ceil(wait))
             raise ApiError(HTTPStatus.TOO_MANY_REQUESTS, f"Too Many Requests: retry after {retry_after}", retry_after)
         for bucket in buckets:
-            bucket.tokens -= 1
+            bucket.take(now)
 
     # -- failure injection -----------------------------------------------------------------------------
 
@@ -1634,8 +1663,14 @@ class FakeBotApi:
         async def set_rates(
             global_rate: Sequence[float] | None = None, per_chat_rate: Sequence[float] | None = None
         ) -> None:
-            self.global_rate = None if global_rate is None else RateLimit(*global_rate)
-            self.per_chat_rate = None if per_chat_rate is None else RateLimit(*per_chat_rate)
+            def limit(values: Sequence[float] | None) -> RateLimit | None:
+                # [per_second, burst] or [per_second, burst, sliding]
+                if values is None:
+                    return None
+                return RateLimit(values[0], values[1] if len(values) > 1 else 1.0, len(values) > 2 and bool(values[2]))
+
+            self.global_rate = limit(global_rate)
+            self.per_chat_rate = limit(per_chat_rate)
 
         async def wait_bot_messages(total: int, timeout: float = 30.0) -> int:  # noqa: ASYNC109
             await self.wait_for(lambda api: api.bot_messages_sent >= total, timeout)

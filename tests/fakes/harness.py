@@ -35,10 +35,17 @@ async def fake_api() -> AsyncIterator[FakeBotApi]:
 
 @asynccontextmanager
 async def running_bot(
-    api: FakeBotApi, db_url: str, clock: Clock, policy: Policy | None = None
+    api: FakeBotApi, db_url: str, clock: Clock, policy: Policy | None = None, rate: float = 0.0
 ) -> AsyncIterator[BaomiApp]:
+    """The bot talking to `api`. Its own pacing is lifted unless a `rate` is given: a second between two messages
+    to a chat would make every conversation of the suite wait in real time; the pacing tests set it."""
     settings = Settings(
-        database_url=db_url, timezone=TZ, telegram_token=TOKEN, telegram_api_url=api.base_url, policy=policy or Policy()
+        database_url=db_url,
+        timezone=TZ,
+        telegram_token=TOKEN,
+        telegram_api_url=api.base_url,
+        policy=policy or Policy(),
+        telegram_rate=rate,
     )
     app = build_app(settings, clock)
     app.migrated = True  # the fixtures build every database with Alembic

@@ -66,11 +66,15 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
 def limits(per_second: float) -> Limits:
-    """Telegram: about 30 messages a second overall, about one a second in one chat. 0 lifts the overall cap.
-    A sixth of the burst is kept back from broadcasts for replies and alerts."""
-    burst = max(1, int(per_second or 1000))
+    """Telegram: about 30 messages a second overall, one a second in one chat; answers to presses, deletions and
+    command menus are not messages. A sixth of each second is kept back from broadcasts for replies and alerts.
+    0 lifts both caps (benchmarks against a fake that enforces none)."""
     return Limits(
-        per_second=per_second or float("inf"), burst=burst, chat_interval=1.0, concurrency=32, reserve=burst // 6
+        per_second=per_second or float("inf"),
+        chat_interval=1.0 if per_second else 0.0,
+        concurrency=32,
+        reserve=int(per_second) // 6,
+        uncounted=frozenset({"answer", "delete", "menu"}),
     )
 
 
@@ -313,8 +317,6 @@ class TelegramChannel(Channel):
     async def _perform(self, op: Operation) -> Result:
         p = op.payload
         chat = int(op.chat_id)
-        if answer := p.get("answer"):
-            await self._answer(answer)
         if op.op == "send":
             markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = _markup(p.get("buttons") or [])
             if markup is None and p.get("keyboard"):

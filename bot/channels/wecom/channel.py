@@ -108,7 +108,9 @@ log = logging.getLogger("baomi.wecom")
 CHANNEL = "wecom"
 CALLBACK_PATH = "/wecom/callback"
 # The application's API quota is generous (thousands of calls a minute); the per-member windows are what bind.
-LIMITS = Limits(per_second=100.0, burst=100, chat_interval=0.0, concurrency=16)
+# A notice on a pressed card is said as a message (WeCom shows none): only deletions and menus, which are no
+# calls at all, are outside the chats' order.
+LIMITS = Limits(per_second=100.0, chat_interval=0.0, concurrency=16, uncounted=frozenset({"delete", "menu"}))
 
 # --- WeCom's rules ----------------------------------------------------------------------------------------------
 TEXT_BYTES = TEXT_LIMITS[CHANNEL].message  # a text message's content; WeCom cuts off the rest
@@ -654,13 +656,10 @@ def plan(op: Operation, task_prefix: str = "baomi") -> list[Call]:
     if op.op == "edit" and p.get("refresh"):
         return []  # a message already sent, brought up to date: WeCom edits only a pressed card
     calls: list[Call] = []
-    if op.op == "edit" and (pressed := _read_press((p.get("answer") or {}).get("callback_id"))) is not None:
+    if op.op == "edit" and (pressed := _read_press(p.get("pressed"))) is not None:
         response_code, label = pressed
         replace = {"replace_name": f"✓ {label}" if label else "✓"}
         calls.append(Call("update", {"userids": [user], "response_code": response_code, "button": replace}))
-    if toast := (p.get("answer") or {}).get("text"):
-        # No notice pops up on a pressed card: the notice that came with the press is said before the reply.
-        calls += _texts(user, toast, proactive)
     text = p.get("text") or ""
     buttons = [button for row in p.get("buttons") or [] for button in row]
     if doc := p.get("document"):
