@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -49,6 +50,12 @@ TYPED_REPLY_WINDOW = timedelta(hours=48)
 # An invitation code typed without /start (letters and digits of the code's alphabet, spaces and dashes ignored).
 BARE_CODE = re.compile(r"^[A-Za-z0-9]{10}$")
 WELCOME_TODOS = 8  # to-dos listed by name in the welcome (the rest counted): it stays within 20 lines
+# Per sender: events taken in any window; more are dropped with one notice. A person answering a quiz presses about
+# once a second; a script queuing a thousand messages gets twenty of them handled.
+INTAKE_LIMIT = 20
+INTAKE_WINDOW = timedelta(seconds=20)
+INTAKE_KEEP = 10_000  # senders remembered before the quiet ones are forgotten
+WRONG_CODE = frozenset({Redeemed.UNKNOWN, Redeemed.USED, Redeemed.EXPIRED})
 
 
 class StaleState(Exception):
@@ -67,6 +74,9 @@ class Engine:
     # Called after a person binds (e.g. to start the onboarding pledge); their replies follow the welcome.
     bind_hooks: list[BindHook] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Per sender (channel, user id): when their recent events were taken, and whether they were told of the limit.
+    _intake: dict[tuple[str, str], deque[datetime]] = field(default_factory=dict)
+    _told: set[tuple[str, str]] = field(default_factory=set)
 
     def wake(self) -> None:
         self._wake.set()
@@ -105,14 +115,25 @@ class Engine:
         ids: list[int] = []
         try:
             async with self.db.transaction() as session:
-                query = select(InboxEvent).where(InboxEvent.status == "pending").order_by(InboxEvent.id).limit(BATCH)
+                # Round-robin across people: everyone's first pending event, then everyone's second, and so on, so
+                # that one person's backlog cannot hold back another's step.
+                turn = (
+                    func.row_number()
+                    .over(partition_by=(InboxEvent.channel, InboxEvent.channel_user_id), order_by=InboxEvent.id)
+                    .label("turn")
+                )
+                ranked = select(InboxEvent.id, turn).where(InboxEvent.status == "pending").subquery()
+                first = select(ranked.c.id).order_by(ranked.c.turn, ranked.c.id).limit(BATCH)
+                query = select(InboxEvent).where(InboxEvent.id.in_(first))
                 if not self.db.is_sqlite:
                     query = query.with_for_update(skip_locked=True)  # several processes may share the inbox
-                rows = (await session.scalars(query)).all()
+                rows = round_robin((await session.scalars(query)).all())
                 ids = [row.id for row in rows]
                 if not ids:
                     return 0
-                inbounds = [self.inbound(row) for row in rows]
+                now = self.clock.now()
+                admitted = [row for row in rows if self._admit(session, row, now)]
+                inbounds = [self.inbound(row) for row in admitted]
                 await session.execute(
                     update(InboxEvent)
                     .where(InboxEvent.id.in_(ids))
@@ -209,6 +230,42 @@ class Engine:
         """A processed row keeps neither what was said nor who said it: only that the update was seen (its dedupe
         key) and when."""
         return {"status": status, "processed_at": self.clock.now(), "channel_user_id": "", "payload": SCRUBBED}
+
+    def _admit(self, session: AsyncSession, row: InboxEvent, now: datetime) -> bool:
+        """The per-sender intake limit: at most INTAKE_LIMIT events in any INTAKE_WINDOW. The excess is dropped
+        unread, not queued, and the sender is told once until they are within the limit again."""
+        limit = INTAKE_LIMIT if self.intake is None else self.intake
+        if not row.channel_user_id or not limit:
+            return True  # from no one in particular (a service's own event), or no limit
+        key = (row.channel, row.channel_user_id)
+        recent = self._intake.setdefault(key, deque())
+        while recent and recent[0] <= now - INTAKE_WINDOW:
+            recent.popleft()
+        if len(recent) < limit:
+            recent.append(now)
+            self._told.discard(key)
+            return True
+        if key not in self._told and (inbound := self.inbound(row)).event is not None:
+            self._told.add(key)
+            log.info("%s sender over the intake limit: the excess is dropped", inbound.channel)
+            add(
+                session,
+                now,
+                channel=inbound.channel,
+                chat_id=inbound.chat_id,
+                op="send",
+                payload=message_payload(Reply(self.texts.render("core/too_fast", guess_locale(inbound.language)))),
+                priority=Priority.INTERACTIVE,
+            )
+        if len(self._intake) > INTAKE_KEEP:
+            self._forget(now)
+        return False
+
+    def _forget(self, now: datetime) -> None:
+        """Drop the intake records of everyone quiet for a whole window."""
+        for key in [k for k, recent in self._intake.items() if not recent or recent[-1] <= now - INTAKE_WINDOW]:
+            del self._intake[key]
+            self._told.discard(key)
 
     # --- one event ------------------------------------------------------------------------------------
     async def handle(self, session: AsyncSession, inbound: Inbound, preloaded: Preloaded | None = None) -> None:
@@ -344,24 +401,33 @@ class Engine:
         elif isinstance(event, Text) and BARE_CODE.match(bare := re.sub(r"[\s-]", "", event.text)):
             code = bare.upper()  # the code typed on its own, as read from paper
         if code is not None:
-            result = await invitations.redeem(session, code, inbound.channel, inbound.user_id, inbound.chat_id, now)
-            if result.outcome is Redeemed.BOUND and result.staff_id is not None:
-                person = await people.by_id(session, result.staff_id)
-                assert person is not None
-                if result.moved_from is not None and result.moved_from != inbound.chat_id:
-                    # The account this one replaced hears of it: a phone changed without them would be news.
-                    add(
-                        session,
-                        now,
-                        channel=inbound.channel,
-                        chat_id=result.moved_from,
-                        op="send",
-                        payload=message_payload(Reply(self.texts.render("core/moved", person.locale))),
-                        priority=Priority.ALERT,
-                    )
-                await self._welcome(session, inbound, person)
-                return
-            text = self.texts.render(f"core/code_{result.outcome.value}", locale)
+            if await invitations.locked_out(session, inbound.channel, inbound.user_id, now):
+                text = self.texts.render("core/code_locked", locale)
+            else:
+                result = await invitations.redeem(session, code, inbound.channel, inbound.user_id, inbound.chat_id, now)
+                if result.outcome is Redeemed.BOUND and result.staff_id is not None:
+                    person = await people.by_id(session, result.staff_id)
+                    assert person is not None
+                    if result.moved_from is not None and result.moved_from != inbound.chat_id:
+                        # The account this one replaced hears of it: a phone changed without them would be news.
+                        add(
+                            session,
+                            now,
+                            channel=inbound.channel,
+                            chat_id=result.moved_from,
+                            op="send",
+                            payload=message_payload(Reply(self.texts.render("core/moved", person.locale))),
+                            priority=Priority.ALERT,
+                        )
+                    await self._welcome(session, inbound, person)
+                    return
+                outcome = f"code_{result.outcome.value}"
+                if result.outcome in WRONG_CODE and await invitations.count_wrong_code(
+                    session, inbound.channel, inbound.user_id, now
+                ):
+                    log.warning("%s account locked out after %s wrong codes", inbound.channel, invitations.WRONG_CODES)
+                    outcome = "code_locked"
+                text = self.texts.render(f"core/{outcome}", locale)
         else:
             text = self.texts.render("core/stranger", locale)
         if inbound.callback_id:
@@ -602,6 +668,17 @@ async def preload(session: AsyncSession, inbounds: list[Inbound]) -> Preloaded:
         for conv in (await session.scalars(select(Conversation).where(Conversation.staff_id.in_(staff_ids)))).all():
             convs[conv.staff_id] = conv
     return Preloaded(found, convs)
+
+
+def round_robin(rows: Sequence[InboxEvent]) -> list[InboxEvent]:
+    """Rows in turns: each sender's first, then each sender's second, and so on; each sender's in order."""
+    turns: dict[tuple[str, str], int] = {}
+    keyed = []
+    for row in sorted(rows, key=lambda r: r.id):
+        key = (row.channel, row.channel_user_id)
+        turns[key] = turns.get(key, 0) + 1
+        keyed.append((turns[key], row.id, row))
+    return [row for _, _, row in sorted(keyed, key=lambda k: (k[0], k[1]))]
 
 
 def describe(event: Command | Text | Press | Attachment | Refused) -> str:

@@ -119,6 +119,18 @@ class Invitation(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class CodeGuess(Base):
+    """Wrong invitation codes sent by an account that is bound to nobody: too many lock it out for a while."""
+
+    __tablename__ = "code_guess"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    channel_user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wrong: Mapped[int] = mapped_column(SmallInteger)  # since `first_at`
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class AuditLog(Base):
     """Append-only, hash-chained: each row carries the hash of the one before it."""
 

@@ -10,12 +10,19 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Binding, Invitation, Staff
+from bot.db.models import Binding, CodeGuess, Invitation, Staff
 from bot.services import audit
 
 # No 0/O, 1/I/L: codes are sometimes read aloud or typed from paper.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10  # about 49 bits: guessing within 14 days is hopeless at Telegram's rate limits
+
+
+# An account bound to nobody may send this many wrong codes within GUESS_WINDOW; the next locks it out for
+# LOCKOUT (audit-logged). A person mistyping from paper needs two or three tries; a guesser needs billions.
+WRONG_CODES = 5
+GUESS_WINDOW = timedelta(hours=1)
+LOCKOUT = timedelta(hours=1)
 
 
 def new_code() -> str:
@@ -128,3 +135,34 @@ async def issue_for(session: AsyncSession, staff_id: int, now: datetime, valid_d
     await session.flush()
     await audit.record(session, now, None, "invitations.issue", f"staff:{staff_id}", count=1)
     return IssuedInvitation(staff.employee_id, staff.name, code, expires)
+
+
+async def locked_out(session: AsyncSession, channel: str, channel_user_id: str, now: datetime) -> bool:
+    """Whether this account is locked out of redeeming codes now."""
+    guess = await session.get(CodeGuess, (channel, channel_user_id))
+    return guess is not None and guess.locked_until is not None and guess.locked_until > now
+
+
+async def count_wrong_code(session: AsyncSession, channel: str, channel_user_id: str, now: datetime) -> bool:
+    """Count a wrong code from this account; True when it has just been locked out (recorded in the audit log)."""
+    guess = await session.get(CodeGuess, (channel, channel_user_id))
+    if guess is None:
+        session.add(CodeGuess(channel=channel, channel_user_id=channel_user_id, wrong=1, first_at=now))
+        return False
+    if guess.first_at <= now - GUESS_WINDOW or (guess.locked_until is not None and guess.locked_until <= now):
+        guess.wrong, guess.first_at, guess.locked_until = 1, now, None
+        return False
+    guess.wrong += 1
+    if guess.wrong <= WRONG_CODES:
+        return False
+    guess.locked_until = now + LOCKOUT
+    await audit.record(
+        session,
+        now,
+        None,
+        "invitation.lockout",
+        f"{channel}:{channel_user_id}",
+        wrong=guess.wrong,
+        until=str(guess.locked_until),
+    )
+    return True
