@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,6 +55,7 @@ WELCOME_TODOS = 8  # to-dos listed by name in the welcome (the rest counted): it
 INTAKE_LIMIT = 20
 INTAKE_WINDOW = timedelta(seconds=20)
 INTAKE_KEEP = 10_000  # senders remembered before the quiet ones are forgotten
+PER_SENDER = 10  # events of one sender in one batch: a backlog is taken a little at a time, between the others'
 WRONG_CODE = frozenset({Redeemed.UNKNOWN, Redeemed.USED, Redeemed.EXPIRED})
 
 
@@ -98,10 +99,10 @@ class Engine:
         """Process every pending inbox row, oldest first; returns how many were handled."""
         handled = 0
         while True:
-            count = await self._process_batch()
+            count, more = await self._process_batch()
             handled += count
-            # A short batch took all there was: rows stored since then woke the loop, which comes back for them.
-            if count < BATCH:
+            # A batch that took all there was ends it: rows stored since then woke the loop, which comes back.
+            if not more:
                 return handled
 
     async def has_pending(self) -> bool:
@@ -109,9 +110,10 @@ class Engine:
             found = await session.scalar(select(InboxEvent.id).where(InboxEvent.status == "pending").limit(1))
         return found is not None
 
-    async def _process_batch(self) -> int:
-        """Up to BATCH rows in one transaction; if any of them fails, each is then processed on its own, so
-        one bad event neither holds back nor takes down the others."""
+    async def _process_batch(self) -> tuple[int, bool]:
+        """Up to BATCH rows in one transaction, at most PER_SENDER of one sender's; if any of them fails, each is
+        then processed on its own, so one bad event neither holds back nor takes down the others. Returns how many
+        were handled, and whether there may be more (the batch was full, or a sender had more than their share)."""
         ids: list[int] = []
         try:
             async with self.db.transaction() as session:
@@ -123,14 +125,21 @@ class Engine:
                     .label("turn")
                 )
                 ranked = select(InboxEvent.id, turn).where(InboxEvent.status == "pending").subquery()
-                first = select(ranked.c.id).order_by(ranked.c.turn, ranked.c.id).limit(BATCH)
+                first = (
+                    select(ranked.c.id)
+                    .where(ranked.c.turn <= PER_SENDER)
+                    .order_by(ranked.c.turn, ranked.c.id)
+                    .limit(BATCH)
+                )
                 query = select(InboxEvent).where(InboxEvent.id.in_(first))
                 if not self.db.is_sqlite:
                     query = query.with_for_update(skip_locked=True)  # several processes may share the inbox
                 rows = round_robin((await session.scalars(query)).all())
                 ids = [row.id for row in rows]
                 if not ids:
-                    return 0
+                    return 0, False
+                shares = Counter((row.channel, row.channel_user_id) for row in rows)
+                more = len(ids) == BATCH or max(shares.values()) >= PER_SENDER
                 now = self.clock.now()
                 admitted = [row for row in rows if self._admit(session, row, now)]
                 inbounds = [self.inbound(row) for row in admitted]
@@ -149,10 +158,9 @@ class Engine:
             log.info("batch of %s failed (%s); processing one by one", len(ids), type(exc).__name__)
             for row_id in ids:
                 await self.process(row_id)
-            return len(ids)
-        if ids:
-            self.on_outbox()
-        return len(ids)
+            return len(ids), True
+        self.on_outbox()
+        return len(ids), more
 
     async def process(self, row_id: int) -> None:
         """One row in its own transaction, retried when a concurrent step won, recorded when it fails."""
