@@ -70,6 +70,15 @@ async def empty_postgres(url: str) -> None:
         await conn.close()
 
 
+@pytest.fixture(autouse=True)
+def generous_intake(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests play people who type faster than anyone: the per-sender intake limit (bot/engine.py) would drop
+    their steps. tests/test_flooding.py puts it back."""
+    import bot.engine
+
+    monkeypatch.setattr(bot.engine, "INTAKE_LIMIT", 1_000_000)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"

@@ -3,13 +3,20 @@ engine, and a lockout for strangers guessing invitation codes."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+import bot.engine
 from bot.clock import SettableClock
 from bot.db.models import AuditLog, Binding, InboxEvent
 from bot.engine import INTAKE_LIMIT, INTAKE_WINDOW, Engine, round_robin
 from bot.services.invitations import LOCKOUT, WRONG_CODES, issue_for
 from tests.fakes.local import LocalBot
+
+
+@pytest.fixture(autouse=True)
+def real_intake_limit(generous_intake: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bot.engine, "INTAKE_LIMIT", INTAKE_LIMIT)  # the product's, imported before the tests lifted it
 
 
 async def test_a_flood_is_cut_at_the_limit_with_one_notice_and_others_are_answered_first(

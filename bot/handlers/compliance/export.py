@@ -161,10 +161,11 @@ def fill_sheet(sheet: Worksheet, texts: Texts, locale: str, name: str, rows: Ite
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center")
     widths = [_width(h) for h in header]
-    for values in rows:
+    # The row number is counted here: openpyxl's max_row walks every cell, which made a large sheet quadratic.
+    for row, values in enumerate(rows, start=sheet.max_row + 1):
         append_row(sheet, [float(v) if isinstance(v, Percent) else v for v in values])
         for column, value in enumerate(values):
-            _format(sheet.cell(sheet.max_row, column + 1), value)
+            _format(sheet.cell(row, column + 1), value)
             widths[column] = max(widths[column], _width(value))
     for column, width in enumerate(widths):
         sheet.column_dimensions[get_column_letter(column + 1)].width = min(width + 2, MAX_WIDTH)

@@ -98,11 +98,12 @@ def ledger_workbook(
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     widths = [_width(h) for h in header]
-    for values in ledger_rows(requests, texts, locale):
+    # The row number is counted here: openpyxl's max_row walks every cell, which made a large sheet quadratic.
+    for row, values in enumerate(ledger_rows(requests, texts, locale), start=sheet.max_row + 1):
         append_row(sheet, values)
         for column, value in enumerate(values):
             if isinstance(value, date):
-                sheet.cell(sheet.max_row, column + 1).number_format = DATE_FORMAT
+                sheet.cell(row, column + 1).number_format = DATE_FORMAT
             widths[column] = max(widths[column], _width(value))
     for column, width in enumerate(widths):
         sheet.column_dimensions[get_column_letter(column + 1)].width = min(width + 2, MAX_WIDTH)
