@@ -98,6 +98,7 @@ async def run_variant(name: str, users: int, rounds: int, workdir: Path) -> tupl
             "BAOMI_LOG_LEVEL": "WARNING",
             # The fake enforces no limit and neither does the baseline: compare the work, not the pacing.
             "BAOMI_TELEGRAM_RATE": "0",
+            "BAOMI_INTAKE_LIMIT": "0",  # the simulated people type faster than anyone
         }
     proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=ROOT)
     try:

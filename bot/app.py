@@ -155,7 +155,9 @@ def build_app(
     bot = wire(capabilities)
     registry = bot.registry()
     configured: dict[str, Channel] = {}
-    engine = Engine(db, clock, settings.policy, texts, registry, configured, bind_hooks=bot.bind_hooks)
+    engine = Engine(
+        db, clock, settings.policy, texts, registry, configured, bind_hooks=bot.bind_hooks, intake=settings.intake_limit
+    )
     intake = Intake(db, clock, engine.wake, settings.policy.guard_extra_terms)
     env = ChannelEnv(db, clock, intake, serve)
     for configure in channels:

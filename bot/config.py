@@ -229,6 +229,9 @@ class Settings:
     log_level: str = "INFO"
     # Telegram allows about 30 messages a second overall; 0 lifts our own limit (benchmarks, local API servers).
     telegram_rate: float = 30.0
+    # Events taken from one sender in any 20 seconds (bot/engine.py); None: the engine's INTAKE_LIMIT; 0 lifts it
+    # (benchmarks whose simulated people type faster than anyone).
+    intake_limit: int | None = None
     # `baomi serve` takes Telegram updates by webhook at this public URL instead of long polling.
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = field(default=None, repr=False)
@@ -262,6 +265,7 @@ class Settings:
             policy=policy,
             log_level=merged.get("BAOMI_LOG_LEVEL", "INFO").upper(),
             telegram_rate=_float(merged, "BAOMI_TELEGRAM_RATE", 30.0),
+            intake_limit=int(_float(merged, "BAOMI_INTAKE_LIMIT", -1)) if merged.get("BAOMI_INTAKE_LIMIT") else None,
             telegram_webhook_url=merged.get("BAOMI_TELEGRAM_WEBHOOK_URL") or None,
             telegram_webhook_secret=_webhook_secret(merged),
             wecom=_wecom(merged),

@@ -74,6 +74,7 @@ class Engine:
     on_outbox: Callable[[], None] = lambda: None
     # Called after a person binds (e.g. to start the onboarding pledge); their replies follow the welcome.
     bind_hooks: list[BindHook] = field(default_factory=list)
+    intake: int | None = None  # the per-sender intake limit: None INTAKE_LIMIT, 0 none
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     # Per sender (channel, user id): when their recent events were taken, and whether they were told of the limit.
     _intake: dict[tuple[str, str], deque[datetime]] = field(default_factory=dict)

@@ -131,8 +131,8 @@ def test_long_quiz_options_show_their_letters_on_the_buttons() -> None:
 
 
 def test_replacing_a_pressed_card_greys_it_with_the_choice_then_sends() -> None:
-    answer = {"callback_id": json.dumps(["CODE", "English"]), "text": ""}
-    update, send = plan(op("edit", text="Language set", buttons=[], answer=answer, message_id="bm01_3_0"))
+    pressed = json.dumps(["CODE", "English"])
+    update, send = plan(op("edit", text="Language set", buttons=[], pressed=pressed, message_id="bm01_3_0"))
     assert update.api == "update" and not update.counted
     assert update.body == {"userids": ["chenjing"], "response_code": "CODE", "button": {"replace_name": "✓ English"}}
     assert send.body["text"]["content"] == "Language set"

@@ -230,10 +230,13 @@ class TelegramChannel(Channel):
         offset: int | None = None
         while not stop.is_set():
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset,
-                    timeout=POLL_TIMEOUT,
-                    allowed_updates=ALLOWED_UPDATES,
+                # The updates as Telegram sent them: stored as they are, and read once by `parse` (python-telegram-
+                # bot's get_updates would build objects here only for them to be turned back into dictionaries).
+                # Method names are case-insensitive in the Bot API; in lower case python-telegram-bot does not
+                # mistake the raw request for a missed get_updates (and warn).
+                updates: list[dict[str, Any]] = await self.bot.do_api_request(
+                    "getupdates",
+                    api_kwargs={"offset": offset, "timeout": POLL_TIMEOUT, "allowed_updates": ALLOWED_UPDATES},
                     read_timeout=POLL_TIMEOUT + 10,
                 )
             except RetryAfter as exc:
@@ -247,8 +250,8 @@ class TelegramChannel(Channel):
             except NetworkError as exc:  # TimedOut too
                 raise Outage("Telegram Bot API", self._scrub(exc)) from exc
             if updates:
-                await self.store([u.to_dict() for u in updates])
-                offset = updates[-1].update_id + 1
+                await self.store(updates)
+                offset = updates[-1]["update_id"] + 1
             pulse.beat()
 
     async def store(self, payloads: list[dict[str, Any]]) -> int:
