@@ -32,7 +32,16 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import Application
 
 from bot.channels.telegram.http import AiohttpRequest
@@ -242,7 +251,7 @@ class TelegramChannel(Channel):
             except RetryAfter as exc:
                 await _sleep_or_stop(stop, _seconds(exc.retry_after))
                 continue
-            except InvalidToken as exc:
+            except (InvalidToken, EndPointNotFound) as exc:  # the raw request reports a refused token as the latter
                 raise ConfigError(
                     f"the Telegram Bot API refused the token while polling ({self._scrub(exc)}): the token was "
                     "revoked or replaced; set BAOMI_TELEGRAM_TOKEN to the current one from @BotFather"
