@@ -45,7 +45,7 @@ from telegram.error import (
 from telegram.ext import Application
 
 from bot.channels.telegram.http import AiohttpRequest
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, scrub
 from bot.core.channel import (
     Channel,
     ChannelEnv,
@@ -203,7 +203,7 @@ class TelegramChannel(Channel):
     def _scrub(self, exc: BaseException) -> str:
         """The error in a line, without the token (python-telegram-bot quotes it when the token is refused)."""
         text = f"{type(exc).__name__}: {exc}" if str(exc).strip() else type(exc).__name__
-        return text.replace(self.bot.token, "<token>").splitlines()[0]
+        return scrub(text.replace(self.bot.token, "<token>")).splitlines()[0]
 
     async def stop(self) -> None:
         await self.ptb.shutdown()
