@@ -30,6 +30,7 @@ from bot.handlers import (
     broadcasts,
     compliance,
     departures,
+    desk,
     duties,
     leak,
     pledges,
@@ -58,6 +59,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     workday,  # the working-day calendar
     renewals,  # the yearly pledge and quiz asked for again
     compliance,  # /team, /dashboard, /export, the weekly digest
+    desk,  # /console: sign-in links to the web console (bot/console_web/, served by `baomi serve`)
 )
 
 ChannelFactory = Callable[[Settings, ChannelEnv], Channel | None]
@@ -156,7 +158,15 @@ def build_app(
     registry = bot.registry()
     configured: dict[str, Channel] = {}
     engine = Engine(
-        db, clock, settings.policy, texts, registry, configured, bind_hooks=bot.bind_hooks, intake=settings.intake_limit
+        db,
+        clock,
+        settings.policy,
+        texts,
+        registry,
+        configured,
+        bind_hooks=bot.bind_hooks,
+        intake=settings.intake_limit,
+        public_url=settings.public_url,
     )
     intake = Intake(db, clock, engine.wake, settings.policy.guard_extra_terms)
     env = ChannelEnv(db, clock, intake, serve)

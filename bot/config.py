@@ -239,6 +239,8 @@ class Settings:
     # Seconds `baomi run` and `baomi serve` keep trying to reach the Telegram Bot API at start before they give up
     # with one line saying what to fix.
     connect_timeout: float = 15.0
+    # The address people open (`https://bot.example.edu.cn`): the web console's sign-in links start with it.
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, workdir: Path | None = None) -> Settings:
@@ -270,6 +272,7 @@ class Settings:
             telegram_webhook_secret=_webhook_secret(merged),
             wecom=_wecom(merged),
             connect_timeout=_float(merged, "BAOMI_CONNECT_TIMEOUT", 15.0),
+            public_url=_public_url(merged),
         )
 
     def require_token(self) -> str:
@@ -279,6 +282,15 @@ class Settings:
                 "(to try the bot without Telegram run `baomi console --demo`)"
             )
         return self.telegram_token
+
+
+def _public_url(env: dict[str, str]) -> str | None:
+    url = (env.get("BAOMI_PUBLIC_URL") or "").strip().rstrip("/")
+    if not url:
+        return None
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+        raise ConfigError(f"BAOMI_PUBLIC_URL={url!r} must be an http(s) address, e.g. https://bot.example.edu.cn")
+    return url
 
 
 def _webhook_secret(env: dict[str, str]) -> str | None:

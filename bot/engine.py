@@ -75,6 +75,7 @@ class Engine:
     # Called after a person binds (e.g. to start the onboarding pledge); their replies follow the welcome.
     bind_hooks: list[BindHook] = field(default_factory=list)
     intake: int | None = None  # the per-sender intake limit: None INTAKE_LIMIT, 0 none
+    public_url: str | None = None  # BAOMI_PUBLIC_URL: links to the web console
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     # Per sender (channel, user id): when their recent events were taken, and whether they were told of the limit.
     _intake: dict[tuple[str, str], deque[datetime]] = field(default_factory=dict)
@@ -331,6 +332,7 @@ class Engine:
             inbound.channel,
             self.registry,
             current_flow=conv.flow if conv else None,
+            public_url=self.public_url,
         )
         if not person.active:
             self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/departed"))), None, None)

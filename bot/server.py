@@ -1,6 +1,7 @@
 """`baomi serve`: the one HTTP server. It serves what the channels ask for — WeCom's callbacks, Telegram's webhook
-— and /healthz, which says whether the database answers and every loop of the bot runs (bot/core/supervise.py).
-Everything else runs beside it as with `baomi run`, which serves /healthz alone with `--health-port`.
+—, the web console under /console/ (bot/console_web/), and /healthz, which says whether the database answers and
+every loop of the bot runs (bot/core/supervise.py). Everything else runs beside it as with `baomi run`, which serves
+/healthz alone with `--health-port`.
 
 What arrives is committed before it is acknowledged: a 200 means the inbox holds it, anything else makes
 WeCom or Telegram send it again. Rejections are logged by kind, never with what was posted.
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from bot.app import BaomiApp
 from bot.config import ConfigError
+from bot.console_web import routes as console_routes
 from bot.core.supervise import describe, is_outage
 
 log = logging.getLogger("baomi.server")
@@ -39,9 +41,9 @@ class Server:
         """Listen on host:port (port 0: any free one, then in `self.port`)."""
         web_app = web.Application(client_max_size=MAX_BODY, middlewares=[self.outages])
         if not self.health_only:
-            for channel in self.app.channels.values():
-                for route in channel.routes():
-                    web_app.router.add_route(route.method, route.path, route.handler)
+            routes = [route for channel in self.app.channels.values() for route in channel.routes()]
+            for route in routes + console_routes(self.app):
+                web_app.router.add_route(route.method, route.path, route.handler)
         web_app.router.add_get(HEALTH_PATH, self.health)
         web_app.on_response_prepare.append(_no_version)
         # No access log: the engine logs one line per event, and callback URLs carry signatures.

@@ -114,6 +114,7 @@ class FlowContext:
     channel: str
     registry: Registry  # every command and action (/help lists them, buttons start them)
     current_flow: str | None = None  # the conversation the person was in when this event arrived
+    public_url: str | None = None  # where people open the web console (BAOMI_PUBLIC_URL); None: not served
 
     @property
     def locale(self) -> str:

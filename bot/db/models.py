@@ -255,6 +255,7 @@ class CalendarOverride(Base):
 # Base.metadata, so Alembic and the tests see one schema.
 from bot.db import (  # noqa: E402, F401
     models_broadcast,
+    models_desk,
     models_duties,
     models_leak,
     models_pledge,

@@ -11,11 +11,13 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bot.config import Policy
 from bot.core.flow import Priority, Reply
 from bot.core.outbox_rows import send_to_many
 from bot.core.render import chunks
 from bot.core.sweep import Sweep, SweepContext
 from bot.domain.schedule import due_date, half_year, inventory_period
+from bot.domain.workdays import WorkCalendar
 from bot.handlers.compliance import service as compliance
 from bot.handlers.compliance.dashboard import compliance_chart_reply
 from bot.handlers.compliance.rules import Duty, largest_gaps, lowest_first
@@ -62,7 +64,7 @@ class WeeklyDigestSweep(Sweep):
         depts = lowest_first(await compliance.departments(ctx.session, today, ctx.policy, self.catalog, ctx.calendar))
         cases = await leak.open_cases(ctx.session)
         ending = [c for c in await countdowns.running(ctx.session, today) if c.ends_on <= today + HORIZON]
-        deadlines = self.deadlines(ctx, today)
+        deadlines = upcoming_deadlines(ctx.policy, self.catalog, ctx.calendar, today)
         backlog = await review.backlog(ctx.session, today, ctx.timezone, ctx.policy, ctx.calendar)
         held = await delivery.held_back_since(ctx.session, ctx.now - timedelta(days=7))
         rendered: dict[str, list[Reply]] = {}
@@ -99,26 +101,24 @@ class WeeklyDigestSweep(Sweep):
         await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY}:{year}-W{week:02}")
         return len(recipients)
 
-    def deadlines(self, ctx: SweepContext, today: date) -> list[Deadline]:
-        """The cycle's deadlines from today to 30 days on, soonest first."""
-        policy = ctx.policy
-        cycle = cycle_of(today, policy.pledge_cycle_start_month)
-        _, nominal = inventory_period(policy.inventory_deadlines, today)
-        month = policy.self_inspection_month
-        renewal = renewals.deadlines(policy, self.catalog, cycle, today, PledgeState.PENDING, ctx.calendar)
-        candidates = {
-            "pledge": renewal.pledge,
-            "quiz": renewal.quiz,
-            "inventory": due_date(nominal, ctx.calendar),
-            "education": half_year(today).end,
-            "self_check": date(today.year, month, months.monthrange(today.year, month)[1]),
-        }
-        found = [
-            Deadline(what, day, (day - today).days)
-            for what, day in candidates.items()
-            if today <= day <= today + HORIZON
-        ]
-        return sorted(found, key=lambda d: (d.day, d.what))
+
+def upcoming_deadlines(policy: Policy, catalog: Catalog, calendar: WorkCalendar, today: date) -> list[Deadline]:
+    """The cycle's deadlines from today to 30 days on, soonest first (the digest's and the web console's)."""
+    cycle = cycle_of(today, policy.pledge_cycle_start_month)
+    _, nominal = inventory_period(policy.inventory_deadlines, today)
+    month = policy.self_inspection_month
+    renewal = renewals.deadlines(policy, catalog, cycle, today, PledgeState.PENDING, calendar)
+    candidates = {
+        "pledge": renewal.pledge,
+        "quiz": renewal.quiz,
+        "inventory": due_date(nominal, calendar),
+        "education": half_year(today).end,
+        "self_check": date(today.year, month, months.monthrange(today.year, month)[1]),
+    }
+    found = [
+        Deadline(what, day, (day - today).days) for what, day in candidates.items() if today <= day <= today + HORIZON
+    ]
+    return sorted(found, key=lambda d: (d.day, d.what))
 
 
 def _hours(left: timedelta) -> int:

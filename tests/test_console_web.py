@@ -1,0 +1,185 @@
+"""The web console over plain HTTP: who may sign in, how links and sessions end, what a request without a session
+or a CSRF token gets, what a head sees, and that every page escapes what people typed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from sqlalchemy import select, update
+
+from bot.clock import SettableClock
+from bot.db.models import AuditLog, Department, Staff
+from bot.db.session import Database
+from bot.testing.fake_bot_api import FakeBotApi
+from tests.conftest import import_example_roster
+from tests.fakes.desk import LINK, Desk, desk
+from tests.fakes.harness import Chat
+
+PAGES = ["/console/"]
+APIS = ["/console/api/overview"]
+
+
+@pytest.fixture
+async def console(api: FakeBotApi, db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[Desk]:
+    await import_example_roster(db, clock)
+    async with desk(api, db_url, clock) as running:
+        yield running
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+async def test_without_a_session_pages_redirect_to_signin_and_the_api_answers_401(console: Desk) -> None:
+    async with aiohttp.ClientSession() as http:
+        for path in PAGES:
+            async with http.get(console.url + path, allow_redirects=False) as response:
+                assert response.status == 303 and response.headers["Location"] == "/console/signin"
+        for path in APIS:
+            async with http.get(console.url + path) as response:
+                assert response.status == 401
+        async with http.get(console.url + "/console/signin") as response:
+            page = await response.text()
+            assert response.status == 200 and "/console" in page
+            assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+            assert "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
+
+
+async def test_an_officer_signs_in_once_with_the_link_from_the_chat(console: Desk, db: Database) -> None:
+    officer = await console.chat("E002")
+    link = await console.link(officer)
+    assert link.startswith(console.url + "/console/login?token=")
+    assert officer.labels() == [officer.t("desk/btn_end_all")]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        # A link previewer fetching it uses nothing up.
+        async with http.get(link, headers={"User-Agent": "TelegramBot (like TwitterBot)"}) as response:
+            assert response.status == 200
+        async with http.get(link, allow_redirects=False) as response:
+            assert response.status == 303 and response.headers["Location"] == "/console/"
+            cookie = response.headers["Set-Cookie"]
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
+            assert "Secure" not in cookie  # the public URL is http here
+        async with http.get(console.url + "/console/") as response:
+            page = await response.text()
+            assert response.status == 200 and "李秀英" in page
+            for name in ("办公室", "基础教育科", "考试院", "人事科"):
+                assert name in page
+        async with http.get(console.url + "/console/api/overview") as response:
+            data = await response.json()
+            assert {d["name"] for d in data["departments"]} == {"办公室", "基础教育科", "考试院", "人事科"}
+    async with aiohttp.ClientSession() as other, other.get(link, allow_redirects=False) as response:
+        assert response.status == 400  # the same link again: used
+        assert "Set-Cookie" not in response.headers
+    async with db.sessions() as s:
+        actions = (await s.scalars(select(AuditLog.action).order_by(AuditLog.id))).all()
+    assert actions.count("console.signin") == 1
+
+
+async def test_a_link_expires_after_ten_minutes_and_works_for_its_person_only(console: Desk) -> None:
+    head = await console.chat("E101")
+    link = await console.link(head)
+    assert isinstance(console.app.clock, SettableClock)
+    console.app.clock.advance(minutes=10)
+    async with aiohttp.ClientSession() as http, http.get(link, allow_redirects=False) as response:
+        assert response.status == 400
+    fresh = await console.link(head)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(fresh, allow_redirects=False) as response:
+            assert response.status == 303
+        async with http.get(console.url + "/console/api/overview") as response:
+            data = await response.json()
+    # A head sees their own unit only.
+    assert [d["name"] for d in data["departments"]] == ["基础教育科"]
+
+
+async def test_staff_and_strangers_are_refused_in_the_chat(console: Desk, api: FakeBotApi) -> None:
+    staff = await console.chat("E102")
+    answer = await staff.send("/console")
+    assert answer["text"] == staff.t("core/no_right") and not LINK.search(answer["text"])
+    stranger = Chat(api, console.app, 9999)
+    answer = await stranger.send("/console")
+    assert answer["text"] == stranger.t("core/stranger") and not LINK.search(answer["text"])
+
+
+async def test_a_session_ends_by_logout_from_the_chat_and_when_idle(console: Desk, db: Database) -> None:
+    http, chat = await console.signed_in("E002")
+    async with http:
+        async with http.get(console.url + "/console/") as response:
+            csrf = csrf_of(await response.text())
+        async with http.post(console.url + "/console/logout", data={}, allow_redirects=False) as response:
+            assert response.status == 403  # no CSRF token
+        async with http.post(console.url + "/console/logout", data={"csrf": "wrong"}, allow_redirects=False) as r:
+            assert r.status == 403
+        async with http.post(console.url + "/console/logout", data={"csrf": csrf}, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/console/signin"
+        async with http.get(console.url + "/console/api/overview") as response:
+            assert response.status == 401
+
+    # Two browsers; 结束所有会话 in the chat ends both.
+    first, chat = await console.signed_in("E001")
+    second = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    async with first, second:
+        async with second.get(await console.link(chat), allow_redirects=False) as response:
+            assert response.status == 303
+        unused = await console.link(chat)
+        await chat.press(chat.t("desk/btn_end_all"))
+        assert chat.last["text"] == chat.t("desk/ended", count=2)
+        for http in (first, second):
+            async with http.get(console.url + "/console/api/overview") as response:
+                assert response.status == 401
+        async with second.get(unused, allow_redirects=False) as response:
+            assert response.status == 400  # links not yet used stop working too
+
+    idle, _ = await console.signed_in("E002")
+    async with idle:
+        assert isinstance(console.app.clock, SettableClock)
+        console.app.clock.advance(hours=7, minutes=59)
+        async with idle.get(console.url + "/console/api/overview") as response:
+            assert response.status == 200  # used: the idle time starts again
+        console.app.clock.advance(hours=8)
+        async with idle.get(console.url + "/console/", allow_redirects=False) as response:
+            assert response.status == 303
+
+
+async def test_roles_are_checked_on_every_request(console: Desk, db: Database) -> None:
+    http, _ = await console.signed_in("E101")
+    async with http:
+        async with http.get(console.url + "/console/api/overview") as response:
+            assert response.status == 200
+        async with db.transaction() as s:  # no longer a head
+            await s.execute(update(Staff).where(Staff.employee_id == "E101").values(is_head=False))
+        async with http.get(console.url + "/console/api/overview") as response:
+            assert response.status == 401
+
+
+async def test_names_are_shown_as_text(console: Desk, db: Database) -> None:
+    async with db.transaction() as s:
+        await s.execute(update(Department).where(Department.name == "考试院").values(name="<script>alert(1)</script>"))
+        await s.execute(update(Staff).where(Staff.employee_id == "E002").values(name="=1+1<b>"))
+    http, _ = await console.signed_in("E002")
+    async with http, http.get(console.url + "/console/") as response:
+        page = await response.text()
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "=1+1&lt;b&gt;" in page
+
+
+async def test_each_session_is_held_to_a_rate(console: Desk) -> None:
+    from bot.console_web import RATE_LIMIT
+
+    http, _ = await console.signed_in("E002")
+    async with http:
+        statuses = []
+        for _ in range(RATE_LIMIT + 1):
+            async with http.get(console.url + "/console/static/console.css") as response:
+                statuses.append(response.status)  # static files are not counted
+        assert set(statuses) == {200}
+        for _ in range(RATE_LIMIT):
+            async with http.get(console.url + "/console/api/overview") as response:
+                assert response.status == 200
+        async with http.get(console.url + "/console/api/overview") as response:
+            assert response.status == 429
