@@ -80,3 +80,11 @@ def test_unreachable_database_is_one_clear_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot reach the database" in err[0] and "BAOMI_DATABASE_URL" in err[0]
     assert "secret" not in err[0]
+
+
+def test_public_url(tmp_path: Path) -> None:
+    assert Settings.from_env({}, workdir=tmp_path).public_url is None
+    given = {"BAOMI_PUBLIC_URL": "https://bot.example.edu.cn/"}
+    assert Settings.from_env(given, workdir=tmp_path).public_url == "https://bot.example.edu.cn"
+    with pytest.raises(ConfigError, match="BAOMI_PUBLIC_URL"):
+        Settings.from_env({"BAOMI_PUBLIC_URL": "bot.example.edu.cn"}, workdir=tmp_path)

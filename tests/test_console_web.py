@@ -17,6 +17,7 @@ from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import import_example_roster
 from tests.fakes.desk import LINK, Desk, desk
 from tests.fakes.harness import Chat
+from tests.fakes.local import LocalBot
 
 PAGES = ["/console/"]
 APIS = ["/console/api/overview"]
@@ -183,3 +184,9 @@ async def test_each_session_is_held_to_a_rate(console: Desk) -> None:
                 assert response.status == 200
         async with http.get(console.url + "/console/api/overview") as response:
             assert response.status == 429
+
+
+async def test_without_a_public_url_the_chat_says_the_console_is_not_set_up(bot: LocalBot) -> None:
+    officer = await bot.bind("E002")
+    await officer.send("/console")
+    assert officer.last["text"] == officer.t("desk/not_served")

@@ -61,9 +61,7 @@ class Overview:
 
     async def page(self, request: Request) -> web.StreamResponse:
         figures = await self.figures(request)
-        return self.console.html(
-            request, "overview.html", figures=figures, duties=[d.value for d in DUTIES], chart=chart(figures)
-        )
+        return self.console.html(request, "overview.html", figures=figures, duties=DUTIES, chart=chart(figures))
 
     async def api(self, request: Request) -> web.StreamResponse:
         figures = await self.figures(request)
