@@ -17,10 +17,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console_web.render import Pages
@@ -61,6 +62,13 @@ class Request:
     http: web.Request
     signed: Signed
     session: AsyncSession
+    parts: MultipartReader | None = None  # an upload's parts after the CSRF token (read as they come)
+
+    async def form(self) -> dict[str, str]:
+        """The posted form's text fields (none for a GET or an upload)."""
+        if self.http.method != "POST" or self.parts is not None:
+            return {}
+        return {k: v for k, v in (await self.http.post()).items() if isinstance(v, str)}
 
     @property
     def person(self) -> Any:
@@ -78,6 +86,12 @@ class Request:
 
 
 Handler = Callable[[Request], Awaitable[web.StreamResponse]]
+
+
+class Page(Protocol):
+    """A page of the console (bot/console_web/<page>.py): the routes it serves."""
+
+    def routes(self) -> list[Route]: ...
 
 
 class Console:
@@ -103,11 +117,20 @@ class Console:
                     return secured(see_other(SIGNIN))
                 if not self._within_rate(signed.id):
                     return secured(web.Response(status=429, text="429: too many requests"))
+                parts = None
                 if http.method == "POST":
-                    supplied = http.headers.get("X-CSRF-Token") or (await http.post()).get("csrf", "")
+                    supplied: object = http.headers.get("X-CSRF-Token")
+                    if supplied is None and http.content_type == "multipart/form-data":
+                        # An upload may exceed the server's body limit: its first part is the token, read alone.
+                        parts = await http.multipart()
+                        first = await parts.next()
+                        named = isinstance(first, BodyPartReader) and first.name == "csrf"
+                        supplied = await first.text() if named and isinstance(first, BodyPartReader) else ""
+                    elif supplied is None:
+                        supplied = (await http.post()).get("csrf", "")
                     if not isinstance(supplied, str) or not hmac.compare_digest(supplied, signed.csrf):
                         return secured(web.Response(status=403, text="403: missing or wrong CSRF token"))
-                response = await handler(Request(http, signed, session))
+                response = await handler(Request(http, signed, session, parts))
             return secured(response)
 
         return wrapped
@@ -122,9 +145,18 @@ class Console:
         seen.append(now)
         return True
 
-    def html(self, request: Request, page: str, status: int = 200, **context: Any) -> web.Response:
+    def today(self) -> date:
+        return self.app.clock.now().astimezone(self.app.settings.timezone).date()
+
+    def html(self, request: Request, page: str, status: int = 200, here: str = "", **context: Any) -> web.Response:
         body = self.pages.render(
-            page, request.locale, me=request.person, csrf=request.signed.csrf, office=request.unit is None, **context
+            page,
+            request.locale,
+            me=request.person,
+            csrf=request.signed.csrf,
+            office=request.unit is None,
+            here=here,
+            **context,
         )
         return web.Response(text=body, content_type="text/html", status=status)
 
@@ -173,9 +205,9 @@ class Console:
 
     # --- the routes ---------------------------------------------------------------------------------------------
     def routes(self) -> list[Route]:
-        from bot.console_web import overview
+        from bot.console_web import cases, exports, overview, people
 
-        pages = overview.Overview(self)
+        pages: list[Page] = [overview.Overview(self), people.People(self), cases.Cases(self), exports.Exports(self)]
         return [
             Route("GET", SIGNIN, self.signin),
             Route("GET", LOGIN_PATH, self.login),
@@ -183,7 +215,7 @@ class Console:
             Route("POST", f"{ROOT}/logout", self.page(self.logout)),
             Route("GET", f"{ROOT}/static/{{name}}", self.static),
             Route("GET", ROOT, self.page(redirect_home)),
-            *pages.routes(),
+            *(route for page in pages for route in page.routes()),
             Route("GET", f"{API}{{rest:.*}}", self.page(not_found)),
         ]
 

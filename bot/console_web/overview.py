@@ -44,7 +44,7 @@ class Overview:
     async def figures(self, request: Request) -> Figures:
         app = self.console.app
         zone = app.settings.timezone
-        today = app.clock.now().astimezone(zone).date()
+        today = self.console.today()
         day = past_day(request.http.query.get("at", ""), today)
         until = datetime.combine(day + timedelta(days=1), time(), zone) if day < today else None
         calendar = await work_calendar(request.session)

@@ -37,14 +37,16 @@ class IssuedInvitation:
     expires_at: datetime
 
 
-async def issue_for_unbound(session: AsyncSession, now: datetime, valid_days: int) -> list[IssuedInvitation]:
-    """A fresh code for every active staff member without a binding; older unused codes stop working."""
+async def issue_for_unbound(
+    session: AsyncSession, now: datetime, valid_days: int, department_id: int | None = None
+) -> list[IssuedInvitation]:
+    """A fresh code for every active staff member without a binding (in one department, if given); older unused
+    codes stop working."""
     bound = select(Binding.staff_id)
-    unbound = (
-        await session.scalars(
-            select(Staff).where(Staff.active.is_(True), Staff.id.not_in(bound)).order_by(Staff.employee_id)
-        )
-    ).all()
+    query = select(Staff).where(Staff.active.is_(True), Staff.id.not_in(bound)).order_by(Staff.employee_id)
+    if department_id is not None:
+        query = query.where(Staff.department_id == department_id)
+    unbound = (await session.scalars(query)).all()
     if not unbound:
         return []
     ids = [s.id for s in unbound]

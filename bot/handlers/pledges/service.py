@@ -303,6 +303,14 @@ async def latest_signed(session: AsyncSession, staff_id: int) -> Receipt | None:
     return None if row is None else receipt_of(row)
 
 
+async def receipts(session: AsyncSession, staff_id: int) -> list[Receipt]:
+    """Every pledge record of the person (signed or declined), newest first."""
+    rows = await session.scalars(
+        select(PledgeRecord).where(PledgeRecord.staff_id == staff_id).order_by(PledgeRecord.id.desc())
+    )
+    return [receipt_of(row) for row in rows]
+
+
 async def signed_record(
     session: AsyncSession, staff_id: int, record_id: int | None = None
 ) -> tuple[Receipt, str] | None:
