@@ -3,15 +3,18 @@ or a CSRF token gets, what a head sees, and that every page escapes what people 
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from bot.clock import SettableClock
 from bot.db.models import AuditLog, Department, Staff
+from bot.db.models_leak import LeakCaseEvent
 from bot.db.session import Database
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import import_example_roster
@@ -19,7 +22,15 @@ from tests.fakes.desk import LINK, Desk, desk
 from tests.fakes.harness import Chat
 from tests.fakes.local import LocalBot
 
-PAGES = ["/console/"]
+PAGES = [
+    "/console/",
+    "/console/people",
+    "/console/people/1",
+    "/console/people/invites",
+    "/console/cases",
+    "/console/cases/1",
+    "/console/exports",
+]
 APIS = ["/console/api/overview"]
 
 
@@ -190,3 +201,82 @@ async def test_without_a_public_url_the_chat_says_the_console_is_not_set_up(bot:
     officer = await bot.bind("E002")
     await officer.send("/console")
     assert officer.last["text"] == officer.t("desk/not_served")
+
+
+async def page_of(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
+    async with http.get(url) as response:
+        return response.status, await response.text()
+
+
+async def test_a_head_sees_their_own_unit_and_none_of_the_offices_pages(console: Desk, db: Database) -> None:
+    async with db.sessions() as s:
+        ids = dict((await s.execute(select(Staff.employee_id, Staff.id))).all())
+    http, _ = await console.signed_in("E101")  # head of 基础教育科
+    async with http:
+        status, page = await page_of(http, console.url + "/console/people")
+        assert status == 200 and "陈静" in page and "黄丽" not in page and "考试院" not in page
+        assert (await page_of(http, console.url + f"/console/people/{ids['E102']}"))[0] == 200
+        assert (await page_of(http, console.url + f"/console/people/{ids['E202']}"))[0] == 404  # another unit
+        assert (await page_of(http, console.url + "/console/cases"))[0] == 403
+        csrf = csrf_of(page)
+        for kind in ("roster", "pledges", "quiz", "reports", "reviews", "pledge_pdf", "review_pdf"):
+            async with http.post(console.url + f"/console/exports/{kind}", data={"csrf": csrf}) as response:
+                assert response.status == 403, kind
+        async with http.post(console.url + "/console/exports/compliance", data={"csrf": csrf}) as response:
+            assert response.status == 200
+            workbook = load_workbook(io.BytesIO(await response.read()))
+        cells = {str(c.value) for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row}
+        assert "基础教育科" in cells and "考试院" not in cells
+        # Invitation codes for the unbound of their unit only.
+        async with http.post(console.url + "/console/people/invites", data={"csrf": csrf}) as response:
+            page = await response.text()
+        assert "杨帆" in page and "黄丽" not in page and page.count("data:image/svg+xml;base64,") == 2
+        form = aiohttp.FormData()
+        form.add_field("csrf", csrf)
+        form.add_field("file", b"employee_id,name,department,level,role\n", filename="r.csv")
+        async with http.post(console.url + "/console/people/roster", data=form) as response:
+            assert response.status == 403
+
+
+async def test_every_form_needs_the_csrf_token(console: Desk) -> None:
+    case = await console.open_case("E102")
+    http, _ = await console.signed_in("E002")
+    async with http:
+        for path in ("/console/exports/compliance", "/console/people/invites", f"/console/cases/{case.id}/ack"):
+            async with http.post(console.url + path, data={"confirmed": "yes"}) as response:
+                assert response.status == 403, path
+        form = aiohttp.FormData()
+        form.add_field("file", b"employee_id,name,department,level,role\n", filename="r.csv")
+        async with http.post(console.url + "/console/people/roster", data=form) as response:
+            assert response.status == 403
+        async with http.get(console.url + f"/console/cases/{case.id}") as response:
+            assert "受理" in await response.text()  # nothing was done
+
+
+async def test_a_roster_upload_shows_every_bad_line_and_saves_nothing(console: Desk, db: Database) -> None:
+    http, _ = await console.signed_in("E002")
+    async with http:
+        _, page = await page_of(http, console.url + "/console/people")
+        bad = "employee_id,name,department,level,role\nE900,新人,办公室,绝密,staff\nE901,另一人,办公室,一般,boss\n"
+        form = aiohttp.FormData()
+        form.add_field("csrf", csrf_of(page))
+        form.add_field("file", bad.encode(), filename="roster.csv")
+        async with http.post(console.url + "/console/people/roster", data=form) as response:
+            page = await response.text()
+        assert "第 2 行" in page and "第 3 行" in page and "roster-imported" not in page
+        async with db.sessions() as s:
+            assert await s.scalar(select(Staff.id).where(Staff.employee_id == "E900")) is None
+
+
+async def test_a_classified_note_is_refused_and_not_kept(console: Desk, db: Database) -> None:
+    case = await console.open_case("E102")
+    http, _ = await console.signed_in("E002")
+    async with http:
+        _, page = await page_of(http, console.url + f"/console/cases/{case.id}")
+        note = "教发〔2026〕3号 已收回"
+        data = {"csrf": csrf_of(page), "status": "investigating", "text": note, "confirmed": "yes"}
+        async with http.post(console.url + f"/console/cases/{case.id}/status", data=data) as response:
+            page = await response.text()
+        assert "拒收" in page and "教发" not in page
+    async with db.sessions() as s:
+        assert await s.scalar(select(LeakCaseEvent.id).where(LeakCaseEvent.kind == "status")) is None

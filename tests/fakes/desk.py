@@ -15,7 +15,11 @@ import aiohttp
 from bot.app import BaomiApp, build_app
 from bot.clock import Clock
 from bot.config import Policy, Settings
+from bot.handlers.leak import service as leak
+from bot.handlers.leak.notices import open_case
+from bot.handlers.leak.service import CaseInfo
 from bot.server import Server
+from bot.services import people
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import TZ
 from tests.fakes.harness import TOKEN, Chat, bind
@@ -54,6 +58,26 @@ class Desk:
         found = LINK.search(answer["text"])
         assert found is not None, answer["text"]
         return found.group(0)
+
+    async def open_case(self, employee_id: str, withheld: bool = False) -> CaseInfo:
+        """A leak case reported by this person, as the report flow opens one (the officers are alerted)."""
+        report = leak.Report(
+            kind=leak.Kind.CARRIER_LOST,
+            whose=leak.Whose.MINE,
+            discovered=leak.Discovered.NOW,
+            discovered_on=self.app.clock.now().astimezone(TZ).date(),
+            place="档案室",
+            carrier=leak.Carrier.PAPER,
+            carrier_count=1,
+            level=leak.Marked.SECRET,
+            name_withheld=withheld,
+        )
+        async with self.app.db.transaction() as s:
+            person = await people.by_employee_id(s, employee_id)
+            assert person is not None
+            case = await open_case(s, self.app.clock.now(), self.app.texts, self.app.settings.policy, person.id, report)
+        self.app.dispatcher.wake()
+        return case
 
     async def signed_in(self, employee_id: str) -> tuple[aiohttp.ClientSession, Chat]:
         """An HTTP client with the console's cookie of this person (the caller closes it)."""
