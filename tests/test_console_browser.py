@@ -4,17 +4,20 @@ README shows."""
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
+from PIL import Image
 from playwright.async_api import Browser, Page, async_playwright
 
 from bot.clock import SettableClock
 from bot.db.session import Database
 from bot.testing.fake_bot_api import FakeBotApi
-from tests.conftest import import_example_roster
+from tests.conftest import EXAMPLE_ROSTER, import_example_roster
 from tests.fakes.desk import Desk, desk
 
 CHROMIUM = os.environ.get("BAOMI_CHROMIUM", "/usr/bin/chromium")
@@ -45,11 +48,13 @@ def shots(tmp_path: Path) -> Path:
 
 async def shoot(page: Page, folder: Path, name: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(folder / f"{name}.png"), full_page=False)
+    path = folder / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=False)
+    Image.open(path).quantize(64).save(path, optimize=True)  # a third of the size, for the README
 
 
-async def test_an_officer_at_the_desk(console: Desk, browser: Browser, shots: Path) -> None:
-    context = await browser.new_context(viewport=VIEWPORT, locale="zh-CN")  # type: ignore[arg-type]
+async def test_an_officer_at_the_desk(console: Desk, browser: Browser, shots: Path, tmp_path: Path) -> None:
+    context = await browser.new_context(viewport=VIEWPORT, locale="zh-CN", accept_downloads=True)  # type: ignore[arg-type]
     page = await context.new_page()
     errors: list[str] = []  # anything the Content-Security-Policy refused, and any of our URLs that failed
     page.on(
@@ -71,6 +76,52 @@ async def test_an_officer_at_the_desk(console: Desk, browser: Browser, shots: Pa
     assert len(rows) == 4 and "王建国" in await page.inner_text("header")
     assert await page.locator("svg.chart rect").count() == 16  # four duties for each of four units
     await shoot(page, shots, "overview")
+
+    # 人员: a roster with a mistake is refused line by line; corrected, it is imported.
+    await page.click("text=人员")
+    roster = EXAMPLE_ROSTER.read_text(encoding="utf-8")
+    wrong = tmp_path / "roster.csv"
+    wrong.write_text(roster + "E401,新同事,保卫科,绝密,staff\n", encoding="utf-8")
+    await page.set_input_files("input[type=file]", str(wrong))
+    await page.click("text=检查并导入")
+    assert "第 14 行" in await page.inner_text("#roster-errors")
+    await shoot(page, shots, "people-roster-errors")
+    right = tmp_path / "roster-fixed.csv"
+    right.write_text(roster + "E401,新同事,保卫科,一般,staff\n", encoding="utf-8")
+    await page.set_input_files("input[type=file]", str(right))
+    await page.click("text=检查并导入")
+    assert "新增 1 人" in await page.inner_text("#roster-imported")
+    assert "新同事" in await page.inner_text("#people")
+    await shoot(page, shots, "people")
+
+    # 事件: a case reported in the chat, acknowledged at the desk after a confirmation; the reporter is told.
+    reporter = await console.chat("E102")
+    case = await console.open_case("E102", withheld=True)
+    await page.click("text=事件")
+    await page.click(f"text={case.number}")
+    assert "陈静" not in await page.inner_text("main")  # the name stays withheld
+    await page.click("button:has-text('受理')")
+    assert "确认受理" in await page.inner_text("#confirm-question")
+    await page.click("#confirm")
+    assert "已受理" in await page.inner_text("#done")
+    await shoot(page, shots, "case")
+    await reporter.settle()
+    assert case.number in reporter.last["text"]
+
+    # 导出: the compliance workbook, downloaded.
+    await page.click("text=导出")
+    await shoot(page, shots, "exports")
+    async with page.expect_download() as waiting:
+        await page.click("button[value=compliance]")
+    download = await waiting.value
+    path = await download.path()
+    assert download.suggested_filename == "compliance-2026-03-02.xlsx"
+    assert "保卫科" in {
+        str(c.value)
+        for sheet in load_workbook(io.BytesIO(path.read_bytes())).worksheets
+        for row in sheet.iter_rows()
+        for c in row
+    }
 
     assert errors == []  # no script or style refused by the Content-Security-Policy
     await context.close()
