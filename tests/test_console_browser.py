@@ -108,6 +108,24 @@ async def test_an_officer_at_the_desk(console: Desk, browser: Browser, shots: Pa
     await reporter.settle()
     assert case.number in reporter.last["text"]
 
+    # 通知: a notice to 基础教育科 with 已阅 asked; the recipient's 已阅 in the chat shows at the desk.
+    await page.click("text=通知")
+    await page.fill("textarea[name=text]", "请于本周五前完成保密自查。")
+    await page.check("label:has-text('基础教育科') input")
+    await page.select_option("select[name=ack_days]", "1")
+    await page.click("button[value=no]")
+    assert "将发送给 3 人" in await page.inner_text("#preview")
+    await page.click("#send")
+    assert page.url.startswith(console.url + "/console/broadcasts/")
+    await reporter.settle()
+    notice = reporter.last
+    assert "请于本周五前完成保密自查" in notice["text"]
+    await reporter.press(reporter.t("broadcast/btn_ack"), notice)
+    await page.reload()
+    assert await page.inner_text("#acked") == "1"
+    assert "✓" in await page.locator("#recipients tr", has_text="陈静").inner_text()
+    await shoot(page, shots, "broadcast")
+
     # 导出: the compliance workbook, downloaded.
     await page.click("text=导出")
     await shoot(page, shots, "exports")

@@ -205,9 +205,15 @@ class Console:
 
     # --- the routes ---------------------------------------------------------------------------------------------
     def routes(self) -> list[Route]:
-        from bot.console_web import cases, exports, overview, people
+        from bot.console_web import broadcasts, cases, exports, overview, people
 
-        pages: list[Page] = [overview.Overview(self), people.People(self), cases.Cases(self), exports.Exports(self)]
+        pages: list[Page] = [
+            overview.Overview(self),
+            people.People(self),
+            cases.Cases(self),
+            broadcasts.Broadcasts(self),
+            exports.Exports(self),
+        ]
         return [
             Route("GET", SIGNIN, self.signin),
             Route("GET", LOGIN_PATH, self.login),

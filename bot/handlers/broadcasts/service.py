@@ -235,6 +235,26 @@ async def _acknowledgements(
     return sum(1 for r in rows if r[0] is not None), silent, unreached
 
 
+@dataclass(frozen=True)
+class Recipient:
+    person: PersonLine
+    acked_at: datetime | None
+
+
+async def recipients(session: AsyncSession, broadcast_id: int) -> list[Recipient]:
+    """Every recipient of a broadcast with their 已阅, by unit (the department they were in when it was sent)."""
+    rows = (
+        await session.execute(
+            select(BroadcastRecipient.acked_at, Staff.id, Staff.employee_id, Staff.name, Department.name)
+            .join(Staff, Staff.id == BroadcastRecipient.staff_id)
+            .join(Department, Department.id == BroadcastRecipient.department_id)
+            .where(BroadcastRecipient.broadcast_id == broadcast_id)
+            .order_by(Department.name, Staff.employee_id)
+        )
+    ).all()
+    return [Recipient(PersonLine(r[1], r[2], r[3], r[4]), r[0]) for r in rows]
+
+
 async def recent(session: AsyncSession, limit: int = 8) -> list[Standing]:
     found = (await session.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(limit))).all()
     out = []
