@@ -15,7 +15,10 @@ from sqlalchemy import select, update
 from bot.clock import SettableClock
 from bot.db.models import AuditLog, Department, Staff
 from bot.db.models_leak import LeakCaseEvent
+from bot.db.models_pledge import Departure
 from bot.db.session import Database
+from bot.handlers.departures.depart import record_departure
+from bot.services import people
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import import_example_roster
 from tests.fakes.desk import LINK, Desk, desk
@@ -280,3 +283,32 @@ async def test_a_classified_note_is_refused_and_not_kept(console: Desk, db: Data
         assert "拒收" in page and "教发" not in page
     async with db.sessions() as s:
         assert await s.scalar(select(LeakCaseEvent.id).where(LeakCaseEvent.kind == "status")) is None
+
+
+async def test_the_calendar_and_the_declassification_periods_are_edited_as_in_chat(console: Desk, db: Database) -> None:
+    async with db.transaction() as s:
+        leaver = await people.by_employee_id(s, "E203")  # 重要: 12 months
+        assert leaver is not None
+        now = console.app.clock.now()
+        await record_departure(s, now, console.app.texts, console.app.settings.policy, leaver, now.date(), None)
+    head, _ = await console.signed_in("E101")
+    async with head:
+        assert (await page_of(head, console.url + "/console/calendar"))[0] == 403
+    http, _ = await console.signed_in("E002")
+    async with http:
+        status, page = await page_of(http, console.url + "/console/calendar")
+        assert status == 200 and "周杰" in page
+        csrf = csrf_of(page)
+        refused = {"csrf": csrf, "day": "2026-03-07", "working": "yes", "reason": "秘密★1年"}
+        async with http.post(console.url + "/console/calendar/workday", data=refused) as response:
+            assert response.status == 400 and "拒收" in await response.text()
+        data = {"csrf": csrf, "day": "2026-03-07", "working": "yes", "reason": "调休上班"}
+        async with http.post(console.url + "/console/calendar/workday", data=data) as response:
+            assert response.status == 200 and "调休上班" in await response.text()
+        data = {"csrf": csrf, "employee_id": "E203", "months": "18", "reason": "经审批延长"}
+        async with http.post(console.url + "/console/calendar/countdown", data=data) as response:
+            assert response.status == 200
+    async with db.sessions() as s:
+        assert await s.scalar(select(Departure.months)) == 18
+        actions = set((await s.scalars(select(AuditLog.action))).all())
+    assert {"calendar.override", "declassification.change"} <= actions

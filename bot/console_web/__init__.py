@@ -205,7 +205,7 @@ class Console:
 
     # --- the routes ---------------------------------------------------------------------------------------------
     def routes(self) -> list[Route]:
-        from bot.console_web import broadcasts, cases, exports, overview, people
+        from bot.console_web import broadcasts, calendar, cases, exports, overview, people
 
         pages: list[Page] = [
             overview.Overview(self),
@@ -213,6 +213,7 @@ class Console:
             cases.Cases(self),
             broadcasts.Broadcasts(self),
             exports.Exports(self),
+            calendar.Calendar(self),
         ]
         return [
             Route("GET", SIGNIN, self.signin),
