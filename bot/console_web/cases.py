@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.core.channel import Route
-from bot.core.flow import Outgoing, Priority
-from bot.core.outbox_rows import send_to_staff
+from bot.core.flow import Outgoing
 from bot.domain.guard import check_text
 from bot.handlers.desk import service as desk
 from bot.handlers.leak import notices as leak_notices
@@ -127,10 +126,10 @@ class Cases:
         identity = None
         if action == "ack":
             if await leak.acknowledge(session, now, case.id, officer):
-                outgoing = await self.tell_reporter(request, case.id, None)
+                outgoing = await leak_notices.status_changed(session, app.texts, case.id, None)
         elif action == "status":
             await leak.set_status(session, now, case.id, officer, Status(status), text or None)
-            outgoing = await self.tell_reporter(request, case.id, text or None)
+            outgoing = await leak_notices.status_changed(session, app.texts, case.id, text or None)
         elif action == "sent":
             await leak.mark_written_report_sent(session, now, case.id, officer)
         elif action == "found":
@@ -142,18 +141,8 @@ class Cases:
             )
         elif action == "reveal":
             identity = await leak.reveal_reporter(session, now, case.id, officer)
-        for out in outgoing:
-            await send_to_staff(session, now, out.staff_id, out.reply, Priority.INTERACTIVE, out.source)
+        await leak_notices.queue(session, now, outgoing)
         await desk.record(session, now, request.signed, "case", f"leak_case:{case.id}", step=action)
         if outgoing:
             app.dispatcher.wake()
         return await self.case(request, done=action, identity=identity)
-
-    async def tell_reporter(self, request: Request, case_id: int, note: str | None) -> list[Outgoing]:
-        texts = self.console.app.texts
-        case = await leak.get_case(request.session, case_id)
-        assert case is not None
-        statuses = {loc: leak_notices.label(texts, loc, f"status.{case.status}") for loc in ("zh", "en")}
-        return await leak_notices.to_reporter(
-            request.session, texts, case, "report/status_changed", statuses=statuses, note=note
-        )

@@ -291,12 +291,7 @@ class CasesFlow:
         return await self.view(ctx, case.id, ctx.t("cases/revealed", identity=identity))
 
     async def tell_reporter(self, ctx: FlowContext, case_id: int, note: str | None) -> list[Outgoing]:
-        case = await leak.get_case(ctx.session, case_id)
-        assert case is not None
-        locale_label = {loc: label(ctx.texts, loc, f"status.{case.status}") for loc in ("zh", "en")}
-        return await leak_notices.to_reporter(
-            ctx.session, ctx.texts, case, "report/status_changed", statuses=locale_label, note=note
-        )
+        return await leak_notices.status_changed(ctx.session, ctx.texts, case_id, note)
 
     async def not_understood(self, ctx: FlowContext, st: dict[str, Any]) -> Step:
         """Repeats what is expected at this point."""

@@ -189,6 +189,14 @@ async def to_reporter(
     return [Outgoing(reporter, Reply(text, buttons), Priority.ALERT, SOURCE)]
 
 
+async def status_changed(session: AsyncSession, texts: Texts, case_id: int, note: str | None) -> list[Outgoing]:
+    """The reporter told of the case's status as it is now, with the officer's note (/cases and the console)."""
+    case = await leak.get_case(session, case_id)
+    assert case is not None
+    statuses = {loc: label(texts, loc, f"status.{case.status}") for loc in ("zh", "en")}
+    return await to_reporter(session, texts, case, "report/status_changed", statuses=statuses, note=note)
+
+
 async def queue(session: AsyncSession, now: datetime, outgoing: list[Outgoing]) -> int:
     """Write messages straight to the outbox (sweeps and other capabilities; flows return them in a Step)."""
     written = 0
