@@ -8,5 +8,5 @@ from bot.handlers.desk.flows import ConsoleFlow, EndSessionsAction
 
 
 def register(bot: Wiring) -> None:
-    bot.command("console", ConsoleFlow(), instant=True)
+    bot.command("console", ConsoleFlow(), aliases=("控制台", "办公桌面"), instant=True)
     bot.action(EndSessionsAction())  # 结束所有会话, under the link
