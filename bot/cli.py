@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -62,7 +63,7 @@ async def run(env: CliEnv, args: argparse.Namespace) -> int:
     from bot.server import serve as serve_http
 
     env.settings.require_token()
-    app = build_app(env.settings, env.clock)
+    app = build_app(replace(env.settings, telegram_delete_webhook=args.delete_webhook), env.clock)
     stop = asyncio.Event()
     _stop_on_signals(stop)
     if args.health_port is not None:
@@ -79,21 +80,31 @@ async def run(env: CliEnv, args: argparse.Namespace) -> int:
 def run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--health-port", type=int, help="serve GET /healthz on this port (as `baomi serve` does)")
     parser.add_argument("--health-host", default="127.0.0.1", help="address for --health-port (default 127.0.0.1)")
+    webhook_argument(parser)
 
 
 async def serve(env: CliEnv, args: argparse.Namespace) -> int:
     from bot.app import build_app
     from bot.server import serve as serve_http
 
-    app = build_app(env.settings, env.clock, serve=True)
+    app = build_app(replace(env.settings, telegram_delete_webhook=args.delete_webhook), env.clock, serve=True)
     stop = asyncio.Event()
     _stop_on_signals(stop)
     return await serve_http(app, args.host, args.port, stop)
 
 
+def webhook_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--delete-webhook",
+        action="store_true",
+        help="delete the Telegram webhook that `baomi serve` set, to poll instead (without it, a webhook stops this)",
+    )
+
+
 def serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    webhook_argument(parser)  # without a webhook URL `baomi serve` polls as `baomi run` does
 
 
 async def db(env: CliEnv, args: argparse.Namespace) -> int:

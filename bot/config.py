@@ -241,6 +241,8 @@ class Settings:
     connect_timeout: float = 15.0
     # The address people open (`https://bot.example.edu.cn`): the web console's sign-in links start with it.
     public_url: str | None = None
+    # Long polling deletes a Telegram webhook that is set (`baomi run --delete-webhook`); without it, it refuses to.
+    telegram_delete_webhook: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, workdir: Path | None = None) -> Settings:

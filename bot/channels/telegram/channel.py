@@ -34,6 +34,7 @@ from telegram import (
 )
 from telegram.error import (
     BadRequest,
+    Conflict,
     EndPointNotFound,
     Forbidden,
     InvalidToken,
@@ -68,6 +69,7 @@ WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_TIMEOUT = 25
 POLL_STALE = timedelta(minutes=2)  # a getUpdates returns within POLL_TIMEOUT
+CONFLICT_BACKOFF = (1.0, 60.0)  # seconds before polling again after a 409, doubling from the first to the second
 # Only what the bot answers: edits, channel posts and membership changes are not even asked for.
 ALLOWED_UPDATES = ["message", "callback_query"]
 # python-telegram-bot 22 reports 429 waits as timedelta only with this set (else it warns); read at use.
@@ -121,6 +123,7 @@ def configure(settings: Settings, env: ChannelEnv) -> TelegramChannel | None:
         webhook,
         settings.telegram_api_url,
         settings.connect_timeout,
+        delete_webhook=settings.telegram_delete_webhook,
     )
 
 
@@ -135,6 +138,7 @@ class TelegramChannel(Channel):
         webhook: Webhook | None,
         api_url: str,
         connect_timeout: float,  # seconds to reach the Bot API at start
+        delete_webhook: bool = False,
     ) -> None:
         self.ptb = ptb
         self.bot: Bot = ptb.bot
@@ -146,6 +150,8 @@ class TelegramChannel(Channel):
         self.keyboard = True  # the main actions stay under the input field (a reply's `keyboard`)
         self.api_url = api_url
         self.connect_timeout = connect_timeout
+        # Polling takes over from a webhook that is set (by `baomi serve`) only when told to.
+        self.delete_webhook = delete_webhook
 
     # --- life -----------------------------------------------------------------------------------------------
     async def start(self, ctx: StartContext) -> list[Loop]:
@@ -191,8 +197,16 @@ class TelegramChannel(Channel):
                 self.webhook.url, secret_token=self.webhook.secret, allowed_updates=ALLOWED_UPDATES
             )
         else:
-            # A webhook left by `baomi serve` would make every getUpdates fail.
-            await self.bot.delete_webhook()
+            # A webhook makes every getUpdates fail. This process never sets one when it polls, so one that is set
+            # belongs to `baomi serve` (perhaps running now): it is deleted only when the operator says so.
+            if registered := (await self.bot.get_webhook_info()).url:
+                if not self.delete_webhook:
+                    raise ConfigError(
+                        f"a Telegram webhook is set ({registered}), by `baomi serve`: polling would take its "
+                        "updates. Stop that instance and start this one with --delete-webhook, or run `baomi serve`"
+                    )
+                log.warning("deleting the Telegram webhook %s (--delete-webhook)", registered)
+                await self.bot.delete_webhook()
 
     def _refused_setup(self, exc: TelegramError) -> ConfigError:
         return ConfigError(
@@ -237,6 +251,7 @@ class TelegramChannel(Channel):
         API or the database) ends the run, which the supervisor starts again: what was not stored is not confirmed
         and comes again."""
         offset: int | None = None
+        conflicts = 0
         while not stop.is_set():
             try:
                 # The updates as Telegram sent them: stored as they are, and read once by `parse` (python-telegram-
@@ -256,12 +271,31 @@ class TelegramChannel(Channel):
                     f"the Telegram Bot API refused the token while polling ({self._scrub(exc)}): the token was "
                     "revoked or replaced; set BAOMI_TELEGRAM_TOKEN to the current one from @BotFather"
                 ) from exc
+            except Conflict:
+                # Telegram answers 409 to a poll while another poll with this token runs, or a webhook is set.
+                conflicts += 1
+                first, most = CONFLICT_BACKOFF
+                delay = min(most, first * 2 ** (conflicts - 1))
+                log.error("getUpdates refused (409 Conflict): %s; polling again in %.0f s", await self._rival(), delay)
+                await _sleep_or_stop(stop, delay)
+                continue
             except NetworkError as exc:  # TimedOut too
                 raise Outage("Telegram Bot API", self._scrub(exc)) from exc
+            conflicts = 0
             if updates:
                 await self.store(updates)
                 offset = updates[-1]["update_id"] + 1
             pulse.beat()
+
+    async def _rival(self) -> str:
+        """Who else takes this bot's updates, as far as the Bot API tells."""
+        try:
+            registered = (await self.bot.get_webhook_info()).url
+        except TelegramError:
+            registered = ""
+        if registered:
+            return f"a webhook is set ({registered}), by `baomi serve`; stop one of the two"
+        return "another process polls with this token (another `baomi run`, or `baomi serve` without a webhook)"
 
     async def store(self, payloads: list[dict[str, Any]]) -> int:
         """Commit what the engine reads of these updates to the inbox (duplicates, edits, groups and anything
