@@ -20,7 +20,7 @@ from bot.core.capability import Capability, Wiring
 from bot.core.channel import Channel, ChannelEnv, StartContext
 from bot.core.intake import Intake
 from bot.core.registry import Registry
-from bot.core.supervise import Loop, Supervisor, describe, is_outage
+from bot.core.supervise import Loop, Pulse, Supervisor, describe, is_outage
 from bot.db.migrate import upgrade
 from bot.db.session import Database
 from bot.domain.levels import Role
@@ -41,6 +41,7 @@ from bot.handlers import (
 )
 from bot.jobs.retention import RetentionSweep
 from bot.jobs.runner import TICK, SweepRunner
+from bot.leadership import LEADER, Leadership
 from bot.outbox import Dispatcher
 from bot.texts import Texts
 
@@ -79,6 +80,12 @@ def wire(capabilities: Sequence[Capability] = CAPABILITIES) -> Wiring:
 ENGINE_STALE = timedelta(minutes=2)
 DISPATCHER_STALE = timedelta(minutes=2)
 SWEEPS_STALE = 3 * TICK
+LEADERSHIP = "leadership"  # the loop that stands for leader, and while it leads, runs the leader's loops
+LEADERSHIP_STALE = timedelta(minutes=1)  # a standby tries, and a leader checks its lock, every LEAD_CHECK seconds
+
+
+class LeaderLoopFailed(Exception):
+    """One of the leader's loops could not go on (a bug): the bot stops as it would on one machine."""
 
 
 @dataclass
@@ -93,6 +100,9 @@ class BaomiApp:
     jobs: SweepRunner
     channels: dict[str, Channel]  # the configured ones, by name
     supervisor: Supervisor
+    leadership: Leadership
+    # The leader's loops under a supervisor of their own, for one term: they stop when the lead is lost.
+    leading: Supervisor | None = None
     migrated: bool = False
 
     async def migrate(self) -> None:
@@ -103,22 +113,55 @@ class BaomiApp:
             self.migrated = True
 
     async def start(self, stop: asyncio.Event) -> None:
-        """Migrate, start the channels, then run their loops, the engine, the dispatcher and the sweeps under the
-        supervisor until `stop` is set."""
+        """Migrate and start the channels — every instance takes what is posted to it into the inbox — then stand
+        for leader under the supervisor; return once this instance leads (its loops running) or stands by."""
         await self.migrate()
         started = StartContext(stop, self.default_commands())
         loops: list[Loop] = []
         for channel in self.channels.values():
-            loops += await channel.start(started)
+            loops += await channel.start(started)  # Telegram's poll: one taker per token, so the leader's
         loops += [
             Loop("engine", self.engine.run, ENGINE_STALE),
             Loop("dispatcher", self.dispatcher.run, DISPATCHER_STALE),
             Loop("sweeps", self.jobs.run, SWEEPS_STALE),
         ]
-        self.supervisor.start(stop, loops)
+
+        async def stand(stop: asyncio.Event, pulse: Pulse) -> None:
+            await self.leadership.run(stop, pulse, lambda resign: self.lead(resign, loops))
+
+        self.supervisor.start(stop, [Loop(LEADERSHIP, stand, LEADERSHIP_STALE)])
+        settled = asyncio.ensure_future(self.leadership.settled.wait())
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({settled, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        settled.cancel()
+        stopped.cancel()
+
+    async def lead(self, resign: asyncio.Event, loops: list[Loop]) -> None:
+        """This instance leads: run the leader's loops until `resign`. A loop that cannot go on stops the bot as it
+        would on a single machine (its supervisor's outcome is raised here)."""
+        for channel in self.channels.values():
+            await channel.lead()
+        # One outage is logged once, when it begins and when it ends, whichever loops of the two supervisors meet it.
+        outages = self.supervisor.outages
+        self.leading = Supervisor(self.clock, self.supervisor.backoff, outages=outages)
+        self.leading.start(resign, loops)
+        self.leadership.settled.set()
+        await resign.wait()
+        await self.leading.stop()
+        for _, waiting in outages.values():
+            if waiting & self.leading.loops.keys():  # stopped: the bid for the lead waits for it in their stead
+                waiting.difference_update(self.leading.loops)
+                waiting.add(LEADERSHIP)
+        if code := self.leading.outcome():  # raises the ConfigError of one that needs the operator
+            raise LeaderLoopFailed(self.leading.failure[1] if self.leading.failure else f"exit code {code}")
 
     def alive(self, loop: str) -> bool:
-        return self.supervisor.alive(loop)
+        return self.supervisor.alive(loop) or (self.leading is not None and self.leading.alive(loop))
+
+    def health(self) -> dict[str, str]:
+        """Every loop of this instance: the bid for the lead, and while it leads, the leader's."""
+        leading = self.leading.health() if self.leading is not None and self.leadership.role == LEADER else {}
+        return self.supervisor.health() | leading
 
     async def stop(self) -> None:
         """Finish the step and the sends in progress, then close."""
@@ -177,11 +220,23 @@ def build_app(
         raise ConfigError("no channel configured: set BAOMI_TELEGRAM_TOKEN or the five BAOMI_WECOM_* settings")
     if not serve and not any(channel.polls for channel in configured.values()):
         raise ConfigError("`baomi run` needs a channel it can poll; callbacks and webhooks need `baomi serve`")
-    dispatcher = Dispatcher(db, clock, configured, draw_chart=bot.chart_drawer)
+    dispatcher = Dispatcher(db, clock, configured, draw_chart=bot.chart_drawer, send_timeout=settings.send_timeout)
     engine.on_outbox = dispatcher.wake
     # A channel's own sweeps (binding the roster's WeCom accounts) run before the duties', so that they reach them.
     # Retention last: what the others needed has been read.
     sweeps = [sweep for channel in configured.values() for sweep in channel.sweeps()] + bot.sweeps + [RetentionSweep()]
     jobs = SweepRunner(db, clock, settings.policy, texts, settings.timezone, sweeps, on_outbox=dispatcher.wake)
     dispatcher.on_recorded.append(jobs.follow)  # sweeps that follow deliveries (a broadcast's progress) run at once
-    return BaomiApp(settings, clock, db, texts, registry, engine, dispatcher, jobs, configured, Supervisor(clock))
+    return BaomiApp(
+        settings,
+        clock,
+        db,
+        texts,
+        registry,
+        engine,
+        dispatcher,
+        jobs,
+        configured,
+        Supervisor(clock),
+        Leadership(db, clock),
+    )

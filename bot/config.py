@@ -243,6 +243,9 @@ class Settings:
     public_url: str | None = None
     # Long polling deletes a Telegram webhook that is set (`baomi run --delete-webhook`); without it, it refuses to.
     telegram_delete_webhook: bool = False
+    # Seconds one outbox operation (a call to Telegram or WeCom, with its retries inside the channel) may take before
+    # it is abandoned and retried. A new leader recovers its predecessor's rows in flight only after this has passed.
+    send_timeout: float = 30.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, workdir: Path | None = None) -> Settings:
@@ -270,6 +273,7 @@ class Settings:
             log_level=merged.get("BAOMI_LOG_LEVEL", "INFO").upper(),
             telegram_rate=_float(merged, "BAOMI_TELEGRAM_RATE", 30.0),
             intake_limit=int(_float(merged, "BAOMI_INTAKE_LIMIT", -1)) if merged.get("BAOMI_INTAKE_LIMIT") else None,
+            send_timeout=_float(merged, "BAOMI_SEND_TIMEOUT", 30.0),
             telegram_webhook_url=merged.get("BAOMI_TELEGRAM_WEBHOOK_URL") or None,
             telegram_webhook_secret=_webhook_secret(merged),
             wecom=_wecom(merged),

@@ -34,7 +34,7 @@ from bot.core.supervise import Pulse, is_outage
 from bot.core.todo import KEYBOARD, gather, todo_buttons
 from bot.core.typed import offered_buttons, recent_buttons, typed_choice
 from bot.db.models import Conversation, InboxEvent
-from bot.db.session import Database
+from bot.db.session import Database, NotLeader
 from bot.domain.levels import Role
 from bot.services import invitations, people
 from bot.services.invitations import Redeemed
@@ -118,7 +118,7 @@ class Engine:
         were handled, and whether there may be more (the batch was full, or a sender had more than their share)."""
         ids: list[int] = []
         try:
-            async with self.db.transaction() as session:
+            async with self.db.transaction(fenced=True) as session:
                 # Round-robin across people: everyone's first pending event, then everyone's second, and so on, so
                 # that one person's backlog cannot hold back another's step.
                 turn = (
@@ -154,6 +154,8 @@ class Engine:
                 preloaded = await preload(session, inbounds)
                 for inbound in inbounds:
                     await self.handle(session, inbound, preloaded)
+        except NotLeader:
+            raise  # another instance leads now: what this one held is processed there
         except Exception as exc:
             if is_outage(exc):
                 raise
@@ -168,7 +170,7 @@ class Engine:
         """One row in its own transaction, retried when a concurrent step won, recorded when it fails."""
         for _ in range(5):
             try:
-                async with self.db.transaction() as session:
+                async with self.db.transaction(fenced=True) as session:
                     # The row is locked as it is read (PostgreSQL; SQLite's transaction holds the write lock
                     # already): whoever else looks at it afterwards sees it done.
                     row = await session.scalar(
@@ -190,6 +192,8 @@ class Engine:
                 return
             except StaleState:
                 continue
+            except NotLeader:
+                raise
             except Exception as exc:
                 if is_outage(exc):
                     raise  # not the event's fault: it is not counted against it
@@ -199,7 +203,7 @@ class Engine:
                 return
 
     async def _record_failure(self, row_id: int, exc: Exception) -> None:
-        async with self.db.transaction() as session:
+        async with self.db.transaction(fenced=True) as session:
             row = await session.get(InboxEvent, row_id)
             if row is None:
                 return

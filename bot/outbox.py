@@ -26,11 +26,19 @@ up to MAX_ATTEMPTS; anything else the channel refuses is failed. After each step
 recorded are handed to `on_recorded`, at most every FOLLOW_EVERY seconds (a broadcast's progress bar and
 delivery report follow them).
 
-Crash rule (a row found in `sending` at start-up, i.e. in flight when the process died): edits, answers
-and deletes are simply performed again (they are idempotent). A new message is looked up first: the
+Crash rule (a row found in `sending` that this dispatcher did not claim: in flight when the process before it
+died, or when the previous leader lost its lead — bot/leadership.py): edits, answers and deletes are simply
+performed again (they are idempotent). A new message is looked up first: the
 channel probes whether it arrived (Telegram: a no-op edit of the message ids above the last one we know
 in that chat; WeCom: the API's own duplicate check). If it arrived it is marked sent, else it is sent
 again. So nobody is silently skipped, and a duplicate needs the probe itself to fail.
+
+Fencing (PostgreSQL, several instances): a claim stamps the row with the leader's term (`epoch`), and an
+outcome is recorded only where the row is still `sending` with that term and that attempt. A new leader leaves
+the rows of an earlier term alone — and their chats idle, so that nothing overtakes them — until `send_timeout`
+and a second have passed since it took over: by then every operation the previous leader had started has ended
+(each is cut off at `send_timeout`). Then it resolves them as above, each with a conditional update; it looks
+again every REAP_EVERY seconds. On SQLite the process before this one is dead: its rows are resolved at once.
 
 The trade-off: a probe costs a few API calls per row in flight (at most `concurrency` rows, probed
 concurrently, each taking its place in the window and waiting out 429s), and trusts that a message above the highest one
@@ -65,6 +73,7 @@ log = logging.getLogger("baomi.outbox")
 MAX_ATTEMPTS = 8
 BULK = Priority.BROADCAST  # rows at this priority or later are bulk: paced, and they leave room for the rest
 FOLLOW_EVERY = 0.25  # seconds between `on_recorded` calls while rows are still in flight
+REAP_EVERY = 10.0  # seconds between looks for rows an earlier leader left in `sending`
 
 
 class Window:
@@ -151,8 +160,10 @@ class Dispatcher:
         channels: Mapping[str, Channel],
         batch: int = 200,
         draw_chart: ChartDrawer | None = None,
+        send_timeout: float = 30.0,
     ) -> None:
         self.db = db
+        self.send_timeout = send_timeout  # the longest one operation may take; then it is retried
         self.clock = clock
         self.batch = batch
         # Draws a row's chart into the image the channels send (compliance.charts.draw); without it, or when it
@@ -167,6 +178,11 @@ class Dispatcher:
         self._done: list[tuple[Operation, Result]] = []
         self._progress = asyncio.Event()  # set whenever rows are claimed or their outcomes recorded
         self.recovered = False
+        # Chats with a row an earlier leader left in `sending`: none of their rows is claimed until it is resolved.
+        self._held: set[tuple[str, str]] = set()
+        self._term_began = 0.0  # monotonic, when this dispatcher began to run for its leader
+        self._term: object = _NO_TERM  # the leadership term it runs for (None: no leadership, SQLite)
+        self._next_reap = 0.0
         # Called with the sources of rows just recorded (e.g. to update a broadcast's progress message).
         self.on_recorded: list[Follower] = []
         self._recorded_sources: set[str] = set()
@@ -178,12 +194,17 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event, pulse: Pulse) -> None:
         """Step whenever woken or due, until `stop` is set. A database outage ends the run (the supervisor runs it
-        again): operations in flight go on, and their outcomes are recorded by the next step that commits."""
+        again): operations in flight go on, and their outcomes are recorded by the next step that commits. A run
+        for a new leadership term starts afresh: nothing of an earlier term is this run's."""
+        if self._term is _NO_TERM or self._term != self.db.epoch:
+            self._begin_term()
         if not self.recovered:
             await self.recover()
         while not stop.is_set():
             self._wake.clear()
-            wait = await self.step()
+            if time.monotonic() >= self._next_reap:
+                await self.recover()
+            wait = min(await self.step(), max(0.0, self._next_reap - time.monotonic()))
             pulse.beat()
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
@@ -218,10 +239,36 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), timeout=wait)
 
-    async def recover(self) -> None:
-        """Resolve rows that were in flight when the previous process died (see the module docstring)."""
+    def _begin_term(self) -> None:
+        """A new run (this process leads now): nothing of an earlier run is in flight any more."""
+        self._inflight.clear()
+        self._reserved.clear()
+        self._done.clear()
+        self._held.clear()
+        for state in self._state.values():
+            state.inflight = state.bulk_inflight = state.side_inflight = 0
+        self._term_began = time.monotonic()
+        self._term = self.db.epoch
+        self.recovered = False
+
+    async def recover(self, at_once: bool = False) -> None:
+        """Resolve rows an earlier process or leader left in `sending` (see the module docstring): hold their
+        chats, and once the grace has passed, probe and resolve each. `at_once`: the caller knows that whoever
+        claimed them is gone."""
+        mine = self.db.epoch
+        query = select(OutboxMessage).where(OutboxMessage.status == "sending")
+        if mine is not None:
+            query = query.where(func.coalesce(OutboxMessage.epoch, 0) != mine)
+        grace = 0.0 if mine is None or at_once else self.send_timeout + 1.0
+        ready_at = self._term_began + grace
         async with self.db.sessions() as session:
-            rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.status == "sending"))).all()
+            rows = (await session.scalars(query)).all()
+            self._held = {(row.channel, row.chat_id) for row in rows}
+            if rows and time.monotonic() < ready_at:
+                self._next_reap = ready_at  # their chats wait till then; everything else goes on
+                return
+            # On SQLite only the process before this one can have left rows: they are looked for once, at the start.
+            self._next_reap = time.monotonic() + REAP_EVERY if mine is not None else float("inf")
             # Sends to one chat go one at a time, so every message of ours above the highest one recorded for
             # the chat can only be this row's: the probe starts above it.
             bases = {row.id: await _last_message_id(session, row.channel, row.chat_id, row.id) for row in rows}
@@ -247,11 +294,22 @@ class Dispatcher:
             values: dict[str, Any] = (
                 {"status": "sent", "message_id": found, "sent_at": self.clock.now()} if found else {"status": "pending"}
             )
-            async with self.db.transaction() as session:
-                await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
+            async with self.db.transaction(fenced=True) as session:
+                # Only as it was read: no one else resolves it meanwhile, but nothing is assumed.
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == row.id,
+                        OutboxMessage.status == "sending",
+                        func.coalesce(OutboxMessage.epoch, 0) == (row.epoch or 0),
+                        OutboxMessage.attempts == row.attempts,
+                    )
+                    .values(**values)
+                )
             log.info("outbox %s in flight at restart: %s", row.id, "delivered" if found else "resend")
 
         await asyncio.gather(*(resolve(row) for row in rows))
+        self._held.clear()
         self.recovered = True
 
     async def step(self, claim: bool = True) -> float:
@@ -262,7 +320,7 @@ class Dispatcher:
         claimed: list[Operation] = []
         reserved: set[tuple[str, str]] = set()
         try:
-            async with self.db.transaction() as session:
+            async with self.db.transaction(fenced=True) as session:
                 if done:
                     await self._record(session, done)
                 if claim:
@@ -394,7 +452,7 @@ class Dispatcher:
                     side_free[channel] -= 1
                 continue
             key = (channel, chat_id)
-            if key in seen or key in self._inflight or key in self._reserved or channel in blocked:
+            if key in seen or key in self._inflight or key in self._reserved or key in self._held or channel in blocked:
                 seen.add(key)
                 continue
             seen.add(key)  # later rows of this chat wait for this one, whatever happens to it now
@@ -470,7 +528,7 @@ class Dispatcher:
         result = await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(claimable))
-            .values(status="sending", attempts=OutboxMessage.attempts + 1)
+            .values(status="sending", attempts=OutboxMessage.attempts + 1, epoch=self.db.epoch)
             .returning(
                 OutboxMessage.id,
                 OutboxMessage.chat_id,
@@ -499,7 +557,11 @@ class Dispatcher:
             if "chart" in op.payload:
                 op = await self._with_chart_drawn(op)
                 started = time.monotonic()
-            result = await sender.perform(op)
+            async with asyncio.timeout(self.send_timeout):
+                result = await sender.perform(op)
+        except TimeoutError:
+            log.warning("outbox %s: no answer within %s s", op.id, self.send_timeout)
+            result = Result(Outcome.RETRY, error="timeout")
         except Exception as exc:  # a bug in a sender must not kill the dispatcher
             if not is_outage(exc):  # an outage is logged once, by the supervisor, when the loop meets it
                 log.exception("outbox %s: sender raised %s", op.id, type(exc).__name__)
@@ -533,6 +595,7 @@ class Dispatcher:
             # Every row sets the same columns, so that one executemany writes them all.
             values: dict[str, Any] = {
                 "row_id": op.id,
+                "claimed": op.attempts,
                 "sent_at": None,
                 "message_id": None,
                 "not_before": None,
@@ -564,7 +627,13 @@ class Dispatcher:
         table = cast(Table, OutboxMessage.__table__)
         await session.execute(
             update(table)
-            .where(table.c.id == bindparam("row_id"))
+            # Only the claim this outcome belongs to: still in flight, by this term, at this attempt.
+            .where(
+                table.c.id == bindparam("row_id"),
+                table.c.status == "sending",
+                func.coalesce(table.c.epoch, 0) == (self.db.epoch or 0),
+                table.c.attempts == bindparam("claimed"),
+            )
             .values(
                 status=bindparam("status"),
                 sent_at=bindparam("sent_at"),
@@ -600,6 +669,9 @@ class Dispatcher:
                 .limit(1)
             )
         return found is not None
+
+
+_NO_TERM = object()
 
 
 def _operation(row: OutboxMessage) -> Operation:

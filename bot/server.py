@@ -91,15 +91,18 @@ class Server:
         return response
 
     async def health(self, request: web.Request) -> web.Response:
-        """200 when the database answers and every loop is alive; 503 otherwise, naming what is not (`failing`)."""
+        """This instance's role (leader or standby; SQLite: leader) and 200 when the database answers and every loop
+        of it is alive — a standby's bid for the lead, and a leader's loops; 503 otherwise, naming what is not
+        (`failing`)."""
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT):
                 await self.app.db.check()
             database = "ok"
         except (ConfigError, TimeoutError):
             database = "unreachable"
-        state = {"database": database, **self.app.supervisor.health()}
+        state = {"database": database, **self.app.health()}
         failing = [name for name, value in state.items() if value not in ("ok", "alive")]
+        state = {"role": self.app.leadership.role, **state}
         if failing:
             return web.json_response({**state, "failing": failing}, status=503)
         return web.json_response(state)

@@ -33,6 +33,8 @@ async def start_bot(api: FakeBotApi, db_url: str, workdir: Path) -> asyncio.subp
         "BAOMI_LOG_LEVEL": "INFO",
         # Pacing is not what this test is about: 100 a second keeps the burst short and the kill mid-way.
         "BAOMI_TELEGRAM_RATE": "100",
+        # On PostgreSQL the restarted bot recovers the killed one's rows in flight once a send could have ended.
+        "BAOMI_SEND_TIMEOUT": "2",
     }
     with (workdir / "bot.log").open("a") as log:
         proc = await asyncio.create_subprocess_exec(

@@ -236,16 +236,17 @@ async def test_a_database_outage_is_survived_and_every_message_answered(
         loops = app.supervisor.loops
 
         async def outage_met() -> bool:
-            """/healthz names the database and the loops that met it; the poll loop has retried, with backoff, to
-            store what it cannot confirm until it is stored."""
+            """/healthz names the database and the bid for the lead: the lock's connection broke, so this instance
+            stepped down (its poll, engine and dispatcher stopped with what they could not store unconfirmed) and
+            tries, with backoff, to lead again."""
             status, state = await health(http, server)
-            failing = {"database", "poll", "engine", "dispatcher"}
-            return status == 503 and failing <= set(state["failing"]) and loops["poll"].retries >= 5
+            failing = {"database", "leadership"}
+            return status == 503 and failing <= set(state["failing"]) and loops["leadership"].retries >= 3
 
         await until(outage_met)
         state = (await health(http, server))[1]
-        assert state["database"] == "unreachable"
-        assert state["poll"].startswith("retrying for 0 s: database unreachable (ConnectionRefusedError")
+        assert (state["role"], state["database"]) == ("standby", "unreachable")
+        assert state["leadership"].startswith("retrying for 0 s: database unreachable (")
         assert api.pending_updates_count == 6
 
         await proxy.restore()
@@ -259,7 +260,9 @@ async def test_a_database_outage_is_survived_and_every_message_answered(
 
         await until(recovered)
         assert (await health(http, server))[1] == {
+            "role": "leader",
             "database": "ok",
+            "leadership": "alive",
             "poll": "alive",
             "engine": "alive",
             "dispatcher": "alive",
@@ -311,7 +314,7 @@ async def test_a_wecom_callback_in_an_outage_is_answered_503_and_taken_when_sent
         await proxy.stop()
     lines = [r.getMessage() for r in caplog.records if r.name == "baomi.server"]
     assert len(lines) == 2, lines
-    assert lines[0].startswith("database unreachable (ConnectionRefusedError")
+    assert lines[0].startswith("database unreachable (")
     assert lines[1] == "callbacks and updates are stored again"
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
 
@@ -374,7 +377,9 @@ async def test_baomi_run_answers_healthz_on_its_health_port(
             async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as response:
                 assert response.status == 200
                 assert await response.json() == {
+                    "role": "leader",
                     "database": "ok",
+                    "leadership": "alive",
                     "poll": "alive",
                     "engine": "alive",
                     "dispatcher": "alive",

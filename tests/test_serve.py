@@ -75,8 +75,9 @@ async def test_health_reports_the_database_and_the_dispatcher(db_url: str, clock
             async with http.get(server.url + "/healthz") as response:
                 assert response.status == 200
                 alive = {"engine": "alive", "dispatcher": "alive", "sweeps": "alive"}
-                assert await response.json() == {"database": "ok", **alive}
-            dispatcher = server.app.supervisor.loops["dispatcher"].task
+                assert await response.json() == {"role": "leader", "database": "ok", "leadership": "alive", **alive}
+            assert server.app.leading is not None
+            dispatcher = server.app.leading.loops["dispatcher"].task
             assert dispatcher is not None
             dispatcher.cancel()
             with pytest.raises(asyncio.CancelledError):

@@ -71,4 +71,4 @@ async def test_a_second_poller_is_named_and_survived(
         errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
         assert "another process polls with this token" in errors[0]
         assert all(message.startswith("getUpdates refused (409 Conflict)") for message in errors)
-        assert app.supervisor.health()["poll"] == "alive"
+        assert app.health()["poll"] == "alive"

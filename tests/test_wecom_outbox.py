@@ -184,10 +184,11 @@ async def test_a_send_in_flight_at_a_crash_is_sent_again_and_wecom_collapses_it(
     chat = WeComChat(fake, server.app, "u001")
     await chat.send("/language")  # a text with the options numbered, and a card
     delivered = len(chat.messages)
-    # As if the process had died after sending but before recording: both rows are found in `sending`.
+    # As if the process before this one had died after sending but before recording: both rows are found in
+    # `sending`, claimed by no term of this one's.
     async with db.transaction() as s:
-        await s.execute(update(OutboxMessage).where(OutboxMessage.op == "send").values(status="sending"))
-    await server.app.dispatcher.recover()
+        await s.execute(update(OutboxMessage).where(OutboxMessage.op == "send").values(status="sending", epoch=None))
+    await server.app.dispatcher.recover(at_once=True)
     server.app.dispatcher.wake()
     await settle(server.app)
     # Sent again: WeCom's duplicate check kept the reminder and the card from showing twice. The text said with the

@@ -176,3 +176,7 @@ class Channel(Protocol):
     def routes(self) -> list[Route]:
         """HTTP endpoints for `baomi serve`."""
         return []
+
+    async def lead(self) -> None:
+        """This instance has just become the leader: pick up what the previous one kept (e.g. what it counted)."""
+        return None

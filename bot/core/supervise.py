@@ -33,7 +33,7 @@ import aiohttp
 
 from bot.clock import Clock
 from bot.config import ConfigError
-from bot.db.session import DatabaseUnreachable, first_line, is_unreachable
+from bot.db.session import DatabaseUnreachable, NotLeader, first_line, is_unreachable
 
 log = logging.getLogger("baomi.supervisor")
 
@@ -67,7 +67,9 @@ def is_outage(exc: BaseException) -> bool:
 
 
 def _is_outage(exc: BaseException) -> bool:
-    if isinstance(exc, Outage | TimeoutError | ConnectionError | socket.gaierror | aiohttp.ClientError):
+    # NotLeader: another instance leads since this one's lock connection failed; the leader's loops wait for it to
+    # step down (bot/leadership.py notices within seconds) rather than stop the bot.
+    if isinstance(exc, Outage | TimeoutError | ConnectionError | socket.gaierror | aiohttp.ClientError | NotLeader):
         return True
     if isinstance(exc, OSError) and exc.errno in NETWORK_ERRNOS:
         return True
@@ -80,6 +82,8 @@ def describe(exc: BaseException) -> tuple[str, str]:
     for link in _chain(exc):
         if isinstance(link, Outage):
             return link.service, str(link)
+        if isinstance(link, NotLeader):
+            return "leadership", f"another instance leads ({link})"
         if isinstance(link, DatabaseUnreachable):
             return "database", f"database unreachable ({link})"
         if is_unreachable(link):

@@ -212,6 +212,20 @@ class OutboxMessage(Base):
     message_id: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(String(64), index=True)
     error: Mapped[str | None] = mapped_column(String(200))
+    # The leadership term (Leadership.epoch) that claimed it last: only that term records its outcome.
+    epoch: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Leadership(Base):
+    """One row: the term of the instance that runs the engine, the dispatcher and the sweeps (bot/leadership.py).
+    Each new leader counts `epoch` up, and a leader's transactions go through only while it is still its own."""
+
+    __tablename__ = "leadership"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str | None] = mapped_column(String(100))  # host and process id, for people reading the table
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SentLog(Base):

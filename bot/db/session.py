@@ -16,6 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import ConfigError
 
 
+class NotLeader(Exception):
+    """A leader's transaction found that another instance has taken over since (bot/leadership.py)."""
+
+
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
@@ -39,13 +43,23 @@ class Database:
         # SQLite has one writer. Writers of this process queue here instead of meeting SQLITE_BUSY, whose
         # busy handler sleeps in steps of up to 100 ms.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # The leadership term this process holds or held last (PostgreSQL with bot/leadership.py); None: no fence.
+        self.epoch: int | None = None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, fenced: bool = False) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on any exception. Rows queued with
-        `queue_insert` are written just before the commit, one statement per table."""
+        `queue_insert` are written just before the commit, one statement per table.
+
+        `fenced`: the leader's work (the engine, the dispatcher, the sweeps). It first reads the leadership term
+        with a share lock, and raises NotLeader if it is no longer this process's: a new leader's count-up waits
+        for the transactions under way, and every one after it sees the new term."""
         if self._write_lock is None:
             async with self.sessions() as session, session.begin():
+                if fenced and self.epoch is not None:
+                    current = await session.scalar(text("SELECT epoch FROM leadership WHERE id = 1 FOR SHARE"))
+                    if current != self.epoch:
+                        raise NotLeader(f"leadership term {current} is not ours ({self.epoch})")
                 yield session
                 await flush_queued(session)
             return

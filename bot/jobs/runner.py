@@ -22,7 +22,7 @@ from bot.core.outbox_rows import OUTBOX
 from bot.core.supervise import Pulse, is_outage
 from bot.core.sweep import Sweep, SweepContext
 from bot.db.models import Staff
-from bot.db.session import QUEUED, Database
+from bot.db.session import QUEUED, Database, NotLeader
 from bot.domain.workdays import WorkCalendar
 from bot.services.calendar import work_calendar
 from bot.texts import Texts
@@ -79,9 +79,11 @@ class SweepRunner:
         done: dict[str, int] = {}
         for sweep in self.sweeps if sweeps is None else sweeps:
             try:
-                async with self.db.transaction() as session:
+                async with self.db.transaction(fenced=True) as session:
                     ctx = SweepContext(session, now, self.policy, self.texts, self.timezone, calendar)
                     done[sweep.name] = await sweep.run(ctx)
+            except NotLeader:
+                raise  # another instance leads now and runs the sweeps
             except Exception as exc:
                 if is_outage(exc):
                     raise  # the next tick runs them all again; each claims what it did

@@ -1,7 +1,8 @@
 """A TCP proxy on loopback that a test can cut and restore: put in front of PostgreSQL, it makes a database outage.
 
-`cut()` closes the listening socket and aborts every connection through it (the bot's pooled connections die
-mid-conversation, new ones are refused); `restore()` listens again on the same port.
+`cut()` aborts every connection through it (the bot's pooled connections die mid-conversation) and every new one
+as soon as it is taken, until `restore()`. It keeps listening meanwhile: closing the listening socket while a
+client connects can leave a half-accepted socket that nothing closes (asyncio before Python 3.12).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
+        self._refusing = False
 
     async def start(self) -> None:
         """Listen on a free loopback port (kept across cuts)."""
@@ -25,23 +27,26 @@ class TcpProxy:
 
     async def cut(self) -> None:
         """Refuse new connections and break the open ones."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
+        self._refusing = True
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
         await asyncio.gather(*self._pipes, return_exceptions=True)
-        if server is not None:
-            await server.wait_closed()
 
     async def restore(self) -> None:
-        await self.start()
+        self._refusing = False
 
     async def stop(self) -> None:
         await self.cut()
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            await server.wait_closed()
 
     async def _connected(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if self._refusing:
+            client_writer.transport.abort()
+            return
         try:
             server_reader, server_writer = await asyncio.open_connection(*self.target)
         except OSError:

@@ -244,6 +244,12 @@ class WeComChannel(Channel):
         await self.count_accounts()
         return []
 
+    async def lead(self) -> None:
+        """What the previous leader sent to each member and today counts here from now on."""
+        self.windows, self.daily = MemberWindows(), DailyTotal()
+        await self.load_windows()
+        await self.count_accounts()
+
     async def stop(self) -> None:
         try:
             await self.save_daily_total()
