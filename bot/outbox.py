@@ -309,6 +309,7 @@ class Dispatcher:
             log.info("outbox %s in flight at restart: %s", row.id, "delivered" if found else "resend")
 
         await asyncio.gather(*(resolve(row) for row in rows))
+        self._recorded_sources.update(row.source for row in rows if row.source)  # e.g. a broadcast just finished
         self._held.clear()
         self.recovered = True
 
