@@ -15,20 +15,22 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.channels.telegram.channel import SECRET_HEADER
 from bot.channels.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.channels.wecom.channel import CALLBACK_PATH as WECOM_PATH
 from bot.cli import run_command
-from bot.clock import SystemClock
+from bot.clock import SettableClock, SystemClock
 from bot.config import Settings
-from bot.db.models import OutboxMessage, Staff
-from bot.db.session import Database
+from bot.core.supervise import no_pulse
+from bot.db.models import Leadership, OutboxMessage, Staff
+from bot.db.session import Database, NotLeader
 from bot.testing.fake_wecom import FakeWeCom
 from bot.testing.seed import seed_bound_staff
 from tests.conftest import TZ
 from tests.fakes.harness import TOKEN, fake_api
+from tests.fakes.local import LocalBot
 
 PEOPLE = 40  # on WeCom, each sending MESSAGES alternately to either instance
 MESSAGES = 10
@@ -207,3 +209,65 @@ async def settled(db: Database) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"the broadcast's rows are still {await statuses(db)}")
+
+
+async def test_a_leader_that_lost_its_term_is_fenced(pg_url: str, bot: LocalBot, clock: SettableClock) -> None:
+    """A leader cut off while another took over: its transactions commit nothing. The new leader leaves the rows
+    the old one had in flight — and later rows of their chats — alone until a send could have ended, while other
+    chats are served at once; then it resolves them."""
+    app = bot.app
+    async with app.db.transaction() as s:
+        s.add(Leadership(id=1, epoch=2, holder="new", since=clock.now()))
+        for chat, status, epoch in [("a", "sending", 1), ("a", "pending", None), ("b", "pending", None)]:
+            s.add(
+                OutboxMessage(
+                    channel="local",
+                    chat_id=chat,
+                    op="send",
+                    payload={"text": chat, "buttons": []},
+                    priority=0,
+                    status=status,
+                    attempts=1 if epoch else 0,
+                    epoch=epoch,
+                    created_at=clock.now(),
+                )
+            )
+    old = Database(pg_url)
+    old.epoch = 1
+    try:
+        with pytest.raises(NotLeader):
+            async with old.transaction(fenced=True) as s:
+                await s.execute(update(OutboxMessage).values(status="failed"))
+    finally:
+        await old.dispose()
+
+    app.db.epoch = 2
+    app.dispatcher.send_timeout = 2.0
+    stop = asyncio.Event()
+    running = asyncio.create_task(app.dispatcher.run(stop, no_pulse()))
+    try:
+        for _ in range(200):  # chat b is served at once
+            if await chat_statuses(app.db) == {"a": ["sending", "pending"], "b": ["sent"]}:
+                break
+            await asyncio.sleep(0.01)
+        assert await chat_statuses(app.db) == {"a": ["sending", "pending"], "b": ["sent"]}
+        for _ in range(500):  # after the send timeout and a second: a's rows, in order
+            if await chat_statuses(app.db) == {"a": ["sent", "sent"], "b": ["sent"]}:
+                break
+            await asyncio.sleep(0.02)
+        assert await chat_statuses(app.db) == {"a": ["sent", "sent"], "b": ["sent"]}
+    finally:
+        stop.set()
+        app.dispatcher.wake()
+        await running
+    async with app.db.sessions() as s:
+        assert set((await s.scalars(select(OutboxMessage.epoch))).all()) == {2}
+
+
+async def chat_statuses(db: Database) -> dict[str, list[str]]:
+    async with db.sessions() as s:
+        rows = (await s.execute(select(OutboxMessage.chat_id, OutboxMessage.status).order_by(OutboxMessage.id))).all()
+    found: dict[str, list[str]] = {}
+    for chat, status in rows:
+        found.setdefault(chat, []).append(status)
+    return found
