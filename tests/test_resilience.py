@@ -472,9 +472,13 @@ async def test_both_commands_give_up_on_a_bot_api_that_refuses_or_cannot_be_reac
 async def test_a_token_revoked_while_polling_stops_the_bot_with_its_line(api: FakeBotApi, app: BaomiApp) -> None:
     api.token = "123456:ANOTHER"  # revoked in @BotFather: every call is refused from now on
     await api.send_text(3003, "你好")  # the long poll returns; the next one is refused
-    poll = app.supervisor.loops["poll"].task
+    assert app.leading is not None
+    poll = app.leading.loops["poll"].task
     assert poll is not None
-    await asyncio.wait_for(poll, 10)  # it ends, and the supervisor stops the bot
+    await asyncio.wait_for(poll, 10)  # it ends, the leader steps down with its line, and the supervisor stops the bot
+    leadership = app.supervisor.loops["leadership"].task
+    assert leadership is not None
+    await asyncio.wait_for(leadership, 10)
     with pytest.raises(ConfigError, match="revoked or replaced; set BAOMI_TELEGRAM_TOKEN"):
         app.supervisor.outcome()
 
