@@ -12,7 +12,7 @@ from alembic import op
 
 revision: str = "0080"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = ("leadership",)
+branch_labels: str | Sequence[str] | None = ("leader_election",)
 depends_on: str | Sequence[str] | None = None
 
 
