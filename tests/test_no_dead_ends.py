@@ -20,6 +20,7 @@ from bot.db.session import Database
 from bot.services.invitations import issue_for
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import import_example_roster
+from tests.fakes.harness import Chat as TelegramChat
 from tests.fakes.harness import bind, running_bot
 from tests.fakes.local import Chat, LocalBot, local_bot
 
@@ -165,7 +166,7 @@ async def test_invite_finds_by_name_or_id_in_any_case_and_warns_before_moving_an
     staff = await bot.bind("E102")  # 陈静, bound
     # A lower-case id is the same id; someone not bound gets the code at once.
     issued = await officer.send("/invite e103")
-    assert issued["text"].startswith("已为 杨帆（E103")
+    assert issued["text"].startswith("已为 杨帆（E103") and "t.me" not in issued["text"]
     # A part of a name that only one person has: the code at once; a name nobody has is said so.
     await officer.send("/invite")
     assert (await officer.send("帆"))["text"].startswith("已为 杨帆（E103")
@@ -182,3 +183,16 @@ async def test_invite_finds_by_name_or_id_in_any_case_and_warns_before_moving_an
     new_phone = bot.chat()
     await new_phone.send(f"/start {code}")
     assert staff.last["text"] == staff.t("core/moved")
+
+
+async def test_invite_on_telegram_gives_the_t_me_link_that_binds(api: FakeBotApi, app: BaomiApp) -> None:
+    # Without Telegram (the local channel above) the code has no link; with it, getMe's username makes one.
+    officer = await bind(api, app, "E001", 9101)
+    issued = await officer.send("/invite E103")
+    code = issued["text"].splitlines()[1]
+    link = f"https://t.me/baomi_test_bot?start={code}"
+    assert link in issued["text"]
+    # Opening the link on a phone sends /start CODE: the person is bound.
+    newcomer = TelegramChat(api, app, 9102)
+    await newcomer.send(f"/start {code}")
+    assert newcomer.bot_messages[0]["text"].startswith("绑定成功！杨帆")

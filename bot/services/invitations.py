@@ -10,7 +10,8 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Binding, CodeGuess, Invitation, Staff
+from bot.db.models import Binding, CodeGuess, InstallationValue, Invitation, Staff
+from bot.db.upsert import insert_ignore
 from bot.services import audit
 
 # No 0/O, 1/I/L: codes are sometimes read aloud or typed from paper.
@@ -23,6 +24,26 @@ CODE_LENGTH = 10  # about 49 bits: guessing within 14 days is hopeless at Telegr
 WRONG_CODES = 5
 GUESS_WINDOW = timedelta(hours=1)
 LOCKOUT = timedelta(hours=1)
+
+
+# The Telegram bot's @username, stored by the Telegram channel at each start (getMe), for t.me links to a code.
+TELEGRAM_USERNAME = "telegram.username"
+
+
+async def remember_telegram_username(session: AsyncSession, username: str, now: datetime) -> None:
+    row = {"key": TELEGRAM_USERNAME, "value": username, "updated_at": now}
+    if not await insert_ignore(session, InstallationValue, [row], ["key"]):
+        await session.execute(
+            update(InstallationValue)
+            .where(InstallationValue.key == TELEGRAM_USERNAME)
+            .values(value=username, updated_at=now)
+        )
+
+
+async def telegram_link(session: AsyncSession, code: str) -> str | None:
+    """https://t.me/<bot>?start=<code>: opening it on a phone starts the bot with the code (None without Telegram)."""
+    username = await session.scalar(select(InstallationValue.value).where(InstallationValue.key == TELEGRAM_USERNAME))
+    return f"https://t.me/{username}?start={code}" if username else None
 
 
 def new_code() -> str:

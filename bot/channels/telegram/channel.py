@@ -61,6 +61,7 @@ from bot.core.channel import (
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Text
 from bot.core.intake import Intake
 from bot.core.supervise import Loop, Outage, Pulse
+from bot.services import invitations
 
 log = logging.getLogger("baomi.telegram")
 
@@ -123,6 +124,7 @@ def configure(settings: Settings, env: ChannelEnv) -> TelegramChannel | None:
         webhook,
         settings.telegram_api_url,
         settings.connect_timeout,
+        env,
         delete_webhook=settings.telegram_delete_webhook,
     )
 
@@ -138,8 +140,10 @@ class TelegramChannel(Channel):
         webhook: Webhook | None,
         api_url: str,
         connect_timeout: float,  # seconds to reach the Bot API at start
+        env: ChannelEnv,
         delete_webhook: bool = False,
     ) -> None:
+        self.env = env
         self.ptb = ptb
         self.bot: Bot = ptb.bot
         self.intake = intake
@@ -184,6 +188,8 @@ class TelegramChannel(Channel):
             except TelegramError as exc:
                 raise self._refused_setup(exc) from exc
         log.info("started as @%s", self.bot.username)
+        async with self.env.db.transaction() as session:  # for the t.me links of /invite
+            await invitations.remember_telegram_username(session, self.bot.username, self.env.clock.now())
         if self.webhook is not None:
             return []
         return [Loop("poll", self.poll, POLL_STALE, cancel_on_stop=True)]

@@ -11,7 +11,7 @@ from bot.core.events import FlowEvent, Pick, Text
 from bot.core.flow import OFFICERS, Button, FlowContext, Reply, Step
 from bot.core.guarding import refuse_marked
 from bot.services import audit, people
-from bot.services.invitations import issue_for
+from bot.services.invitations import issue_for, telegram_link
 
 PICK_LIMIT = 10  # people offered as buttons for a typed name
 
@@ -79,4 +79,6 @@ class InviteFlow:
             return Step({"state": InviteState.ASKING}, [Reply(ctx.t("invite/unknown", employee_id=employee_id))])
         issued = await issue_for(ctx.session, person.id, ctx.now, ctx.policy.invitation_valid_days)
         await audit.record(ctx.session, ctx.now, ctx.person.id, "invite.by_officer", f"staff:{person.id}")
-        return Step.done(Reply(ctx.t("invite/issued", person=person, code=issued.code, expires=issued.expires_at)))
+        link = await telegram_link(ctx.session, issued.code)
+        text = ctx.t("invite/issued", person=person, code=issued.code, expires=issued.expires_at, link=link)
+        return Step.done(Reply(text))
