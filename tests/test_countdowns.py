@@ -76,7 +76,7 @@ async def test_officer_lists_and_changes_a_period(bot: LocalBot) -> None:
     assert "至 2026年8月1日，还剩 152 天" in listing
     out_of_range = (await officer.send("/countdowns E102 13 岗位调整"))["text"]
     assert out_of_range.startswith("未调整：一般涉密人员的脱密期应为6至12个月")
-    changed = (await officer.send("/countdowns E102 9 岗位涉密程度较高"))["text"]
+    changed = (await officer.send("/countdowns e102 9 岗位涉密程度较高"))["text"]  # the id in any case
     assert "9 个月，至 2026年11月1日" in changed
     async with bot.app.db.sessions() as s:
         entry = await s.scalar(select(AuditLog).where(AuditLog.action == "declassification.change"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Department, Staff
@@ -77,7 +77,7 @@ async def change_period(
         await session.execute(
             select(Departure)
             .join(Staff, Staff.id == Departure.staff_id)
-            .where(Staff.employee_id == employee_id, Departure.months > 0)
+            .where(func.upper(Staff.employee_id) == employee_id.strip().upper(), Departure.months > 0)
             .order_by(Departure.approved_on.desc(), Departure.id.desc())
             .limit(1)
         )
