@@ -104,3 +104,20 @@ async def test_invite_offers_a_button_for_each_name_that_matches(bot: LocalBot) 
     assert picked["text"] == officer.t("invite/pick", count=10) and len(officer.labels(picked)) == 10
     issued = await officer.press(officer.labels(picked)[0])
     assert issued["text"].startswith("已为 教师10（T010")
+
+
+async def test_an_officers_team_chooser_pages_and_finds_a_unit(bot: LocalBot) -> None:
+    officer = await bot.bind("E001")
+    chooser = await officer.send("/team")
+    nav = {officer.t("core/paging", key="prev"), officer.t("core/paging", key="next")}
+    units = [label for label in officer.labels(chooser) if label not in nav and "/" not in label]
+    assert 0 < len(units) <= 10 and "第10中学" not in units  # 40 units, ten a page, 第1中学 before 第10中学
+    assert officer.t("core/paging", key="next") in officer.labels(chooser)
+    page2 = await officer.press(officer.t("core/paging", key="next"), chooser)
+    assert page2["message_id"] == chooser["message_id"]
+    assert not set(officer.labels(page2)) & set(units)
+    found = await officer.send("第7")
+    assert [label for label in officer.labels(found) if label.endswith("中学")] == ["第7中学"]
+    view = await officer.press("第7中学", found)
+    assert "第7中学" in view["text"]
+    short(officer)

@@ -9,9 +9,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from bot.core.events import FlowEvent, Pick
+from bot.core.events import FlowEvent, Pick, Text
 from bot.core.flow import HEADS_AND_OFFICERS, Button, FlowContext, Outgoing, Priority, Reply, Step
-from bot.core.paging import PAGE_SIZE, nav_row, page_of
+from bot.core.paging import PAGE_SIZE, matching, nav_row, page_of
 from bot.core.render import chunks
 from bot.core.shortcut import start_button
 from bot.domain.levels import Role
@@ -45,9 +45,7 @@ class TeamFlow:
         """Shows the head's department at once; offers officers the list of departments."""
         if not ctx.person.has(Role.OFFICER):
             return Step.done(*await department_view(ctx, self.catalog, ctx.person.department_id))
-        depts = await team.departments(ctx.session)
-        buttons = [[Button(d.name, "dept", (str(d.id),))] for d in depts]
-        return Step({"state": TeamState.CHOOSING}, [Reply(ctx.t("team/choose"), buttons)])
+        return Step({"state": TeamState.CHOOSING, "search": ""}, [await self.choices(ctx, "", 0)])
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
         """Shows the department an officer picked, in place of the list."""
@@ -56,7 +54,25 @@ class TeamFlow:
                 return Step.done(*await department_view(ctx, self.catalog, ctx.person.department_id))
             first, *rest = await department_view(ctx, self.catalog, int(event.args[0]))
             return Step.done(Reply(first.text, first.buttons, replace=True), *rest)
+        search = state.get("search") or ""
+        match event:
+            case Pick("page", (number,)) if number.isdigit():
+                return Step(state, [await self.choices(ctx, search, int(number), replace=True)])
+            case Text(typed) if typed.strip():
+                found = {**state, "search": typed.strip()}
+                return Step(found, [await self.choices(ctx, typed.strip(), 0)])
         return Step(state, [Reply(ctx.t("team/choose_hint"))])
+
+    async def choices(self, ctx: FlowContext, search: str, number: int, replace: bool = False) -> Reply:
+        """The departments PAGE_SIZE a page in natural order (第2中学 before 第10中学); a typed word narrows them."""
+        depts = await team.departments(ctx.session)  # in natural order
+        shown = matching(depts, search, lambda d: d.name) if search else depts
+        page = page_of(len(shown), number)
+        buttons = [[Button(d.name, "dept", (str(d.id),))] for d in shown[page.start : page.start + PAGE_SIZE]]
+        if nav := nav_row(ctx, page):
+            buttons.append(nav)
+        text = ctx.t("team/choose", total=len(depts), search=search, found=len(shown), paged=page.count > 1)
+        return Reply(text, buttons, replace=replace)
 
 
 async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int) -> list[Reply]:
