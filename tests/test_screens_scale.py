@@ -121,3 +121,21 @@ async def test_an_officers_team_chooser_pages_and_finds_a_unit(bot: LocalBot) ->
     view = await officer.press("第7中学", found)
     assert "第7中学" in view["text"]
     short(officer)
+
+
+async def test_the_special_pledge_group_picker_pages_and_finds_a_unit(bot: LocalBot) -> None:
+    officer = await bot.bind("E001")
+    await officer.send("/pledges")
+    await officer.press(officer.t("pledge/word", key="special_task"))
+    picker = await officer.send("2026年中考考务")
+    schools = [label for label in officer.labels(picker) if label.endswith("中学")]
+    assert 0 < len(schools) <= 10 and "第1中学" in schools and "第10中学" not in schools
+    assert officer.t("pledge/word", key="all") in officer.labels(picker)
+    page2 = await officer.press(officer.t("core/paging", key="next"), picker)
+    assert page2["message_id"] == picker["message_id"]
+    assert not {label for label in officer.labels(page2) if label.endswith("中学")} & set(schools)
+    found = await officer.send("第7")
+    assert [label for label in officer.labels(found) if label.endswith("中学")] == ["第7中学"]
+    confirm = await officer.press("第7中学", found)
+    assert "第7中学" in confirm["text"]
+    short(officer)

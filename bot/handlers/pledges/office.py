@@ -11,6 +11,7 @@ from typing import Any
 from bot.core.events import FlowEvent, Pick, Text
 from bot.core.flow import OFFICERS, Button, Document, FlowContext, Outgoing, Priority, Reply, Step
 from bot.core.guarding import refuse_marked
+from bot.core.paging import PAGE_SIZE, matching, nav_row, page_of
 from bot.handlers.pledges import documents as pledge_documents
 from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.catalog import PledgeBook
@@ -61,13 +62,17 @@ class PledgeOfficeFlow:
                 return await self.confirm_special(ctx, state, None)
             case OfficeStep.PICKING_GROUP, Pick("dept", (dept,)) if dept.isdigit():
                 return await self.confirm_special(ctx, state, int(dept))
+            case OfficeStep.PICKING_GROUP, Pick("page", (number,)) if number.isdigit():
+                picked = {**state, "page": int(number)}
+                return Step(picked, [await self._groups(ctx, picked, replace=True)])
+            case OfficeStep.PICKING_GROUP, Text(text) if text.strip():
+                found = {**state, "search": text.strip(), "page": 0}
+                return Step(found, [await self._groups(ctx, found)])
             case OfficeStep.CONFIRMING, Pick("confirm"):
                 return await self.start_special(ctx, state, state.get("department"))
             case OfficeStep.CONFIRMING, Pick("cancel"):
-                return Step(
-                    {"state": OfficeStep.PICKING_GROUP, "title": state["title"]},
-                    [await self._groups(ctx, state["title"])],
-                )
+                back = {"state": OfficeStep.PICKING_GROUP, "title": state["title"]}
+                return Step(back, [await self._groups(ctx, back)])
         return await self.not_understood(ctx, state)
 
     async def export(self, ctx: FlowContext) -> Step:
@@ -123,7 +128,7 @@ class PledgeOfficeFlow:
         if refusal := refuse_marked(ctx, title):
             return Step({"state": OfficeStep.ASKING_TITLE}, [refusal])
         state = {"state": OfficeStep.PICKING_GROUP, "title": title}
-        return Step(state, [await self._groups(ctx, title)])
+        return Step(state, [await self._groups(ctx, state)])
 
     async def confirm_special(self, ctx: FlowContext, state: dict[str, Any], department_id: int | None) -> Step:
         """Says how many people will be asked (it cannot be taken back) and asks to confirm."""
@@ -180,7 +185,7 @@ class PledgeOfficeFlow:
         if current is OfficeStep.ASKING_TITLE:
             return Step(state, [Reply(ctx.t("pledge/office_ask_title", limit=MAX_TITLE))])
         if current is OfficeStep.PICKING_GROUP:
-            return Step(state, [await self._groups(ctx, state["title"])])
+            return Step(state, [await self._groups(ctx, state)])
         if current is OfficeStep.CONFIRMING:
             return await self.confirm_special(ctx, state, state.get("department"))
         return Step(state, [self._menu(ctx)])
@@ -193,7 +198,15 @@ class PledgeOfficeFlow:
         ]
         return Reply(ctx.t("pledge/office_menu", cycle=current_cycle(ctx)), buttons)
 
-    async def _groups(self, ctx: FlowContext, title: str) -> Reply:
+    async def _groups(self, ctx: FlowContext, state: dict[str, Any], replace: bool = False) -> Reply:
+        """全体人员, then the departments PAGE_SIZE a page in natural order; a typed word narrows them."""
+        search = state.get("search") or ""
+        depts = await team.departments(ctx.session)
+        shown = matching(depts, search, lambda d: d.name) if search else depts
+        page = page_of(len(shown), state.get("page", 0))
         buttons = [[Button(ctx.t("pledge/word", key="all"), "all")]]
-        buttons += [[Button(d.name, "dept", (str(d.id),))] for d in await team.departments(ctx.session)]
-        return Reply(ctx.t("pledge/office_pick_group", title=title), buttons)
+        buttons += [[Button(d.name, "dept", (str(d.id),))] for d in shown[page.start : page.start + PAGE_SIZE]]
+        if nav := nav_row(ctx, page):
+            buttons.append(nav)
+        text = ctx.t("pledge/office_pick_group", title=state["title"], search=search, found=len(shown))
+        return Reply(text, buttons, replace=replace)
