@@ -23,7 +23,7 @@ class Texts:
     def __init__(self, timezone: ZoneInfo, root: Path = MESSAGES) -> None:
         self.timezone = timezone
         self.root = root
-        self.env = _environment(root, timezone)
+        self.env = environment(root, timezone)
 
     def render(self, name: str, locale: str = DEFAULT_LOCALE, /, **context: Any) -> str:
         """Render `name` (e.g. "core/help") in `locale`, falling back to Chinese. Both are positional, so a
@@ -54,12 +54,13 @@ class Texts:
 
 
 @functools.lru_cache(maxsize=8)
-def _environment(root: Path, timezone: ZoneInfo) -> Environment:
-    """One environment (and so one cache of compiled templates) per folder and time zone."""
+def environment(root: Path, timezone: ZoneInfo, html: bool = False) -> Environment:
+    """One environment (and so one cache of compiled templates) per folder, time zone and kind: chat texts, or the
+    web console's HTML pages (escaped)."""
     env = Environment(
         loader=FileSystemLoader(str(root)),
         undefined=StrictUndefined,
-        autoescape=False,
+        autoescape=html,
         keep_trailing_newline=False,
         trim_blocks=True,
         lstrip_blocks=True,

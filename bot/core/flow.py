@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -119,6 +119,11 @@ class FlowContext:
     @property
     def locale(self) -> str:
         return self.person.locale
+
+    @property
+    def today(self) -> date:
+        """Today in the bureau's time zone."""
+        return self.now.astimezone(self.texts.timezone).date()
 
     def t(self, name: str, /, **context: Any) -> str:
         """Render in the person's language; `channel` is known to every template (what a channel can do differs:

@@ -147,7 +147,7 @@ class BroadcastFlow:
         """Shows the notice as recipients will see it, the exact number of recipients and of those unreachable."""
         deadline = None
         if days:
-            local_today = ctx.now.astimezone(ctx.texts.timezone).date()
+            local_today = ctx.today
             deadline = ack_deadline(local_today, days, ctx.policy.working_hours_end, ctx.texts.timezone)
         state = {
             **state,
@@ -317,7 +317,7 @@ class BroadcastsFlow:
         readers = await broadcasts.silent_readers(ctx.session, state["id"]) if info and info.ack_required else []
         if info is None or not readers:
             return Step(state, [Reply(ctx.t("broadcast/nudge_none"))])
-        local_day = ctx.now.astimezone(ctx.texts.timezone).date().isoformat()
+        local_day = ctx.today.isoformat()
         if not await broadcasts.claim_nudge(ctx.session, ctx.now, info.id, local_day):
             return Step(state, [Reply(ctx.t("broadcast/nudge_limit"))])
         author = await people.by_id(ctx.session, info.author_staff_id)

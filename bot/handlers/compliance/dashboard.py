@@ -17,7 +17,6 @@ from bot.handlers.compliance.charts import chart_data, chart_labels
 from bot.handlers.compliance.export import compliance_workbook
 from bot.handlers.compliance.roster_export import roster_rows, roster_workbook
 from bot.handlers.compliance.rules import DUTIES, DepartmentCompliance, lowest_first
-from bot.handlers.compliance.team import today
 from bot.handlers.pledges.rules import Catalog
 from bot.handlers.review import service as review
 from bot.handlers.review.notices import backlog_text
@@ -37,7 +36,7 @@ class DashboardFlow:
 
     async def start(self, ctx: FlowContext, args: str) -> Step:
         """Sends the chart, then the departments from the lowest compliance up."""
-        day = today(ctx)
+        day = ctx.today
         depts = lowest_first(await load_all(ctx, self.catalog))
         if not depts:
             return Step.done(Reply(ctx.t("dashboard/none")))
@@ -66,7 +65,7 @@ class ExportFlow:
     async def start(self, ctx: FlowContext, args: str) -> Step:
         """Sends the compliance workbook (summary, who owes each duty, inventory, declassification periods), and
         the year's roster of core and important staff where the policy lets it travel by chat."""
-        day = today(ctx)
+        day = ctx.today
         depts = await load_all(ctx, self.catalog)
         content = compliance_workbook(depts, ctx.policy.bureau_name, ctx.now, ctx.texts, ctx.locale, as_of=day)
         caption = ctx.t(
@@ -96,7 +95,7 @@ async def review_backlog(ctx: FlowContext, day: date) -> str:
 
 async def load_all(ctx: FlowContext, catalog: Catalog) -> list[DepartmentCompliance]:
     calendar = await work_calendar(ctx.session)
-    return await compliance.departments(ctx.session, today(ctx), ctx.policy, catalog, calendar)
+    return await compliance.departments(ctx.session, ctx.today, ctx.policy, catalog, calendar)
 
 
 def department_lines(texts: Texts, locale: str, rank: int, dept: DepartmentCompliance) -> str:

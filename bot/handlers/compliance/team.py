@@ -5,7 +5,6 @@ special-task pledges still unsigned. An officer chooses any department."""
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -88,7 +87,7 @@ async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int
             dept=dept,
             duties=DUTIES,
             labels=labels,
-            self_check_open=today(ctx).month >= ctx.policy.self_inspection_month,
+            self_check_open=ctx.today.month >= ctx.policy.self_inspection_month,
             self_check_month=ctx.policy.self_inspection_month,
         )
     ]
@@ -107,7 +106,7 @@ async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int
     if not due and not requests:
         parts.append(ctx.t("team/all_done"))
     reachable = nudgeable(dept, ctx.person.id)
-    reminded = await compliance.nudged_on(ctx.session, sorted(reachable), today(ctx))
+    reminded = await compliance.nudged_on(ctx.session, sorted(reachable), ctx.today)
     if reminded:
         names = [p.name for p in dept.people if p.staff_id in reminded]
         parts.append(ctx.t("team/reminded_today", names=names))
@@ -136,7 +135,7 @@ async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int
 async def open_requests(ctx: FlowContext, dept: DepartmentCompliance) -> list[dict[str, Any]]:
     """The department's onboarding, departure and special-task pledges not signed yet, soonest due first."""
     names = {p.staff_id: p.name for p in dept.people}
-    day = today(ctx)
+    day = ctx.today
     found = [s for s in await pledges.request_standings(ctx.session, names) if s.state is not PledgeState.SIGNED]
     return [
         {
@@ -181,7 +180,7 @@ class NudgeAction:
         owing = nudgeable(dept, ctx.person.id) if dept else {}
         if dept is None or not owing:
             return Step.done(Reply(ctx.t("team/nudge_none")))
-        claimed = await compliance.claim_nudges(ctx.session, ctx.now, sorted(owing), today(ctx))
+        claimed = await compliance.claim_nudges(ctx.session, ctx.now, sorted(owing), ctx.today)
         locales = await people.locales(ctx.session, sorted(claimed))
         # Said as it is: the department's head, or the secrecy office looking at another department.
         by_head = department_id == ctx.person.department_id and ctx.person.has(Role.HEAD)
@@ -238,12 +237,8 @@ class NamesAction:
 
 async def load(ctx: FlowContext, catalog: Catalog, department_id: int) -> DepartmentCompliance | None:
     calendar = await work_calendar(ctx.session)
-    return await compliance.department(ctx.session, today(ctx), ctx.policy, catalog, calendar, department_id)
+    return await compliance.department(ctx.session, ctx.today, ctx.policy, catalog, calendar, department_id)
 
 
 def duty_labels(ctx: FlowContext) -> dict[Duty, str]:
     return {duty: ctx.t("team/duty", duty=duty.value) for duty in DUTIES}
-
-
-def today(ctx: FlowContext) -> date:
-    return ctx.now.astimezone(ctx.texts.timezone).date()

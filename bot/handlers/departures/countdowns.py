@@ -31,7 +31,7 @@ class CountdownsFlow:
 
     async def start(self, ctx: FlowContext, args: str) -> Step:
         """Lists the running periods, or changes one when given `EMPLOYEE_ID MONTHS REASON`."""
-        today = ctx.now.astimezone(ctx.texts.timezone).date()
+        today = ctx.today
         parts = args.split(maxsplit=2)
         if not parts:
             running = await countdowns.running(ctx.session, today)
@@ -56,7 +56,7 @@ class CountdownsFlow:
         return Step.done(Reply(ctx.t("countdowns/changed", countdown=changed)))
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
-        today = ctx.now.astimezone(ctx.texts.timezone).date()
+        today = ctx.today
         match CountdownsState(state["state"]), event:
             case CountdownsState.LISTING, Pick("pick", (employee_id,)):
                 found = next(
@@ -85,7 +85,7 @@ class CountdownsFlow:
             return Step(state, [Reply(ctx.t("countdowns/ask_reason", months=months, limit=MAX_REASON))])
         if refusal := refuse_marked(ctx, reason):
             return Step(state, [refusal])
-        today = ctx.now.astimezone(ctx.texts.timezone).date()
+        today = ctx.today
         try:
             changed = await countdowns.change_period(
                 ctx.session, ctx.now, today, ctx.person.id, employee_id, months, reason

@@ -16,7 +16,6 @@ from bot.core.guarding import refuse_marked
 from bot.domain.dates import parse_day
 from bot.domain.declassification import period_end
 from bot.handlers.pledges import service as pledges
-from bot.handlers.pledges.flows import today
 from bot.handlers.pledges.rules import PledgeKind
 from bot.services import people
 from bot.texts import Texts
@@ -49,7 +48,7 @@ class DepartFlow:
             case DepartStep.ASKING_ID, Pick("who", (employee_id,)):
                 return await self.take_id(ctx, employee_id, None)
             case DepartStep.ASKING_DATE, Pick("today"):
-                return await self.take_date(ctx, state, today(ctx).isoformat())
+                return await self.take_date(ctx, state, ctx.today.isoformat())
             case DepartStep.ASKING_DATE, Text(text):
                 return await self.take_date(ctx, state, text.strip())
             case DepartStep.CONFIRMING, Pick("confirm"):
@@ -91,9 +90,9 @@ class DepartFlow:
         """Checks the date (not in the future) and shows the declassification period for confirmation."""
         person = await people.by_id(ctx.session, state["staff"])
         assert person is not None
-        typed = parse_day(text, today(ctx))  # 3月1日, 上周五, 2026-03-01: the product's one reader of dates
+        typed = parse_day(text, ctx.today)  # 3月1日, 上周五, 2026-03-01: the product's one reader of dates
         approved = None if typed is None else typed.day
-        if approved is None or approved > today(ctx):
+        if approved is None or approved > ctx.today:
             buttons = [[Button(ctx.t("pledge/word", key="today"), "today")]]
             return Step(state, [Reply(ctx.t("depart/bad_date"), buttons)])
         months = pledges.months_for(ctx.policy, person.level)

@@ -41,10 +41,7 @@ class EducationFlow:
         if not members:
             return Step.done(Reply(ctx.t("education/nobody")))
         due = {
-            p.staff_id
-            for p in await duties.education_due(
-                ctx.session, half_year(ctx.now.astimezone(ctx.texts.timezone).date()), ctx.person.department_id
-            )
+            p.staff_id for p in await duties.education_due(ctx.session, half_year(ctx.today), ctx.person.department_id)
         }
         state = {
             "state": EducationState.CHOOSING_PEOPLE,
@@ -67,7 +64,7 @@ class EducationFlow:
             case EducationState.CHOOSING_PEOPLE, Pick("next") if state["chosen"]:
                 return self.ask_date(ctx, state)
             case EducationState.CHOOSING_DATE, Pick("day", (offset,)) if offset in ("0", "1"):
-                return self.take_date(ctx, state, self._today(ctx) - timedelta(days=int(offset)))
+                return self.take_date(ctx, state, ctx.today - timedelta(days=int(offset)))
             case EducationState.CHOOSING_DATE, Text(text):
                 return self.take_typed_date(ctx, state, text)
             case EducationState.CHOOSING_FORM, Pick("form", (form,)) if form in FORMS:
@@ -111,14 +108,14 @@ class EducationFlow:
 
     def take_typed_date(self, ctx: FlowContext, state: dict[str, Any], text: str) -> Step:
         """Reads a typed date such as 2026-03-02 or 3月2日."""
-        typed = parse_day(text, self._today(ctx))
+        typed = parse_day(text, ctx.today)
         if typed is None:
             return Step(state, [Reply(ctx.t("education/bad_date"))])
         return self.take_date(ctx, state, typed.day)
 
     def take_date(self, ctx: FlowContext, state: dict[str, Any], day: date) -> Step:
         """Accepts a date within the last half-year, not in the future, and asks for the form."""
-        today = self._today(ctx)
+        today = ctx.today
         if day > today or day < today - timedelta(days=183):
             return Step(state, [Reply(ctx.t("education/date_out_of_range"))])
         state = {**state, "state": EducationState.CHOOSING_FORM, "day": day.isoformat()}
@@ -181,16 +178,13 @@ class EducationFlow:
         )
         return Reply(text, buttons, replace=replace)
 
-    def _today(self, ctx: FlowContext) -> date:
-        return ctx.now.astimezone(ctx.texts.timezone).date()
-
 
 async def education_status(ctx: FlowContext) -> str | None:
     """/status: the person's last education and whether this half-year's is done (core and important only)."""
     if ctx.person.level.value not in duties.EDUCATED_LEVELS:
         return None
     last = await duties.last_education(ctx.session, ctx.person.id)
-    period = half_year(ctx.now.astimezone(ctx.texts.timezone).date())
+    period = half_year(ctx.today)
     done = last is not None and period.start <= last.held_on <= period.end
     form = ctx.t(f"education/form_{last.form}") if last else ""
     return ctx.t("education/status", last=last, form=form, done=done, period=period)

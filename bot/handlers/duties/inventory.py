@@ -6,7 +6,6 @@ after 10 days (绝密) or 60 days (机密、秘密) without trace (泄密案件�
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -38,7 +37,7 @@ class InventoryFlow:
 
     async def start(self, ctx: FlowContext, args: str) -> Step:
         """Shows an existing confirmation, or asks for the number of carriers checked."""
-        label, nominal = inventory_period(ctx.policy.inventory_deadlines, self._today(ctx))
+        label, nominal = inventory_period(ctx.policy.inventory_deadlines, ctx.today)
         report = await duties.inventory_report(ctx.session, ctx.person.department_id, label)
         if report is not None:
             return Step.done(Reply(ctx.t("inventory/already", report=report, department=ctx.person.department)))
@@ -144,9 +143,6 @@ class InventoryFlow:
         ]
         return Reply(ctx.t("inventory/ask_matches"), buttons)
 
-    def _today(self, ctx: FlowContext) -> date:
-        return ctx.now.astimezone(ctx.texts.timezone).date()
-
 
 async def discrepancy_notices(ctx: FlowContext, checked: int) -> list[Outgoing]:
     """The office hears of a count that differs from the register with nothing missing: a discrepancy to resolve
@@ -176,7 +172,7 @@ async def open_missing_record(ctx: FlowContext, missing: int) -> str:
         kind=Kind.CARRIER_LOST,
         whose=Whose.MINE,
         discovered=Discovered.TODAY,
-        discovered_on=ctx.now.astimezone(ctx.texts.timezone).date(),
+        discovered_on=ctx.today,
         place=ctx.t("inventory/case_place", department=ctx.person.department)[:MAX_PLACE],
         carrier=Carrier.OTHER,
         carrier_count=missing or None,

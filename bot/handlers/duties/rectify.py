@@ -61,7 +61,7 @@ class RectifyFlow:
             [Button(ctx.t("rectify/btn_close", number=i + 1), "close", (str(r.id),))] for i, r in enumerate(shown)
         ]
         labels = {i.id: i.text for i in (*load_checklist(), *load_checklist(UNIT_CHECKLIST))}
-        today = ctx.now.astimezone(ctx.texts.timezone).date()
+        today = ctx.today
         text = ctx.t("rectify/list", items=shown, more=len(items) - len(shown), today=today, labels=labels)
         return Step({"state": RectifyState.LISTING}, [Reply(text, buttons)])
 

@@ -113,7 +113,7 @@ class SelfCheckFlow:
             return Step.done(reply)
         heads = [h for h in await staff_queries.head_ids(ctx.session, ctx.person.department_id) if h != ctx.person.id]
         owner = heads[0] if heads else None
-        due = self._today(ctx) + timedelta(days=ctx.policy.rectification_days)
+        due = ctx.today + timedelta(days=ctx.policy.rectification_days)
         await duties.open_rectifications(
             ctx.session,
             ctx.now,
@@ -153,9 +153,6 @@ class SelfCheckFlow:
     def _year(self, ctx: FlowContext) -> int:
         return ctx.now.astimezone(ctx.texts.timezone).year
 
-    def _today(self, ctx: FlowContext) -> date:
-        return ctx.now.astimezone(ctx.texts.timezone).date()
-
 
 class UnitCheckFlow(SelfCheckFlow):
     """/unitcheck: the unit's October self-assessment (第七条 3.), answered by the secrecy office item by item; each
@@ -177,7 +174,7 @@ class UnitCheckFlow(SelfCheckFlow):
         """Stores the assessment; each 否 becomes a 整改 item of the office."""
         year = state["year"]
         no_count = await duties.record_unit_check(ctx.session, ctx.now, ctx.person.id, year, state["answers"])
-        due = self._today(ctx) + timedelta(days=ctx.policy.rectification_days)
+        due = ctx.today + timedelta(days=ctx.policy.rectification_days)
         await duties.open_rectifications(
             ctx.session, ctx.now, f"unit_check:{year}", duties.noes(state["answers"]), due, None, None, None
         )

@@ -177,7 +177,7 @@ class ReportFlow:
         """Stores when it was discovered; "today" asks for the time, "earlier" for the day (and time)."""
         st["when"] = when
         if when is Discovered.NOW:
-            st["day"], st["at"] = self.today(ctx).isoformat(), ctx.now.isoformat()
+            st["day"], st["at"] = ctx.today.isoformat(), ctx.now.isoformat()
         else:
             st.pop("day", None)
             st.pop("at", None)
@@ -330,7 +330,7 @@ class ReportFlow:
         if current is ReportState.WHEN:
             return Reply(ctx.t("report/ask_when"), self.choices(ctx, "when", list(Discovered), 3))
         if current is ReportState.DAY:
-            return Reply(ctx.t("report/ask_day", today=self.today(ctx), earlier=st.get("when") == Discovered.EARLIER))
+            return Reply(ctx.t("report/ask_day", today=ctx.today, earlier=st.get("when") == Discovered.EARLIER))
         if current is ReportState.PLACE:
             return Reply(ctx.t("report/ask_place", limit=MAX_PLACE))
         if current is ReportState.CARRIER:
@@ -377,9 +377,6 @@ class ReportFlow:
 
     def button(self, ctx: FlowContext, key: str, action: str, *args: str) -> Button:
         return Button(label(ctx.texts, ctx.locale, key), action, tuple(args))
-
-    def today(self, ctx: FlowContext) -> date:
-        return ctx.now.astimezone(ctx.texts.timezone).date()
 
 
 def report_of(st: dict[str, Any]) -> Report:

@@ -3,7 +3,7 @@ receipt. Also the pledge's part of /status, and the onboarding pledge asked for 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -34,17 +34,13 @@ class PledgeStep(StrEnum):
     SIGNING = "signing"  # typing the full name as the signature
 
 
-def today(ctx: FlowContext) -> date:
-    return ctx.now.astimezone(ctx.texts.timezone).date()
-
-
 def current_cycle(ctx: FlowContext) -> int:
-    return cycle_of(today(ctx), ctx.policy.pledge_cycle_start_month)
+    return cycle_of(ctx.today, ctx.policy.pledge_cycle_start_month)
 
 
 def render_pledge(ctx: FlowContext, book: PledgeBook, owed: Owed) -> tuple[int, str]:
     """The version in force and its text for this person, exactly as it will be shown and stored."""
-    version = book.catalog.current(owed.kind, today(ctx))
+    version = book.catalog.current(owed.kind, ctx.today)
     text = book.render(
         version,
         ctx.locale,
@@ -69,7 +65,7 @@ class PledgeFlow:
     async def start(self, ctx: FlowContext, args: str) -> Step:
         """Shows the first page of the most pressing pledge owed, or the receipt when all are signed."""
         owed = await pledges.owed(
-            ctx.session, ctx.person.id, today(ctx), current_cycle(ctx), ctx.policy, self.book.catalog
+            ctx.session, ctx.person.id, ctx.today, current_cycle(ctx), ctx.policy, self.book.catalog
         )
         if not owed:
             receipt = await pledges.latest_signed(ctx.session, ctx.person.id)
@@ -126,7 +122,7 @@ class PledgeFlow:
                 return Step.done(Reply(ctx.t("pledge/name_failed", tries=MAX_TRIES)))
             return Step({**state, "tries": tries}, [Reply(ctx.t("pledge/name_mismatch", left=MAX_TRIES - tries))])
         shown = self._shown(state)
-        if await pledges.already_answered(ctx.session, ctx.person.id, shown, today(ctx), self.book.catalog):
+        if await pledges.already_answered(ctx.session, ctx.person.id, shown, ctx.today, self.book.catalog):
             receipt = await pledges.latest_signed(ctx.session, ctx.person.id)
             assert receipt is not None
             return Step.done(self._receipt(ctx, receipt, fresh=False))
@@ -192,7 +188,7 @@ class PledgeStatus:
         self.catalog = catalog
 
     async def __call__(self, ctx: FlowContext) -> str | None:
-        day, cycle = today(ctx), current_cycle(ctx)
+        day, cycle = ctx.today, current_cycle(ctx)
         annual = (await pledges.annual_standings(ctx.session, [ctx.person.id], cycle, day, ctx.policy, self.catalog))[
             ctx.person.id
         ]
@@ -211,7 +207,7 @@ class PledgeToDo:
         self.catalog = catalog
 
     async def __call__(self, ctx: FlowContext) -> list[ToDo]:
-        day = today(ctx)
+        day = ctx.today
         owed = await pledges.owed(ctx.session, ctx.person.id, day, current_cycle(ctx), ctx.policy, self.catalog)
         label = ctx.t("core/word", key="pledge")
         return [ToDo(ctx.t("pledge/todo", owed=o, overdue=o.due_on < day), "pledge", label) for o in owed]
@@ -227,7 +223,7 @@ class OnboardingHook:
         added_on, launch = await pledges.roster_dates(session, ctx.person.id, ctx.policy, ctx.texts.timezone)
         if not takes_up_post(ctx.person.hired_on, added_on, launch):
             return []
-        due = today(ctx) + timedelta(days=ctx.policy.pledge_due_days)
+        due = ctx.today + timedelta(days=ctx.policy.pledge_due_days)
         if not await pledges.open_onboarding(session, ctx.now, ctx.person.id, due):
             return []
         return [Reply(ctx.t("pledge/onboarding_prompt", due=due))]

@@ -15,7 +15,7 @@ from bot.core.paging import PAGE_SIZE, matching, nav_row, page_of
 from bot.handlers.pledges import documents as pledge_documents
 from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.catalog import PledgeBook
-from bot.handlers.pledges.flows import current_cycle, today
+from bot.handlers.pledges.flows import current_cycle
 from bot.handlers.pledges.rules import PledgeKind
 from bot.services import people, team
 
@@ -81,7 +81,7 @@ class PledgeOfficeFlow:
         data, count = await pledge_documents.export(
             ctx.session,
             cycle,
-            today(ctx),
+            ctx.today,
             ctx.texts.timezone,
             ctx.policy,
             self.book.catalog,
@@ -157,7 +157,7 @@ class PledgeOfficeFlow:
     async def start_special(self, ctx: FlowContext, state: dict[str, Any], department_id: int | None) -> Step:
         """Asks everyone in the group for the special pledge."""
         members = await self._members(ctx, department_id)
-        due = today(ctx) + timedelta(days=ctx.policy.pledge_due_days)
+        due = ctx.today + timedelta(days=ctx.policy.pledge_due_days)
         await pledges.start_special(
             ctx.session, ctx.now, state["title"], [m.staff_id for m in members], due, ctx.person.id
         )

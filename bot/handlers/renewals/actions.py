@@ -36,7 +36,7 @@ class SnoozeAction:
         if action != "snooze" or len(args) != 2 or not all(a.isdigit() for a in args):
             return Step(None, toast=ctx.t("core/stale_button"))
         cycle, week = int(args[0]), int(args[1])
-        day = ctx.now.astimezone(ctx.texts.timezone).date()
+        day = ctx.today
         if cycle != cycle_of(day, ctx.policy.pledge_cycle_start_month):
             return Step(None, toast=ctx.t("core/stale_button"))
         person = await renewals.one(ctx.session, ctx.person.id, cycle, day, ctx.policy, self.catalog)

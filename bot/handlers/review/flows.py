@@ -88,7 +88,7 @@ class ReviewFlow:
                 st["kind"] = value
                 return self.advance(ctx, st)
             case ReviewState.DATE, Pick("day", (value,)) if value in ("0", "1"):
-                st["planned_on"] = (self.today(ctx) + timedelta(days=int(value))).isoformat()
+                st["planned_on"] = (ctx.today + timedelta(days=int(value))).isoformat()
                 return self.advance(ctx, st)
             case ReviewState.DATE, Text(text):
                 return self.take_date(ctx, st, text)
@@ -131,7 +131,7 @@ class ReviewFlow:
         """Checks the typed date (today or later) and stores it."""
         if refusal := refuse_marked(ctx, text):
             return Step(st, [refusal])
-        day = parse_planned_day(text, self.today(ctx))
+        day = parse_planned_day(text, ctx.today)
         if day is None:
             return Step(st, [Reply(ctx.t("review/date_invalid"), self.ask(ctx, st).buttons)])
         st["planned_on"] = day.isoformat()
@@ -195,7 +195,7 @@ class ReviewFlow:
             return Reply(ctx.t("review/ask_kind", leader=leader), self.choices(ctx, "kind", list(Kind), 2))
         if current is ReviewState.DATE:
             buttons = [[self.button(ctx, "btn.today", "day", "0"), self.button(ctx, "btn.tomorrow", "day", "1")]]
-            return Reply(ctx.t("review/ask_date", today=self.today(ctx)), buttons)
+            return Reply(ctx.t("review/ask_date", today=ctx.today), buttons)
         if current is ReviewState.PREVIEW:
             draft = draft_of(st)
             policy = ctx.policy
@@ -223,9 +223,6 @@ class ReviewFlow:
 
     def button(self, ctx: FlowContext, key: str, action: str, *args: str) -> Button:
         return Button(label(ctx.texts, ctx.locale, key), action, tuple(args))
-
-    def today(self, ctx: FlowContext) -> date:
-        return ctx.now.astimezone(ctx.texts.timezone).date()
 
 
 def draft_of(st: dict[str, Any]) -> Draft:

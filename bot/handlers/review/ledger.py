@@ -88,7 +88,7 @@ class ReviewsFlow:
         if not requests:
             return Step.done(Reply(ctx.t("review/none"), replace=replace))
         calendar = await work_calendar(ctx.session)
-        today = ctx.now.astimezone(ctx.texts.timezone).date()
+        today = ctx.today
         items = [
             {
                 "r": r,
@@ -116,7 +116,7 @@ class ReviewsFlow:
         waited = None
         if request.stage is not None:
             calendar = await work_calendar(ctx.session)
-            today = ctx.now.astimezone(ctx.texts.timezone).date()
+            today = ctx.today
             waited = working_days_waited(request.stage_since.astimezone(ctx.texts.timezone).date(), today, calendar)
         text = ctx.t(
             "review/card",
@@ -226,7 +226,7 @@ class ReviewsFlow:
         """Sends the 登记表 of every request as a workbook."""
         requests = await review.all_requests(ctx.session, ctx.texts.timezone)
         content = documents.ledger_workbook(requests, ctx.policy.bureau_name, ctx.now, ctx.texts, ctx.locale)
-        day = ctx.now.astimezone(ctx.texts.timezone).date()
+        day = ctx.today
         caption = ctx.t("review/export_caption", count=len(requests), day=day)
         document = Document(f"reviews-{day.isoformat()}.xlsx", base64.b64encode(content).decode(), caption)
         return Step.done(Reply(caption, document=document))

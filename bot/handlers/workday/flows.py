@@ -34,7 +34,7 @@ class WorkdayFlow:
     async def start(self, ctx: FlowContext, args: str) -> Step:
         """Sets one day when given `DATE 上班|休息 [reason]`, else shows the calendar's state and the usage."""
         parts = args.split(maxsplit=2)
-        today = ctx.now.astimezone(ctx.texts.timezone).date()
+        today = ctx.today
         if not parts:
             cal = await calendar.work_calendar(ctx.session)
             upcoming = await calendar.overrides(ctx.session, since=today)
@@ -53,7 +53,7 @@ class WorkdayFlow:
         return Step.done(Reply(ctx.t("workday/set", day=day, working=working, reason=reason)))
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
-        today = ctx.now.astimezone(ctx.texts.timezone).date()
+        today = ctx.today
         match WorkdayState(state["state"]), event:
             case WorkdayState.OVERVIEW, Pick("day"):
                 return Step({"state": WorkdayState.DATE}, [Reply(ctx.t("workday/ask_day"))])
@@ -91,6 +91,6 @@ async def calendar_status(ctx: FlowContext) -> str | None:
     """/status of officers: say so when the official calendar does not cover this year or next."""
     if not ctx.person.has(Role.OFFICER):
         return None
-    today = ctx.now.astimezone(ctx.texts.timezone).date()
+    today = ctx.today
     missing = calendar.uncovered_years(today, await calendar.work_calendar(ctx.session))
     return ctx.t("workday/status", uncovered=missing) if missing else None
