@@ -22,7 +22,10 @@ Outcomes: a 429 holds the chat when we had written to it just before (its own li
 channel, for its `retry_after` counted from the moment the refusal came back; the row keeps its place first in
 its chat and is not charged an attempt. A 403 (blocked, deactivated) marks the row and the binding unreachable,
 for the delivery report and every later message; network errors and 5xx are retried with exponential backoff,
-up to MAX_ATTEMPTS; anything else the channel refuses is failed. After each step the sources of the rows just
+up to MAX_ATTEMPTS — but only when the channel worked meanwhile (another operation was answered after this one
+started): while nothing gets through, the channel is out, not the row, so the row is not charged an attempt and the
+whole channel waits (1, 2, 4 … 60 s, logged once per outage). A Bot API down for an hour loses nothing. Anything else
+the channel refuses is failed. After each step the sources of the rows just
 recorded are handed to `on_recorded`, at most every FOLLOW_EVERY seconds (a broadcast's progress bar and
 delivery report follow them).
 
@@ -64,7 +67,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.core.channel import Channel, Limits, Operation, Outcome, Result
 from bot.core.flow import ChartDrawer, Priority
-from bot.core.supervise import Pulse, is_outage
+from bot.core.supervise import Backoff, Pulse, is_outage
 from bot.db.models import Binding, OutboxMessage
 from bot.db.session import Database
 
@@ -129,6 +132,8 @@ class _ChannelState:
     # its distance (Telegram's per-chat limit counts both, and a 429 holds the chat or the bot).
     last_chat_send: dict[str, float] = field(default_factory=dict)
     held: dict[str, float] = field(default_factory=dict)  # chat -> monotonic end of a 429 that holds only it
+    answered_ok: float = 0.0  # monotonic, when an operation last came back sent: the channel works
+    outage: int = 0  # operations failed in a row while nothing came back sent (0: no outage)
 
     @classmethod
     def of(cls, limits: Limits) -> _ChannelState:
@@ -164,6 +169,7 @@ class Dispatcher:
     ) -> None:
         self.db = db
         self.send_timeout = send_timeout  # the longest one operation may take; then it is retried
+        self.outage_backoff = Backoff(first=1.0, most=60.0)  # a channel's pauses while nothing gets through
         self.clock = clock
         self.batch = batch
         # Draws a row's chart into the image the channels send (compliance.charts.draw); without it, or when it
@@ -554,6 +560,7 @@ class Dispatcher:
         sender = self.senders[op.channel]
         counted = self._counted(op)
         started = time.monotonic()
+        bug = False
         try:
             if "chart" in op.payload:
                 op = await self._with_chart_drawn(op)
@@ -564,12 +571,15 @@ class Dispatcher:
             log.warning("outbox %s: no answer within %s s", op.id, self.send_timeout)
             result = Result(Outcome.RETRY, error="timeout")
         except Exception as exc:  # a bug in a sender must not kill the dispatcher
-            if not is_outage(exc):  # an outage is logged once, by the supervisor, when the loop meets it
+            bug = not is_outage(exc)
+            if bug:  # an outage is logged once, by the supervisor, when the loop meets it
                 log.exception("outbox %s: sender raised %s", op.id, type(exc).__name__)
             result = Result(Outcome.RETRY, error=type(exc).__name__)
         answered = time.monotonic()
+        state = self._state[op.channel]
+        if not bug:  # a bug is the row's: charged, so that it ends
+            result = self._judge_outage(op, state, result, started, answered)
         if counted:
-            state = self._state[op.channel]
             if result.outcome is Outcome.RETRY and result.retry_after is not None:
                 state.hold(op.chat_id, started, answered, result.retry_after, sender.limits.chat_interval)
             # Counted whatever the answer: a request that failed on the way back may have been delivered.
@@ -577,6 +587,26 @@ class Dispatcher:
             state.last_chat_send[op.chat_id] = answered
         self._done.append((op, result))
         self._wake.set()
+
+    def _judge_outage(
+        self, op: Operation, state: _ChannelState, result: Result, started: float, answered: float
+    ) -> Result:
+        """A failure (network, 5xx, timeout) while nothing got through since the operation started is the channel's,
+        not the row's: the row waits without being charged an attempt, and the whole channel pauses."""
+        if result.outcome is Outcome.SENT:
+            if state.outage:
+                log.warning("%s reachable again; the waiting rows are sent", op.channel)
+            state.answered_ok = answered
+            state.outage = 0
+            return result
+        if result.outcome is not Outcome.RETRY or result.retry_after is not None or state.answered_ok > started:
+            return result
+        if not state.outage:
+            log.warning("%s unreachable (%s); rows wait without losing attempts", op.channel, result.error)
+        pause = self.outage_backoff.delay(state.outage)
+        state.outage += 1
+        state.paused_until = max(state.paused_until, answered + pause)
+        return Result(Outcome.RETRY, retry_after=pause, error=result.error)  # waits as after a 429
 
     async def _with_chart_drawn(self, op: Operation) -> Operation:
         """The row with its chart drawn (in a thread: the loop keeps sending meanwhile) as an image."""

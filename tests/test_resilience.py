@@ -27,8 +27,9 @@ from bot.config import ConfigError, Settings
 from bot.core.events import Inbound, Text
 from bot.core.intake import stored, strip_controls
 from bot.core.supervise import Backoff, Loop, Outage, Pulse, Supervisor, is_outage
-from bot.db.models import InboxEvent
+from bot.db.models import InboxEvent, OutboxMessage
 from bot.db.session import DatabaseUnreachable
+from bot.outbox import MAX_ATTEMPTS
 from bot.server import Server
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.fake_wecom import FakeWeCom, serving
@@ -340,6 +341,32 @@ async def test_the_long_poll_survives_bot_api_errors_and_answers_once(
         "Telegram Bot API reachable again after 0 s",
     ]
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+
+
+async def test_a_bot_api_outage_longer_than_the_attempts_loses_no_reply(
+    api: FakeBotApi, app: BaomiApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While nothing gets through, a failure is the channel's, not the row's: a reply waits out an outage of more
+    failures than a row's attempts (MAX_ATTEMPTS), charged none of them, and the channel pauses instead of every
+    row trying on its own."""
+    caplog.set_level(logging.WARNING, logger="baomi.outbox")
+    app.dispatcher.outage_backoff = FAST
+    for n in range(MAX_ATTEMPTS + 4):
+        if n % 2:
+            api.drop_next("sendMessage")  # the connection closed without an answer
+        else:
+            api.fail_next("sendMessage", status=502)
+    chat = Chat(api, app, 3003)
+    await chat.send("你好")
+    assert _replies(api, chat.user_id) == [chat.t("core/stranger")]
+    assert len(api.calls("sendMessage")) == MAX_ATTEMPTS + 5
+    async with app.db.sessions() as session:
+        (row,) = (await session.scalars(select(OutboxMessage))).all()
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert [r.getMessage() for r in caplog.records] == [
+        "telegram unreachable (NetworkError: Bad Gateway); rows wait without losing attempts",
+        "telegram reachable again; the waiting rows are sent",
+    ]
 
 
 # --- control characters at intake -------------------------------------------------------------------------------
