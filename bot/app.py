@@ -18,6 +18,7 @@ from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.core.capability import Capability, Wiring
 from bot.core.channel import Channel, ChannelEnv, StartContext
+from bot.core.exports import Exports
 from bot.core.intake import Intake
 from bot.core.registry import Registry
 from bot.core.supervise import Loop, Pulse, Supervisor, describe, is_outage
@@ -220,7 +221,10 @@ def build_app(
         raise ConfigError("no channel configured: set BAOMI_TELEGRAM_TOKEN or the five BAOMI_WECOM_* settings")
     if not serve and not any(channel.polls for channel in configured.values()):
         raise ConfigError("`baomi run` needs a channel it can poll; callbacks and webhooks need `baomi serve`")
-    dispatcher = Dispatcher(db, clock, configured, draw_chart=bot.chart_drawer, send_timeout=settings.send_timeout)
+    exports = Exports(settings.database_url, clock, settings.policy, texts, bot.exports)
+    dispatcher = Dispatcher(
+        db, clock, configured, draw_chart=bot.chart_drawer, make_file=exports.make, send_timeout=settings.send_timeout
+    )
     engine.on_outbox = dispatcher.wake
     # A channel's own sweeps (binding the roster's WeCom accounts) run before the duties', so that they reach them.
     # Retention last: what the others needed has been read.

@@ -151,6 +151,7 @@ class _ChannelState:
 
 
 Follower = Callable[[frozenset[str]], Awaitable[None]]
+FileMaker = Callable[[Mapping[str, Any]], Awaitable[dict[str, str] | None]]  # bot.core.exports.Exports.make
 
 
 class Dispatcher:
@@ -165,6 +166,7 @@ class Dispatcher:
         channels: Mapping[str, Channel],
         batch: int = 200,
         draw_chart: ChartDrawer | None = None,
+        make_file: FileMaker | None = None,
         send_timeout: float = 30.0,
     ) -> None:
         self.db = db
@@ -175,6 +177,8 @@ class Dispatcher:
         # Draws a row's chart into the image the channels send (compliance.charts.draw); without it, or when it
         # cannot, the caption is sent alone.
         self.draw_chart = draw_chart
+        # Makes a row's export (bot/core/exports.py) when it is sent; without it, or when it cannot, the text alone.
+        self.make_file = make_file
         self.senders = channels
         self._state = {name: _ChannelState.of(channel.limits) for name, channel in channels.items()}
         self._wake = asyncio.Event()
@@ -562,8 +566,8 @@ class Dispatcher:
         started = time.monotonic()
         bug = False
         try:
-            if "chart" in op.payload:
-                op = await self._with_chart_drawn(op)
+            if "chart" in op.payload or "export" in op.payload:
+                op = await self._with_file_made(op)
                 started = time.monotonic()
             async with asyncio.timeout(self.send_timeout):
                 result = await sender.perform(op)
@@ -608,13 +612,16 @@ class Dispatcher:
         state.paused_until = max(state.paused_until, answered + pause)
         return Result(Outcome.RETRY, retry_after=pause, error=result.error)  # waits as after a 429
 
-    async def _with_chart_drawn(self, op: Operation) -> Operation:
-        """The row with its chart drawn (in a thread: the loop keeps sending meanwhile) as an image."""
+    async def _with_file_made(self, op: Operation) -> Operation:
+        """The row with its chart drawn as an image, or its export made as a document, in a thread (the loop keeps
+        sending meanwhile)."""
         payload = dict(op.payload)
-        chart = payload.pop("chart")
-        image = await asyncio.to_thread(self.draw_chart, chart) if self.draw_chart is not None else None
-        if image is not None:
-            payload["image"] = image
+        if (chart := payload.pop("chart", None)) is not None and self.draw_chart is not None:
+            if (image := await asyncio.to_thread(self.draw_chart, chart)) is not None:
+                payload["image"] = image
+        if (export := payload.pop("export", None)) is not None and self.make_file is not None:
+            if (document := await self.make_file(export)) is not None:
+                payload.update(document=document, text=document["caption"])  # the text said it could not be made
         return replace(op, payload=payload)
 
     async def _record(self, session: AsyncSession, done: list[tuple[Operation, Result]]) -> None:

@@ -4,11 +4,14 @@ of each week — the real bot through the fake Bot API (and WeCom for the pictur
 
 from __future__ import annotations
 
+import asyncio
 import io
+import threading
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import select, update
@@ -20,6 +23,8 @@ from bot.core.sweep import Sweep
 from bot.db.models import Conversation, OutboxMessage, SentLog, Staff
 from bot.db.session import Database
 from bot.domain.levels import Level
+from bot.handlers.compliance import dashboard
+from bot.handlers.compliance.export import compliance_workbook
 from bot.handlers.pledges import service as pledges
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
@@ -201,11 +206,41 @@ async def test_export_sends_the_workbook_and_keeps_the_roster_off_the_chat(bot: 
     summary = book.worksheets[0]
     names = {row[0] for row in summary.iter_rows(min_row=2, values_only=True)}
     assert {"办公室", "基础教育科", "考试院", "人事科"} <= names
+    assert officer.bot_messages[-3]["text"] == officer.t("dashboard/export_making")
+    # The row keeps what to make, never the workbook: it is made when sent, outside the engine's transaction.
     async with bot.app.db.sessions() as s:
-        files = [
-            p["document"]["filename"] for p in (await s.scalars(select(OutboxMessage.payload))).all() if "document" in p
-        ]
-    assert files == ["compliance-2026-03-02.xlsx"]
+        payloads = (await s.scalars(select(OutboxMessage.payload))).all()
+    assert [p["export"] for p in payloads if "export" in p] == [
+        {"kind": "compliance", "params": {"day": "2026-03-02", "locale": "zh"}}
+    ]
+    assert not any("document" in p for p in payloads)
+
+
+async def test_others_are_answered_while_an_export_is_being_made(
+    api: FakeBotApi, app: BaomiApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workbook is made when its row is sent, in a thread of its own: while it is being made (here held until
+    the test lets it go), another person's /status is answered."""
+    officer, staff = await bind(api, app, "E001", 5001), await bind(api, app, "E103", 5002)
+    making, release = threading.Event(), threading.Event()
+
+    def held_workbook(*args: Any, **kwargs: Any) -> bytes:
+        making.set()
+        assert release.wait(20), "the test never released the export"
+        return compliance_workbook(*args, **kwargs)
+
+    monkeypatch.setattr(dashboard, "compliance_workbook", held_workbook)
+    await api.send_text(officer.user_id, "/export")
+    assert await asyncio.to_thread(making.wait, 10)
+    answered = len(staff.bot_messages)
+    await api.send_text(staff.user_id, "/status")
+    await api.wait_for(lambda _: len(staff.bot_messages) > answered, timeout=10)
+    assert not any("document" in m for m in officer.bot_messages)  # still being made
+    release.set()
+    await officer.settle()
+    assert [m["document"]["file_name"] for m in officer.bot_messages if "document" in m] == [
+        "compliance-2026-03-02.xlsx"
+    ]
 
 
 async def test_export_sends_the_roster_too_when_the_policy_allows(

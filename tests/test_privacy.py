@@ -126,14 +126,16 @@ async def test_retention_purges_what_passed_through_and_keeps_the_records(
     async with db.sessions() as s:
         sent = dict((await s.execute(select(OutboxMessage.id, OutboxMessage.payload))).all())
         inbox_rows = await s.scalar(select(func.count()).select_from(InboxEvent))
-    assert any("document" in p for p in sent.values()) and inbox_rows
+    # The row says what to make; the workbook itself is made when sent and never stored.
+    assert any("export" in p for p in sent.values()) and not any("document" in p for p in sent.values())
+    assert inbox_rows
 
     # Six days on: nothing is old enough yet.
     clock.advance(days=6)
     await app.jobs.run_all()
     async with db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(InboxEvent)) == inbox_rows
-    # A day later (the next day's sweep): processed rows are gone, sent payloads emptied, the workbook with them.
+    # A day later (the next day's sweep): processed rows are gone, sent payloads emptied.
     clock.advance(days=1, hours=1)
     async with db.sessions() as s:
         audit_rows = await s.scalar(select(func.count()).select_from(AuditLog))

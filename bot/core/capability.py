@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from bot.core.flow import Action, BindHook, ChartDrawer, Flow, StatusSection, ToDoSource
+from bot.core.flow import Action, BindHook, ChartDrawer, ExportMaker, Flow, StatusSection, ToDoSource
 from bot.core.registry import Entry, Rank, Registry
 from bot.core.sweep import Sweep
 
@@ -56,6 +56,7 @@ class Wiring:
     commands: list[CliCommand] = field(default_factory=list)
     groups: dict[str, str] = field(default_factory=dict)  # command-line group -> its help
     chart_drawer: ChartDrawer | None = None
+    exports: dict[str, ExportMaker] = field(default_factory=dict)
 
     def command(
         self,
@@ -112,6 +113,10 @@ class Wiring:
 
     def draw_charts(self, drawer: ChartDrawer) -> None:
         self.chart_drawer = drawer
+
+    def export(self, kind: str, maker: ExportMaker) -> None:
+        """Makes the files of `Export(kind, ...)` replies when they are sent (bot/core/exports.py)."""
+        self.exports[kind] = maker
 
     def registry(self) -> Registry:
         return Registry(self.entries, self.actions, self.sections, self.anonymous_actions, self.todos)

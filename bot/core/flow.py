@@ -57,6 +57,30 @@ ChartDrawer = Callable[[Mapping[str, Any]], dict[str, str] | None]
 
 
 @dataclass(frozen=True)
+class Export:
+    """A file made when it is sent, not inside the flow's transaction nor on the event loop (a workbook of the whole
+    bureau takes seconds): `kind` names the maker a capability registered (`Wiring.export`), `params` are plain
+    JSON. The reply's text is sent alone if the file cannot be made."""
+
+    kind: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    """What a file maker works with: a session of its own (reading only), and the texts and policy."""
+
+    session: AsyncSession
+    now: datetime
+    policy: Policy
+    texts: Texts
+
+
+# Makes an export's file (with its caption) from the database.
+ExportMaker = Callable[[ExportContext, Mapping[str, Any]], Awaitable[Document]]
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     buttons: Sequence[Sequence[Button]] = ()
@@ -64,6 +88,7 @@ class Reply:
     replace: bool = False
     document: Document | None = None
     chart: Chart | None = None
+    export: Export | None = None
     # Rows of labels a channel with a keyboard of its own (Telegram's reply keyboard) keeps under the input field;
     # each label is typed as it stands (an alias of its command). Only on a reply without buttons.
     keyboard: tuple[tuple[str, ...], ...] = ()

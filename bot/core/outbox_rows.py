@@ -45,6 +45,8 @@ def message_payload(reply: Reply, flow_prefix: str | None = None, version: int |
         payload["document"] = asdict(reply.document)
     if reply.chart is not None:
         payload["chart"] = asdict(reply.chart)
+    if reply.export is not None:
+        payload["export"] = asdict(reply.export)
     if reply.keyboard:
         payload["keyboard"] = [list(row) for row in reply.keyboard]
     return payload

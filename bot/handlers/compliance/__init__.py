@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.core.capability import Wiring
 from bot.handlers.compliance import charts, cli
-from bot.handlers.compliance.dashboard import DashboardFlow, ExportFlow
+from bot.handlers.compliance.dashboard import ComplianceExport, DashboardFlow, ExportFlow, roster_export
 from bot.handlers.compliance.sweeps import WeeklyDigestSweep
 from bot.handlers.compliance.team import NamesAction, NudgeAction, TeamFlow
 from bot.handlers.pledges.catalog import load_catalog
@@ -18,7 +18,9 @@ def register(bot: Wiring) -> None:
     bot.action(NamesAction(catalog))  # 查看名单 under /team: the names due, a page at a time
     # The office's views: answered at once, no conversation to keep.
     bot.command("dashboard", DashboardFlow(catalog), aliases=("总览", "全局"), instant=True)
-    bot.command("export", ExportFlow(catalog), aliases=("导出",), instant=True)
+    bot.command("export", ExportFlow(), aliases=("导出",), instant=True)
+    bot.export("compliance", ComplianceExport(catalog))  # /export's workbooks, made when they are sent
+    bot.export("roster", roster_export)
     bot.sweep(WeeklyDigestSweep(catalog))  # officers, the first working day of each week
     bot.draw_charts(charts.draw)  # charts travel as figures and are drawn when sent
     bot.cli(

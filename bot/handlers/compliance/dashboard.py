@@ -5,12 +5,12 @@ workbook. Heads see their own department in /team, never these."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from bot.core.events import FlowEvent
-from bot.core.flow import OFFICERS, Chart, Document, FlowContext, Reply, Step
+from bot.core.flow import OFFICERS, Chart, Document, Export, ExportContext, FlowContext, Reply, Step
 from bot.core.render import chunks
 from bot.handlers.compliance import service as compliance
 from bot.handlers.compliance.charts import chart_data, chart_labels
@@ -59,31 +59,50 @@ class ExportFlow:
     prefix = "ex"
     roles = OFFICERS
 
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-
     async def start(self, ctx: FlowContext, args: str) -> Step:
         """Sends the compliance workbook (summary, who owes each duty, inventory, declassification periods), and
-        the year's roster of core and important staff where the policy lets it travel by chat."""
+        the year's roster of core and important staff where the policy lets it travel by chat. The workbooks are
+        made when they are sent (ComplianceExport, RosterExport): at bureau size that takes a while, in which
+        everyone else's replies go on."""
         day = ctx.today
-        depts = await load_all(ctx, self.catalog)
-        content = compliance_workbook(depts, ctx.policy.bureau_name, ctx.now, ctx.texts, ctx.locale, as_of=day)
-        caption = ctx.t(
-            "dashboard/export_caption", day=day, departments=len(depts), people=sum(d.headcount for d in depts)
-        )
-        document = Document(f"compliance-{day.isoformat()}.xlsx", base64.b64encode(content).decode(), caption)
+        params = {"day": day.isoformat(), "locale": ctx.locale}
+        compliance_file = Reply(ctx.t("core/export_failed"), export=Export("compliance", params))
         if not ctx.policy.roster_export_in_chat:
             # The 花名册 lists every core and important person by name and level: the command line gives it.
-            return Step.done(Reply(caption, document=document), Reply(ctx.t("dashboard/roster_by_cli", year=day.year)))
+            roster_note = Reply(ctx.t("dashboard/roster_by_cli", year=day.year))
+            return Step.done(Reply(ctx.t("dashboard/export_making")), compliance_file, roster_note)
         # The year's 花名册 of core and important staff goes with it (每年编列花名册): inspectors ask for both.
-        rows = await roster_rows(ctx.session, day.year, ctx.texts.timezone)
-        roster = roster_workbook(rows, day.year, ctx.policy.bureau_name, ctx.now, ctx.texts, ctx.locale)
-        roster_caption = ctx.t("dashboard/roster_caption", year=day.year, count=len(rows))
-        roster_doc = Document(f"roster-{day.year}.xlsx", base64.b64encode(roster).decode(), roster_caption)
-        return Step.done(Reply(caption, document=document), Reply(roster_caption, document=roster_doc))
+        roster_file = Reply(ctx.t("core/export_failed"), export=Export("roster", params))
+        return Step.done(Reply(ctx.t("dashboard/export_making")), compliance_file, roster_file)
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
         return Step.done()
+
+
+class ComplianceExport:
+    """Makes /export's compliance workbook as of `day` (bot/core/exports.py: outside the engine, off its loop)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    async def __call__(self, ctx: ExportContext, params: Mapping[str, Any]) -> Document:
+        day, locale = date.fromisoformat(params["day"]), params["locale"]
+        calendar = await work_calendar(ctx.session)
+        depts = await compliance.departments(ctx.session, day, ctx.policy, self.catalog, calendar)
+        content = compliance_workbook(depts, ctx.policy.bureau_name, ctx.now, ctx.texts, locale, as_of=day)
+        caption = ctx.texts.render(
+            "dashboard/export_caption", locale, day=day, departments=len(depts), people=sum(d.headcount for d in depts)
+        )
+        return Document(f"compliance-{day.isoformat()}.xlsx", base64.b64encode(content).decode(), caption)
+
+
+async def roster_export(ctx: ExportContext, params: Mapping[str, Any]) -> Document:
+    """Makes /export's 花名册 of the year of `day`."""
+    year, locale = date.fromisoformat(params["day"]).year, params["locale"]
+    rows = await roster_rows(ctx.session, year, ctx.texts.timezone)
+    content = roster_workbook(rows, year, ctx.policy.bureau_name, ctx.now, ctx.texts, locale)
+    caption = ctx.texts.render("dashboard/roster_caption", locale, year=year, count=len(rows))
+    return Document(f"roster-{year}.xlsx", base64.b64encode(content).decode(), caption)
 
 
 async def review_backlog(ctx: FlowContext, day: date) -> str:

@@ -7,7 +7,7 @@ from bot.core.capability import Wiring
 from bot.handlers.pledges import cli
 from bot.handlers.pledges.catalog import load_catalog
 from bot.handlers.pledges.flows import OnboardingHook, PledgeFlow, PledgeStatus, PledgeToDo
-from bot.handlers.pledges.office import PledgeOfficeFlow
+from bot.handlers.pledges.office import PledgeOfficeFlow, PledgesExport
 
 
 def register(bot: Wiring) -> None:
@@ -16,6 +16,7 @@ def register(bot: Wiring) -> None:
         "pledge", PledgeFlow(book), aliases=("承诺", "承诺书", "签承诺书", "签署承诺书", "pledge", "sign the pledge")
     )
     bot.command("pledges", PledgeOfficeFlow(book), aliases=("承诺书管理",))
+    bot.export("pledges", PledgesExport(book))
     bot.status(PledgeStatus(book.catalog))
     bot.todo(PledgeToDo(book.catalog))
     bot.on_bind(OnboardingHook())  # a classified newcomer is asked for the onboarding pledge at once

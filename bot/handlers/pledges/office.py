@@ -4,12 +4,24 @@ person's signed pledge, and special pledges for a named group."""
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
 from bot.core.events import FlowEvent, Pick, Text
-from bot.core.flow import OFFICERS, Button, Document, FlowContext, Outgoing, Priority, Reply, Step
+from bot.core.flow import (
+    OFFICERS,
+    Button,
+    Document,
+    Export,
+    ExportContext,
+    FlowContext,
+    Outgoing,
+    Priority,
+    Reply,
+    Step,
+)
 from bot.core.guarding import refuse_marked
 from bot.core.paging import PAGE_SIZE, matching, nav_row, page_of
 from bot.handlers.pledges import documents as pledge_documents
@@ -76,21 +88,9 @@ class PledgeOfficeFlow:
         return await self.not_understood(ctx, state)
 
     async def export(self, ctx: FlowContext) -> Step:
-        """Sends the current cycle's export as a workbook."""
-        cycle = current_cycle(ctx)
-        data, count = await pledge_documents.export(
-            ctx.session,
-            cycle,
-            ctx.today,
-            ctx.texts.timezone,
-            ctx.policy,
-            self.book.catalog,
-            lambda key: ctx.t("pledge/word", key=key),
-            "xlsx",
-        )
-        caption = ctx.t("pledge/office_export", cycle=cycle, count=count)
-        document = Document(f"pledges-{cycle}.xlsx", base64.b64encode(data).decode(), caption)
-        return Step.done(Reply(caption, document=document))
+        """Sends the current cycle's export as a workbook, made when it is sent (PledgesExport)."""
+        params = {"cycle": current_cycle(ctx), "day": ctx.today.isoformat(), "locale": ctx.locale}
+        return Step.done(Reply(ctx.t("core/export_failed"), export=Export("pledges", params)))
 
     async def pdf(self, ctx: FlowContext, employee_id: str) -> Step:
         """Sends the printable copy of the person's latest signed pledge."""
@@ -210,3 +210,25 @@ class PledgeOfficeFlow:
             buttons.append(nav)
         text = ctx.t("pledge/office_pick_group", title=state["title"], search=search, found=len(shown))
         return Reply(text, buttons, replace=replace)
+
+
+class PledgesExport:
+    """Makes the pledge workbook of a cycle (bot/core/exports.py: outside the engine, off its loop)."""
+
+    def __init__(self, book: PledgeBook) -> None:
+        self.book = book
+
+    async def __call__(self, ctx: ExportContext, params: Mapping[str, Any]) -> Document:
+        cycle, locale = int(params["cycle"]), params["locale"]
+        data, count = await pledge_documents.export(
+            ctx.session,
+            cycle,
+            date.fromisoformat(params["day"]),
+            ctx.texts.timezone,
+            ctx.policy,
+            self.book.catalog,
+            lambda key: ctx.texts.render("pledge/word", locale, key=key),
+            "xlsx",
+        )
+        caption = ctx.texts.render("pledge/office_export", locale, cycle=cycle, count=count)
+        return Document(f"pledges-{cycle}.xlsx", base64.b64encode(data).decode(), caption)

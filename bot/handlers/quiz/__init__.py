@@ -6,7 +6,14 @@ from __future__ import annotations
 from bot.core.capability import Wiring
 from bot.handlers.quiz import cli
 from bot.handlers.quiz.bank import load_bank
-from bot.handlers.quiz.flows import QuizFlow, QuizReviewAction, QuizStatsFlow, quiz_status_section, quiz_todo
+from bot.handlers.quiz.flows import (
+    QuizExport,
+    QuizFlow,
+    QuizReviewAction,
+    QuizStatsFlow,
+    quiz_status_section,
+    quiz_todo,
+)
 from bot.handlers.quiz.service import BANK_PATH
 from bot.handlers.quiz.sweeps import QuizExpirySweep
 
@@ -16,6 +23,7 @@ def register(bot: Wiring) -> None:
     bot.command("quiz", QuizFlow(bank), aliases=("答题", "答卷", "考试", "quiz"))
     # An officer's view: no conversation to keep.
     bot.command("quizstats", QuizStatsFlow(bank), aliases=("答题统计",), instant=True)
+    bot.export("quiz", QuizExport(bank))
     bot.status(quiz_status_section)
     bot.todo(quiz_todo)
     bot.action(QuizReviewAction())

@@ -11,13 +11,28 @@ from __future__ import annotations
 
 import base64
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.core.events import FlowEvent, Pick
-from bot.core.flow import EVERYONE, OFFICERS, Button, Document, FlowContext, Outgoing, Priority, Reply, Step, ToDo
+from bot.core.flow import (
+    EVERYONE,
+    OFFICERS,
+    Button,
+    Document,
+    Export,
+    ExportContext,
+    FlowContext,
+    Outgoing,
+    Priority,
+    Reply,
+    Step,
+    ToDo,
+)
 from bot.handlers.quiz import service as quiz
 from bot.handlers.quiz.bank import Bank, Question, QuestionType, draw_paper, is_correct
 from bot.handlers.quiz.export import workbook_bytes
@@ -331,19 +346,36 @@ class QuizStatsFlow:
         """Lists the most-missed questions with miss rates and the papers waiting for review; attaches the
         workbook."""
         year = int(args.strip()) if args.strip().isdigit() else cycle_of(ctx.now, ctx.texts.timezone)
-        known = {q.id for q in self.bank.questions}
-        misses = await quiz.most_missed(ctx.session, year)
-        missed = [(m, self.bank.by_id(m.question_id)) for m in misses if m.question_id in known]
+        missed = await missed_questions(ctx.session, self.bank, year)
         pending = await quiz.pending_reviews(ctx.session)
-        rows = await quiz.export_rows(ctx.session, year)
-        text = ctx.t("quiz/stats", year=year, missed=missed[:STATS_TOP], pending=pending, papers=len(rows))
-        content = workbook_bytes(ctx.texts, ctx.locale, rows, missed, ctx.policy.quiz_excellent_mark)
-        caption = ctx.t("quiz/export_caption", year=year)
-        document = Document(f"quiz-{year}.xlsx", base64.b64encode(content).decode(), caption)
-        return Step.done(Reply(text), Reply(caption, document=document))
+        papers = await quiz.papers_of(ctx.session, year)
+        text = ctx.t("quiz/stats", year=year, missed=missed[:STATS_TOP], pending=pending, papers=papers)
+        made = Reply(ctx.t("core/export_failed"), export=Export("quiz", {"year": year, "locale": ctx.locale}))
+        return Step.done(Reply(text), made)
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
         return Step.done()
+
+
+class QuizExport:
+    """Makes /quizstats' workbook of a year (bot/core/exports.py: outside the engine, off its loop)."""
+
+    def __init__(self, bank: Bank) -> None:
+        self.bank = bank
+
+    async def __call__(self, ctx: ExportContext, params: Mapping[str, Any]) -> Document:
+        year, locale = int(params["year"]), params["locale"]
+        missed = await missed_questions(ctx.session, self.bank, year)
+        rows = await quiz.export_rows(ctx.session, year)
+        content = workbook_bytes(ctx.texts, locale, rows, missed, ctx.policy.quiz_excellent_mark)
+        caption = ctx.texts.render("quiz/export_caption", locale, year=year)
+        return Document(f"quiz-{year}.xlsx", base64.b64encode(content).decode(), caption)
+
+
+async def missed_questions(session: AsyncSession, bank: Bank, year: int) -> list[tuple[quiz.MissRate, Question]]:
+    """The questions of the bank missed in the year, most missed first."""
+    known = {q.id for q in bank.questions}
+    return [(m, bank.by_id(m.question_id)) for m in await quiz.most_missed(session, year) if m.question_id in known]
 
 
 # --- the section of /status ---------------------------------------------------------------------------------

@@ -352,6 +352,11 @@ async def certificate(session: AsyncSession, code: str) -> Certificate | None:
     return Certificate(code, row[1], row[2], row[3], attempt.cycle, finished_at, score)
 
 
+async def papers_of(session: AsyncSession, cycle: int) -> int:
+    """How many papers were handed in in the cycle."""
+    return int(await session.scalar(select(func.count()).where(QuizAttempt.cycle == cycle)) or 0)
+
+
 async def export_rows(session: AsyncSession, cycle: int) -> list[ExportRow]:
     """Every paper of the cycle with who took it, by department, person and time."""
     rows = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 from bot.core.capability import Wiring
 from bot.handlers.review import cli
 from bot.handlers.review.flows import ReviewFlow, SubmitterAction
-from bot.handlers.review.ledger import ReviewerAction, ReviewsFlow, reviews_todo
+from bot.handlers.review.ledger import ReviewerAction, ReviewsFlow, ledger_export, reviews_todo
 from bot.handlers.review.sweeps import ReviewClockSweep
 
 
@@ -17,6 +17,7 @@ def register(bot: Wiring) -> None:
     bot.command("review", request, aliases=("送审", "信息审查"))
     # The reviewers' desk: heads (their unit), the office (all), 分管领导.
     bot.command("reviews", ledger, aliases=("审查", "审查登记"))
+    bot.export("reviews", ledger_export)  # the 登记表, made when it is sent
     bot.todo(reviews_todo)
     # The decisions on a reviewer's notice, and 修改后重新送审 / 撤回 on a returned request, work outside any
     # conversation.

@@ -6,11 +6,13 @@ a 审查单's PDF here. The same decisions are taken from the buttons on a revie
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from bot.core.events import Attachment, FlowEvent, Pick, Text
-from bot.core.flow import Button, Document, FlowContext, Reply, Step, ToDo
+from bot.core.flow import Button, Document, Export, ExportContext, FlowContext, Reply, Step, ToDo
 from bot.core.guarding import refuse_marked
 from bot.domain.levels import Role
 from bot.handlers.review import documents, notices
@@ -223,13 +225,9 @@ class ReviewsFlow:
         return Reply(text, [[Button(label(ctx.texts, ctx.locale, "btn.back"), "back")]])
 
     async def export(self, ctx: FlowContext) -> Step:
-        """Sends the 登记表 of every request as a workbook."""
-        requests = await review.all_requests(ctx.session, ctx.texts.timezone)
-        content = documents.ledger_workbook(requests, ctx.policy.bureau_name, ctx.now, ctx.texts, ctx.locale)
-        day = ctx.today
-        caption = ctx.t("review/export_caption", count=len(requests), day=day)
-        document = Document(f"reviews-{day.isoformat()}.xlsx", base64.b64encode(content).decode(), caption)
-        return Step.done(Reply(caption, document=document))
+        """Sends the 登记表 of every request as a workbook, made when it is sent (ledger_export)."""
+        params = {"day": ctx.today.isoformat(), "locale": ctx.locale}
+        return Step.done(Reply(ctx.t("core/export_failed"), export=Export("reviews", params)))
 
     async def pdf(self, ctx: FlowContext, request_id: int) -> Step:
         """Sends the printable 审查单 of an approved request."""
@@ -301,3 +299,12 @@ async def reviews_todo(ctx: FlowContext) -> list[ToDo]:
     if not mine:
         return []
     return [ToDo(ctx.t("review/todo", count=len(mine)), "reviews", ctx.t("core/word", key="reviews"))]
+
+
+async def ledger_export(ctx: ExportContext, params: Mapping[str, Any]) -> Document:
+    """Makes the 登记表 of every request (bot/core/exports.py: outside the engine, off its loop)."""
+    day, locale = date.fromisoformat(params["day"]), params["locale"]
+    requests = await review.all_requests(ctx.session, ctx.texts.timezone)
+    content = documents.ledger_workbook(requests, ctx.policy.bureau_name, ctx.now, ctx.texts, locale)
+    caption = ctx.texts.render("review/export_caption", locale, count=len(requests), day=day)
+    return Document(f"reviews-{day.isoformat()}.xlsx", base64.b64encode(content).decode(), caption)
