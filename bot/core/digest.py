@@ -12,11 +12,12 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.flow import Priority
-from bot.db.models import OutboxMessage, Staff
+from bot.core.outbox_rows import IN_CHUNK, OUTBOX
+from bot.db.models import Staff
 from bot.texts import Texts
 
 MAX_LINES = 40  # about two phone screens: beyond it each reminder is cut to its first paragraph
@@ -29,36 +30,45 @@ def combinable(payload: dict[str, Any], source: str | None) -> bool:
 
 
 async def combine_reminders(session: AsyncSession, now: datetime, texts: Texts, *, lock: bool) -> int:
-    """Combine each chat's reminders of this instant into one 今日待办; returns how many messages were saved."""
+    """Combine each chat's reminders of this instant into one 今日待办; returns how many messages were saved. Core
+    statements over plain rows: the busiest tick queues over 100,000 of them."""
+    table = OUTBOX
     query = (
-        select(OutboxMessage)
+        select(table.c.id, table.c.channel, table.c.chat_id, table.c.staff_id, table.c.payload, table.c.source)
         .where(
-            OutboxMessage.created_at == now,
-            OutboxMessage.priority == int(Priority.REMINDER),
-            OutboxMessage.op == "send",
-            OutboxMessage.status == "pending",
+            table.c.created_at == now,
+            table.c.priority == int(Priority.REMINDER),
+            table.c.op == "send",
+            table.c.status == "pending",
         )
-        .order_by(OutboxMessage.id)
+        .order_by(table.c.id)
     )
     if lock:
         query = query.with_for_update(skip_locked=True)  # a row the dispatcher holds is sent as it is
-    rows = [r for r in (await session.scalars(query)).all() if combinable(r.payload, r.source)]
-    chats: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
-    for row in rows:
-        chats[(row.channel, row.chat_id)].append(row)
+    chats: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for row in (await session.execute(query)).all():
+        if combinable(row.payload, row.source):
+            chats[(row.channel, row.chat_id)].append(row)
     groups = [group for group in chats.values() if len(group) > 1]
     if not groups:
         return 0
-    staff_ids = {r.staff_id for group in groups for r in group if r.staff_id is not None}
-    locales = dict((await session.execute(select(Staff.id, Staff.locale).where(Staff.id.in_(staff_ids)))).all())
-    saved = 0
+    staff_ids = list({r.staff_id for group in groups for r in group if r.staff_id is not None})
+    locales: dict[int, str] = {}
+    for start in range(0, len(staff_ids), IN_CHUNK):
+        chunk = staff_ids[start : start + IN_CHUNK]
+        locales.update((await session.execute(select(Staff.id, Staff.locale).where(Staff.id.in_(chunk)))).all())
+    changes, gone = [], []
     for group in groups:
-        first, rest = group[0], group[1:]
+        first = group[0]
         locale = locales.get(first.staff_id, "zh") if first.staff_id is not None else "zh"
-        first.payload = combined(texts, locale, [r.payload for r in group])
-        await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rest])))
-        saved += len(rest)
-    return saved
+        changes.append({"row_id": first.id, "combined": combined(texts, locale, [r.payload for r in group])})
+        gone += [r.id for r in group[1:]]
+    await session.execute(
+        update(table).where(table.c.id == bindparam("row_id")).values(payload=bindparam("combined")), changes
+    )
+    for start in range(0, len(gone), IN_CHUNK):
+        await session.execute(delete(table).where(table.c.id.in_(gone[start : start + IN_CHUNK])))
+    return len(gone)
 
 
 def combine_planned(
