@@ -209,10 +209,9 @@ def build_app(
         registry,
         configured,
         bind_hooks=bot.bind_hooks,
-        intake=settings.intake_limit,
         public_url=settings.public_url,
     )
-    intake = Intake(db, clock, engine.wake, settings.policy.guard_extra_terms)
+    intake = Intake(db, clock, engine.wake, settings.policy.guard_extra_terms, settings.intake_limit)
     env = ChannelEnv(db, clock, intake, serve)
     for configure in channels:
         if (channel := configure(settings, env)) is not None:

@@ -229,7 +229,7 @@ class Settings:
     log_level: str = "INFO"
     # Telegram allows about 30 messages a second overall; 0 lifts our own limit (benchmarks, local API servers).
     telegram_rate: float = 30.0
-    # Events taken from one sender in any 20 seconds (bot/engine.py); None: the engine's INTAKE_LIMIT; 0 lifts it
+    # Events taken from one sender in any 20 seconds (bot/core/intake.py); None: intake's LIMIT; 0 lifts it
     # (benchmarks whose simulated people type faster than anyone).
     intake_limit: int | None = None
     # `baomi serve` takes Telegram updates by webhook at this public URL instead of long polling.

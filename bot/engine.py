@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.clock import Clock
 from bot.config import Policy
 from bot.core.channel import Channel
-from bot.core.events import Attachment, Command, Inbound, Pick, Press, Refused, Text
+from bot.core.events import Attachment, Command, Event, Inbound, Pick, Press, Refused, Text, Throttled
 from bot.core.flow import BindHook, Flow, FlowContext, Priority, Reply, Step
 from bot.core.intake import SCRUBBED, is_stored, loaded, stored
 from bot.core.outbox_rows import add, message_payload, send_to_staff
@@ -52,9 +52,6 @@ BARE_CODE = re.compile(r"^[A-Za-z0-9]{10}$")
 WELCOME_TODOS = 8  # to-dos listed by name in the welcome (the rest counted): it stays within 20 lines
 # Per sender: events taken in any window; more are dropped with one notice. A person answering a quiz presses about
 # once a second; a script queuing a thousand messages gets twenty of them handled.
-INTAKE_LIMIT = 20
-INTAKE_WINDOW = timedelta(seconds=20)
-INTAKE_KEEP = 10_000  # senders remembered before the quiet ones are forgotten
 PER_SENDER = 10  # events of one sender in one batch: a backlog is taken a little at a time, between the others'
 WRONG_CODE = frozenset({Redeemed.UNKNOWN, Redeemed.USED, Redeemed.EXPIRED})
 
@@ -74,12 +71,8 @@ class Engine:
     on_outbox: Callable[[], None] = lambda: None
     # Called after a person binds (e.g. to start the onboarding pledge); their replies follow the welcome.
     bind_hooks: list[BindHook] = field(default_factory=list)
-    intake: int | None = None  # the per-sender intake limit: None INTAKE_LIMIT, 0 none
     public_url: str | None = None  # BAOMI_PUBLIC_URL: links to the web console
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    # Per sender (channel, user id): when their recent events were taken, and whether they were told of the limit.
-    _intake: dict[tuple[str, str], deque[datetime]] = field(default_factory=dict)
-    _told: set[tuple[str, str]] = field(default_factory=set)
 
     def wake(self) -> None:
         self._wake.set()
@@ -142,9 +135,7 @@ class Engine:
                     return 0, False
                 shares = Counter((row.channel, row.channel_user_id) for row in rows)
                 more = len(ids) == BATCH or max(shares.values()) >= PER_SENDER
-                now = self.clock.now()
-                admitted = [row for row in rows if self._admit(session, row, now)]
-                inbounds = [self.inbound(row) for row in admitted]
+                inbounds = [self.inbound(row) for row in rows]
                 await session.execute(
                     update(InboxEvent)
                     .where(InboxEvent.id.in_(ids))
@@ -245,48 +236,25 @@ class Engine:
         key) and when."""
         return {"status": status, "processed_at": self.clock.now(), "channel_user_id": "", "payload": SCRUBBED}
 
-    def _admit(self, session: AsyncSession, row: InboxEvent, now: datetime) -> bool:
-        """The per-sender intake limit: at most INTAKE_LIMIT events in any INTAKE_WINDOW. The excess is dropped
-        unread, not queued, and the sender is told once until they are within the limit again."""
-        limit = INTAKE_LIMIT if self.intake is None else self.intake
-        if not row.channel_user_id or not limit:
-            return True  # from no one in particular (a service's own event), or no limit
-        key = (row.channel, row.channel_user_id)
-        recent = self._intake.setdefault(key, deque())
-        while recent and recent[0] <= now - INTAKE_WINDOW:
-            recent.popleft()
-        if len(recent) < limit:
-            recent.append(now)
-            self._told.discard(key)
-            return True
-        if key not in self._told and (inbound := self.inbound(row)).event is not None:
-            self._told.add(key)
-            log.info("%s sender over the intake limit: the excess is dropped", inbound.channel)
-            add(
-                session,
-                now,
-                channel=inbound.channel,
-                chat_id=inbound.chat_id,
-                op="send",
-                payload=message_payload(Reply(self.texts.render("core/too_fast", guess_locale(inbound.language)))),
-                priority=Priority.INTERACTIVE,
-            )
-        if len(self._intake) > INTAKE_KEEP:
-            self._forget(now)
-        return False
-
-    def _forget(self, now: datetime) -> None:
-        """Drop the intake records of everyone quiet for a whole window."""
-        for key in [k for k, recent in self._intake.items() if not recent or recent[-1] <= now - INTAKE_WINDOW]:
-            del self._intake[key]
-            self._told.discard(key)
-
     # --- one event ------------------------------------------------------------------------------------
     async def handle(self, session: AsyncSession, inbound: Inbound, preloaded: Preloaded | None = None) -> None:
         event = inbound.event
         if event is None:
             return
         now = self.clock.now()
+        if isinstance(event, Throttled):
+            # Over the intake limit (bot/core/intake.py): the excess was dropped unread; said once, to anyone.
+            notice = Reply(self.texts.render("core/too_fast", guess_locale(inbound.language)))
+            add(
+                session,
+                now,
+                channel=inbound.channel,
+                chat_id=inbound.chat_id,
+                op="send",
+                payload=message_payload(notice),
+                priority=Priority.INTERACTIVE,
+            )
+            return
         person: people.Person | None
         if preloaded is not None and (key := (inbound.channel, inbound.user_id)) in preloaded.people:
             person = preloaded.people.pop(key)  # used once: this event may change who they are
@@ -696,7 +664,7 @@ def round_robin(rows: Sequence[InboxEvent]) -> list[InboxEvent]:
     return [row for _, _, row in sorted(keyed, key=lambda k: (k[0], k[1]))]
 
 
-def describe(event: Command | Text | Press | Attachment | Refused) -> str:
+def describe(event: Event) -> str:
     """What kind of event this is, for the log: the command or button, never the text."""
     if isinstance(event, Command):
         return f"command /{event.name}"
@@ -706,6 +674,8 @@ def describe(event: Command | Text | Press | Attachment | Refused) -> str:
         return "press " + ":".join(event.data.split(":")[:3:2])
     if isinstance(event, Refused):
         return f"refused text ({event.category})"
+    if isinstance(event, Throttled):
+        return "over the intake limit"
     return f"attachment {event.kind.value}"
 
 

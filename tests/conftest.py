@@ -72,11 +72,11 @@ async def empty_postgres(url: str) -> None:
 
 @pytest.fixture(autouse=True)
 def generous_intake(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The tests play people who type faster than anyone: the per-sender intake limit (bot/engine.py) would drop
+    """The tests play people who type faster than anyone: the per-sender intake limit (bot/core/intake.py) would drop
     their steps. tests/test_flooding.py puts it back."""
-    import bot.engine
+    import bot.core.intake
 
-    monkeypatch.setattr(bot.engine, "INTAKE_LIMIT", 1_000_000)
+    monkeypatch.setattr(bot.core.intake, "LIMIT", 1_000_000)
 
 
 @pytest.fixture(scope="session")

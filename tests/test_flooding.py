@@ -4,19 +4,21 @@ engine, and a lockout for strangers guessing invitation codes."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-import bot.engine
+import bot.core.intake
 from bot.clock import SettableClock
+from bot.core.intake import LIMIT as INTAKE_LIMIT
+from bot.core.intake import WINDOW as INTAKE_WINDOW
 from bot.db.models import AuditLog, Binding, InboxEvent
-from bot.engine import INTAKE_LIMIT, INTAKE_WINDOW, Engine, round_robin
+from bot.engine import Engine, round_robin
 from bot.services.invitations import LOCKOUT, WRONG_CODES, issue_for
 from tests.fakes.local import LocalBot
 
 
 @pytest.fixture(autouse=True)
 def real_intake_limit(generous_intake: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot.engine, "INTAKE_LIMIT", INTAKE_LIMIT)  # the product's, imported before the tests lifted it
+    monkeypatch.setattr(bot.core.intake, "LIMIT", INTAKE_LIMIT)  # the product's, imported before the tests lifted it
 
 
 async def test_a_flood_is_cut_at_the_limit_with_one_notice_and_others_are_answered_first(
@@ -25,6 +27,8 @@ async def test_a_flood_is_cut_at_the_limit_with_one_notice_and_others_are_answer
     flooder = await bot.bind("E102")
     other = await bot.bind("E202")
     before = len(flooder.bot_messages)
+    async with bot.app.db.sessions() as s:
+        before_rows = await s.scalar(select(func.count()).select_from(InboxEvent))
     for _ in range(INTAKE_LIMIT + 30):
         await bot.channel.type(flooder.user, "/help")
     await bot.channel.type(other.user, "/help")
@@ -43,7 +47,11 @@ async def test_a_flood_is_cut_at_the_limit_with_one_notice_and_others_are_answer
     assert said.count(flooder.t("core/too_fast")) == 1
     # The limit's worth of answers (the /start that bound them counts too) and the one notice; nothing queued.
     assert len(said) == (INTAKE_LIMIT - 1) + 1
-    assert other.last.text.split("，", 1)[1] == said[-1].split("，", 1)[1]  # the other had /help answered too
+    assert said[-1] == flooder.t("core/too_fast")  # the excess never reached the engine: the notice came last
+    assert other.last.text.split("，", 1)[1] == said[-2].split("，", 1)[1]  # the other had /help answered too
+    async with bot.app.db.sessions() as s:
+        written = await s.scalar(select(func.count()).select_from(InboxEvent))
+    assert written == before_rows + INTAKE_LIMIT + 1  # what was dropped was never written: 19 /help, 1 notice, 1 other
     clock.advance(seconds=INTAKE_WINDOW.total_seconds())
     await flooder.send("/help")  # within the limit again: answered, no notice
     assert flooder.last.text != flooder.t("core/too_fast")

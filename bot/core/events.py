@@ -58,7 +58,13 @@ class Refused:
     category: str
 
 
-Event = Command | Text | Press | Attachment | Refused
+@dataclass(frozen=True)
+class Throttled:
+    """The first event of a sender over the intake limit (bot/core/intake.py): it and the rest of the excess were
+    dropped unread; the engine says so once."""
+
+
+Event = Command | Text | Press | Attachment | Refused | Throttled
 FlowEvent = Text | Pick | Attachment
 
 

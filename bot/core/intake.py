@@ -6,6 +6,11 @@ kind of an attachment. Never the raw update: no caption, no file id, no forwarde
 An update that is nothing for the engine (an edit, a channel post, a group chat, a membership change) is dropped
 before anything is written.
 
+A sender gets at most `limit` events written in any WINDOW (`BAOMI_INTAKE_LIMIT`, default 20 in 20 seconds): the
+excess is dropped before anything is written — not queued, not read — and the first event over the limit is written
+as `Throttled` alone, which the engine answers with one notice. A flood of a thousand messages then costs a thousand
+parses and nothing else.
+
 NUL and other control characters are removed from whatever is written (PostgreSQL refuses NUL in text and JSON:
 one such message would otherwise be refused for ever). A text the content guard refuses is not written either: the
 row keeps its category alone (`Refused`), and the engine answers it as refused. "已拒收，未保存" is then true from
@@ -17,14 +22,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Refused, Text
+from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Refused, Text, Throttled
 from bot.db.models import InboxEvent
 from bot.db.session import Database
 from bot.db.upsert import insert_ignore
@@ -35,6 +42,10 @@ log = logging.getLogger("baomi.guard")  # the guard's line, as where a flow refu
 # C0 controls but tab, line feed and carriage return; DEL and the C1 controls; lone surrogates (which no encoding
 # can write). PostgreSQL refuses NUL in text and in JSON: left in, one such message would be refused for ever.
 CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+LIMIT = 20  # events of one sender written in any WINDOW
+WINDOW = timedelta(seconds=20)
+KEEP = 10_000  # senders remembered before the quiet ones are forgotten
 
 VERSION = 1  # the "v" of a stored payload: rows written before intake kept only events have none
 SCRUBBED: dict[str, Any] = {}  # a processed row's payload
@@ -58,7 +69,9 @@ def stored(inbound: Inbound, extra_terms: Sequence[str] = ()) -> dict[str, Any] 
     return strip_controls(payload)
 
 
-def _event(event: Command | Text | Press | Attachment | Refused, extra_terms: Sequence[str]) -> dict[str, Any]:
+def _event(
+    event: Command | Text | Press | Attachment | Refused | Throttled, extra_terms: Sequence[str]
+) -> dict[str, Any]:
     if isinstance(event, Text | Command):
         typed = event.text if isinstance(event, Text) else event.args
         verdict = check_text(typed, extra_terms=extra_terms)
@@ -72,6 +85,8 @@ def _event(event: Command | Text | Press | Attachment | Refused, extra_terms: Se
         return {"press": event.data}
     if isinstance(event, Attachment):
         return {"attachment": event.kind.value}
+    if isinstance(event, Throttled):
+        return {"throttled": True}
     return {"refused": event.category}
 
 
@@ -89,7 +104,7 @@ def strip_controls(value: Any) -> Any:
 
 def loaded(channel: str, user_id: str, payload: dict[str, Any]) -> Inbound:
     """The event of a stored payload (an emptied one, or one of an unknown kind: nothing for the engine)."""
-    event: Command | Text | Press | Attachment | Refused | None
+    event: Command | Text | Press | Attachment | Refused | Throttled | None
     if "text" in payload:
         event = Text(payload["text"])
     elif "command" in payload:
@@ -100,6 +115,8 @@ def loaded(channel: str, user_id: str, payload: dict[str, Any]) -> Inbound:
         event = Attachment(AttachmentKind(payload["attachment"]))
     elif "refused" in payload:
         event = Refused(payload["refused"])
+    elif "throttled" in payload:
+        event = Throttled()
     else:
         event = None
     return Inbound(
@@ -131,6 +148,10 @@ class Intake:
     clock: Clock
     on_inbox: Callable[[], None]
     extra_terms: Sequence[str] = ()  # the policy's guard_extra_terms
+    limit: int | None = None  # events of one sender in any WINDOW: None LIMIT, 0 no limit
+    # Per sender (channel, user id): when their recent events were written, and whether they were told of the limit.
+    _recent: dict[tuple[str, str], deque[datetime]] = field(default_factory=dict)
+    _told: set[tuple[str, str]] = field(default_factory=set)
 
     async def store(
         self,
@@ -146,7 +167,10 @@ class Intake:
         now = self.clock.now()
         rows: list[dict[str, Any]] = []
         for key, inbound in events:
-            payload = stored(inbound, self.extra_terms)
+            admitted = self._admit(channel, inbound, now)
+            if admitted is None:
+                continue  # over the limit, and told already: dropped unread
+            payload = stored(admitted, self.extra_terms)
             if payload is None and not keep_empty:
                 continue
             rows.append(
@@ -170,3 +194,31 @@ class Intake:
         if any(row["status"] == "pending" for row in rows):
             self.on_inbox()
         return inserted
+
+    def _admit(self, channel: str, inbound: Inbound, now: datetime) -> Inbound | None:
+        """The event as it is to be written: itself within the limit, `Throttled` for the first one over it (the
+        notice), None for the rest of the excess."""
+        limit = LIMIT if self.limit is None else self.limit
+        if inbound.event is None or not inbound.user_id or not limit:
+            return inbound
+        key = (channel, inbound.user_id)
+        recent = self._recent.setdefault(key, deque())
+        while recent and recent[0] <= now - WINDOW:
+            recent.popleft()
+        if len(recent) < limit:
+            recent.append(now)
+            self._told.discard(key)
+            return inbound
+        if len(self._recent) > KEEP:
+            self._forget(now)
+        if key in self._told:
+            return None
+        self._told.add(key)
+        logging.getLogger("baomi.intake").info("%s sender over the intake limit: the excess is dropped", channel)
+        return replace(inbound, event=Throttled())
+
+    def _forget(self, now: datetime) -> None:
+        """Drop the records of everyone quiet for a whole window."""
+        for key in [k for k, recent in self._recent.items() if not recent or recent[-1] <= now - WINDOW]:
+            del self._recent[key]
+            self._told.discard(key)
