@@ -4,6 +4,11 @@ Prints, for both sizes: one full sweep on an ordinary working day (every duty's 
 busiest tick of the year (the October self-check asks every classified person), the bot's start-up time
 (process start until it long-polls the fake Bot API) and its resident memory at rest.
 
+Then a running bot on that busiest day (`baomi run` on a clock pinned to 8 October, bench/pinned.py, against the
+project's fake Bot API in this process, on a copy of the freshly seeded database): 20 people send /status and wait
+for the answer, a second apart, first in the minute before the bot's first tick (no tick) and then while that tick
+runs; the ratio of the p95s, and the bot's resident memory before the tick against its high-water mark after it.
+
     python bench/sweep.py [--large 100000] [--small 1000]
 """
 
@@ -13,6 +18,9 @@ import argparse
 import asyncio
 import os
 import random
+import re
+import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -33,12 +41,14 @@ from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import Binding, Department, Staff  # noqa: E402
 from bot.db.session import Database  # noqa: E402
 from bot.jobs.runner import SweepRunner  # noqa: E402
-from bot.testing.fake_bot_api import FakeBotApi  # noqa: E402
+from bot.testing.fake_bot_api import ChatEvent, FakeBotApi  # noqa: E402
 from bot.texts import Texts  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 LEVELS = ["core"] * 2 + ["important"] * 8 + ["general"] * 60 + ["none"] * 30
 TOKEN = "123456:SWEEP"
+BUSIEST = "2026-10-08T10:00+08:00"  # the bot's clock at start; its first tick comes a minute later
+ASKERS = 20  # people sending /status (staff 1..20, bound in the seed)
 
 
 async def seed(path: Path, staff: int) -> str:
@@ -98,9 +108,10 @@ async def sweep_seconds(url: str, when: datetime, warm: datetime) -> tuple[float
     return elapsed, done
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """The process's resident memory (VmRSS) or its high-water mark (VmHWM), MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -129,6 +140,83 @@ async def startup(url: str) -> tuple[float, float]:
     return elapsed, memory
 
 
+class Answers:
+    """When each asker's /status answer reached the fake Bot API (their reminders arrive in the same chat)."""
+
+    def __init__(self, api: FakeBotApi) -> None:
+        self.queues: dict[int, asyncio.Queue[float]] = {u: asyncio.Queue() for u in range(1, ASKERS + 1)}
+        api.add_listener(self.on_event)
+
+    def on_event(self, event: ChatEvent) -> None:
+        queue = self.queues.get(event.chat_id)
+        if queue is not None and event.kind == "sent" and "【个人信息】" in str(event.data.get("text", "")):
+            queue.put_nowait(time.perf_counter())
+
+
+async def asker(api: FakeBotApi, answers: Answers, user: int, until: asyncio.Event, out: list[tuple[float, float]]):
+    """/status, wait for the answer, a second's pause, until `until` is set: (sent at, seconds waited)."""
+    queue = answers.queues[user]
+    while not until.is_set():
+        sent = time.perf_counter()
+        await api.send_text(user, "/status", first_name=f"U{user}")
+        out.append((sent, await asyncio.wait_for(queue.get(), 300) - sent))
+        await asyncio.sleep(1.0)
+
+
+async def live(path: Path) -> dict[str, float]:
+    """A running bot's /status p95 before and during its busiest tick, and its memory around the tick."""
+    api = FakeBotApi(token=TOKEN, bot_username="sweep_bot", record_calls=False)
+    await api.start()
+    answers = Answers(api)
+    env = {
+        **os.environ,
+        "BAOMI_DATABASE_URL": f"sqlite+aiosqlite:///{path}",
+        "BAOMI_TELEGRAM_TOKEN": TOKEN,
+        "BAOMI_TELEGRAM_API_URL": api.base_url,
+        "BAOMI_LOG_LEVEL": "INFO",
+    }
+    pinned = (sys.executable, str(ROOT / "bench" / "pinned.py"), BUSIEST, "run")
+    proc = await asyncio.create_subprocess_exec(*pinned, env=env, cwd=ROOT, stderr=asyncio.subprocess.PIPE)
+    assert proc.stderr is not None
+    tick: dict[str, float] = {}
+    ended = asyncio.Event()
+
+    async def watch_log() -> None:
+        # The runner logs each run that acted: "sweeps in 21.3 s: renewals=..., selfcheck=...".
+        assert proc.stderr is not None
+        async for raw in proc.stderr:
+            line = raw.decode(errors="replace")
+            if (found := re.search(r"sweeps in ([0-9.]+) s", line)) and not ended.is_set():
+                tick["end"] = time.perf_counter()
+                tick["seconds"] = float(found.group(1))
+                tick["rss_before"] = rest
+                tick["hwm"] = rss_mb(proc.pid, "VmHWM")
+                ended.set()
+
+    watcher = asyncio.create_task(watch_log())
+    try:
+        await api.wait_for(lambda a: a.is_polling, timeout=120)
+        await asyncio.sleep(3)
+        rest = rss_mb(proc.pid)
+        asked: list[tuple[float, float]] = []
+        askers = [asyncio.create_task(asker(api, answers, u, ended, asked)) for u in range(1, ASKERS + 1)]
+        await asyncio.wait_for(ended.wait(), timeout=900)
+        await asyncio.gather(*askers)
+    finally:
+        proc.terminate()
+        await proc.wait()
+        watcher.cancel()
+        await api.stop()
+    start = tick["end"] - tick["seconds"]
+    quiet = [waited for sent, waited in asked if sent + waited < start]
+    busy = [waited for sent, waited in asked if sent < tick["end"] and sent + waited > start]
+    return {**tick, "quiet": p95(quiet), "busy": p95(busy), "quiet_n": len(quiet), "busy_n": len(busy)}
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[94] if len(values) > 1 else float("nan")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--large", type=int, default=100_000)
@@ -139,27 +227,48 @@ async def main() -> None:
     ordinary = datetime.combine(datetime(2026, 3, 11).date(), dtime(10), TZ)
     busiest = datetime.combine(datetime(2026, 10, 8).date(), dtime(10), TZ)  # the self-check asks everyone
     figures = {}
+    lives: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for size in (args.small, args.large):
             t = time.perf_counter()
             url = await seed(Path(tmp) / f"org{size}.db", size)
             seeded = time.perf_counter() - t
+            shutil.copy(Path(tmp) / f"org{size}.db", Path(tmp) / f"live{size}.db")
             quiet, _ = await sweep_seconds(url, ordinary, warm=ordinary - timedelta(days=1))
             busy, done = await sweep_seconds(url, busiest, warm=ordinary)
             start_s, memory = await startup(url)
+            running = await live(Path(tmp) / f"live{size}.db")
             figures[size] = (quiet, busy, start_s, memory)
+            lives[size] = running
             print(
                 f"{size:>7} staff (seeded in {seeded:.1f} s): ordinary sweep {quiet * 1000:7.1f} ms, "
                 f"busiest sweep {busy:6.2f} s ({sum(v for v in done.values() if v > 0)} messages), "
                 f"start-up {start_s:5.2f} s, memory at rest {memory:6.1f} MB"
             )
+            print(
+                f"{size:>7} staff, running bot: busiest tick {running['seconds']:.2f} s; /status p95 "
+                f"{running['quiet'] * 1000:.0f} ms before it ({running['quiet_n']:.0f} asked), "
+                f"{running['busy'] * 1000:.0f} ms during it ({running['busy_n']:.0f} asked); memory "
+                f"{running['rss_before']:.1f} MB before the tick, high-water mark {running['hwm']:.1f} MB"
+            )
     small, large = figures[args.small], figures[args.large]
+    big, little = lives[args.large], lives[args.small]
     print(
         f"first tick of an ordinary day at {args.large}: {large[0]:.3f} s (target <= 1 s); "
         f"{large[0] / small[0]:.1f}x the {args.small}-staff sweep"
     )
     print(f"start-up at {args.large}: {large[2]:.2f} s (target <= 2 s); {large[2] / small[2]:.2f}x")
     print(f"memory growth {args.small} -> {args.large}: {large[3] - small[3]:+.1f} MB (target <= 50 MB)")
+    print(
+        f"/status p95 during the busiest tick at {args.large}: {big['busy']:.2f} s (target <= 1 s); "
+        f"{big['busy'] / big['quiet']:.1f}x the p95 with no tick ({big['quiet'] * 1000:.0f} ms)"
+    )
+    grown, grown_small = big["hwm"] - big["rss_before"], little["hwm"] - little["rss_before"]
+    print(
+        f"peak memory of the busiest tick at {args.large}: {big['hwm']:.0f} MB (+{grown:.0f} MB over the bot at "
+        f"rest); {big['hwm'] / little['hwm']:.2f}x the {args.small}-staff tick's {little['hwm']:.0f} MB "
+        f"(+{grown_small:.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

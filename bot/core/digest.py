@@ -4,7 +4,7 @@ waiting), an officer seven; now each gets one, with every button of the reminder
 
 Alerts, replies, broadcasts, the weekly digest and anything with a document or a chart are left alone: only
 REMINDER rows still pending, written at the run's instant, are combined, in the run's own transaction after every
-sweep."""
+sweep (when the sweeps run chunk by chunk of people, in each chunk's transaction, for the chunk's people)."""
 
 from __future__ import annotations
 
@@ -29,24 +29,37 @@ def combinable(payload: dict[str, Any], source: str | None) -> bool:
     return not (payload.get("document") or payload.get("chart")) and not (source or "").startswith(STANDALONE)
 
 
-async def combine_reminders(session: AsyncSession, now: datetime, texts: Texts, *, lock: bool) -> int:
+async def combine_reminders(
+    session: AsyncSession,
+    now: datetime,
+    texts: Texts,
+    *,
+    lock: bool,
+    people: tuple[int, int] | None = None,
+    ids: list[tuple[int, int]] | None = None,
+) -> int:
     """Combine each chat's reminders of this instant into one 今日待办; returns how many messages were saved. Core
-    statements over plain rows: the busiest tick queues over 100,000 of them."""
+    statements over plain rows: the busiest tick queues over 100,000 of them. A chunk of the sweeps gives its
+    `people` (staff ids first..last) and where this run's rows can be (`ids`, ranges first..last), so that it reads
+    its own rows, not every chunk's before it."""
     table = OUTBOX
-    query = (
-        select(table.c.id, table.c.channel, table.c.chat_id, table.c.staff_id, table.c.payload, table.c.source)
-        .where(
-            table.c.created_at == now,
-            table.c.priority == int(Priority.REMINDER),
-            table.c.op == "send",
-            table.c.status == "pending",
-        )
-        .order_by(table.c.id)
+    query = select(
+        table.c.id, table.c.channel, table.c.chat_id, table.c.staff_id, table.c.payload, table.c.source
+    ).where(
+        table.c.created_at == now,
+        table.c.priority == int(Priority.REMINDER),
+        table.c.op == "send",
+        table.c.status == "pending",
     )
+    if people is not None:
+        query = query.where(table.c.staff_id.between(*people))
     if lock:
         query = query.with_for_update(skip_locked=True)  # a row the dispatcher holds is sent as it is
+    found: list[Any] = []
+    for where in [None] if ids is None else [table.c.id.between(*span) for span in ids]:
+        found += (await session.execute(query if where is None else query.where(where))).all()
     chats: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for row in (await session.execute(query)).all():
+    for row in sorted(found, key=lambda row: row.id):
         if combinable(row.payload, row.source):
             chats[(row.channel, row.chat_id)].append(row)
     groups = [group for group in chats.values() if len(group) > 1]

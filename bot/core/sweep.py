@@ -1,5 +1,12 @@
 """Scheduled duties as sweeps: each asks the database what is due at `now` for one duty, claims each item in
-the sent-log (insert-or-ignore), and queues its messages in the same transaction. No job per person."""
+the sent-log (insert-or-ignore), and queues its messages in the same transaction. No job per person.
+
+A sweep that asks everyone (the renewals, the October self-check) is `chunked`: the runner runs it once per chunk
+of people (`ctx.people`, a range of staff ids), each chunk in its own short transaction, so that the write lock is
+released between chunks and a person's /status gets in. Such a sweep passes `ctx.people` to its per-person
+queries and does its once-a-run parts (a head's list) for the chunk's heads only (`ctx.has`): every message to
+a person is then claimed and queued in that person's chunk, and a crash between chunks leaves the later chunks to
+the next tick. What marks the whole run done (a daily scan's claim) is claimed in the last chunk (`ctx.last`)."""
 
 from __future__ import annotations
 
@@ -26,6 +33,8 @@ class SweepContext:
     texts: Texts
     timezone: ZoneInfo
     calendar: WorkCalendar
+    people: tuple[int, int] | None = None  # a chunked sweep's chunk: staff ids first..last; None: everyone
+    last: bool = True  # the run's last chunk (or everyone)
 
     @property
     def local_now(self) -> datetime:
@@ -36,6 +45,10 @@ class SweepContext:
         """Routine reminders go out only in working hours on working days (leak alerts ignore this)."""
         hours = WorkingHours(self.policy.working_hours_start, self.policy.working_hours_end)
         return is_sendable(self.local_now, self.calendar, hours)
+
+    def has(self, staff_id: int) -> bool:
+        """Whether this person is in this chunk."""
+        return self.people is None or self.people[0] <= staff_id <= self.people[1]
 
     async def claim(self, duty: str, subject: str, period: str, step: str) -> bool:
         """True the first time (duty, subject, period, step) is claimed, ever; False afterwards."""
@@ -84,6 +97,8 @@ class Sweep(Protocol):
     # Sources of outbox rows (prefixes, e.g. "broadcast:") whose delivery runs this sweep at once rather than at the
     # next tick: a broadcast's progress bar follows its rows.
     follows: tuple[str, ...] = ()
+    # Run chunk by chunk of people (ctx.people), after the sweeps that are not; see the module's docstring.
+    chunked: bool = False
 
     async def run(self, ctx: SweepContext) -> int:
         """Do what is due at ctx.now; returns how many items it acted on."""

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.clock import Clock
 from bot.config import Policy
@@ -21,8 +22,8 @@ from bot.core.digest import combine_planned, combine_reminders
 from bot.core.outbox_rows import OUTBOX
 from bot.core.supervise import Pulse, is_outage
 from bot.core.sweep import Sweep, SweepContext
-from bot.db.models import Staff
-from bot.db.session import QUEUED, Database, NotLeader
+from bot.db.models import OutboxMessage, Staff
+from bot.db.session import QUEUED, Database, NotLeader, flush_queued
 from bot.domain.workdays import WorkCalendar
 from bot.services.calendar import work_calendar
 from bot.texts import Texts
@@ -42,6 +43,12 @@ class Planned:
 
 
 TICK = timedelta(minutes=1)
+# The chunked sweeps' transactions: each aims to hold the write lock for HOLD seconds, over as many staff ids as the
+# one before managed in that time, and at least CHUNK (on the busiest tick of the year, about 850 messages); a quiet
+# tick grows to everyone in a few.
+CHUNK = 500
+HOLD = 0.2
+MAX_ID = 2**63 - 1
 
 
 class SweepRunner:
@@ -55,9 +62,12 @@ class SweepRunner:
         sweeps: Sequence[Sweep],
         on_outbox: Callable[[], None],
         combine: bool = True,
+        chunk: int = CHUNK,
+        hold: float = HOLD,
     ) -> None:
         """`combine`: each chat's reminders of one run go out as one 今日待办 (bot/core/digest.py); off only to
-        look at each duty's schedule on its own."""
+        look at each duty's schedule on its own. `chunk`: the fewest staff ids in a transaction of the chunked
+        sweeps; `hold`: the seconds each of them aims at (0: always `chunk`)."""
         self.db = db
         self.clock = clock
         self.policy = policy
@@ -66,6 +76,8 @@ class SweepRunner:
         self.sweeps = list(sweeps)
         self.on_outbox = on_outbox
         self.combine = combine
+        self.chunk = chunk
+        self.hold = hold
 
     async def calendar(self) -> WorkCalendar:
         async with self.db.sessions() as session:
@@ -73,29 +85,84 @@ class SweepRunner:
 
     async def run_all(self, now: datetime | None = None, sweeps: Sequence[Sweep] | None = None) -> dict[str, int]:
         """Every sweep (or those given) once at `now` (default: the clock). A failing sweep is logged and the
-        others run."""
+        others run.
+
+        The sweeps that are not `chunked` run first, each in its own transaction; then the chunked ones, chunk by
+        chunk of people, all of them in one transaction per chunk that ends by combining the chunk's people's
+        reminders of this run (any sweep's) into their 今日待办. Between chunks the write lock is free: on SQLite
+        the engine's transactions waiting for it go first. A crash between chunks leaves the later chunks to the
+        next tick, whose claims skip whoever was done."""
         now = now or self.clock.now()
+        started = time.monotonic()
         calendar = await self.calendar()
+        chosen = self.sweeps if sweeps is None else sweeps
+        floor = await self.last_outbox_id()
         done: dict[str, int] = {}
-        for sweep in self.sweeps if sweeps is None else sweeps:
+        for sweep in chosen:
+            if sweep.chunked:
+                continue
             try:
                 async with self.db.transaction(fenced=True) as session:
                     ctx = SweepContext(session, now, self.policy, self.texts, self.timezone, calendar)
                     done[sweep.name] = await sweep.run(ctx)
-            except NotLeader:
-                raise  # another instance leads now and runs the sweeps
             except Exception as exc:
-                if is_outage(exc):
-                    raise  # the next tick runs them all again; each claims what it did
-                log.exception("sweep %s failed: %s", sweep.name, type(exc).__name__)
-                done[sweep.name] = -1
-        if self.combine and any(count > 0 for count in done.values()):
+                done[sweep.name] = failed(sweep, exc)
+        chunked = [sweep for sweep in chosen if sweep.chunked]
+        earlier = [(floor + 1, await self.last_outbox_id())] if any(count > 0 for count in done.values()) else []
+        if chunked:
+            done.update(await self._chunks(now, calendar, chunked, earlier))
+        elif self.combine and earlier:
             # One 今日待办 per chat instead of a message per reminder.
             async with self.db.transaction() as session:
-                await combine_reminders(session, now, self.texts, lock=not self.db.is_sqlite)
+                await combine_reminders(session, now, self.texts, lock=not self.db.is_sqlite, ids=earlier)
         if any(count > 0 for count in done.values()):
-            log.info("sweeps: %s", ", ".join(f"{k}={v}" for k, v in done.items() if v))
+            acted = ", ".join(f"{k}={v}" for k, v in done.items() if v)
+            log.info("sweeps in %.1f s: %s", time.monotonic() - started, acted)
             self.on_outbox()
+        return done
+
+    async def last_outbox_id(self) -> int:
+        async with self.db.sessions() as session:
+            return int(await session.scalar(select(func.max(OutboxMessage.id))) or 0)
+
+    async def _chunks(
+        self, now: datetime, calendar: WorkCalendar, sweeps: list[Sweep], earlier: list[tuple[int, int]]
+    ) -> dict[str, int]:
+        """The chunked sweeps, at least `self.chunk` staff ids at a time. `earlier`: the outbox ids of what the sweeps
+        before them queued in this run, which each chunk combines with its own."""
+        done = dict.fromkeys((sweep.name for sweep in sweeps), 0)
+        async with self.db.sessions() as session:
+            first, last = (await session.execute(select(func.min(Staff.id), func.max(Staff.id)))).one()
+        if first is None:
+            return done
+        low, width = first, self.chunk
+        while low <= last:
+            people = (low, min(low + width - 1, last))
+            async with self.db.transaction(fenced=True) as session:
+                began = time.monotonic()
+                mine = (int(await session.scalar(select(func.max(OutboxMessage.id))) or 0) + 1, MAX_ID)
+                acted = False
+                for sweep in sweeps:
+                    if done[sweep.name] < 0:
+                        continue  # failed in an earlier chunk of this run
+                    ctx = SweepContext(
+                        session, now, self.policy, self.texts, self.timezone, calendar, people, people[1] == last
+                    )
+                    try:
+                        async with session.begin_nested():
+                            count = await sweep.run(ctx)
+                            await flush_queued(session)  # rolled back with the savepoint if the sweep fails
+                    except Exception as exc:
+                        session.info.pop(QUEUED, None)
+                        done[sweep.name] = failed(sweep, exc)
+                        continue
+                    done[sweep.name] += count
+                    acted = acted or count > 0
+                if self.combine and (acted or earlier):
+                    lock = not self.db.is_sqlite
+                    await combine_reminders(session, now, self.texts, lock=lock, people=people, ids=[*earlier, mine])
+            held = max(time.monotonic() - began, 0.001)
+            low, width = people[1] + 1, max(self.chunk, min(width * 4, int(width * self.hold / held)))
         return done
 
     async def preview(self, start: date, end: date) -> list[Planned]:
@@ -151,3 +218,12 @@ class SweepRunner:
                 return
             await self.run_all()
             pulse.beat()
+
+
+def failed(sweep: Sweep, exc: Exception) -> int:
+    """A sweep's exception: re-raised when the database is out or another instance leads (the next tick or the
+    new leader runs them all again; each claims what it did), otherwise logged; -1, its count for the run."""
+    if isinstance(exc, NotLeader) or is_outage(exc):
+        raise exc
+    log.exception("sweep %s failed: %s", sweep.name, type(exc).__name__, exc_info=exc)
+    return -1

@@ -172,16 +172,22 @@ async def record_inventory(
 
 
 async def self_check_missing(
-    session: AsyncSession, year: int, unasked: tuple[str, str, str] | None = None
+    session: AsyncSession,
+    year: int,
+    unasked: tuple[str, str, str] | None = None,
+    people: tuple[int, int] | None = None,
 ) -> list[DuePerson]:
     """Active staff with a classified level who have not completed this year's self-check; with `unasked`
-    (duty, period, step), only those not yet claimed for it in the sent-log."""
+    (duty, period, step), only those not yet claimed for it in the sent-log; with `people`, only staff ids
+    first..last."""
     done = exists().where(SelfCheck.staff_id == Staff.id, SelfCheck.year == year)
     query = select(Staff.id, Staff.employee_id, Staff.name, Staff.department_id).where(
         Staff.active.is_(True), Staff.level != Level.NONE.value, ~done
     )
     if unasked is not None:
         query = query.where(not_claimed(*unasked, staff_subject(Staff.id)))
+    if people is not None:
+        query = query.where(Staff.id.between(*people))
     rows = (await session.execute(query.order_by(Staff.department_id, Staff.employee_id))).all()
     return [DuePerson(*row) for row in rows]
 

@@ -154,6 +154,7 @@ class SelfCheckSweep(Sweep):
     classified level is asked to do the individual self-check (once)."""
 
     name = DUTY_SELF_CHECK
+    chunked = True
 
     async def run(self, ctx: SweepContext) -> int:
         if not ctx.routine_allowed:
@@ -164,7 +165,9 @@ class SelfCheckSweep(Sweep):
             return 0
         year = str(today.year)
         # Set-based: only people not asked yet are selected, so later ticks cost one empty query.
-        people = await duties.self_check_missing(ctx.session, today.year, unasked=(DUTY_SELF_CHECK, year, "ask"))
+        people = await duties.self_check_missing(
+            ctx.session, today.year, unasked=(DUTY_SELF_CHECK, year, "ask"), people=ctx.people
+        )
         asked = await ctx.claim_many(DUTY_SELF_CHECK, year, "ask", [f"staff:{p.staff_id}" for p in people])
         ask = render(ctx, "duties/selfcheck_ask", year=today.year)
         messages = [(p.staff_id, ask) for p in people if f"staff:{p.staff_id}" in asked]
@@ -174,7 +177,7 @@ class SelfCheckSweep(Sweep):
         messages += [
             (staff_id, render(ctx, "duties/selfcheck_start", year=today.year))
             for staff_id in sorted(organisers)
-            if await ctx.claim(DUTY_SELF_CHECK, f"staff:{staff_id}", year, "organise")
+            if ctx.has(staff_id) and await ctx.claim(DUTY_SELF_CHECK, f"staff:{staff_id}", year, "organise")
         ]
         await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY_SELF_CHECK}:{year}")
         return len(messages)

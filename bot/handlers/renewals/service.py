@@ -85,10 +85,12 @@ async def owing(
     everyone: bool = False,
     only: Collection[int] | None = None,
     departments: Collection[int] | None = None,
+    people: tuple[int, int] | None = None,
     unclaimed: Unclaimed | None = None,
 ) -> list[Owing]:
     """Active people reachable by the bot who have not both signed the pledge of `cycle` and passed the quiz of
-    the year (with `everyone`, those who have too); of these people or departments only, when given; with
+    the year (with `everyone`, those who have too); of these people, departments or staff ids first..last only,
+    when given; with
     `unclaimed`, only those the sweep may still have something to send (so that an ordinary day, when everyone
     has had this week's reminder, reads next to nothing)."""
     judged_on = min(day, cycle_last_day(cycle, policy.pledge_cycle_start_month))
@@ -121,6 +123,8 @@ async def owing(
         query = query.where(Staff.id.in_(list(only)))
     if departments is not None:
         query = query.where(Staff.department_id.in_(list(departments)))
+    if people is not None:
+        query = query.where(Staff.id.between(*people))
     if unclaimed is not None:
         subject = staff_subject(Staff.id)
         signed_earlier = exists().where(

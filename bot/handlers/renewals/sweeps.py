@@ -23,6 +23,7 @@ HEAD_LIST_LIMIT = 40  # names in a head's list; a longer list ends with "and N m
 
 class RenewalSweep(Sweep):
     name = "renewals"
+    chunked = True
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -33,9 +34,13 @@ class RenewalSweep(Sweep):
         day = ctx.local_now.date()
         cycle = cycle_of(day, ctx.policy.pledge_cycle_start_month)
         period = str(cycle)
-        # Everyone's standing is read once a working day, at its first tick in working hours.
-        if not await ctx.claim(DUTY, "organisation", period, f"scan-{day.isoformat()}"):
+        # Everyone's standing is read once a working day, at its first tick in working hours (done with its last
+        # chunk).
+        scan = (DUTY, "organisation", period, f"scan-{day.isoformat()}")
+        if await ctx.claimed(*scan):
             return 0
+        if ctx.last:
+            await ctx.claim(*scan)
         every = ctx.policy.renewal_reminder_every_days
         # The deadlines depend on the pledge's state only; the weekly rhythm runs from the earlier one.
         dues = {
@@ -46,7 +51,9 @@ class RenewalSweep(Sweep):
         main = "open" if week is None else f"overdue-w{week}"
         resign = f"resign-v{self.catalog.current(PledgeKind.ANNUAL, day).number}"
         unclaimed = Unclaimed(period, main, resign)
-        owing = await renewals.owing(ctx.session, cycle, day, ctx.policy, self.catalog, unclaimed=unclaimed)
+        owing = await renewals.owing(
+            ctx.session, cycle, day, ctx.policy, self.catalog, people=ctx.people, unclaimed=unclaimed
+        )
 
         # Replies are written only for those claimed now.
         steps: dict[str, list[tuple[Owing, Callable[[], Reply]]]] = defaultdict(list)
@@ -97,7 +104,7 @@ class RenewalSweep(Sweep):
             for snoozed_week, at in pressed:
                 until = at.astimezone(ctx.timezone).date() + timedelta(days=days)
                 pointless = snooze_pointless(min(base.pledge, base.quiz), week, every, until)
-                if snoozed_week == week and until <= day and not pointless:
+                if snoozed_week == week and until <= day and not pointless and ctx.has(staff_id):
                     due.append(staff_id)
         if not due:
             return []
@@ -139,8 +146,9 @@ class RenewalSweep(Sweep):
     async def _heads(
         self, ctx: SweepContext, dues: dict[PledgeState, Deadlines], cycle: int, period: str, day: date, week: int
     ) -> list[tuple[int, Reply]]:
-        """Each head not yet told this week gets the list of their people overdue (none: no message)."""
-        heads = await renewals.heads(ctx.session, period, f"team-w{week}")
+        """Each head (of this chunk) not yet told this week gets the list of their people overdue (none: no
+        message)."""
+        heads = [h for h in await renewals.heads(ctx.session, period, f"team-w{week}") if ctx.has(h.staff_id)]
         if not heads:
             return []
         departments = {h.department_id for h in heads}
