@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
+from bot.core.outbox_rows import IN_CHUNK
 from bot.db.models import SentLog
 from bot.db.upsert import insert_ignore, insert_ignore_returning
 from bot.domain.workdays import WorkCalendar, WorkingHours, is_sendable
@@ -70,15 +71,21 @@ class SweepContext:
         return found is not None
 
     async def claim_many(self, duty: str, period: str, step: str, subjects: list[str]) -> set[str]:
-        """The subjects claimed now for the first time. Those claimed before are read in one query first, so a
-        daily scan of everyone inserts only what is new."""
-        earlier = set(
-            (
+        """The subjects claimed now for the first time. Those of them claimed before are read first (not the step's
+        every claim: a chunk of the sweeps would read every chunk's before it), so that only what is new is
+        inserted."""
+        earlier: set[str] = set()
+        for start in range(0, len(subjects), IN_CHUNK):
+            earlier.update(
                 await self.session.scalars(
-                    select(SentLog.subject).where(SentLog.duty == duty, SentLog.period == period, SentLog.step == step)
+                    select(SentLog.subject).where(
+                        SentLog.duty == duty,
+                        SentLog.period == period,
+                        SentLog.step == step,
+                        SentLog.subject.in_(subjects[start : start + IN_CHUNK]),
+                    )
                 )
-            ).all()
-        )
+            )
         rows = [
             {"duty": duty, "subject": subject, "period": period, "step": step, "created_at": self.now}
             for subject in subjects
