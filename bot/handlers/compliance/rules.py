@@ -80,9 +80,21 @@ class Tally:
 
 class InventoryState(StrEnum):
     DONE = "done"  # confirmed, matches the register, nothing missing
-    DISCREPANCY = "discrepancy"  # confirmed with a mismatch (sent to the office) or missing carriers (an event record)
+    DISCREPANCY = "discrepancy"  # the count differs with nothing missing: the office has still to verify it
+    VERIFIED = "verified"  # such a discrepancy, verified by the office (已核实)
+    MISSING = "missing"  # carriers missing: an internal 事件 record, followed in /cases
     DUE = "due"  # not confirmed, deadline ahead
     OVERDUE = "overdue"  # not confirmed, deadline passed
+
+
+def inventory_state(matches: bool, missing: int, resolved: bool) -> InventoryState:
+    """A confirmed inventory's state: carriers missing are an event record; a count that differs with nothing
+    missing is a discrepancy until the office verifies it."""
+    if missing:
+        return InventoryState.MISSING
+    if matches:
+        return InventoryState.DONE
+    return InventoryState.VERIFIED if resolved else InventoryState.DISCREPANCY
 
 
 @dataclass(frozen=True)
