@@ -4,14 +4,17 @@ items past their due date reminded once (point 5), and the office told of the un
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.clock import SettableClock
 from bot.config import Policy
+from bot.db.migrate import downgrade, upgrade
 from bot.db.models import AuditLog, InstallationValue
 from bot.db.models_duties import InventoryReport
 from bot.db.models_pledge import PledgeRecord
@@ -23,8 +26,8 @@ from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.catalog import load_catalog
 from bot.handlers.pledges.rules import Catalog, PledgeKind, PledgeVersion, check_catalog
 from bot.services.calendar import work_calendar
-from bot.services.launch import FIRST_IMPORT
-from tests.conftest import TZ, import_example_roster
+from bot.services.launch import FIRST_IMPORT, launch_day
+from tests.conftest import BACKENDS, PG_URL, TZ, import_example_roster, reset_postgres, sqlite_url
 from tests.fakes.local import Chat, LocalBot, local_bot
 
 IN_POST = "E103"  # on the first roster without a hire date: in post, owes the yearly pledge
@@ -74,6 +77,44 @@ async def test_a_launch_date_overrides_the_first_import(db_url: str, db: Databas
         person = await bot.bind(IN_POST)
         status = (await person.send("/status"))["text"]
         assert "2026年3月2日" in status and "（已逾期）" in status
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "m.db")
+    request.getfixturevalue("postgres_ready")
+    asyncio.run(reset_postgres(PG_URL))
+    return PG_URL
+
+
+async def test_an_installation_older_than_the_record_gets_its_first_staff_rows_day(fresh_url: str) -> None:
+    await upgrade(fresh_url)
+    await downgrade(fresh_url, "launch_day@-1")
+    db = Database(fresh_url)
+    try:
+        # Imported at 04:00 on 2 March in Beijing: 1 March in UTC.
+        at = datetime(2026, 3, 1, 20, 0)
+        async with db.sessions() as session, session.begin():
+            await session.execute(
+                text("INSERT INTO department (id, name, created_at) VALUES (1, '办公室', :at)"), {"at": at}
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO staff (id, employee_id, name, department_id, level, is_head, is_officer, is_leader,"
+                    " active, locale, created_at, updated_at)"
+                    " VALUES (1, 'E900', '甲', 1, 'general', false, false, false, true, 'zh', :at, :at)"
+                ),
+                {"at": at},
+            )
+        await upgrade(fresh_url)
+        async with db.sessions() as session:
+            assert await launch_day(session, Policy()) == date(2026, 3, 2)
+        await downgrade(fresh_url, "launch_day@-1")
+        async with db.sessions() as session:
+            assert await launch_day(session, Policy()) is None
+    finally:
+        await db.dispose()
 
 
 # --- point 7: the corrected texts are shown now; signatures of the first version stay valid ----------------------
