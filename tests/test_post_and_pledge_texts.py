@@ -128,8 +128,8 @@ def render(kind: PledgeKind, day: date, matters: str | None, **context: object) 
 
 @pytest.mark.parametrize("kind", list(PledgeKind))
 def test_the_texts_shown_now_use_current_legal_terms(kind: PledgeKind) -> None:
-    departure = DepartureInfo(1, 1, date(2026, 2, 27), Level.GENERAL, 6, date(2026, 8, 27), completed=False)
-    text = render(kind, date(2026, 3, 2), "中考试题的印制与保管", departure=departure)
+    departure = DepartureInfo(1, 1, date(2026, 12, 4), Level.GENERAL, 6, date(2027, 6, 4), completed=False)
+    text = render(kind, date(2026, 12, 7), "中考试题的印制与保管", departure=departure)
     assert "政务处分" in text and "法律责任" in text and "政纪" not in text
     assert "临时工作人员" not in text
     if kind is not PledgeKind.SPECIAL:
