@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
@@ -20,7 +20,7 @@ from bot.db.upsert import insert_ignore_returning
 from bot.domain.levels import Level
 from bot.domain.schedule import due_date, half_year, inventory_period
 from bot.domain.workdays import WorkCalendar
-from bot.handlers.compliance.rules import DepartmentCompliance, InventoryState, PersonCompliance, inventory_state
+from bot.handlers.compliance.rules import DepartmentCompliance, InventoryState, PersonCompliance
 from bot.handlers.duties.service import EDUCATED_LEVELS, open_item_counts
 from bot.handlers.leak.rules import Status
 from bot.handlers.pledges.rules import Catalog, PledgeState, cycle_of
@@ -178,7 +178,7 @@ async def departments(
     deadline = due_date(nominal, calendar)
     resolved: ColumnElement[bool] = InventoryReport.resolved_at.is_not(None)
     if until is not None:
-        resolved = and_(resolved, InventoryReport.resolved_at < until)
+        resolved = resolved & (InventoryReport.resolved_at < until)
     reports = {
         row[0]: (row[1], row[2], row[3])
         for row in (
@@ -218,7 +218,7 @@ async def departments(
         if report is None:
             state = InventoryState.OVERDUE if today > deadline else InventoryState.DUE
         else:
-            state = inventory_state(*report)
+            state = InventoryState.of(*report)
         out.append(
             DepartmentCompliance(
                 department_id=dept_id,

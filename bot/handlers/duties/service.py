@@ -375,17 +375,6 @@ async def unit_check_done(session: AsyncSession, year: int) -> bool:
     return await session.scalar(select(UnitSelfCheck.id).where(UnitSelfCheck.year == year)) is not None
 
 
-async def record_unit_check(
-    session: AsyncSession, now: datetime, officer_id: int, year: int, answers: dict[str, Any]
-) -> int:
-    """Stores the unit's self-assessment of the year; returns how many items were answered 否."""
-    no_count = len(noes(answers))
-    session.add(UnitSelfCheck(year=year, answers=answers, no_count=no_count, completed_by=officer_id, completed_at=now))
-    await session.flush()
-    await audit.record(session, now, officer_id, "unit_self_check.submit", f"unit_self_check:{year}", no=no_count)
-    return no_count
-
-
 @dataclass(frozen=True)
 class OfficeDuties:
     """What the secrecy office itself still owes, for /dashboard and the weekly digest."""
@@ -401,3 +390,14 @@ async def office_duties(session: AsyncSession, today: date, self_inspection_mont
     owed = today.month >= self_inspection_month and not await unit_check_done(session, today.year)
     discrepancies = await session.scalar(select(func.count()).select_from(_discrepancies().subquery()))
     return OfficeDuties(today.year if owed else None, int(discrepancies or 0))
+
+
+async def record_unit_check(
+    session: AsyncSession, now: datetime, officer_id: int, year: int, answers: dict[str, Any]
+) -> int:
+    """Stores the unit's self-assessment of the year; returns how many items were answered 否."""
+    no_count = len(noes(answers))
+    session.add(UnitSelfCheck(year=year, answers=answers, no_count=no_count, completed_by=officer_id, completed_at=now))
+    await session.flush()
+    await audit.record(session, now, officer_id, "unit_self_check.submit", f"unit_self_check:{year}", no=no_count)
+    return no_count
