@@ -213,12 +213,15 @@ class SelfCheckSweep(Sweep):
         year = str(today.year)
         if await duties.unit_check_done(ctx.session, today.year):
             return []
-        if not await ctx.claim(DUTY_SELF_CHECK, "organisation", year, step):
-            return []
         button = start_button(ctx.texts.render("duties/unitcheck_btn", "zh"), "unitcheck")
         template = "duties/unitcheck_final" if step == "unit-final" else "duties/unitcheck_ask"
         reply = Reply(ctx.texts.render(template, "zh", year=today.year, month=month), [[button]])
-        return [(officer, reply) for officer in await staff_queries.officer_ids(ctx.session)]
+        # Each officer with the rest of their reminders (in their chunk of people, when the sweep runs in chunks).
+        return [
+            (officer, reply)
+            for officer in await staff_queries.officer_ids(ctx.session)
+            if ctx.has(officer) and await ctx.claim(DUTY_SELF_CHECK, f"staff:{officer}", year, step)
+        ]
 
 
 def unit_check_month_end(year: int, month: int) -> date:
