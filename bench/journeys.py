@@ -173,7 +173,7 @@ async def main() -> None:
             clock = SettableClock(datetime(2026, 3, 2, 9, 30, tzinfo=TZ))
             async with local_bot(url, clock) as bot:
                 async with bot.app.db.transaction() as s:
-                    await import_roster(s, read_roster(MESSAGES / "demo" / "roster.csv"), clock.now())
+                    await import_roster(s, read_roster(MESSAGES / "demo" / "roster.csv"), clock.now(), TZ)
                     await s.execute(update(Staff).where(Staff.employee_id == "E302").values(is_leader=True))
                 try:
                     messages, taps = await journey(bot)

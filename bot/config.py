@@ -66,7 +66,7 @@ class Policy:
     # The day the bureau started using the bot. People on the roster before it were in post: they owe the yearly
     # pledge, not the 上岗 one (第七条 4. 对新上岗人员 … 签订保密承诺书), unless their hire date is on or after it; and
     # nobody is overdue on the yearly pledge or quiz before `launch_grace_days` after it. None: the day of the
-    # first roster import, with no grace.
+    # first roster import (bot/services/launch.py), with the same grace.
     launch_date: date | None = None
     launch_grace_days: int = 30
     # 第七条 2. 开展保密知识答卷活动
@@ -87,6 +87,10 @@ class Policy:
     # 第二十七条: 每年应定期对涉密载体进行清查
     inventory_deadlines: tuple[tuple[int, int], ...] = ((12, 20),)
     inventory_reminder_days: tuple[int, ...] = (30, 14, 7, 1)
+    # A count that differs from the register with nothing missing is a discrepancy the office resolves with the
+    # department (第二十七条: 发现问题及时报告); still open this many days after the report, the office is reminded
+    # once.
+    inventory_discrepancy_days: int = 14
     # 第七条 3. 每年10月开展保密自查自评工作
     self_inspection_month: int = 10
     # 保密工作常态化工作制度 第十五条: 发现问题及时整改 -> a 否 in a self-check is a 整改 item due this many days later.

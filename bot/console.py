@@ -87,7 +87,7 @@ async def next_update_id(settings: Settings) -> int:
 async def seed_demo(app: BaomiApp) -> None:
     async with app.db.transaction() as s:
         if await s.scalar(select(Staff.id).limit(1)) is None:
-            await import_roster(s, read_roster(DEMO_ROSTER), app.clock.now())
+            await import_roster(s, read_roster(DEMO_ROSTER), app.clock.now(), app.texts.timezone)
 
 
 class ConsoleSession:

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # python-telegram-bot 22 warns about int retry_after otherwise
 TZ = ZoneInfo("Asia/Shanghai")
+# The bots of most tests run a bureau in its stride, whose roster is imported as each test begins: no launch grace
+# (30 days by default), so that a deadline is the regulations' own. tests/test_post_and_pledge_texts.py runs the grace.
+IN_STRIDE = Policy(launch_grace_days=0)
 BASE_PG_URL = os.environ.get("BAOMI_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 # Under pytest-xdist every worker has a database of its own (test_gw0, test_gw1, …), created when missing.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")
@@ -162,7 +165,7 @@ async def import_example_roster(db: Database, clock: SettableClock, wecom_ids: d
     if wecom_ids:
         rows = [replace(r, wecom_userid=wecom_ids.get(r.employee_id)) for r in rows]
     async with db.transaction() as s:
-        await import_roster(s, rows, clock.now())
+        await import_roster(s, rows, clock.now(), TZ)
 
 
 # --- WeCom: the fake WeCom API and the bot behind `baomi serve`'s server ---------------------------------------
@@ -190,7 +193,7 @@ async def server(
 
     if wecom_ids is not None:
         await import_example_roster(db, clock, wecom_ids)
-    settings = Settings(database_url=db_url, timezone=TZ, wecom=fake.settings())
+    settings = Settings(database_url=db_url, timezone=TZ, wecom=fake.settings(), policy=IN_STRIDE)
     async with serving(settings, clock, fake) as running:
         yield running
 

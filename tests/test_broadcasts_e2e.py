@@ -541,7 +541,7 @@ async def test_officer_demoted_by_a_roster_import_cannot_finish_a_broadcast(bot:
         for r in read_roster(EXAMPLE_ROSTER)
     ]
     async with db.transaction() as s:
-        await import_roster(s, rows, bot.clock.now())
+        await import_roster(s, rows, bot.clock.now(), TZ)
 
     refused = await officer.press(officer.t("broadcast/btn_no_ack"), preview_button)
     assert refused["text"] == officer.t("core/right_withdrawn")

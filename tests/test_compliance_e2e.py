@@ -334,7 +334,7 @@ async def test_dashboard_chart_reaches_wecom_as_an_image(db_url: str, db: Databa
         replace(r, wecom_userid="lixiuying" if r.employee_id == "E002" else None) for r in read_roster(EXAMPLE_ROSTER)
     ]
     async with db.transaction() as s:
-        await import_roster(s, rows, clock.now())
+        await import_roster(s, rows, clock.now(), TZ)
     async with FakeWeCom(clock) as fake:
         settings = Settings(database_url=db_url, timezone=TZ, wecom=fake.settings())
         async with serving(settings, clock, fake) as running:

@@ -25,12 +25,14 @@ from bot.texts import Texts
 from tests.conftest import EXAMPLE_ROSTER, TZ
 
 DUTIES = ("education", "inventory", "selfcheck")
+LAUNCHED = datetime(2025, 12, 1, 10, tzinfo=TZ)
 
 
 async def seed(db: Database, clock: SettableClock) -> dict[str, int]:
-    """The example roster, everyone bound on Telegram; returns staff ids by employee id."""
+    """The example roster, everyone bound on Telegram; returns staff ids by employee id. The bureau imported it
+    (its launch) before the year these tests walk through."""
     async with db.transaction() as s:
-        await import_roster(s, read_roster(EXAMPLE_ROSTER), clock.now())
+        await import_roster(s, read_roster(EXAMPLE_ROSTER), LAUNCHED, TZ)
         staff = (await s.scalars(select(Staff))).all()
         for person in staff:
             s.add(
@@ -126,10 +128,13 @@ async def test_a_whole_year(db: Database, clock: SettableClock) -> None:
     ]
 
     # Self-check: National Day runs 1–7 October 2026, so the first working day is Thursday 8 October. Every
-    # person with a classified level is asked once (11 of 12), heads and officers get the start notice (5).
+    # person with a classified level is asked once (11 of 12), heads and officers get the start notice (5), and
+    # the officers are asked for the unit's self-assessment (2); not done, they are asked again a week before the
+    # month ends (24 October is a Saturday: Friday 23 October).
     selfcheck_days = sorted(d for d in days if on(d, "selfcheck"))
-    assert selfcheck_days == [date(2026, 10, 8)]
-    assert sum(on(date(2026, 10, 8), "selfcheck").values()) == 11 + 5
+    assert selfcheck_days == [date(2026, 10, 8), date(2026, 10, 23)]
+    assert sum(on(date(2026, 10, 8), "selfcheck").values()) == 11 + 5 + 2
+    assert on(date(2026, 10, 23), "selfcheck") == Counter(dict.fromkeys(officers, 1))
 
     # Inventory: the deadline 20 December 2026 is a Sunday, so it is due on Friday 18 December. Heads are
     # reminded 30, 14, 7 and 1 days before (18 Nov, 4 Dec, 11 Dec, 17 Dec), then officers every working day.
@@ -227,10 +232,10 @@ async def test_preview_agrees_with_run(db: Database, clock: SettableClock) -> No
     ran = sorted((d, staff, text) for d, msgs in days.items() for staff, _, text in msgs)
     previewed = sorted((p.day, p.staff_id, p.text.splitlines()[0]) for p in planned)
     # The half-year's education kick-off (caught up on the first day) to 4 heads; the self-check on 8 October
-    # to 11 classified staff and 5 heads and officers; the weekly renewal reminders to all 12 and the 4 heads'
-    # lists: the week of 22 September caught up on its last day, Monday 28 September (the first tick), then
-    # Tuesday 29 September and, after National Day, Thursday 8 October.
-    assert previewed == ran and len(ran) == 4 + 16 + 3 * (12 + 4)
+    # to 11 classified staff and 5 heads and officers, and the unit's self-assessment to the 2 officers; the weekly
+    # renewal reminders to all 12 and the 4 heads' lists: the week of 22 September caught up on its last day,
+    # Monday 28 September (the first tick), then Tuesday 29 September and, after National Day, Thursday 8 October.
+    assert previewed == ran and len(ran) == 4 + 16 + 2 + 3 * (12 + 4)
 
 
 async def test_self_check_done_is_not_asked(db: Database, clock: SettableClock) -> None:

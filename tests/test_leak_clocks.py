@@ -32,7 +32,7 @@ LEADERSHIP = [
 @pytest.fixture
 async def bot(db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[LocalBot]:
     async with db.transaction() as s:
-        await import_roster(s, [*read_roster(EXAMPLE_ROSTER), *LEADERSHIP], clock.now())
+        await import_roster(s, [*read_roster(EXAMPLE_ROSTER), *LEADERSHIP], clock.now(), TZ)
     async with local_bot(db_url, clock) as found:
         found.app.jobs.sweeps = [s for s in found.app.jobs.sweeps if s.name.startswith("leak")]
         yield found

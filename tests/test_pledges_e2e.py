@@ -74,7 +74,7 @@ async def test_onboarding_pledge_signed_with_the_roster_name(bot: LocalBot) -> N
 
     [row] = await records(bot.app, STAFF)
     assert reply["text"] == chat.t("pledge/receipt", receipt=pledges.receipt_of(row), fresh=True)
-    assert (row.kind, row.outcome, row.version, row.cycle, row.channel) == ("onboarding", "signed", 1, 2026, "local")
+    assert (row.kind, row.outcome, row.version, row.cycle, row.channel) == ("onboarding", "signed", 2, 2026, "local")
     assert row.signed_name == "陈静" and "陈静" in row.text
     assert row.text_hash == hashlib.sha256(row.text.encode()).hexdigest()
     assert fingerprint(row.text_hash) in reply["text"]
@@ -218,17 +218,20 @@ async def test_material_change_requires_a_new_signature_and_a_minor_edit_does_no
 ) -> None:
     root = tmp_path / "messages"
     shutil.copytree(MESSAGES / "pledges", root / "pledges")
-    annual = (root / "pledges" / "annual_v1.j2").read_text(encoding="utf-8")
+    annual = (root / "pledges" / "annual_v2.j2").read_text(encoding="utf-8")
+    (root / "pledges" / "annual_v1.j2").write_text(annual, encoding="utf-8")
     (root / "pledges" / "annual_v2.j2").write_text(annual.replace("现郑重承诺", "特此郑重承诺"), encoding="utf-8")
     (root / "pledges" / "annual_v3.j2").write_text(annual + "\n七、新增的义务（v3）。\n", encoding="utf-8")
     catalog = (root / "pledges" / "catalog.yaml").read_text(encoding="utf-8")
-    # This test's own versions 2 and 3 of the yearly pledge stand in for the shipped later ones.
-    catalog = re.sub(r"  # 2: [^\n]*\n  - version: 2\n(    [^\n]*\n){3}(?=departure:)", "", catalog)
-    catalog = catalog.replace(
-        "    template: pledges/annual_v1\n    effective: 2026-01-01\n",
-        "    template: pledges/annual_v1\n    effective: 2026-01-01\n"
+    # This test's own versions of the yearly pledge stand in for the shipped ones: a minor edit, then a material one.
+    catalog = re.sub(
+        r"\nannual:\n.*?\n(?=departure:)",
+        "\nannual:\n"
+        "  - version: 1\n    material: true\n    template: pledges/annual_v1\n    effective: 2026-01-01\n"
         "  - version: 2\n    material: false\n    template: pledges/annual_v2\n    effective: 2026-04-01\n"
         "  - version: 3\n    material: true\n    template: pledges/annual_v3\n    effective: 2026-05-01\n",
+        catalog,
+        flags=re.S,
     )
     (root / "pledges" / "catalog.yaml").write_text(catalog, encoding="utf-8")
     monkeypatch.setattr(pledge_catalog, "ROOT", root)
@@ -312,7 +315,7 @@ async def test_pdf_and_export_hold_the_signed_rows(
     mine = [line for line in lines if line[0] == STAFF]
     assert [line[4] for line in mine] == [w(officer, "annual"), w(officer, "onboarding")]
     assert all(line[6] == w(officer, "signed") and line[10] == fingerprint(row.text_hash) for line in mine)
-    assert all(line[9] == 1 and line[11] == row.id for line in mine)
+    assert all(line[9] == 2 and line[11] == row.id for line in mine)
     unsigned = [line for line in lines if line[0] == UNCLASSIFIED]
     assert [(line[4], line[6]) for line in unsigned] == [(w(officer, "annual"), w(officer, "pending"))]
 

@@ -105,7 +105,7 @@ def test_every_pledge_text_renders(locale: str, level: Level) -> None:
     person = Person(1, "E102", "陈静", 1, "基础教育科", level, frozenset({Role.STAFF}), True, None, locale)
     months = {Level.NONE: 0, Level.GENERAL: 6, Level.IMPORTANT: 12, Level.CORE: 24}[level]
     departure = DepartureInfo(1, 1, date(2026, 3, 1), level, months, date(2026, 8, 31) if months else None, False)
-    for version in book.catalog.versions:
+    for version in (v for v in book.catalog.versions if v.template is not None):  # retired ones are not shown
         text = book.render(
             version, locale, TZ, person=person, bureau="教育局", cycle=2026, departure=departure, task="中考考务"
         )

@@ -36,7 +36,7 @@ def row(employee_id: str, hired_on: date | None, matters: str | None = None) -> 
 async def bot(db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[LocalBot]:
     # The bureau's first import (2 March 2026): one person in post, one hired that day.
     async with db.transaction() as s:
-        await import_roster(s, [row("E901", None), row("E902", date(2026, 3, 2))], clock.now())
+        await import_roster(s, [row("E901", None), row("E902", date(2026, 3, 2))], clock.now(), TZ)
     async with local_bot(db_url, clock) as found:
         yield found
 
@@ -50,7 +50,7 @@ async def test_only_people_taking_up_a_post_are_asked_for_the_onboarding_pledge(
     assert "上岗" in newcomer.last["text"]
     clock.set(datetime(2026, 3, 10, 10, tzinfo=TZ))  # added to the roster after the launch, no hire date given
     async with bot.app.db.transaction() as s:
-        await import_roster(s, [row("E901", None), row("E902", date(2026, 3, 2)), row("E903", None)], clock.now())
+        await import_roster(s, [row("E901", None), row("E902", date(2026, 3, 2)), row("E903", None)], clock.now(), TZ)
     later = await bot.bind("E903")
     assert "上岗" in later.last["text"]
 
@@ -71,13 +71,13 @@ def test_takes_up_post(hired_on: date | None, added_on: date, expected: bool) ->
 def test_launch_grace_moves_the_first_deadlines() -> None:
     catalog = load_catalog().catalog
     day = date(2026, 3, 2)
-    plain = deadlines(Policy(), catalog, 2026, day, PledgeState.PENDING, WorkCalendar())
+    plain = deadlines(Policy(), catalog, 2026, day, PledgeState.PENDING, WorkCalendar(), None)
     assert plain.pledge < date(2026, 3, 31)  # 60 days into the year: overdue on the launch day itself
-    launched = Policy().with_overrides({"launch_date": "2026-03-02", "launch_grace_days": 30})
-    grace = deadlines(launched, catalog, 2026, day, PledgeState.PENDING, WorkCalendar())
+    launch = date(2026, 3, 2)
+    grace = deadlines(Policy(), catalog, 2026, day, PledgeState.PENDING, WorkCalendar(), launch)
     assert grace.pledge >= date(2026, 3, 30) and grace.quiz >= date(2026, 3, 30)
-    assert annual_due(launched, catalog, 2027, date(2027, 1, 5), PledgeState.PENDING, WorkCalendar()) == (
-        annual_due(Policy(), catalog, 2027, date(2027, 1, 5), PledgeState.PENDING, WorkCalendar())
+    assert annual_due(Policy(), catalog, 2027, date(2027, 1, 5), PledgeState.PENDING, WorkCalendar(), launch) == (
+        annual_due(Policy(), catalog, 2027, date(2027, 1, 5), PledgeState.PENDING, WorkCalendar(), None)
     )  # later cycles are not moved
 
 
@@ -127,9 +127,9 @@ def render(kind: PledgeKind, day: date, matters: str | None, **context: object) 
 
 
 @pytest.mark.parametrize("kind", list(PledgeKind))
-def test_the_2027_texts_use_current_legal_terms(kind: PledgeKind) -> None:
-    departure = DepartureInfo(1, 1, date(2026, 12, 31), Level.GENERAL, 6, date(2027, 6, 30), completed=False)
-    text = render(kind, date(2027, 1, 5), "中考试题的印制与保管", departure=departure)
+def test_the_texts_shown_now_use_current_legal_terms(kind: PledgeKind) -> None:
+    departure = DepartureInfo(1, 1, date(2026, 12, 4), Level.GENERAL, 6, date(2027, 6, 4), completed=False)
+    text = render(kind, date(2026, 12, 7), "中考试题的印制与保管", departure=departure)
     assert "政务处分" in text and "法律责任" in text and "政纪" not in text
     assert "临时工作人员" not in text
     if kind is not PledgeKind.SPECIAL:
@@ -139,4 +139,4 @@ def test_the_2027_texts_use_current_legal_terms(kind: PledgeKind) -> None:
 
 
 def test_without_matters_on_the_roster_the_text_says_the_units_apply() -> None:
-    assert "以单位确定并告知的为准" in render(PledgeKind.ANNUAL, date(2027, 1, 5), None)
+    assert "以单位确定并告知的为准" in render(PledgeKind.ANNUAL, date(2026, 3, 2), None)

@@ -42,7 +42,7 @@ LEADER = RosterRow(0, "E401", "郑伟", "局领导", Level.IMPORTANT, frozenset(
 
 async def import_roster_with_leader(db: Database, clock: SettableClock) -> None:
     async with db.transaction() as s:
-        await import_roster(s, [*read_roster(EXAMPLE_ROSTER), LEADER], clock.now())
+        await import_roster(s, [*read_roster(EXAMPLE_ROSTER), LEADER], clock.now(), TZ)
 
 
 @pytest.fixture

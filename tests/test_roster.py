@@ -208,13 +208,13 @@ def test_every_code_has_wording_in_both_languages(locale: str) -> None:
 
 async def test_import_then_reimport_counts_and_absentees(db: Database, clock: SettableClock, tmp_path: Path) -> None:
     async with db.transaction() as s:
-        first = await import_roster(s, read_roster(write_csv(tmp_path / "a.csv", ROWS, "utf-8")), clock.now())
+        first = await import_roster(s, read_roster(write_csv(tmp_path / "a.csv", ROWS, "utf-8")), clock.now(), TZ)
     assert (first.added, first.updated, first.unchanged, first.absent) == (5, 0, 0, [])
 
     clock.advance(days=1)
     changed = [*ROWS[:3], ("E3", "张伟", "办公室", "一般", "职工"), ROWS[4], ("E6", "新人", "人事科", "一般", "staff")]
     async with db.transaction() as s:
-        second = await import_roster(s, read_roster(write_csv(tmp_path / "b.csv", changed, "utf-8")), clock.now())
+        second = await import_roster(s, read_roster(write_csv(tmp_path / "b.csv", changed, "utf-8")), clock.now(), TZ)
     assert (second.added, second.updated, second.unchanged) == (1, 1, 3)
     assert second.absent == [("E5", "Tom Lee")]
 
@@ -252,11 +252,11 @@ async def test_a_wecom_account_held_by_someone_left_out_of_the_file_is_refused(
     header = ("employee_id", "name", "department", "level", "role", "wecom_userid")
     first = [header, ("E1", "王建国", "办公室", "核心", "staff", "WangJG")]
     async with db.transaction() as s:
-        await import_roster(s, read_roster(write_csv(tmp_path / "a.csv", first, "utf-8")), clock.now())
+        await import_roster(s, read_roster(write_csv(tmp_path / "a.csv", first, "utf-8")), clock.now(), TZ)
     second = [header, ("E2", "李秀英", "办公室", "一般", "staff", "wangjg")]
     with pytest.raises(RosterError) as err:
         async with db.transaction() as s:
-            await import_roster(s, read_roster(write_csv(tmp_path / "b.csv", second, "utf-8")), clock.now())
+            await import_roster(s, read_roster(write_csv(tmp_path / "b.csv", second, "utf-8")), clock.now(), TZ)
     assert describe_errors(err.value.errors, Texts(TZ), "zh") == [
         (2, ["企业微信账号 wangjg 已是工号 E1 的账号(企业微信不区分大小写)"])
     ]
@@ -265,7 +265,7 @@ async def test_a_wecom_account_held_by_someone_left_out_of_the_file_is_refused(
     # The same person may change the spelling of their own account.
     moved = [header, ("E1", "王建国", "办公室", "核心", "staff", "wangjg")]
     async with db.transaction() as s:
-        result = await import_roster(s, read_roster(write_csv(tmp_path / "c.csv", moved, "utf-8")), clock.now())
+        result = await import_roster(s, read_roster(write_csv(tmp_path / "c.csv", moved, "utf-8")), clock.now(), TZ)
     assert result.updated == 1
 
 

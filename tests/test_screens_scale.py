@@ -13,7 +13,7 @@ from bot.db.session import Database
 from bot.domain.levels import Level, Role
 from bot.domain.roster import RosterRow
 from bot.services.roster import import_roster, read_roster
-from tests.conftest import EXAMPLE_ROSTER
+from tests.conftest import EXAMPLE_ROSTER, TZ
 from tests.fakes.local import Chat, LocalBot, local_bot
 
 SCHOOLS = [f"第{n}中学" for n in range(1, 37)]
@@ -32,7 +32,7 @@ async def bot(db_url: str, db: Database, clock: SettableClock) -> AsyncIterator[
         rows.append(RosterRow(line, f"T{n:03}", f"教师{n:02}", "第7中学", Level.CORE, frozenset(staff)))
         line += 1
     async with db.transaction() as s:
-        await import_roster(s, rows, clock.now())
+        await import_roster(s, rows, clock.now(), TZ)
     async with local_bot(db_url, clock) as found:
         found.app.jobs.sweeps = []
         yield found

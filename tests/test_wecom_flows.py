@@ -151,7 +151,7 @@ async def test_pledge_read_agreed_and_signed_on_wecom(wecom: WeComServer, db: Da
     async with db.sessions() as s:
         [row] = (await s.scalars(select(PledgeRecord).where(PledgeRecord.staff_id == sid))).all()
         conv = await s.get(Conversation, sid)
-    assert (row.kind, row.outcome, row.version, row.cycle, row.channel) == ("onboarding", "signed", 1, 2026, "wecom")
+    assert (row.kind, row.outcome, row.version, row.cycle, row.channel) == ("onboarding", "signed", 2, 2026, "wecom")
     assert row.signed_name == "陈静" and "陈静" in row.text and conv is None
     assert row.text_hash == hashlib.sha256(row.text.encode()).hexdigest()
     assert reply.msgtype == "text" and reply.text == chat.t(

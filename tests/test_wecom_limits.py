@@ -222,6 +222,7 @@ def digest_context(held_days: list[delivery.HeldBack], held: list[delivery.HeldB
         "deadlines": [],
         "reviews": "",
         "held": held,
+        "office": "",
     }
 
 

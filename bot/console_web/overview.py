@@ -16,6 +16,7 @@ from bot.handlers.compliance.sweeps import HORIZON, upcoming_deadlines
 from bot.handlers.departures import service as countdowns
 from bot.handlers.pledges.catalog import load_catalog
 from bot.services.calendar import work_calendar
+from bot.services.launch import launch_day
 
 if TYPE_CHECKING:
     from bot.console_web import Console, Request
@@ -56,7 +57,8 @@ class Overview:
         if request.unit is not None:
             unit = {d.name for d in depts}
             ending = [c for c in ending if c.department in unit]
-        deadlines = upcoming_deadlines(policy, self.catalog, calendar, today)
+        launch = await launch_day(request.session, policy)
+        deadlines = upcoming_deadlines(policy, self.catalog, calendar, today, launch)
         return Figures(day, today, lowest_first(depts), deadlines, ending)
 
     async def page(self, request: Request) -> web.StreamResponse:

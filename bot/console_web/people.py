@@ -166,8 +166,9 @@ class People:
             content += chunk
         try:
             rows = await asyncio.to_thread(read_uploaded, bytes(content), suffix)
-            now = self.console.app.clock.now()
-            result = await import_roster(request.session, rows, now, request.person.id)
+            app = self.console.app
+            now = app.clock.now()
+            result = await import_roster(request.session, rows, now, app.texts.timezone, request.person.id)
         except RosterError as exc:
             problems = describe_errors(exc.errors, self.console.app.texts, request.locale)
             return await self.listing(request, roster_problems=problems)

@@ -39,6 +39,10 @@ class InventoryReport(Base):
     reported_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     case_number: Mapped[str | None] = mapped_column(String(32))  # the leak case opened for missing carriers
+    # A count that differs with nothing missing is a discrepancy until the office resolves it (已核实, with why).
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    resolution: Mapped[str | None] = mapped_column(String(100))  # the (guarded) reason given
 
 
 class SelfCheck(Base):

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 from xml.parsers import expat
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +34,7 @@ from bot.domain.roster import (
     validate_rows,
 )
 from bot.services import audit
+from bot.services.launch import record_first_import
 from bot.texts import Texts
 
 
@@ -207,8 +209,15 @@ class ImportResult:
 
 
 async def import_roster(
-    session: AsyncSession, rows: list[RosterRow], now: datetime, actor_staff_id: int | None = None
+    session: AsyncSession,
+    rows: list[RosterRow],
+    now: datetime,
+    timezone: ZoneInfo,
+    actor_staff_id: int | None = None,
 ) -> ImportResult:
+    """Add and update the people of the file; the first import of the bureau is the day its launch grace runs
+    from (bot/services/launch.py)."""
+    await record_first_import(session, now, timezone)
     departments = {d.name: d for d in (await session.scalars(select(Department))).all()}
     existing = {s.employee_id: s for s in (await session.scalars(select(Staff))).all()}
     check_wecom_accounts(rows, existing.values())

@@ -18,7 +18,7 @@ from bot.services.invitations import issue_for_unbound
 from bot.testing.fake_bot_api import FakeBotApi
 from bot.testing.settle import settle
 from bot.texts import Texts
-from tests.conftest import TZ
+from tests.conftest import IN_STRIDE, TZ
 
 TOKEN = "123456:TEST-TOKEN"
 
@@ -44,7 +44,7 @@ async def running_bot(
         timezone=TZ,
         telegram_token=TOKEN,
         telegram_api_url=api.base_url,
-        policy=policy or Policy(),
+        policy=policy or IN_STRIDE,
         telegram_rate=rate,
     )
     app = build_app(settings, clock)

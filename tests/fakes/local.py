@@ -30,7 +30,7 @@ from bot.core.events import AttachmentKind
 from bot.db.models import Staff
 from bot.services.invitations import issue_for
 from bot.texts import Texts
-from tests.conftest import TZ
+from tests.conftest import IN_STRIDE, TZ
 
 
 class LocalBot:
@@ -185,8 +185,9 @@ class Chat:
 
 @asynccontextmanager
 async def local_bot(db_url: str, clock: SettableClock, policy: Policy | None = None) -> AsyncIterator[LocalBot]:
-    """The bot on the in-process channel only, its database migrated; nothing runs in the background."""
-    settings = Settings(database_url=db_url, timezone=TZ, policy=policy or Policy())
+    """The bot on the in-process channel only, its database migrated; nothing runs in the background. Without a
+    policy, one for a bureau in its stride (IN_STRIDE): no launch grace."""
+    settings = Settings(database_url=db_url, timezone=TZ, policy=policy or IN_STRIDE)
     app = build_app(settings, clock, channels=(local.configure,))
     app.migrated = True  # the fixtures build every database with Alembic
     try:

@@ -19,7 +19,7 @@ async def roster_import(env: CliEnv, args: argparse.Namespace) -> int:
     try:
         rows = read_roster(path)
         async with env.database() as db, db.transaction() as session:
-            result = await import_roster(session, rows, env.now())
+            result = await import_roster(session, rows, env.now(), env.settings.timezone)
     except RosterError as exc:
         problems = describe_errors(exc.errors, env.texts, CLI_LOCALE)
         env.say("cli/roster_rejected", err=True, problems=problems)

@@ -17,6 +17,7 @@ from bot.handlers.compliance.charts import chart_data, chart_labels
 from bot.handlers.compliance.export import compliance_workbook
 from bot.handlers.compliance.roster_export import roster_rows, roster_workbook
 from bot.handlers.compliance.rules import DUTIES, DepartmentCompliance, lowest_first
+from bot.handlers.duties import service as duties
 from bot.handlers.pledges.rules import Catalog
 from bot.handlers.review import service as review
 from bot.handlers.review.notices import backlog_text
@@ -41,6 +42,8 @@ class DashboardFlow:
         if not depts:
             return Step.done(Reply(ctx.t("dashboard/none")))
         parts = [ctx.t("dashboard/heading", day=day, count=len(depts))]
+        if office := await duties.office_duties(ctx.session, day, ctx.policy.self_inspection_month):
+            parts.append(ctx.t("dashboard/office", office=office))  # what the office itself owes, first
         # The lowest first, as many as a phone shows on two screens; the rest are in the export.
         parts += [department_lines(ctx.texts, ctx.locale, rank, d) for rank, d in enumerate(depts[:SHOWN], 1)]
         if len(depts) > SHOWN:

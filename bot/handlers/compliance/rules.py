@@ -80,7 +80,20 @@ class Tally:
 
 class InventoryState(StrEnum):
     DONE = "done"  # confirmed, matches the register, nothing missing
-    DISCREPANCY = "discrepancy"  # confirmed with a mismatch (sent to the office) or missing carriers (an event record)
+    DISCREPANCY = "discrepancy"  # the count differs with nothing missing: the office has still to verify it
+    VERIFIED = "verified"  # such a discrepancy, verified by the office (已核实)
+    MISSING = "missing"  # carriers missing: an internal 事件 record, followed in /cases
+
+    @classmethod
+    def of(cls, matches: bool, missing: int, resolved: bool) -> InventoryState:
+        """A confirmed inventory's state: carriers missing are an event record; a count that differs with nothing
+        missing is a discrepancy until the office verifies it."""
+        if missing:
+            return cls.MISSING
+        if matches:
+            return cls.DONE
+        return cls.VERIFIED if resolved else cls.DISCREPANCY
+
     DUE = "due"  # not confirmed, deadline ahead
     OVERDUE = "overdue"  # not confirmed, deadline passed
 

@@ -176,14 +176,17 @@ async def departments(
 
     label, nominal = inventory_period(policy.inventory_deadlines, today)
     deadline = due_date(nominal, calendar)
+    resolved: ColumnElement[bool] = InventoryReport.resolved_at.is_not(None)
+    if until is not None:
+        resolved = resolved & (InventoryReport.resolved_at < until)
     reports = {
-        row[0]: (row[1], row[2])
+        row[0]: (row[1], row[2], row[3])
         for row in (
             await session.execute(
                 _only(
-                    select(InventoryReport.department_id, InventoryReport.matches, InventoryReport.missing).where(
-                        InventoryReport.period == label, *_before(InventoryReport.reported_at, until)
-                    ),
+                    select(
+                        InventoryReport.department_id, InventoryReport.matches, InventoryReport.missing, resolved
+                    ).where(InventoryReport.period == label, *_before(InventoryReport.reported_at, until)),
                     InventoryReport.department_id,
                     department_id,
                 )
@@ -215,8 +218,7 @@ async def departments(
         if report is None:
             state = InventoryState.OVERDUE if today > deadline else InventoryState.DUE
         else:
-            matches, missing = report
-            state = InventoryState.DONE if matches and not missing else InventoryState.DISCREPANCY
+            state = InventoryState.of(*report)
         out.append(
             DepartmentCompliance(
                 department_id=dept_id,

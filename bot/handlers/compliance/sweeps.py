@@ -22,6 +22,7 @@ from bot.handlers.compliance import service as compliance
 from bot.handlers.compliance.dashboard import compliance_chart_reply
 from bot.handlers.compliance.rules import Duty, largest_gaps, lowest_first
 from bot.handlers.departures import service as countdowns
+from bot.handlers.duties import service as duties
 from bot.handlers.leak import service as leak
 from bot.handlers.leak.notices import label
 from bot.handlers.pledges.rules import Catalog, PledgeState, cycle_of
@@ -29,6 +30,7 @@ from bot.handlers.renewals import service as renewals
 from bot.handlers.review import service as review
 from bot.handlers.review.notices import backlog_text
 from bot.services import delivery, people, staff_queries
+from bot.services.launch import launch_day
 
 DUTY = "digest"
 HORIZON = timedelta(days=30)  # countdowns and deadlines this close are listed
@@ -64,9 +66,11 @@ class WeeklyDigestSweep(Sweep):
         depts = lowest_first(await compliance.departments(ctx.session, today, ctx.policy, self.catalog, ctx.calendar))
         cases = await leak.open_cases(ctx.session)
         ending = [c for c in await countdowns.running(ctx.session, today) if c.ends_on <= today + HORIZON]
-        deadlines = upcoming_deadlines(ctx.policy, self.catalog, ctx.calendar, today)
+        launch = await launch_day(ctx.session, ctx.policy)
+        deadlines = upcoming_deadlines(ctx.policy, self.catalog, ctx.calendar, today, launch)
         backlog = await review.backlog(ctx.session, today, ctx.timezone, ctx.policy, ctx.calendar)
         held = await delivery.held_back_since(ctx.session, ctx.now - timedelta(days=7))
+        office = await duties.office_duties(ctx.session, today, ctx.policy.self_inspection_month)
         rendered: dict[str, list[Reply]] = {}
         messages = []
         for officer in recipients:
@@ -94,6 +98,7 @@ class WeeklyDigestSweep(Sweep):
                     deadlines=deadlines,
                     reviews=backlog_text(ctx.texts, locale, backlog),
                     held=held,
+                    office=ctx.texts.render("dashboard/office", locale, office=office).strip(),
                 )
                 chart = compliance_chart_reply(ctx.texts, locale, depts, today)
                 rendered[locale] = [chart, *(Reply(part) for part in chunks([text]))]
@@ -102,12 +107,15 @@ class WeeklyDigestSweep(Sweep):
         return len(recipients)
 
 
-def upcoming_deadlines(policy: Policy, catalog: Catalog, calendar: WorkCalendar, today: date) -> list[Deadline]:
-    """The cycle's deadlines from today to 30 days on, soonest first (the digest's and the web console's)."""
+def upcoming_deadlines(
+    policy: Policy, catalog: Catalog, calendar: WorkCalendar, today: date, launch: date | None
+) -> list[Deadline]:
+    """The cycle's deadlines from today to 30 days on, soonest first (the digest's and the web console's); the
+    renewals' after the launch grace (`launch`: bot/services/launch.py)."""
     cycle = cycle_of(today, policy.pledge_cycle_start_month)
     _, nominal = inventory_period(policy.inventory_deadlines, today)
     month = policy.self_inspection_month
-    renewal = renewals.deadlines(policy, catalog, cycle, today, PledgeState.PENDING, calendar)
+    renewal = renewals.deadlines(policy, catalog, cycle, today, PledgeState.PENDING, calendar, launch)
     candidates = {
         "pledge": renewal.pledge,
         "quiz": renewal.quiz,

@@ -10,7 +10,7 @@ from bot.core.events import FlowEvent, Pick
 from bot.core.flow import Button, FlowContext, Reply, Step
 from bot.domain.levels import Role
 from bot.handlers.duties import service as duties
-from bot.handlers.duties.selfcheck import UNIT_CHECKLIST, load_checklist
+from bot.handlers.duties.selfcheck import checklist_labels
 
 MAX_LISTED = 10  # a list longer than this names the first ten and says how many more
 
@@ -60,7 +60,7 @@ class RectifyFlow:
         buttons = [
             [Button(ctx.t("rectify/btn_close", number=i + 1), "close", (str(r.id),))] for i, r in enumerate(shown)
         ]
-        labels = {i.id: i.text for i in (*load_checklist(), *load_checklist(UNIT_CHECKLIST))}
+        labels = checklist_labels()
         today = ctx.today
         text = ctx.t("rectify/list", items=shown, more=len(items) - len(shown), today=today, labels=labels)
         return Step({"state": RectifyState.LISTING}, [Reply(text, buttons)])

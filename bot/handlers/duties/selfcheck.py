@@ -39,6 +39,11 @@ def load_checklist(path: Path = CHECKLIST) -> tuple[Item, ...]:
     return tuple(Item(str(i["id"]), str(i["text"])) for i in raw["items"])
 
 
+def checklist_labels() -> dict[str, str]:
+    """Each item's text by its id, of the individual and the unit's checklists (a 整改 item names its item)."""
+    return {i.id: i.text for i in (*load_checklist(), *load_checklist(UNIT_CHECKLIST))}
+
+
 class SelfCheckState(StrEnum):
     ANSWERING = "answering"  # 是 / 否 / 不适用 for the current item
     NOTING = "noting"  # a 否 needs a short note

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import Select, String, and_, cast, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Department, Staff
@@ -171,6 +171,71 @@ async def record_inventory(
     )
 
 
+# --- inventory discrepancies: a count that differs with nothing missing, resolved by the office ----------------
+@dataclass(frozen=True)
+class Discrepancy:
+    id: int  # the inventory report's
+    department_id: int
+    department: str
+    period: str
+    checked: int
+    reported_by: int
+    reported_at: datetime
+
+
+def _discrepancies() -> Select[InventoryReport, str]:
+    """Reports whose count differs from the register with nothing missing, not resolved yet, oldest first."""
+    return (
+        select(InventoryReport, Department.name)
+        .join(Department, Department.id == InventoryReport.department_id)
+        .where(
+            InventoryReport.matches.is_(False),
+            InventoryReport.missing == 0,
+            InventoryReport.resolved_at.is_(None),
+        )
+        .order_by(InventoryReport.reported_at, InventoryReport.id)
+    )
+
+
+def _discrepancy(row: InventoryReport, department: str) -> Discrepancy:
+    return Discrepancy(row.id, row.department_id, department, row.period, row.checked, row.reported_by, row.reported_at)
+
+
+async def open_discrepancies(
+    session: AsyncSession,
+    reported_before: datetime | None = None,
+    unclaimed: tuple[str, str, str] | None = None,
+) -> list[Discrepancy]:
+    """The discrepancies still open, oldest first; reported before a moment only, and with `unclaimed` (duty,
+    period, step) only those not yet claimed for it in the sent-log, when given."""
+    query = _discrepancies()
+    if reported_before is not None:
+        query = query.where(InventoryReport.reported_at < reported_before)
+    if unclaimed is not None:
+        query = query.where(not_claimed(*unclaimed, literal("inventory:") + cast(InventoryReport.id, String)))
+    return [_discrepancy(row, name) for row, name in (await session.execute(query)).all()]
+
+
+async def resolve_discrepancy(
+    session: AsyncSession, now: datetime, report_id: int, by: int, reason: str
+) -> Discrepancy | None:
+    """已核实: the office resolves an open discrepancy with a short reason; audit-logged. None when it is not open
+    (resolved meanwhile, or not a discrepancy)."""
+    found = (
+        await session.execute(
+            _discrepancies().where(InventoryReport.id == report_id).with_for_update(of=InventoryReport)
+        )
+    ).first()
+    if found is None:
+        return None
+    row, department = found
+    row.resolved_at, row.resolved_by, row.resolution = now, by, reason
+    await audit.record(
+        session, now, by, "inventory.resolve", f"department:{row.department_id}", period=row.period, reason=reason
+    )
+    return _discrepancy(row, department)
+
+
 async def self_check_missing(
     session: AsyncSession,
     year: int,
@@ -255,19 +320,39 @@ async def open_rectifications(
     return len(items)
 
 
-async def open_items(session: AsyncSession, department_id: int | None = None) -> list[RectificationInfo]:
-    """整改 items not closed, soonest due first: one department's, or (None) all of them."""
-    query = (
+def _open_items() -> Select[Rectification, str, str]:
+    """整改 items not closed, with whose answer and their department, soonest due first."""
+    return (
         select(Rectification, Staff.name, Department.name)
         .outerjoin(Staff, Staff.id == Rectification.staff_id)
         .outerjoin(Department, Department.id == Rectification.department_id)
         .where(Rectification.closed_at.is_(None))
         .order_by(Rectification.due_on, Rectification.id)
     )
-    if department_id is not None:
-        query = query.where(Rectification.department_id == department_id)
+
+
+async def _items(session: AsyncSession, query: Select[Rectification, str, str]) -> list[RectificationInfo]:
     rows = (await session.execute(query)).all()
     return [RectificationInfo(r.id, r.item, r.note, r.due_on, name, dept, r.owner_id) for r, name, dept in rows]
+
+
+async def open_items(session: AsyncSession, department_id: int | None = None) -> list[RectificationInfo]:
+    """整改 items not closed, soonest due first: one department's, or (None) all of them."""
+    query = _open_items()
+    if department_id is not None:
+        query = query.where(Rectification.department_id == department_id)
+    return await _items(session, query)
+
+
+async def overdue_items(
+    session: AsyncSession, today: date, unclaimed: tuple[str, str, str] | None = None
+) -> list[RectificationInfo]:
+    """Open 整改 items whose due date has passed, soonest due first; with `unclaimed` (duty, period, step), only
+    those not yet claimed for it in the sent-log."""
+    query = _open_items().where(Rectification.due_on < today)
+    if unclaimed is not None:
+        query = query.where(not_claimed(*unclaimed, literal("rectification:") + cast(Rectification.id, String)))
+    return await _items(session, query)
 
 
 async def close_item(session: AsyncSession, now: datetime, item_id: int, by: int, department_id: int | None) -> bool:
@@ -294,6 +379,23 @@ async def open_item_counts(session: AsyncSession) -> dict[int | None, int]:
 
 async def unit_check_done(session: AsyncSession, year: int) -> bool:
     return await session.scalar(select(UnitSelfCheck.id).where(UnitSelfCheck.year == year)) is not None
+
+
+@dataclass(frozen=True)
+class OfficeDuties:
+    """What the secrecy office itself still owes, for /dashboard and the weekly digest."""
+
+    unit_check_year: int | None  # the year whose unit self-assessment is not done, from its month on; else None
+    discrepancies: int  # inventory discrepancies not verified yet
+
+    def __bool__(self) -> bool:
+        return self.unit_check_year is not None or self.discrepancies > 0
+
+
+async def office_duties(session: AsyncSession, today: date, self_inspection_month: int) -> OfficeDuties:
+    owed = today.month >= self_inspection_month and not await unit_check_done(session, today.year)
+    discrepancies = await session.scalar(select(func.count()).select_from(_discrepancies().subquery()))
+    return OfficeDuties(today.year if owed else None, int(discrepancies or 0))
 
 
 async def record_unit_check(

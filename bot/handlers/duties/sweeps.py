@@ -4,12 +4,14 @@ sent-log and queues it; after downtime it catches up once, skipping reminders wh
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from bot.core.flow import Priority, Reply
 from bot.core.outbox_rows import send_to_many
+from bot.core.shortcut import start_button
 from bot.core.sweep import Sweep, SweepContext
 from bot.db.models import SentLog
 from bot.domain.schedule import (
@@ -22,11 +24,13 @@ from bot.domain.schedule import (
     previous_half_year,
 )
 from bot.handlers.duties import service as duties
+from bot.handlers.duties.selfcheck import checklist_labels
 from bot.services import staff_queries
 
 DUTY_EDUCATION = "education"
 DUTY_INVENTORY = "inventory"
 DUTY_SELF_CHECK = "selfcheck"
+DUTY_RECTIFICATION = "rectify"
 
 
 def render(ctx: SweepContext, name: str, **context: object) -> Reply:
@@ -107,15 +111,34 @@ class InventorySweep(Sweep):
     async def run(self, ctx: SweepContext) -> int:
         if not ctx.routine_allowed:
             return 0
+        sent = await self.discrepancies_overdue(ctx)
         today = ctx.local_now.date()
         label, nominal = inventory_period(ctx.policy.inventory_deadlines, today)
         deadline = due_date(nominal, ctx.calendar)
         missing = await duties.inventory_missing(ctx.session, label)
         if not missing:
-            return 0
+            return sent
         if today <= deadline:
-            return await self.remind_heads(ctx, label, deadline, today, missing)
-        return await self.tell_officers(ctx, label, deadline, today, missing)
+            return sent + await self.remind_heads(ctx, label, deadline, today, missing)
+        return sent + await self.tell_officers(ctx, label, deadline, today, missing)
+
+    async def discrepancies_overdue(self, ctx: SweepContext) -> int:
+        """A discrepancy still open `inventory_discrepancy_days` after its report: the officers are reminded of it
+        once (set-based: a quiet tick reads only what was not claimed yet)."""
+        days = ctx.policy.inventory_discrepancy_days
+        step = (DUTY_INVENTORY, "discrepancy", "overdue")
+        found = await duties.open_discrepancies(ctx.session, ctx.now - timedelta(days=days), unclaimed=step)
+        if not found:
+            return 0
+        claimed = await ctx.claim_many(DUTY_INVENTORY, "discrepancy", "overdue", [f"inventory:{d.id}" for d in found])
+        items = [d for d in found if f"inventory:{d.id}" in claimed]
+        if not items:
+            return 0
+        button = start_button(ctx.texts.render("inventory/btn_discrepancies", "zh"), "discrepancies")
+        reply = Reply(ctx.texts.render("inventory/discrepancy_overdue", "zh", items=items, days=days), [[button]])
+        messages = [(officer, reply) for officer in await staff_queries.officer_ids(ctx.session)]
+        await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY_INVENTORY}:discrepancy")
+        return len(messages)
 
     async def remind_heads(
         self, ctx: SweepContext, label: str, deadline: date, today: date, missing: list[duties.DepartmentRef]
@@ -179,5 +202,72 @@ class SelfCheckSweep(Sweep):
             for staff_id in sorted(organisers)
             if ctx.has(staff_id) and await ctx.claim(DUTY_SELF_CHECK, f"staff:{staff_id}", year, "organise")
         ]
+        messages += await self.remind_office(ctx, today)
         await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY_SELF_CHECK}:{year}")
+        return len(messages)
+
+    async def remind_office(self, ctx: SweepContext, today: date) -> list[tuple[int, Reply]]:
+        """The unit's own self-assessment (第七条 3. 每年10月开展保密自查自评) is the office's: the officers are asked
+        with the individual self-check, and once more a week before the month ends (the working day on or before)
+        while it is not done, so that it is done within the month."""
+        month = ctx.policy.self_inspection_month
+        final = ctx.calendar.previous_working_day(unit_check_month_end(today.year, month) - timedelta(days=7))
+        step = "unit-final" if today >= final else "unit-ask"
+        year = str(today.year)
+        if await duties.unit_check_done(ctx.session, today.year):
+            return []
+        button = start_button(ctx.texts.render("duties/unitcheck_btn", "zh"), "unitcheck")
+        template = "duties/unitcheck_final" if step == "unit-final" else "duties/unitcheck_ask"
+        reply = Reply(ctx.texts.render(template, "zh", year=today.year, month=month), [[button]])
+        # Each officer with the rest of their reminders (in their chunk of people, when the sweep runs in chunks).
+        return [
+            (officer, reply)
+            for officer in await staff_queries.officer_ids(ctx.session)
+            if ctx.has(officer) and await ctx.claim(DUTY_SELF_CHECK, f"staff:{officer}", year, step)
+        ]
+
+
+def unit_check_month_end(year: int, month: int) -> date:
+    """The last day of the self-inspection month: the unit's self-assessment is done within it."""
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+class RectificationSweep(Sweep):
+    """A 整改 item past its due date and still open: its owner (the head; the office for the unit's own) and the
+    office are told once, in working hours, each in one message listing what fell overdue (保密工作常态化工作制度
+    第十五条: 发现问题及时整改)."""
+
+    name = DUTY_RECTIFICATION
+
+    async def run(self, ctx: SweepContext) -> int:
+        if not ctx.routine_allowed:
+            return 0
+        today = ctx.local_now.date()
+        # Set-based: only items not claimed yet are read, so a quiet tick reads nothing.
+        overdue = await duties.overdue_items(ctx.session, today, unclaimed=(DUTY_RECTIFICATION, "due", "overdue"))
+        if not overdue:
+            return 0
+        claimed = await ctx.claim_many(DUTY_RECTIFICATION, "due", "overdue", [f"rectification:{i.id}" for i in overdue])
+        items = [i for i in overdue if f"rectification:{i.id}" in claimed]
+        officers = set(await staff_queries.officer_ids(ctx.session))
+        recipients: dict[int, list[duties.RectificationInfo]] = {officer: list(items) for officer in officers}
+        for item in items:
+            if item.owner_id is not None and item.owner_id not in officers:
+                recipients.setdefault(item.owner_id, []).append(item)
+        labels = checklist_labels()
+        button = start_button(ctx.texts.render("duties/rectify_btn", "zh"), "rectify")
+        messages = [
+            (
+                staff_id,
+                Reply(
+                    ctx.texts.render(
+                        "duties/rectify_overdue", "zh", items=owned, labels=labels, office=staff_id in officers
+                    ),
+                    [[button]],
+                ),
+            )
+            for staff_id, owned in sorted(recipients.items())
+            if owned
+        ]
+        await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, DUTY_RECTIFICATION)
         return len(messages)

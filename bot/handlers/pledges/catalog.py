@@ -28,6 +28,8 @@ class PledgeBook:
     root: Path
 
     def render(self, version: PledgeVersion, locale: str, timezone: ZoneInfo, **context: Any) -> str:
+        if version.template is None:
+            raise ValueError(f"pledge {version.kind} v{version.number} is retired: its text is no longer shown")
         return _texts(self.root, timezone).render(version.template, locale, **context)
 
 
@@ -53,8 +55,9 @@ def _load_catalog(base: Path, version: int) -> PledgeBook:
             effective = entry["effective"]
             if not isinstance(effective, date):
                 raise ValueError(f"pledge catalogue: {kind} v{entry['version']} needs an effective date")
-            template = str(entry["template"])
-            if not (base / f"{template}.j2").is_file():
+            # No template: a retired version, whose text lives on only in the records signed under it.
+            template = str(entry["template"]) if entry.get("template") else None
+            if template is not None and not (base / f"{template}.j2").is_file():
                 raise ValueError(f"pledge catalogue: no template {template}.j2")
             versions.append(PledgeVersion(kind, int(entry["version"]), bool(entry["material"]), template, effective))
     catalog = Catalog(tuple(versions))

@@ -55,7 +55,7 @@ class PledgeVersion:
     kind: PledgeKind
     number: int
     material: bool  # a material change: whoever signed an older version signs again in the current cycle
-    template: str  # e.g. "pledges/annual_v1", rendered per person
+    template: str | None  # e.g. "pledges/annual_v2", rendered per person; None: retired, no longer shown
     effective: date
 
 
@@ -69,10 +69,11 @@ class Catalog:
         return sorted((v for v in self.versions if v.kind is kind), key=lambda v: v.number)
 
     def current(self, kind: PledgeKind, day: date) -> PledgeVersion:
-        """The newest version in force on `day` (the first version also stands in before its date)."""
-        versions = self.of(kind)
-        in_force = [v for v in versions if v.effective <= day]
-        return in_force[-1] if in_force else versions[0]
+        """The version shown and signed on `day`: the newest in force whose text is still shown. A retired
+        version's days are served by the next one, and the first shown also stands in before its date."""
+        shown = [v for v in self.of(kind) if v.template is not None]
+        in_force = [v for v in shown if v.effective <= day]
+        return in_force[-1] if in_force else shown[0]
 
     def superseded(self, kind: PledgeKind, number: int, day: date) -> bool:
         """Whether a materially changed version newer than `number` is in force on `day`."""
@@ -88,6 +89,8 @@ def check_catalog(catalog: Catalog) -> None:
         dates = [v.effective for v in versions]
         if dates != sorted(dates):
             raise ValueError(f"pledge catalogue: {kind} versions must take effect in the order of their numbers")
+        if versions[-1].template is None:
+            raise ValueError(f"pledge catalogue: the newest version of {kind} needs a text (only older ones retire)")
 
 
 def cycle_of(day: date, start_month: int) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
@@ -37,6 +37,7 @@ from bot.handlers.pledges.rules import (
 from bot.services import audit
 from bot.services.audit import ChainReport, lock_chain
 from bot.services.calendar import work_calendar
+from bot.services.launch import launch_day
 
 CHAIN = "pledge_record"
 
@@ -133,23 +134,31 @@ def months_for(policy: Policy, level: Level) -> int:
 
 
 def annual_due(
-    policy: Policy, catalog: Catalog, cycle: int, today: date, state: PledgeState, calendar: WorkCalendar
+    policy: Policy,
+    catalog: Catalog,
+    cycle: int,
+    today: date,
+    state: PledgeState,
+    calendar: WorkCalendar,
+    launch: date | None,
 ) -> date:
-    """The cycle's deadline; after a material change, the same number of days from the day it took effect. A
-    deadline falling on a holiday moves to the working day before (the official calendar and officers'
-    overrides)."""
+    """The cycle's deadline; after a material change, the same number of days from the day it took effect; never
+    within the launch grace. A deadline falling on a holiday moves to the working day before (the official
+    calendar and officers' overrides)."""
     due = cycle_start(cycle, policy.pledge_cycle_start_month) + timedelta(days=policy.pledge_due_days)
     if state is PledgeState.RESIGN:
         current = catalog.current(PledgeKind.ANNUAL, today)
         due = max(due, current.effective + timedelta(days=policy.pledge_due_days))
-    return due_date(after_launch_grace(policy, due), calendar)
+    return due_date(after_launch_grace(policy, launch, due), calendar)
 
 
-def after_launch_grace(policy: Policy, due: date) -> date:
-    """A yearly deadline never falls within `launch_grace_days` of the launch: nobody is overdue on first contact."""
-    if policy.launch_date is None:
+def after_launch_grace(policy: Policy, launch: date | None, due: date) -> date:
+    """A yearly deadline never falls within `launch_grace_days` of the launch (bot/services/launch.py
+    `launch_day`): nobody is overdue on first contact. The one rule every deadline of the renewals goes through:
+    /status, the welcome, the sweeps' reminders, the heads' lists and the office's views."""
+    if launch is None:
         return due
-    return max(due, policy.launch_date + timedelta(days=policy.launch_grace_days))
+    return max(due, launch + timedelta(days=policy.launch_grace_days))
 
 
 async def annual_standings(
@@ -186,6 +195,7 @@ async def annual_standings(
     judged_on = min(as_of, cycle_last_day(cycle, policy.pledge_cycle_start_month))
     if calendar is None:
         calendar = await work_calendar(session)
+    launch = await launch_day(session, policy)
     # The due date depends on the state only: worked out once per state, not once per person.
     due_by_state: dict[PledgeState, date] = {}
     out = {}
@@ -203,7 +213,7 @@ async def annual_standings(
             state, shown = PledgeState.SIGNED, signed
         due = due_by_state.get(state)
         if due is None:
-            due = due_by_state[state] = annual_due(policy, catalog, cycle, judged_on, state, calendar)
+            due = due_by_state[state] = annual_due(policy, catalog, cycle, judged_on, state, calendar, launch)
         receipt = receipt_of(shown) if shown is not None else None
         out[staff_id] = Standing(staff_id, PledgeKind.ANNUAL, None, state, due, receipt)
     return out
@@ -443,12 +453,12 @@ async def verify(session: AsyncSession) -> ChainReport:
 
 # --- requests ----------------------------------------------------------------------------------------------
 async def roster_dates(session: AsyncSession, staff_id: int, policy: Policy, tz: ZoneInfo) -> tuple[date, date]:
-    """The day the person was added to the roster, and the bureau's launch: the policy's `launch_date`, else the
-    day of the first roster import."""
+    """The day the person was added to the roster, and the bureau's launch (bot/services/launch.py); someone put on
+    the roster other than by an import counts as there from the launch."""
     added = await session.scalar(select(Staff.created_at).where(Staff.id == staff_id))
-    first = await session.scalar(select(func.min(Staff.created_at)))
-    assert added is not None and first is not None
-    return added.astimezone(tz).date(), policy.launch_date or first.astimezone(tz).date()
+    assert added is not None
+    added_on = added.astimezone(tz).date()
+    return added_on, await launch_day(session, policy) or added_on
 
 
 async def open_onboarding(session: AsyncSession, now: datetime, staff_id: int, due_on: date) -> bool:

@@ -13,6 +13,7 @@ from bot.handlers.renewals import service as renewals
 from bot.handlers.renewals.rules import Item, overdue_week
 from bot.handlers.renewals.service import DUTY, Owing
 from bot.services.calendar import work_calendar
+from bot.services.launch import launch_day
 from bot.texts import Texts
 
 SNOOZE_ACTION = "rn"
@@ -41,7 +42,8 @@ class SnoozeAction:
             return Step(None, toast=ctx.t("core/stale_button"))
         person = await renewals.one(ctx.session, ctx.person.id, cycle, day, ctx.policy, self.catalog)
         calendar = await work_calendar(ctx.session)
-        due = renewals.deadlines(ctx.policy, self.catalog, cycle, day, person.pledge, calendar)
+        launch = await launch_day(ctx.session, ctx.policy)
+        due = renewals.deadlines(ctx.policy, self.catalog, cycle, day, person.pledge, calendar, launch)
         late = [i for i in person.items() if day > due.of(i)]
         if not late:
             return Step(None, toast=ctx.t("renewal/nothing_due"))

@@ -55,10 +55,17 @@ class Owing:
 
 
 def deadlines(
-    policy: Policy, catalog: Catalog, cycle: int, day: date, state: PledgeState, calendar: WorkCalendar
+    policy: Policy,
+    catalog: Catalog,
+    cycle: int,
+    day: date,
+    state: PledgeState,
+    calendar: WorkCalendar,
+    launch: date | None,
 ) -> Deadlines:
-    quiz = after_launch_grace(policy, date(day.year, 1, 1) + timedelta(days=policy.quiz_due_days))
-    return Deadlines(annual_due(policy, catalog, cycle, day, state, calendar), due_date(quiz, calendar))
+    """The pledge's and the quiz's deadlines, both after the launch grace (`launch`: bot/services/launch.py)."""
+    quiz = after_launch_grace(policy, launch, date(day.year, 1, 1) + timedelta(days=policy.quiz_due_days))
+    return Deadlines(annual_due(policy, catalog, cycle, day, state, calendar, launch), due_date(quiz, calendar))
 
 
 def _valid_signature(cycle: int, judged_on: date, catalog: Catalog) -> Exists:

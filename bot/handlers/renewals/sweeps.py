@@ -17,6 +17,7 @@ from bot.handlers.renewals import service as renewals
 from bot.handlers.renewals.actions import SNOOZE_ACTION, renewal_buttons
 from bot.handlers.renewals.rules import Deadlines, Item, overdue_week, snooze_pointless
 from bot.handlers.renewals.service import DUTY, Owing, Unclaimed
+from bot.services.launch import launch_day
 
 HEAD_LIST_LIMIT = 40  # names in a head's list; a longer list ends with "and N more"
 
@@ -43,8 +44,9 @@ class RenewalSweep(Sweep):
             await ctx.claim(*scan)
         every = ctx.policy.renewal_reminder_every_days
         # The deadlines depend on the pledge's state only; the weekly rhythm runs from the earlier one.
+        launch = await launch_day(ctx.session, ctx.policy)
         dues = {
-            state: renewals.deadlines(ctx.policy, self.catalog, cycle, day, state, ctx.calendar)
+            state: renewals.deadlines(ctx.policy, self.catalog, cycle, day, state, ctx.calendar, launch)
             for state in PledgeState
         }
         week = overdue_week(min(dues[PledgeState.PENDING].pledge, dues[PledgeState.PENDING].quiz), day, every)
@@ -98,7 +100,8 @@ class RenewalSweep(Sweep):
         """Who put off this week's reminder and whose few days are up (not when the next week's reminder would
         come first anyway)."""
         every, days = ctx.policy.renewal_reminder_every_days, ctx.policy.renewal_snooze_days
-        base = renewals.deadlines(ctx.policy, self.catalog, cycle, day, PledgeState.PENDING, ctx.calendar)
+        launch = await launch_day(ctx.session, ctx.policy)
+        base = renewals.deadlines(ctx.policy, self.catalog, cycle, day, PledgeState.PENDING, ctx.calendar, launch)
         due = []
         for staff_id, pressed in (await renewals.snoozes(ctx.session, str(cycle))).items():
             for snoozed_week, at in pressed:
