@@ -13,10 +13,10 @@ Limits, per channel (`Limits`; Telegram 30 a second overall and one a second per
 sliding window of `per_second` counted operations, each counted from its start until a second after its answer
 came back (`Window`: bunching in transit cannot break the limit); a second (`chat_interval`) between the answer
 to one counted operation to a chat and the start of the next, replies included; a number of operations in
-flight. Bulk rows (broadcasts) may take neither the last `reserve` places of the window nor the last quarter of
-the in-flight slots: a reply or an alert never waits behind a broadcast, and when none comes the broadcast has
-the whole budget. (python-telegram-bot's AIORateLimiter is not used: it has no per-chat limit for private chats
-and raises RetryAfter to the caller unless max_retries is set.)
+flight. Bulk rows (broadcasts) may take neither the last quarter of the in-flight slots nor, for URGENT_SPELL after a
+reply or an alert started, the last `reserve` places of the window: a conversation under way never waits behind a
+broadcast, and when none is the broadcast has the whole window. (python-telegram-bot's AIORateLimiter is not used:
+it has no per-chat limit for private chats and raises RetryAfter to the caller unless max_retries is set.)
 
 Outcomes: a 429 holds the chat when we had written to it just before (its own limit), otherwise the whole
 channel, for its `retry_after` counted from the moment the refusal came back; the row keeps its place first in
@@ -76,6 +76,7 @@ log = logging.getLogger("baomi.outbox")
 MAX_ATTEMPTS = 8
 BULK = Priority.BROADCAST  # rows at this priority or later are bulk: paced, and they leave room for the rest
 FOLLOW_EVERY = 0.25  # seconds between `on_recorded` calls while rows are still in flight
+URGENT_SPELL = 2.0  # seconds after a reply or an alert started in which bulk rows keep the reserve free
 REAP_EVERY = 10.0  # seconds between looks for rows an earlier leader left in `sending`
 
 
@@ -133,6 +134,7 @@ class _ChannelState:
     last_chat_send: dict[str, float] = field(default_factory=dict)
     held: dict[str, float] = field(default_factory=dict)  # chat -> monotonic end of a 429 that holds only it
     answered_ok: float = 0.0  # monotonic, when an operation last came back sent: the channel works
+    urgent_at: float = float("-inf")  # monotonic, when a counted operation that is not bulk last started
     outage: int = 0  # operations failed in a row while nothing came back sent (0: no outage)
 
     @classmethod
@@ -487,7 +489,9 @@ class Dispatcher:
             if since < limits.chat_interval:
                 wait = min(wait, limits.chat_interval - since)
                 continue
-            keep = limits.reserve if bulk else 0
+            # Bulk rows leave `reserve` places while replies or alerts are going out; a broadcast alone has the whole
+            # window (a reply that comes then waits for the next place, a thirtieth of a second).
+            keep = limits.reserve if bulk and mono - state.urgent_at < URGENT_SPELL else 0
             if (delay := state.window.free_at(mono, keep)) > 0:
                 # Rows come by priority and later ones keep at least as many back: they wait too.
                 blocked.add(channel)
@@ -501,6 +505,8 @@ class Dispatcher:
             counted_picks[row_id] = channel
             if bulk:
                 bulk_taken[channel] = bulk_taken.get(channel, 0) + 1
+            else:
+                state.urgent_at = mono
             if len(picked) >= self.batch:
                 wait = 0.0
                 break

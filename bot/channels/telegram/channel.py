@@ -79,7 +79,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 def limits(per_second: float) -> Limits:
     """Telegram: about 30 messages a second overall, one a second in one chat; answers to presses, deletions and
-    command menus are not messages. A sixth of each second is kept back from broadcasts for replies and alerts.
+    command menus are not messages. While replies or alerts go out, broadcasts leave them a sixth of each second.
     0 lifts both caps (benchmarks against a fake that enforces none)."""
     return Limits(
         per_second=per_second or float("inf"),
