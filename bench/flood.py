@@ -3,8 +3,8 @@
 
 The bot (`baomi run` on a clock pinned to a quiet hour, bench/pinned.py) runs in its own process against the
 project's fake Bot API, with Telegram's limits at their default (30 a second, 1 a second per chat); this process
-holds the fake and the simulated people. Each of the 20 sends /status and waits for the answer, ROUNDS times, a
-second apart.
+holds the fake and the simulated people. Each of the 20 sends /status and waits for the answer, then presses its first
+button and waits for the press to be answered (the button stops spinning), ROUNDS times, a second apart.
 
     python bench/flood.py [--people 20] [--flood 1000] [--rounds 8]
 """
@@ -37,32 +37,50 @@ BAOMI = (sys.executable, str(ROOT / "bench" / "pinned.py"), "2026-03-01T22:00+08
 
 class Waiter:
     def __init__(self, api: FakeBotApi) -> None:
-        self.queues: dict[int, asyncio.Queue[float]] = defaultdict(asyncio.Queue)
+        self.queues: dict[int, asyncio.Queue[tuple[float, ChatEvent]]] = defaultdict(asyncio.Queue)
+        self.answers: dict[int, asyncio.Queue[float]] = defaultdict(asyncio.Queue)
         api.add_listener(self.on_event)
 
     def on_event(self, event: ChatEvent) -> None:
         if event.kind == "sent":
-            self.queues[event.chat_id].put_nowait(time.perf_counter())
+            self.queues[event.chat_id].put_nowait((time.perf_counter(), event))
+        elif event.kind == "callback_answer":
+            self.answers[event.chat_id].put_nowait(time.perf_counter())
 
 
-async def person(api: FakeBotApi, waiter: Waiter, user: int, rounds: int, latencies: list[float]) -> None:
+async def person(
+    api: FakeBotApi, waiter: Waiter, user: int, rounds: int, latencies: list[float], presses: list[float]
+) -> None:
+    """/status and the answer, then a press of the answer's first button (the time until the button stops
+    spinning: Telegram's answerCallbackQuery), a second's pause; `rounds` times."""
     for _ in range(rounds):
-        queue = waiter.queues[user]
-        while not queue.empty():
-            queue.get_nowait()
+        queue, answers = waiter.queues[user], waiter.answers[user]
+        for q in (queue, answers):
+            while not q.empty():
+                q.get_nowait()
         sent = time.perf_counter()
         await api.send_text(user, "/status", first_name=f"U{user}")
-        latencies.append(await asyncio.wait_for(queue.get(), 120) - sent)
+        arrived, event = await asyncio.wait_for(queue.get(), 120)
+        latencies.append(arrived - sent)
+        rows = (event.data.get("reply_markup") or {}).get("inline_keyboard") or []
+        if rows:
+            pressed = time.perf_counter()
+            await api.press(user, event.data["message_id"], rows[0][0]["callback_data"])
+            presses.append(await asyncio.wait_for(answers.get(), 120) - pressed)
+            await asyncio.wait_for(queue.get(), 120)  # what the button started: not taken for the next /status
         await asyncio.sleep(1.0)
 
 
-async def phase(api: FakeBotApi, waiter: Waiter, people: int, rounds: int, flood: int) -> list[float]:
+async def phase(
+    api: FakeBotApi, waiter: Waiter, people: int, rounds: int, flood: int
+) -> tuple[list[float], list[float]]:
     flooder = people + 1
     for _ in range(flood):
         await api.send_text(flooder, "/help", first_name="F")
     latencies: list[float] = []
-    await asyncio.gather(*(person(api, waiter, u, rounds, latencies) for u in range(1, people + 1)))
-    return latencies
+    presses: list[float] = []
+    await asyncio.gather(*(person(api, waiter, u, rounds, latencies, presses) for u in range(1, people + 1)))
+    return latencies, presses
 
 
 def p95(values: list[float]) -> float:
@@ -95,10 +113,15 @@ async def main() -> None:
         try:
             await api.wait_for(lambda a: a.is_polling, timeout=60)
             results: dict[str, list[float]] = {"quiet": [], "flood": []}
+            pressed: dict[str, list[float]] = {"quiet": [], "flood": []}
             for name in ("quiet", "flood", "quiet", "flood"):
-                lat = await phase(api, waiter, args.people, args.rounds, args.flood if name == "flood" else 0)
-                print(f"  {name:5}: p50 {statistics.median(lat) * 1000:6.0f} ms  p95 {p95(lat):6.0f} ms")
+                lat, presses = await phase(api, waiter, args.people, args.rounds, args.flood if name == "flood" else 0)
+                print(
+                    f"  {name:5}: /status p50 {statistics.median(lat) * 1000:6.0f} ms  p95 {p95(lat):6.0f} ms;"
+                    f" press answered p95 {p95(presses):6.0f} ms ({len(presses)} presses)"
+                )
                 results[name] += lat
+                pressed[name] += presses
                 await asyncio.sleep(25)  # the flooder's window of the intake limit passes
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -107,6 +130,10 @@ async def main() -> None:
     quiet, flooded = p95(results["quiet"]), p95(results["flood"])
     print(f"/status p95 of {args.people} people: {quiet:.0f} ms quiet, {flooded:.0f} ms while one account queues")
     print(f"{args.flood} messages: ratio {flooded / quiet:.2f} (target <= 1.5)")
+    print(
+        f"a pressed button answered: p95 {p95(pressed['quiet']):.0f} ms quiet, {p95(pressed['flood']):.0f} ms"
+        " while one account queues (target <= 1,000 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -220,7 +220,7 @@ def build_app(
         raise ConfigError("no channel configured: set BAOMI_TELEGRAM_TOKEN or the five BAOMI_WECOM_* settings")
     if not serve and not any(channel.polls for channel in configured.values()):
         raise ConfigError("`baomi run` needs a channel it can poll; callbacks and webhooks need `baomi serve`")
-    exports = Exports(settings.database_url, clock, settings.policy, texts, bot.exports)
+    exports = Exports(settings.database_url, clock, settings.policy, settings.timezone, bot.exports)
     dispatcher = Dispatcher(
         db, clock, configured, draw_chart=bot.chart_drawer, make_file=exports.make, send_timeout=settings.send_timeout
     )

@@ -13,10 +13,10 @@ Limits, per channel (`Limits`; Telegram 30 a second overall and one a second per
 sliding window of `per_second` counted operations, each counted from its start until a second after its answer
 came back (`Window`: bunching in transit cannot break the limit); a second (`chat_interval`) between the answer
 to one counted operation to a chat and the start of the next, replies included; a number of operations in
-flight. Bulk rows (broadcasts) may take neither the last `reserve` places of the window nor the last quarter of
-the in-flight slots: a reply or an alert never waits behind a broadcast, and when none comes the broadcast has
-the whole budget. (python-telegram-bot's AIORateLimiter is not used: it has no per-chat limit for private chats
-and raises RetryAfter to the caller unless max_retries is set.)
+flight. Bulk rows (broadcasts) may take neither the last quarter of the in-flight slots nor, for URGENT_SPELL after a
+reply or an alert started, the last `reserve` places of the window: a conversation under way never waits behind a
+broadcast, and when none is the broadcast has the whole window. (python-telegram-bot's AIORateLimiter is not used:
+it has no per-chat limit for private chats and raises RetryAfter to the caller unless max_retries is set.)
 
 Outcomes: a 429 holds the chat when we had written to it just before (its own limit), otherwise the whole
 channel, for its `retry_after` counted from the moment the refusal came back; the row keeps its place first in
@@ -76,6 +76,10 @@ log = logging.getLogger("baomi.outbox")
 MAX_ATTEMPTS = 8
 BULK = Priority.BROADCAST  # rows at this priority or later are bulk: paced, and they leave room for the rest
 FOLLOW_EVERY = 0.25  # seconds between `on_recorded` calls while rows are still in flight
+# Seconds ahead of a free place in the window that a row is claimed; its send then starts the moment the place is
+# free, so the claim's own transaction and the loop's round do not cost the window (the rate is kept).
+LEAD = 0.25
+URGENT_SPELL = 2.0  # seconds after a reply or an alert started in which bulk rows keep the reserve free
 REAP_EVERY = 10.0  # seconds between looks for rows an earlier leader left in `sending`
 
 
@@ -99,6 +103,10 @@ class Window:
         while self.answered and self.answered[0] <= mono - self.seconds:
             self.answered.popleft()
         return self.limit - self.inflight - len(self.answered)
+
+    def room_by(self, mono: float) -> float:
+        """How many may start by `mono` (a later instant: nothing is forgotten)."""
+        return self.limit - self.inflight - sum(1 for t in self.answered if t > mono - self.seconds)
 
     def free_at(self, mono: float, keep: float = 0.0) -> float:
         """Seconds until one more may start with `keep` left over (0: now)."""
@@ -133,6 +141,7 @@ class _ChannelState:
     last_chat_send: dict[str, float] = field(default_factory=dict)
     held: dict[str, float] = field(default_factory=dict)  # chat -> monotonic end of a 429 that holds only it
     answered_ok: float = 0.0  # monotonic, when an operation last came back sent: the channel works
+    urgent_at: float = float("-inf")  # monotonic, when a counted operation that is not bulk last started
     outage: int = 0  # operations failed in a row while nothing came back sent (0: no outage)
 
     @classmethod
@@ -186,6 +195,7 @@ class Dispatcher:
         self._reserved: set[tuple[str, str]] = set()  # (channel, chat) being claimed by a step right now
         self._tasks: set[asyncio.Task[None]] = set()
         self._done: list[tuple[Operation, Result]] = []
+        self._start_at: dict[int, float] = {}  # row id -> when a row claimed ahead of its place may be sent
         self._progress = asyncio.Event()  # set whenever rows are claimed or their outcomes recorded
         self.recovered = False
         # Chats with a row an earlier leader left in `sending`: none of their rows is claimed until it is resolved.
@@ -252,6 +262,7 @@ class Dispatcher:
     def _begin_term(self) -> None:
         """A new run (this process leads now): nothing of an earlier run is in flight any more."""
         self._inflight.clear()
+        self._start_at.clear()
         self._reserved.clear()
         self._done.clear()
         self._held.clear()
@@ -409,7 +420,10 @@ class Dispatcher:
         free = {name: state.slots - state.inflight for name, state in self._state.items()}
         side_free = {name: state.slots - state.side_inflight for name, state in self._state.items()}
         # Rows beyond what the budgets allow would only be passed over: replies come first in the order.
-        room = sum(max(0, int(min(free[name], state.window.room(mono)))) for name, state in self._state.items())
+        # Places that are free now or within LEAD: their rows are claimed ahead.
+        room = sum(
+            max(0, int(min(free[name], state.window.room_by(mono + LEAD)))) for name, state in self._state.items()
+        )
         due = or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now)
         columns = (OutboxMessage.id, OutboxMessage.channel, OutboxMessage.chat_id, OutboxMessage.op)
         rows: list[Any] = []
@@ -428,8 +442,8 @@ class Dispatcher:
                 ).all()
             )
         for state in self._state.values():
-            if state.window.room(mono) < 1:
-                wait = min(wait, state.window.free_at(mono))  # when the window has room again
+            if state.window.room_by(mono + LEAD) < 1:
+                wait = min(wait, max(0.001, state.window.free_at(mono) - LEAD))  # a place is free soon again
         uncounted = self._uncounted_ops
         if (not room or len(rows) == lookahead) and uncounted and any(n > 0 for n in side_free.values()):
             # Answers to presses may lie beyond what was looked at (or nothing could be): they need no budget.
@@ -451,6 +465,7 @@ class Dispatcher:
         blocked: set[str] = set()
         bulk_taken: dict[str, int] = {}
         counted_picks: dict[int, str] = {}  # row id -> channel, for the rows that took a place in a window
+        starts: dict[int, float] = {}  # row id -> monotonic instant its place in the window is free
         for row_id, channel, chat_id, kind, priority in rows:
             if channel not in self.senders or row_id in picked:
                 continue
@@ -487,12 +502,16 @@ class Dispatcher:
             if since < limits.chat_interval:
                 wait = min(wait, limits.chat_interval - since)
                 continue
-            keep = limits.reserve if bulk else 0
-            if (delay := state.window.free_at(mono, keep)) > 0:
+            # Bulk rows leave `reserve` places while replies or alerts are going out; a broadcast alone has the whole
+            # window (a reply that comes then waits for the next place, a thirtieth of a second).
+            keep = limits.reserve if bulk and mono - state.urgent_at < URGENT_SPELL else 0
+            if (delay := state.window.free_at(mono, keep)) > LEAD:
                 # Rows come by priority and later ones keep at least as many back: they wait too.
                 blocked.add(channel)
-                wait = min(wait, delay)
+                wait = min(wait, delay - LEAD)
                 continue
+            if delay > 0:
+                starts[row_id] = mono + delay  # claimed now, sent the moment its place is free
             picked[row_id] = None
             reserved.add(key)
             free[channel] -= 1
@@ -501,6 +520,8 @@ class Dispatcher:
             counted_picks[row_id] = channel
             if bulk:
                 bulk_taken[channel] = bulk_taken.get(channel, 0) + 1
+            else:
+                state.urgent_at = mono
             if len(picked) >= self.batch:
                 wait = 0.0
                 break
@@ -511,6 +532,7 @@ class Dispatcher:
             self._give_back(counted_picks)
             raise
         self._give_back({i: c for i, c in counted_picks.items() if i not in {op.id for op in claimed}})
+        self._start_at.update((op.id, starts[op.id]) for op in claimed if op.id in starts)
         return wait, claimed
 
     def _give_back(self, picks: dict[int, str]) -> None:
@@ -562,6 +584,8 @@ class Dispatcher:
 
     async def _perform(self, op: Operation) -> None:
         sender = self.senders[op.channel]
+        if (start_at := self._start_at.pop(op.id, None)) is not None:
+            await asyncio.sleep(max(0.0, start_at - time.monotonic()))
         counted = self._counted(op)
         started = time.monotonic()
         bug = False

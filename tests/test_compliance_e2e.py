@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-import pytest
 from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import select, update
@@ -23,8 +22,6 @@ from bot.core.sweep import Sweep
 from bot.db.models import Conversation, OutboxMessage, SentLog, Staff
 from bot.db.session import Database
 from bot.domain.levels import Level
-from bot.handlers.compliance import dashboard
-from bot.handlers.compliance.export import compliance_workbook
 from bot.handlers.pledges import service as pledges
 from bot.services.roster import import_roster, read_roster
 from bot.testing.fake_bot_api import FakeBotApi
@@ -216,27 +213,42 @@ async def test_export_sends_the_workbook_and_keeps_the_roster_off_the_chat(bot: 
     assert not any("document" in p for p in payloads)
 
 
+class HeldExport:
+    """The compliance maker, held until a file appears: made in the export's own process, it is given this object
+    (pickled by reference), so the test can tell when it started and let it go."""
+
+    def __init__(self, real: Any, folder: Path) -> None:
+        self.real, self.folder = real, folder
+
+    async def __call__(self, ctx: Any, params: Any) -> Any:
+        (self.folder / "making").touch()
+        for _ in range(400):
+            if (self.folder / "release").exists():
+                return await self.real(ctx, params)
+            await asyncio.sleep(0.05)
+        raise AssertionError("the test never released the export")
+
+
 async def test_others_are_answered_while_an_export_is_being_made(
-    api: FakeBotApi, app: BaomiApp, monkeypatch: pytest.MonkeyPatch
+    api: FakeBotApi, app: BaomiApp, tmp_path: Path
 ) -> None:
-    """The workbook is made when its row is sent, in a thread of its own: while it is being made (here held until
+    """The workbook is made when its row is sent, in a process of its own: while it is being made (here held until
     the test lets it go), another person's /status is answered."""
     officer, staff = await bind(api, app, "E001", 5001), await bind(api, app, "E103", 5002)
-    making, release = threading.Event(), threading.Event()
-
-    def held_workbook(*args: Any, **kwargs: Any) -> bytes:
-        making.set()
-        assert release.wait(20), "the test never released the export"
-        return compliance_workbook(*args, **kwargs)
-
-    monkeypatch.setattr(dashboard, "compliance_workbook", held_workbook)
+    makers = app.dispatcher.make_file.__self__.makers  # type: ignore[union-attr]
+    makers["compliance"] = HeldExport(makers["compliance"], tmp_path)
     await api.send_text(officer.user_id, "/export")
-    assert await asyncio.to_thread(making.wait, 10)
+    for _ in range(600):
+        if (tmp_path / "making").exists():
+            break
+        await asyncio.sleep(0.05)
+    assert (tmp_path / "making").exists()
     answered = len(staff.bot_messages)
     await api.send_text(staff.user_id, "/status")
     await api.wait_for(lambda _: len(staff.bot_messages) > answered, timeout=10)
     assert not any("document" in m for m in officer.bot_messages)  # still being made
-    release.set()
+    (tmp_path / "release").touch()
+    await api.wait_for(lambda _: any("document" in m for m in officer.bot_messages), timeout=60)
     await officer.settle()
     assert [m["document"]["file_name"] for m in officer.bot_messages if "document" in m] == [
         "compliance-2026-03-02.xlsx"

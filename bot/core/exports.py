@@ -1,15 +1,19 @@
-"""Files made when they are sent: the dispatcher hands a row's `Export` here, which runs its maker in a thread of its
-own, with an event loop and database connections of its own. So a workbook of the whole bureau is read outside
-every transaction of the engine and written without holding the event loop: nobody's reply waits for another
-person's export (the thread only shares the interpreter with the loop)."""
+"""Files made when they are sent: the dispatcher hands a row's `Export` here, which runs its maker in a process of
+its own (spawned for the one file, with its own database connections and event loop). So a workbook of the whole
+bureau is read outside every transaction of the engine and written on the other core: nobody's reply waits for
+another person's export, not even for the interpreter's lock, and the process's memory is returned when it ends."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Policy
@@ -21,31 +25,47 @@ log = logging.getLogger("baomi.exports")
 
 
 class Exports:
-    def __init__(self, url: str, clock: Clock, policy: Policy, texts: Texts, makers: Mapping[str, ExportMaker]) -> None:
+    def __init__(
+        self, url: str, clock: Clock, policy: Policy, timezone: ZoneInfo, makers: Mapping[str, ExportMaker]
+    ) -> None:
         self.url = url
         self.clock = clock
         self.policy = policy
-        self.texts = texts
+        self.timezone = timezone
         self.makers = makers
 
     async def make(self, export: Mapping[str, Any]) -> dict[str, str] | None:
         """The file of an `Export` as a channel sends it ({"filename", "content_b64", "caption"}), or None when it
         cannot be made (logged; the row's text goes alone)."""
-        maker = self.makers.get(export.get("kind", ""))
+        kind = str(export.get("kind", ""))
+        maker = self.makers.get(kind)
         if maker is None:
-            log.error("no maker for exports of kind %r", export.get("kind"))
+            log.error("no maker for exports of kind %r", kind)
             return None
+        params = dict(export.get("params") or {})
+        job = (self.url, self.timezone, self.policy, maker, params, self.clock.now())
         try:
-            return await asyncio.to_thread(asyncio.run, self._made(maker, dict(export.get("params") or {})))
+            # A process for each file: spawned, not forked (this process has threads and a running loop).
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+                return await asyncio.get_running_loop().run_in_executor(pool, made, *job)
         except Exception as exc:
-            log.exception("export %s could not be made: %s", export.get("kind"), type(exc).__name__)
+            log.exception("export %s could not be made: %s", kind, type(exc).__name__)
             return None
 
-    async def _made(self, maker: ExportMaker, params: dict[str, Any]) -> dict[str, str]:
-        db = Database(self.url)  # this thread's loop: the process's engine belongs to the main loop
+
+def made(
+    url: str, timezone: ZoneInfo, policy: Policy, maker: ExportMaker, params: dict[str, Any], now: datetime
+) -> dict[str, str]:
+    """In the export's process: the file, made from the database."""
+
+    async def make() -> dict[str, str]:
+        db = Database(url)
         try:
             async with db.sessions() as session:
-                document = await maker(ExportContext(session, self.clock.now(), self.policy, self.texts), params)
+                document = await maker(ExportContext(session, now, policy, Texts(timezone)), params)
         finally:
             await db.dispose()
         return asdict(document)
+
+    return asyncio.run(make())

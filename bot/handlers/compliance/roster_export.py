@@ -91,11 +91,10 @@ def roster_workbook(
     rows: list[RosterRow], year: int, bureau: str, exported_at: datetime, texts: Texts, locale: str = "zh"
 ) -> bytes:
     """One print-ready sheet, formatted like the compliance workbook."""
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    fill_sheet(sheet, texts, locale, "roster", [roster_cells(texts, locale, r) for r in rows])
-    PageText(texts, locale, bureau, "roster", exported_at, year=year).apply(sheet)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    page = PageText(texts, locale, bureau, "roster", exported_at, year=year)
+    fill_sheet(sheet, texts, locale, "roster", [roster_cells(texts, locale, r) for r in rows], page)
     return save(book)
 
 
