@@ -318,6 +318,12 @@ async def test_a_step_waiting_three_working_days_reminds_once(bot: LocalBot, clo
 async def test_the_office_can_cancel_a_procedure_started_by_mistake(bot: LocalBot) -> None:
     officer, person = await bot.bind(OFFICER), await bot.bind(STAFF)
     p = await start(bot)
+    async with bot.app.db.transaction() as s:  # as far as the pledge: the cancellation withdraws it too
+        now, head = bot.clock.now(), await bot.staff_id(HEAD)
+        assert await procedure.declare_handover(s, now, p.id, p.staff_id, Handover(0, 1, 0))
+        assert await procedure.confirm_receipt(s, now, p.id, head, date(2026, 3, 5))
+    assert person.t("pledge/word", key="departure") in (await person.send("/status"))["text"]
+    p = await current(bot, STAFF)
     await officer.send(f"/depart {STAFF}")
     await officer.press(word(officer, "stop"))
     assert officer.last["text"] == officer.t(
@@ -331,4 +337,5 @@ async def test_the_office_can_cancel_a_procedure_started_by_mistake(bot: LocalBo
     assert done["text"] == officer.t("depart/done_act", act="stop", p=p)
     assert person.last["text"] == person.t("depart/cancelled_person", p=p)
     assert (await person.send("/leave"))["text"] == person.t("depart/leave_nothing")
+    assert person.t("pledge/word", key="departure") not in (await person.send("/status"))["text"]
     assert "departure.cancel" in await audit_actions(bot)

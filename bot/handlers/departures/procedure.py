@@ -268,7 +268,7 @@ async def approve(
 ) -> Procedure:
     """Approves the departure when every precondition is met (raises NotReady otherwise): the 脱密期 runs from the
     day after `approved_on` (篇3 第十四条; 民法典 第二百零一条、第二百零二条). One who leaves the bureau leaves the
-        roster's active staff; one who stays holds no classified post any more. `on_paper`: the pledge was signed on
+    roster's active staff; one who stays holds no classified post any more. `on_paper`: the pledge was signed on
     paper (`baomi depart`). Audit-logged."""
     found = await by_id(session, departure_id)
     row = await _row(session, departure_id)

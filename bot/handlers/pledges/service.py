@@ -229,7 +229,9 @@ async def request_standings(
     query = (
         select(PledgeRequest, PledgeTask.title)
         .outerjoin(PledgeTask, PledgeTask.id == PledgeRequest.task_id)
-        .where(PledgeRequest.staff_id.in_(ids))
+        .outerjoin(Departure, Departure.id == PledgeRequest.departure_id)
+        # A cancelled departure asks for its pledge no more.
+        .where(PledgeRequest.staff_id.in_(ids), Departure.cancelled_at.is_(None))
         .order_by(PledgeRequest.id)
     )
     if created_from is not None:
