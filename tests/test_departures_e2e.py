@@ -339,3 +339,23 @@ async def test_the_office_can_cancel_a_procedure_started_by_mistake(bot: LocalBo
     assert (await person.send("/leave"))["text"] == person.t("depart/leave_nothing")
     assert person.t("pledge/word", key="departure") not in (await person.send("/status"))["text"]
     assert "departure.cancel" in await audit_actions(bot)
+
+
+async def test_the_officer_list_shows_ten_a_page_with_what_each_waits_for(bot: LocalBot) -> None:
+    officer = await bot.bind(OFFICER)
+    ids = ["E002", "E003", "E101", "E102", "E103", "E201", "E202", "E203", "E204", "E301", "E302"]
+    for employee_id in ids:
+        await start(bot, employee_id)
+    first = await officer.send("/depart")
+    async with bot.app.db.sessions() as s:
+        under_way = await procedure.in_progress(s)
+    assert len(under_way) == 11
+    assert first["text"] == officer.t("depart/list", procedures=under_way[:10], total=11, page=1, pages=2)
+    assert officer.labels()[:10] == [f"{p.name}（{p.employee_id}）" for p in under_way[:10]]
+    assert officer.labels()[10:] == ["1/2", officer.t("core/paging", key="next")]
+    second = await officer.press(officer.t("core/paging", key="next"))
+    assert second["text"] == officer.t("depart/list", procedures=under_way[10:], total=11, page=2, pages=2)
+    assert "待：清退清单（本人）" in second["text"]
+    # Typing a name there still starts or opens one.
+    await officer.send("马琳")
+    assert officer.last["text"] == officer.t("depart/procedure", p=under_way[10])
