@@ -100,6 +100,9 @@ class Policy:
     declassification_months_important: int = 12
     declassification_months_core: int = 24
     declassification_reminder_days: tuple[int, ...] = (30, 7, 1)
+    # The departure procedure (篇3 第十三条): a step waiting this many working days reminds whoever it waits for, once;
+    # the departure pledge, asked once the handover is received, is due this many working days later.
+    departure_step_days: int = 3
     # Routine reminders only in working hours on working days; leak alerts ignore this.
     working_hours_start: time = time(9, 0)
     working_hours_end: time = time(18, 0)

@@ -17,7 +17,7 @@ from bot.db.models import AuditLog, Department, Staff
 from bot.db.models_leak import LeakCaseEvent
 from bot.db.models_pledge import Departure
 from bot.db.session import Database
-from bot.handlers.departures.depart import record_departure
+from bot.handlers.departures import procedure
 from bot.services import people
 from bot.testing.fake_bot_api import FakeBotApi
 from tests.conftest import import_example_roster
@@ -290,7 +290,7 @@ async def test_the_calendar_and_the_declassification_periods_are_edited_as_in_ch
         leaver = await people.by_employee_id(s, "E203")  # 重要: 12 months
         assert leaver is not None
         now = console.app.clock.now()
-        await record_departure(s, now, console.app.texts, console.app.settings.policy, leaver, now.date(), None)
+        await procedure.record_outside(s, now, leaver.id, leaver.level, None, 12, now.date(), None)
     head, _ = await console.signed_in("E101")
     async with head:
         assert (await page_of(head, console.url + "/console/calendar"))[0] == 403

@@ -11,7 +11,7 @@ from bot.app import BaomiApp
 from bot.clock import SettableClock
 from bot.db.models import AuditLog, OutboxMessage, Staff
 from bot.domain.levels import Level
-from bot.handlers.pledges.service import record_departure
+from bot.handlers.departures import procedure
 from tests.conftest import TZ
 from tests.fakes.local import LocalBot
 
@@ -20,7 +20,8 @@ async def depart(app: BaomiApp, employee_id: str, level: Level, approved_on: dat
     async with app.db.transaction() as s:
         staff_id = await s.scalar(select(Staff.id).where(Staff.employee_id == employee_id))
         assert staff_id is not None
-        await record_departure(s, app.clock.now(), staff_id, level, approved_on, months, approved_on, None)
+        # Approved on paper (`baomi depart`): the 脱密期 runs from `approved_on`.
+        await procedure.record_outside(s, app.clock.now(), staff_id, level, None, months, approved_on, None)
     return staff_id
 
 

@@ -19,15 +19,12 @@ from bot.cli import run_command
 from bot.clock import SettableClock
 from bot.config import Settings
 from bot.db.models import Conversation, Staff
-from bot.db.models_pledge import Departure, PledgeRecord, PledgeRequest
+from bot.db.models_pledge import PledgeRecord, PledgeRequest
 from bot.db.session import Database
-from bot.domain.levels import Level
 from bot.handlers.pledges import catalog as pledge_catalog
 from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.flows import PAGE_CHARS
 from bot.handlers.pledges.rules import PledgeKind, PledgeState, fingerprint, pages
-from bot.handlers.pledges.service import DepartureInfo
-from bot.services import people
 from bot.texts import MESSAGES
 from tests.conftest import TZ, import_example_roster
 from tests.fakes.local import Chat, LocalBot, local_bot
@@ -169,50 +166,6 @@ async def test_strangers_and_departed_people_cannot_sign(bot: LocalBot) -> None:
     assert await records(bot.app, UNCLASSIFIED) == []
 
 
-async def test_departure_started_by_an_officer_and_signed(bot: LocalBot) -> None:
-    officer = await bot.bind(OFFICER)
-    chat = await bot.bind(STAFF)
-    assert (await officer.send("/depart"))["text"] == officer.t("depart/ask_id")
-    assert (await officer.send("E999"))["text"] == officer.t("depart/unknown", employee_id="E999")
-    await officer.send("静")  # a part of the name finds 陈静 (one person: no need to pick)
-    assert w(officer, "today") in officer.labels()
-    assert (await officer.send("2026-13-01"))["text"] == officer.t("depart/bad_date")
-    assert (await officer.send("明天"))["text"] == officer.t("depart/bad_date")  # not later than today
-    await officer.send("3月1日")  # the date as one says it
-    recorded = await officer.press(w(officer, "confirm"))
-
-    sid = await staff_id(bot.app, STAFF)
-    async with bot.app.db.sessions() as s:
-        [dep] = (await s.scalars(select(Departure).where(Departure.staff_id == sid))).all()
-    # 一般涉密人员: 6 months from the approval, both days included (第十四条).
-    assert (dep.approved_on, dep.level, dep.months, dep.ends_on) == (date(2026, 3, 1), "general", 6, date(2026, 9, 1))
-    info = DepartureInfo(dep.id, sid, dep.approved_on, Level.GENERAL, 6, dep.ends_on, completed=False)
-    person = await pledges_person(bot.app, STAFF)
-    assert recorded["text"] == officer.t("depart/recorded", person=person, departure=info)
-    asked = chat.t("pledge/requested", kind="departure", task=None, due=ONBOARDING_DUE, departure=info)
-    assert chat.last["text"] == asked
-    # The same person again: under way, not recorded twice.
-    assert (await officer.send(f"/depart {STAFF}"))["text"] == officer.t(
-        "depart/already", person=person, departure=info
-    )
-
-    shown = await read_to_the_end(chat)  # the departure pledge comes before the onboarding one
-    await chat.press(w(chat, "agree"))
-    reply = await chat.send("陈静")
-    [row] = await records(bot.app, STAFF)
-    assert row.kind == "departure" and row.request_id is not None
-    assert reply["text"] == chat.t("pledge/receipt", receipt=pledges.receipt_of(row), fresh=True)
-    assert_shown(chat, shown, row.text)
-    assert "2026年3月1日" in row.text and "2026年9月1日" in row.text  # the period, from the approval date
-    async with bot.app.db.sessions() as s:
-        staff = await s.get(Staff, sid)
-        dep_after = await s.get(Departure, dep.id)
-    assert staff is not None and not staff.active and staff.departed_on == date(2026, 3, 1)
-    assert dep_after is not None and dep_after.completed_at is not None
-    # Gone: the bot no longer serves them, so nothing more can be signed.
-    assert (await chat.send("/pledge"))["text"] == chat.t("core/departed")
-
-
 async def test_material_change_requires_a_new_signature_and_a_minor_edit_does_not(
     db_url: str, db: Database, clock: SettableClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -341,27 +294,6 @@ async def test_pdf_and_export_hold_the_signed_rows(
     assert len(csv_lines) == len(lines)
 
 
-async def test_departure_from_the_command_line_reaches_the_person(
-    bot: LocalBot, db_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    chat = await bot.bind("E201")  # 核心涉密人员: two years
-    settings = Settings(database_url=db_url, timezone=TZ)
-    args = ["depart", "E201", "--date", "2026-02-27", "--by", OFFICER]
-    assert await run_command(settings, args) == 0
-    assert await run_command(settings, args) == 1  # under way already
-    await bot.settle()
-    async with bot.app.db.sessions() as s:
-        [dep] = (await s.scalars(select(Departure))).all()
-    assert (dep.months, dep.ends_on, dep.recorded_by) == (24, date(2028, 2, 27), await staff_id(bot.app, OFFICER))
-    async with bot.app.db.sessions() as s:
-        request = await s.scalar(select(PledgeRequest).where(PledgeRequest.departure_id == dep.id))
-    assert request is not None
-    info = DepartureInfo(dep.id, dep.staff_id, date(2026, 2, 27), Level.CORE, 24, date(2028, 2, 27), completed=False)
-    assert chat.last["text"] == chat.t(
-        "pledge/requested", kind="departure", task=None, due=request.due_on, departure=info
-    )
-
-
 # --- helpers -------------------------------------------------------------------------------------------
 def assert_shown(chat: Chat, shown: list[str], stored: str) -> None:
     """The stored text is exactly the text that was shown, page by page."""
@@ -370,13 +302,6 @@ def assert_shown(chat: Chat, shown: list[str], stored: str) -> None:
         chat.t("pledge/page", page=i + 1, pages=len(bodies), body=b, last=i == len(bodies) - 1)
         for i, b in enumerate(bodies)
     ]
-
-
-async def pledges_person(app: BaomiApp, employee_id: str) -> people.Person:
-    async with app.db.sessions() as s:
-        found = await people.by_employee_id(s, employee_id)
-    assert found is not None
-    return found
 
 
 def workbook_lines(data: bytes) -> list[list[Any]]:

@@ -24,6 +24,7 @@ from bot.domain.levels import Level
 from bot.domain.roster import MAX_FILE_MB, RosterError
 from bot.handlers.compliance import service as compliance
 from bot.handlers.compliance.rules import DUTIES, Duty, PersonCompliance
+from bot.handlers.departures import procedure
 from bot.handlers.desk import service as desk
 from bot.handlers.duties import service as duties
 from bot.handlers.pledges import service as pledges
@@ -134,7 +135,7 @@ class People:
         education = await duties.last_education(request.session, staff_id)
         year = self.console.today().year
         self_checked = await duties.has_self_check(request.session, staff_id, year)
-        departure = await pledges.open_departure(request.session, staff_id)
+        departure = await procedure.latest(request.session, staff_id)
         return self.console.html(
             request,
             "person.html",

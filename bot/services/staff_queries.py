@@ -25,6 +25,12 @@ async def officer_ids(session: AsyncSession) -> Sequence[int]:
     return (await session.scalars(select(Staff.id).where(Staff.is_officer.is_(True), Staff.active.is_(True)))).all()
 
 
+async def officer_or_office(session: AsyncSession, officer_id: int | None) -> Sequence[int]:
+    """The officer in charge of something (who started it) while still an active officer, else every officer."""
+    officers = await officer_ids(session)
+    return [officer_id] if officer_id is not None and officer_id in officers else officers
+
+
 async def role_ids(session: AsyncSession, *roles: Role) -> Sequence[int]:
     """The active people holding any of `roles`, by id."""
     held = or_(*(ROLE_COLUMNS[role].is_(True) for role in roles))

@@ -39,9 +39,10 @@ class PersonCompliance:
     education_owed: bool  # core or important staff
     self_checked: bool
     self_check_owed: bool  # classified staff, once the self-inspection month has come
-    departure_approved_on: date | None  # a departure recorded and not completed
+    departure_approved_on: date | None  # a departure approved and not completed (recorded before procedures)
     declassification_ends_on: date | None  # in a declassification period until this day
     pledge_declined: bool = False  # the pledge of the cycle refused (not signed since): the head should know
+    departing: bool = False  # a departure under way (the procedure) or approved and not completed
 
     def done(self, duty: Duty) -> bool | None:
         """True / False for a duty owed, None for one not owed."""

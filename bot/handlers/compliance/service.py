@@ -135,6 +135,7 @@ async def departments(
                     .join(Staff, Staff.id == Departure.staff_id)
                     .where(
                         Departure.completed_at.is_(None),
+                        Departure.cancelled_at.is_(None),
                         Staff.active.is_(True),
                         *_before(Departure.created_at, until),
                     ),
@@ -170,6 +171,7 @@ async def departments(
                 # An approved departure starts the declassification period (第十四条), before the person has gone.
                 departure_approved_on=departures[staff_id][0] if staff_id in departures else None,
                 declassification_ends_on=departures[staff_id][1] if staff_id in departures else None,
+                departing=staff_id in departures,
             )
         )
     leavers = await _leavers(session, today, department_id, until)

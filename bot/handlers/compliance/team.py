@@ -99,7 +99,7 @@ async def department_view(ctx: FlowContext, catalog: Catalog, department_id: int
     ]
     if requests := await open_requests(ctx, dept):
         parts.append(ctx.t("team/requests", requests=requests))
-    departing = [p for p in dept.people if p.departure_approved_on is not None]
+    departing = [p for p in dept.people if p.departing]
     unbound = any(not p.bound for owing in due.values() for p in owing)
     if departing or dept.leavers or unbound:
         parts.append(ctx.t("team/people", departing=departing, leavers=dept.leavers, unbound=unbound))

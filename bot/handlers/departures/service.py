@@ -44,7 +44,7 @@ async def running(session: AsyncSession, today: date, ended_since: date | None =
     ).all()
     out = []
     for departure, employee_id, name, department in rows:
-        assert departure.ends_on is not None
+        assert departure.ends_on is not None and departure.approved_on is not None
         out.append(
             Countdown(
                 departure.id,
@@ -77,13 +77,18 @@ async def change_period(
         await session.execute(
             select(Departure)
             .join(Staff, Staff.id == Departure.staff_id)
-            .where(func.upper(Staff.employee_id) == employee_id.strip().upper(), Departure.months > 0)
+            .where(
+                func.upper(Staff.employee_id) == employee_id.strip().upper(),
+                Departure.months > 0,
+                Departure.approved_on.is_not(None),
+            )
             .order_by(Departure.approved_on.desc(), Departure.id.desc())
             .limit(1)
         )
     ).scalar_one_or_none()
     if row is None:
         return None
+    assert row.approved_on is not None
     validate_months(Level(row.level), months)
     before = row.months
     row.months = months

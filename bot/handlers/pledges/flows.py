@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.events import FlowEvent, Pick, Text
-from bot.core.flow import EVERYONE, Button, FlowContext, Reply, Step, ToDo
+from bot.core.flow import EVERYONE, Button, FlowContext, Outgoing, Priority, Reply, Step, ToDo
 from bot.core.guarding import refuse_marked
+from bot.core.shortcut import start_button
 from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.catalog import PledgeBook
 from bot.handlers.pledges.rules import Catalog, PledgeKind, PledgeState, cycle_of, name_matches, pages, takes_up_post
 from bot.handlers.pledges.service import Owed, Receipt, Shown
+from bot.services import people
 
 PAGE_CHARS = 400  # about one phone screen of Chinese text (some 20 lines of 20 characters)
 PAGE_CHARS_EN = 1400  # English spells the same text in some 3.5 times the characters: as many pages as in Chinese
@@ -26,6 +28,7 @@ def page_chars(locale: str) -> int:
 
 
 MAX_TRIES = 3
+DEPARTURES_COMMAND = "depart"  # where the office follows departures (bot.handlers.departures)
 
 
 class PledgeStep(StrEnum):
@@ -127,7 +130,7 @@ class PledgeFlow:
             assert receipt is not None
             return Step.done(self._receipt(ctx, receipt, fresh=False))
         receipt = await pledges.sign(ctx.session, ctx.now, ctx.person.id, shown, ctx.person.name, ctx.channel)
-        return Step.done(self._receipt(ctx, receipt, fresh=True))
+        return Step(None, [self._receipt(ctx, receipt, fresh=True)], await departure_notices(ctx, shown, signed=True))
 
     def later(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
         """Ends the reading without recording anything: the pledge stays owed as it was."""
@@ -144,8 +147,10 @@ class PledgeFlow:
 
     async def decline(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
         """Records the confirmed refusal and says what follows; the head sees it in /team."""
-        receipt = await pledges.decline(ctx.session, ctx.now, ctx.person.id, self._shown(state), ctx.channel)
-        return Step.done(Reply(ctx.t("pledge/declined", receipt=receipt), replace=True))
+        shown = self._shown(state)
+        receipt = await pledges.decline(ctx.session, ctx.now, ctx.person.id, shown, ctx.channel)
+        told = await departure_notices(ctx, shown, signed=False)
+        return Step(None, [Reply(ctx.t("pledge/declined", receipt=receipt), replace=True)], told)
 
     def not_understood(self, ctx: FlowContext, state: dict[str, Any]) -> Step:
         """Repeats what is expected at this point."""
@@ -178,6 +183,26 @@ class PledgeFlow:
     @staticmethod
     def _shown(state: dict[str, Any]) -> Shown:
         return Shown(PledgeKind(state["kind"]), state["request"], state["cycle"], state["version"], state["text"])
+
+
+async def departure_notices(ctx: FlowContext, shown: Shown, *, signed: bool) -> list[Outgoing]:
+    """The office hears of a departure pledge signed or refused while the departure is under way: signing is the
+    last precondition of approval, refusing forbids it (教育局保密工作制度篇3 第十三条)."""
+    if shown.kind is not PledgeKind.DEPARTURE or shown.request_id is None:
+        return []
+    found = await pledges.departure_under_way(ctx.session, shown.request_id)
+    if found is None:
+        return []
+    _, officers = found
+    out = []
+    for staff_id in officers:
+        officer = await people.by_id(ctx.session, staff_id)
+        if officer is None:
+            continue
+        text = ctx.texts.render("pledge/departure_office", officer.locale, person=ctx.person, signed=signed)
+        button = start_button(ctx.texts.render("pledge/word", officer.locale, key="departures"), DEPARTURES_COMMAND)
+        out.append(Outgoing(staff_id, Reply(text, [[button]]), Priority.REMINDER, "pledge:departure"))
+    return out
 
 
 # --- /status, binding --------------------------------------------------------------------------------------

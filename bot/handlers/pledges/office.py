@@ -171,7 +171,6 @@ class PledgeOfficeFlow:
                 kind=PledgeKind.SPECIAL.value,
                 task=state["title"],
                 due=due,
-                departure=None,
             )
             outgoing.append(Outgoing(person.id, Reply(text), Priority.REMINDER, "pledge:special"))
         reply = Reply(ctx.t("pledge/office_special", title=state["title"], count=len(members), due=due), replace=True)

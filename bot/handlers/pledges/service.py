@@ -15,7 +15,6 @@ from bot.config import Policy
 from bot.db.models import Department, Staff
 from bot.db.models_pledge import Departure, PledgeRecord, PledgeRequest, PledgeTask
 from bot.db.upsert import insert_ignore
-from bot.domain.declassification import period_end
 from bot.domain.levels import Level
 from bot.domain.schedule import due_date
 from bot.domain.workdays import WorkCalendar
@@ -34,7 +33,7 @@ from bot.handlers.pledges.rules import (
     record_hash,
     text_hash,
 )
-from bot.services import audit
+from bot.services import audit, staff_queries
 from bot.services.audit import ChainReport, lock_chain
 from bot.services.calendar import work_calendar
 from bot.services.launch import launch_day
@@ -82,18 +81,29 @@ def receipt_of(row: PledgeRecord) -> Receipt:
 
 @dataclass(frozen=True)
 class DepartureInfo:
+    """A departure as its pledge names it: before approval (the procedure under way) `approved_on` is None and the
+    period is stated by its length alone."""
+
     id: int
     staff_id: int
-    approved_on: date
+    approved_on: date | None
     level: Level
     months: int
     ends_on: date | None
     completed: bool
+    kind: str | None = None  # bot.handlers.departures.rules.DepartureKind
 
 
 def _departure(row: Departure) -> DepartureInfo:
     return DepartureInfo(
-        row.id, row.staff_id, row.approved_on, Level(row.level), row.months, row.ends_on, row.completed_at is not None
+        row.id,
+        row.staff_id,
+        row.approved_on,
+        Level(row.level),
+        row.months,
+        row.ends_on,
+        row.completed_at is not None,
+        row.kind,
     )
 
 
@@ -229,7 +239,9 @@ async def request_standings(
     query = (
         select(PledgeRequest, PledgeTask.title)
         .outerjoin(PledgeTask, PledgeTask.id == PledgeRequest.task_id)
-        .where(PledgeRequest.staff_id.in_(ids))
+        .outerjoin(Departure, Departure.id == PledgeRequest.departure_id)
+        # A cancelled departure asks for its pledge no more.
+        .where(PledgeRequest.staff_id.in_(ids), Departure.cancelled_at.is_(None))
         .order_by(PledgeRequest.id)
     )
     if created_from is not None:
@@ -277,7 +289,11 @@ async def owed(
             await session.execute(
                 select(PledgeRequest.id, Departure)
                 .join(Departure, Departure.id == PledgeRequest.departure_id)
-                .where(PledgeRequest.staff_id == staff_id, Departure.completed_at.is_(None))
+                .where(
+                    PledgeRequest.staff_id == staff_id,
+                    Departure.completed_at.is_(None),
+                    Departure.cancelled_at.is_(None),
+                )
             )
         ).all()
     }
@@ -285,7 +301,7 @@ async def owed(
         assert standing.request_id is not None
         departure = waiting.get(standing.request_id)
         if standing.kind is PledgeKind.DEPARTURE and departure is None:
-            continue  # a departure completed otherwise is not asked for again
+            continue  # a departure approved on paper or cancelled is not asked for again
         out.append(
             Owed(
                 standing.kind,
@@ -386,12 +402,14 @@ async def _append(
 async def sign(
     session: AsyncSession, now: datetime, staff_id: int, shown: Shown, signed_name: str, channel: str
 ) -> Receipt:
-    """Record the signature; a signed departure pledge completes the departure and ends the person's access."""
+    """Record the signature. A departure pledge is a precondition of approval (教育局保密工作制度篇3 第十三条), which
+    the office gives afterwards; only a departure approved before it was signed (recorded before departures were
+    procedures) is completed by it, ending the person's access."""
     receipt = await _append(session, now, staff_id, shown, Outcome.SIGNED, signed_name, channel)
     if shown.kind is PledgeKind.DEPARTURE and shown.request_id is not None:
         request = await session.get(PledgeRequest, shown.request_id)
         departure = await session.get(Departure, request.departure_id) if request and request.departure_id else None
-        if departure is not None and departure.completed_at is None:
+        if departure is not None and departure.approved_on is not None and departure.completed_at is None:
             departure.completed_at = now
             await session.execute(
                 update(Staff)
@@ -483,58 +501,17 @@ async def open_onboarding(session: AsyncSession, now: datetime, staff_id: int, d
     return inserted == 1
 
 
-async def open_departure(session: AsyncSession, staff_id: int) -> DepartureInfo | None:
+async def departure_under_way(session: AsyncSession, request_id: int) -> tuple[DepartureInfo, Sequence[int]] | None:
+    """The departure procedure a departure pledge request belongs to, while under way, and the officers to tell of
+    the answer (the one who started it, else every officer): the pledge is a precondition of its approval."""
     row = await session.scalar(
-        select(Departure).where(Departure.staff_id == staff_id, Departure.completed_at.is_(None)).limit(1)
+        select(Departure)
+        .join(PledgeRequest, PledgeRequest.departure_id == Departure.id)
+        .where(PledgeRequest.id == request_id, Departure.approved_on.is_(None), Departure.cancelled_at.is_(None))
     )
-    return None if row is None else _departure(row)
-
-
-async def record_departure(
-    session: AsyncSession,
-    now: datetime,
-    staff_id: int,
-    level: Level,
-    approved_on: date,
-    months: int,
-    due_on: date,
-    recorded_by: int | None,
-) -> DepartureInfo:
-    """Record the approved departure and ask the person for the departure pledge (articles 13 and 14)."""
-    ends_on = period_end(approved_on, months) if months else None
-    row = Departure(
-        staff_id=staff_id,
-        approved_on=approved_on,
-        level=level.value,
-        months=months,
-        ends_on=ends_on,
-        recorded_by=recorded_by,
-        created_at=now,
-    )
-    session.add(row)
-    await session.flush()
-    session.add(
-        PledgeRequest(
-            staff_id=staff_id,
-            kind=PledgeKind.DEPARTURE.value,
-            key=f"departure:{row.id}",
-            departure_id=row.id,
-            due_on=due_on,
-            created_by=recorded_by,
-            created_at=now,
-        )
-    )
-    await session.flush()
-    await audit.record(
-        session,
-        now,
-        recorded_by,
-        "pledge.departure",
-        f"staff:{staff_id}",
-        approved_on=approved_on.isoformat(),
-        months=months,
-    )
-    return _departure(row)
+    if row is None:
+        return None
+    return _departure(row), await staff_queries.officer_or_office(session, row.recorded_by)
 
 
 async def start_special(
