@@ -61,7 +61,9 @@ class WeeklyDigestSweep(Sweep):
         if not recipients:
             return 0
         locales = await people.locales(ctx.session, recipients)
-        depts = lowest_first(await compliance.departments(ctx.session, today, ctx.policy, self.catalog, ctx.calendar))
+        depts = lowest_first(
+            await compliance.departments(ctx.session, today, ctx.policy, self.catalog, ctx.calendar, people=False)
+        )
         cases = await leak.open_cases(ctx.session)
         ending = [c for c in await countdowns.running(ctx.session, today) if c.ends_on <= today + HORIZON]
         deadlines = upcoming_deadlines(ctx.policy, self.catalog, ctx.calendar, today)
