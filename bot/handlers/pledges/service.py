@@ -592,3 +592,9 @@ async def overview(
         out.append(OverviewRow(person, annual[person.staff_id]))
         out.extend(OverviewRow(person, s) for s in requests.get(person.staff_id, []))
     return out
+
+
+async def departures(session: AsyncSession, staff_id: int) -> list[DepartureInfo]:
+    """Every departure recorded for the person, the latest first."""
+    rows = await session.scalars(select(Departure).where(Departure.staff_id == staff_id).order_by(Departure.id.desc()))
+    return [_departure(row) for row in rows]
