@@ -109,9 +109,10 @@ class People:
                     Staff.employee_id.icontains(filters.text, autoescape=True),
                 )
             )
-        total = await request.session.scalar(
-            select(func.count()).select_from(facts).join(Staff, Staff.id == c.staff_id).where(*conditions)
-        )
+        counting = select(func.count()).select_from(facts)
+        if filters.text or filters.role:  # the roster's own columns; otherwise the standings' index alone
+            counting = counting.join(Staff, Staff.id == c.staff_id)
+        total = await request.session.scalar(counting.where(*conditions))
         query = standing.people_query(facts, self.console.today(), self.console.app.settings.policy, self.catalog)
         rows = await request.session.execute(
             query.where(*conditions).order_by(Staff.employee_id).offset((page - 1) * PAGE).limit(PAGE)

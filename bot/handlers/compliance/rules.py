@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 
 from bot.domain.levels import Level
 
@@ -110,7 +111,7 @@ class DepartmentCompliance:
         owed = [p.done(duty) for p in self.people if p.done(duty) is not None]
         return Tally(sum(1 for d in owed if d), len(owed))
 
-    @property
+    @cached_property
     def overall(self) -> Tally:
         """Duties done over duties owed, across the department."""
         tallies = [self.tally(d) for d in DUTIES]

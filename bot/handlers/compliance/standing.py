@@ -72,7 +72,7 @@ FACT_COLUMNS = (
 )
 EVERYONE = true()
 SETTLED = "baomi.standing_settled"  # session.info: this transaction has changed standings
-FIGURES_KEPT: dict[Any, dict[int, UnitTallies]] = {}  # today's figures, by database, token and statement
+FIGURES_KEPT: dict[Any, dict[int, UnitTallies]] = {}  # today's figures, by database, token, unit and judgement
 FIGURES_KEPT_MAX = 64
 SETTLE_CHUNK = 5000  # ids per statement, within every database's limit on bound parameters
 
@@ -182,6 +182,7 @@ class Judged:
     education_owed: ColumnElement[bool]
     self_checked: ColumnElement[bool]
     self_check_owed: ColumnElement[bool]
+    key: tuple[Any, ...]  # what the expressions were made of: the same key, the same expressions
 
     def owed(self, duty: Duty) -> ColumnElement[bool]:
         if duty is Duty.EDUCATION:
@@ -229,6 +230,7 @@ def judged(c: Any, day: date, policy: Policy, catalog: Catalog) -> Judged:
         education_owed=c.level.in_(EDUCATED_LEVELS),
         self_checked=and_(c.self_check_year.is_not(None), c.self_check_year == day.year),
         self_check_owed=c.level != Level.NONE.value if self_check_open else false(),
+        key=(cycle, tuple(sorted(newest.items())), period.start, min(period.end, day), day.year, self_check_open),
     )
 
 
@@ -318,7 +320,7 @@ async def unit_tallies(
 ) -> dict[int, UnitTallies]:
     """Each unit's headcount and, per duty, how many owe it and how many have done it: one GROUP BY over the kept
     table's covering index. Today's figures are kept in this process until a standing changes (the token drawn
-    by `settle`) or the judgement does (another day, another policy: another statement or other parameters)."""
+    by `settle`) or the judgement does (another cycle, half-year or year, a pledge's new version: another key)."""
     c = source.c
     j = judged(c, day, policy, catalog)
     sums = []
@@ -331,9 +333,8 @@ async def unit_tallies(
     key = None
     if source is StaffStanding.__table__ and not session.info.get(SETTLED):
         # Only figures of committed standings are kept: this transaction has changed none.
-        compiled = query.compile(session.get_bind())
         generation = await session.scalar(select(StandingVersion.generation))
-        key = (str(session.get_bind().url), generation, str(compiled), repr(sorted(compiled.params.items())))
+        key = (str(session.get_bind().url), generation, department_id, j.key)
         if (kept := FIGURES_KEPT.get(key)) is not None:
             return kept
     out = {}
