@@ -19,25 +19,26 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     FromClause,
     Select,
+    Table,
     and_,
     case,
     delete,
     exists,
     false,
     func,
-    insert,
     not_,
     or_,
     select,
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -156,10 +157,18 @@ async def settle(session: AsyncSession) -> int:
     if ids:
         session.info[SETTLED] = True
         await session.execute(update(StandingVersion).values(generation=secrets.randbits(62)))
+    table = cast(Table, StaffStanding.__table__)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     for start in range(0, len(ids), SETTLE_CHUNK):
         chunk = ids[start : start + SETTLE_CHUNK]
-        await session.execute(delete(StaffStanding).where(StaffStanding.staff_id.in_(chunk)))
-        await session.execute(insert(StaffStanding).from_select(list(FACT_COLUMNS), facts().where(Staff.id.in_(chunk))))
+        # Upserted, not deleted and inserted: two transactions settling the same person both succeed.
+        copy = insert(table).from_select(list(FACT_COLUMNS), facts().where(Staff.id.in_(chunk)))
+        copy = copy.on_conflict_do_update(
+            index_elements=["staff_id"], set_={name: copy.excluded[name] for name in FACT_COLUMNS[1:]}
+        )
+        await session.execute(copy)
+        gone = ~exists().where(Staff.id == StaffStanding.staff_id)  # a staff row deleted outright
+        await session.execute(delete(StaffStanding).where(StaffStanding.staff_id.in_(chunk), gone))
     return len(ids)
 
 
@@ -334,7 +343,7 @@ async def unit_tallies(
     if source is StaffStanding.__table__ and not session.info.get(SETTLED):
         # Only figures of committed standings are kept: this transaction has changed none.
         generation = await session.scalar(select(StandingVersion.generation))
-        key = (str(session.get_bind().url), generation, department_id, j.key)
+        key = (str(session.get_bind().engine.url), generation, department_id, j.key)
         if (kept := FIGURES_KEPT.get(key)) is not None:
             return kept
     out = {}
