@@ -57,6 +57,9 @@ class Audience:
     def toggle_role(self, role: Role) -> Audience:
         return replace(self, roles=self.roles ^ {role})
 
+    def toggle_person(self, staff_id: int) -> Audience:
+        return replace(self, people=self.people ^ {staff_id})
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "departments": sorted(self.departments),
