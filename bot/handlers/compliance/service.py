@@ -73,8 +73,8 @@ async def departments(
     else:
         counted = await standing.unit_tallies(session, facts, today, policy, catalog, department_id)
         if counted:
-            found = await session.execute(select(Department.id, Department.name).where(Department.id.in_(counted)))
-            names.update({row[0]: row[1] for row in found.all()})
+            found = await session.execute(_only(select(Department.id, Department.name), Department.id, department_id))
+            names.update({row[0]: row[1] for row in found.all() if row[0] in counted})
     leavers = await _leavers(session, today, department_id, until)
 
     label, nominal = inventory_period(policy.inventory_deadlines, today)
