@@ -92,7 +92,9 @@ class Overview:
                         "headcount": d.headcount,
                         "overall": d.overall.percent,
                         "duties": {
-                            duty.value: {"done": d.tally(duty).done, "owed": d.tally(duty).owed} for duty in DUTIES
+                            duty.value: {"done": tally.done, "owed": tally.owed}
+                            for duty in DUTIES
+                            for tally in (d.tally(duty),)
                         },
                         "open_cases": d.open_cases,
                         "inventory": d.inventory.value,
