@@ -29,10 +29,14 @@ from tests.test_compliance_export import DAY, NOW, passed_paper, seed, sign
 CATALOG = load_catalog().catalog
 
 
-async def view(db: Database, day: date = DAY, *, until: datetime | None = None, people: bool = True) -> list[Any]:
+async def view(
+    db: Database, day: date = DAY, *, until: datetime | None = None, people: bool = True, write: bool = True
+) -> list[Any]:
     async with db.transaction() as s:
         calendar = await work_calendar(s)
-        return await compliance.departments(s, day, Policy(), CATALOG, calendar, until=until, people=people)
+        return await compliance.departments(
+            s, day, Policy(), CATALOG, calendar, until=until, people=people, write=write
+        )
 
 
 def by_person(depts: list[DepartmentCompliance]) -> dict[str, tuple[object, ...]]:
@@ -87,7 +91,13 @@ async def test_a_record_written_after_a_read_counts_at_the_next(db: Database) ->
         await duties.record_education(s, NOW, ids["E001"], [ids["E002"]], DAY, "talk")
         marked = set((await s.scalars(select(StandingDirty.staff_id))).all())
         assert marked == {ids["E002"], ids["E004"]}
+    # A read-only session (an export in its own thread) writes nothing: the marked are read from their records.
+    unsettled = await view(db, people=False, write=False)
+    assert by_person(await view(db, write=False)) == by_person(await view(db, until=NOW + timedelta(days=1)))
+    async with db.transaction() as s:
+        assert set((await s.scalars(select(StandingDirty.staff_id))).all()) == marked
     after = figures(await view(db, people=False))
+    assert figures(unsettled) == after
     assert after["办公室"][1][0][0] == before["办公室"][1][0][0] + 1  # pledge
     assert after["办公室"][1][1][0] == before["办公室"][1][1][0] + 1  # quiz
     assert after["办公室"][1][2][0] == before["办公室"][1][2][0] + 1  # education

@@ -50,7 +50,15 @@ class Overview:
         calendar = await work_calendar(request.session)
         policy = app.settings.policy
         depts = await compliance.departments(
-            request.session, day, policy, self.catalog, calendar, department_id=request.unit, until=until, people=False
+            request.session,
+            day,
+            policy,
+            self.catalog,
+            calendar,
+            department_id=request.unit,
+            until=until,
+            people=False,
+            write=True,
         )
         ending = [c for c in await countdowns.running(request.session, today) if c.ends_on <= today + HORIZON]
         if request.unit is not None:

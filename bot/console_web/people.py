@@ -87,7 +87,7 @@ class People:
     async def found(self, request: Request, filters: Filters, page: int) -> tuple[int, list[PersonCompliance]]:
         """One page of the people the filters find, in employee id order, and how many they find: the filters are
         conditions on the kept standings and the roster's indexed columns, so no page reads everyone."""
-        facts = await standing.source(request.session, None)
+        facts = await standing.source(request.session, None, write=True)
         c = facts.c
         judged = standing.judged(c, self.console.today(), self.console.app.settings.policy, self.catalog)
         unit = request.unit if request.unit is not None else filters.unit
@@ -159,7 +159,7 @@ class People:
         person = await people.by_id(request.session, staff_id)
         if person is None or (request.unit is not None and person.department_id != request.unit):
             return web.Response(status=404, text="404")
-        facts = await standing.source(request.session, None)
+        facts = await standing.source(request.session, None, write=True)
         query = standing.people_query(facts, self.console.today(), self.console.app.settings.policy, self.catalog)
         row = (await request.session.execute(query.where(facts.c.staff_id == staff_id))).first()
         checks, items = await duties.self_checks(request.session, staff_id)

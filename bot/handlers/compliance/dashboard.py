@@ -115,7 +115,9 @@ async def review_backlog(ctx: FlowContext, day: date) -> str:
 async def load_all(ctx: FlowContext, catalog: Catalog, people: bool = True) -> list[DepartmentCompliance]:
     """Every department as of today; without `people`, their figures alone."""
     calendar = await work_calendar(ctx.session)
-    return await compliance.departments(ctx.session, ctx.today, ctx.policy, catalog, calendar, people=people)
+    return await compliance.departments(
+        ctx.session, ctx.today, ctx.policy, catalog, calendar, people=people, write=True
+    )
 
 
 def department_lines(texts: Texts, locale: str, rank: int, dept: DepartmentCompliance) -> str:

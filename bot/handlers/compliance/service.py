@@ -52,13 +52,15 @@ async def departments(
     department_id: int | None = None,
     until: datetime | None = None,
     people: bool = True,
+    write: bool = False,
 ) -> list[DepartmentCompliance]:
     """Every department with active staff or people in their declassification period (or the one given), in
     name order, judged as of `today` (bot/handlers/compliance/standing.py). With `until` (an export for a past
     day), only what was recorded before it counts: signatures, passes, education, self-checks, inventory reports,
     departures and open cases; the people are today's roster less those added since. Without `people`, each
-    department carries its figures alone (counted by the database, for 100,000 people as for 100)."""
-    facts = await standing.source(session, until)
+    department carries its figures alone (counted by the database, for 100,000 people as for 100). `write`: the
+    transaction may write, so the kept standings are brought up to date and kept (standing.source)."""
+    facts = await standing.source(session, until, write)
     members: dict[int, list[PersonCompliance]] = defaultdict(list)
     counted: dict[int, standing.UnitTallies] = {}
     names: dict[int, str] = {}
@@ -194,9 +196,15 @@ async def _leavers(
 
 
 async def department(
-    session: AsyncSession, today: date, policy: Policy, catalog: Catalog, calendar: WorkCalendar, department_id: int
+    session: AsyncSession,
+    today: date,
+    policy: Policy,
+    catalog: Catalog,
+    calendar: WorkCalendar,
+    department_id: int,
+    write: bool = False,
 ) -> DepartmentCompliance | None:
-    found = await departments(session, today, policy, catalog, calendar, department_id)
+    found = await departments(session, today, policy, catalog, calendar, department_id, write=write)
     return found[0] if found else None
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -172,12 +173,23 @@ async def settle(session: AsyncSession) -> int:
     return len(ids)
 
 
-async def source(session: AsyncSession, until: datetime | None) -> FromClause:
-    """Where the facts are read from: the kept table for today (settled first), the records before `until`."""
-    if until is None:
+async def source(session: AsyncSession, until: datetime | None, write: bool = False) -> FromClause:
+    """Where the facts are read from: for a past day, the records made before `until`; for today the kept table,
+    settled first when the transaction may `write` (a flow's, a sweep's, a console request's). A read-only session
+    (an export made in a thread of its own, the command line) writes nothing, which would hold SQLite's lock, or
+    the marks' rows on PostgreSQL, for as long as it reads: the people marked are read from their records instead,
+    beside everyone else's kept facts."""
+    if until is not None:
+        return facts(until).where(Staff.created_at < until).subquery("facts")
+    table = cast(Table, StaffStanding.__table__)
+    if write:
         await settle(session)
-        return StaffStanding.__table__
-    return facts(until).where(Staff.created_at < until).subquery("facts")
+        return table
+    if await session.scalar(select(StandingDirty.staff_id).limit(1)) is None:
+        return table
+    marked = select(StandingDirty.staff_id)
+    kept = select(*(table.c[name] for name in FACT_COLUMNS)).where(table.c.staff_id.not_in(marked))
+    return union_all(kept, facts().where(Staff.id.in_(marked))).subquery("facts")
 
 
 @dataclass(frozen=True)
