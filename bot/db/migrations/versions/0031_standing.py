@@ -13,8 +13,9 @@ from alembic import op
 revision: str = "0031"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = ("standing",)
-# The tables the triggers watch, and the later changes to them, come first.
-depends_on: str | Sequence[str] | None = ("0003", "0006", "0010", "0011", "0013", "0041")  # 0010 follows 0002
+# The tables the triggers watch come first. Columns added to them later (0011, 0013, 0041) leave the triggers be:
+# SQLite adds a column in place.
+depends_on: str | Sequence[str] | None = ("0002", "0003", "0006")
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
