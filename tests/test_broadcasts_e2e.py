@@ -576,3 +576,19 @@ async def test_the_sender_is_not_silent_and_the_unbound_are_not_delivered(bot: L
     await bot.settle()
     told = officer.t("broadcast/deadline_officer", id=1, silent=1)
     assert [m for m in officer.bot_messages if told in (m.get("text") or "")]
+
+
+async def test_a_typed_name_adds_a_person_to_the_audience(bot: LocalBot) -> None:
+    officer = await bot.bind("E001")
+    await officer.send("/broadcast")
+    await officer.send(TEXT)
+    await officer.press("基础教育科")  # three people
+    found = await officer.send("黄丽")
+    assert "黄丽 E202" in officer.labels() and "1 人" in found["text"]
+    named = await officer.press("黄丽 E202")
+    assert "✓ 黄丽 E202" in officer.labels()
+    assert "另加人员 黄丽" in named["text"] and "共 4 人" in named["text"]
+    await officer.press(officer.t("broadcast/btn_everyone"))  # everyone again: the named person too is cleared
+    await officer.send("E202")
+    alone = await officer.press("黄丽 E202")
+    assert "当前范围：人员 黄丽" in alone["text"] and "共 1 人" in alone["text"]

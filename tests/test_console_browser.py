@@ -94,6 +94,18 @@ async def test_an_officer_at_the_desk(console: Desk, browser: Browser, shots: Pa
     assert "新同事" in await page.inner_text("#people")
     await shoot(page, shots, "people")
 
+    # A person's standing and history.
+    await page.click("#people >> text=王建国")
+    assert "承诺书" in await page.inner_text("main")
+    await shoot(page, shots, "person")
+
+    # Invitation codes with their QR codes for the unbound, to print (after the browser's confirmation).
+    await page.goto(console.url + "/console/people/invites")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("text=生成邀请码")
+    assert await page.locator(".card img").count() > 0
+    await shoot(page, shots, "invites")
+
     # 事件: a case reported in the chat, acknowledged at the desk after a confirmation; the reporter is told.
     reporter = await console.chat("E102")
     case = await console.open_case("E102", withheld=True)
@@ -113,8 +125,12 @@ async def test_an_officer_at_the_desk(console: Desk, browser: Browser, shots: Pa
     await page.fill("textarea[name=text]", "请于本周五前完成保密自查。")
     await page.check("label:has-text('基础教育科') input")
     await page.select_option("select[name=ack_days]", "1")
+    await page.fill("input[name=who]", "黄丽")  # and one person of another unit, found by name
+    await page.click("#find")
+    await page.check("#matches label:has-text('黄丽') input")
     await page.click("button[value=no]")
-    assert "将发送给 3 人" in await page.inner_text("#preview")
+    assert "将发送给 4 人" in await page.inner_text("#preview")
+    assert "黄丽" in await page.inner_text("#named")
     await page.click("#send")
     assert page.url.startswith(console.url + "/console/broadcasts/")
     await reporter.settle()
@@ -140,6 +156,11 @@ async def test_an_officer_at_the_desk(console: Desk, browser: Browser, shots: Pa
         for row in sheet.iter_rows()
         for c in row
     }
+
+    # 日历与脱密期: the working-day corrections and the declassification periods.
+    await page.click("text=日历与脱密期")
+    assert page.url == console.url + "/console/calendar"
+    await shoot(page, shots, "calendar")
 
     assert errors == []  # no script or style refused by the Content-Security-Policy
     await context.close()

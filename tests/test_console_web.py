@@ -312,3 +312,50 @@ async def test_the_calendar_and_the_declassification_periods_are_edited_as_in_ch
         assert await s.scalar(select(Departure.months)) == 18
         actions = set((await s.scalars(select(AuditLog.action))).all())
     assert {"calendar.override", "declassification.change"} <= actions
+
+
+async def test_the_people_list_filters_and_pages(console: Desk, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.console_web import people as people_page
+
+    http, _ = await console.signed_in("E001")
+    async with http:
+        _, page = await page_of(http, console.url + "/console/people")
+        csrf = csrf_of(page)
+
+        async def listed(**form: str) -> str:
+            async with http.post(console.url + "/console/people", data={"csrf": csrf, **form}) as response:
+                assert response.status == 200
+                return await response.text()
+
+        found = await listed(owes="education", level="core")  # nobody educated yet: every core person owes it
+        assert "共 3 人" in found and all(name in found for name in ("李秀英", "赵磊", "黄丽"))
+        assert "共 4 人" in await listed(q="e20")  # an employee id in any case
+        assert "共 0 人" in await listed(q="%")  # typed, not a pattern
+        monkeypatch.setattr(people_page, "PAGE", 5)
+        first = await listed()
+        assert "第 1–5 人" in first and "第 1 / 3 页" in first and first.count('<td><a href="/console/people/') == 5
+        last = await listed(page="3")
+        assert "第 11–12 人" in last and "马琳" in last and "张伟" not in last
+        assert "第 1 / 1 页" not in await listed(page="9", unit="1")  # narrowed: its last page, no pager
+        # The overview's figures are those of each person's standing.
+        async with http.get(console.url + "/console/api/overview") as response:
+            overview = await response.json()
+    education = {d["name"]: d["duties"]["education"] for d in overview["departments"]}
+    assert education["考试院"] == {"done": 0, "owed": 3} and education["基础教育科"] == {"done": 0, "owed": 1}
+
+
+async def test_a_notice_can_name_people(console: Desk, db: Database) -> None:
+    async with db.sessions() as s:
+        ids = dict((await s.execute(select(Staff.employee_id, Staff.id))).all())
+    http, _ = await console.signed_in("E001")
+    async with http:
+        _, page = await page_of(http, console.url + "/console/broadcasts")
+        form = {"csrf": csrf_of(page), "text": "请来办公室。"}
+        async with http.post(console.url + "/console/broadcasts", data={**form, "who": "黄", "confirmed": "find"}) as r:
+            found = await r.text()
+        assert f'name="person" value="{ids["E202"]}"' in found and "请来办公室。" in found  # the text kept
+        async with http.post(
+            console.url + "/console/broadcasts", data={**form, "person": str(ids["E202"]), "confirmed": "no"}
+        ) as response:
+            preview = await response.text()
+        assert "将发送给 1 人" in preview and "黄丽" in preview

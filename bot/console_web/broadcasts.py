@@ -1,4 +1,5 @@
-"""通知: compose a notice with the audience picker (units, levels, roles), preview it, send it, and follow its
+"""通知: compose a notice with the audience picker (units, levels, roles, people named one by one, found by name or
+employee id), preview it, send it, and follow its
 delivery and 已阅 per unit and per person, with a reminder to those who have not confirmed — through the broadcasts
 capability's service, as /broadcast and `baomi broadcast send` do. The secrecy office's only."""
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from bot.console_web import Console, Request
 
 ROLES = {"head": Role.HEAD, "officer": Role.OFFICER}
+FOUND_LIMIT = 20  # people a search offers to tick
+MAX_NAMED = 200  # people named one by one in one notice
 
 
 class Broadcasts:
@@ -60,8 +63,14 @@ class Broadcasts:
             recent=await broadcasts.recent(request.session),
             form=extra.pop("form", {}),
             chosen=extra.pop("chosen", {"units": set(), "levels": set(), "roles": set()}),
+            named=extra.pop("named", []),
             **extra,
         )
+
+    async def named(self, request: Request, ids: set[int]) -> list[people.Person]:
+        """The people named in the audience who are still on the roster (a head's: of their unit)."""
+        found = [await people.by_id(request.session, staff_id) for staff_id in sorted(ids)[:MAX_NAMED]]
+        return [p for p in found if p and p.active and (request.unit is None or p.department_id == request.unit)]
 
     async def send(self, request: Request) -> web.StreamResponse:
         """Without `confirmed`: the guard, the audience's size and the notice as it will read. With it: sent."""
@@ -76,15 +85,27 @@ class Broadcasts:
         levels = {v for v in posted.getall("level", []) if isinstance(v, str) and v in {lv.value for lv in Level}}
         roles = {v for v in posted.getall("role", []) if isinstance(v, str) and v in ROLES}
         chosen: dict[str, set[Any]] = {"units": units, "levels": levels, "roles": roles}
+        asked = {int(v) for v in posted.getall("person", []) if isinstance(v, str) and v.isdigit()}
+        named = await self.named(request, asked)
+        if form.get("confirmed") == "find":  # a name or an employee id typed: the people it finds, to tick
+            typed = form.get("who", "").strip()[:50]
+            found = await people.search(request.session, typed, FOUND_LIMIT, department_id=request.unit)
+            matches = [p for p in found if p.id not in {n.id for n in named}]
+            return await self.compose(request, form=form, chosen=chosen, named=named, matches=matches, searched=typed)
         text = form.get("text", "").strip()
         if not text or len(text) > MAX_TEXT:
-            return await self.compose(request, form=form, chosen=chosen, problem="length")
+            return await self.compose(request, form=form, chosen=chosen, named=named, problem="length")
         verdict = check_text(text, extra_terms=app.settings.policy.guard_extra_terms)
         if verdict.category is not None:
             refusal = app.texts.render("guard/refused", request.locale, category=verdict.category.value)
             form.pop("text")  # a refused text is neither kept nor shown again
-            return await self.compose(request, form=form, chosen=chosen, refusal=refusal)
-        audience = Audience(frozenset(units), frozenset(Level(v) for v in levels), frozenset(ROLES[v] for v in roles))
+            return await self.compose(request, form=form, chosen=chosen, named=named, refusal=refusal)
+        audience = Audience(
+            frozenset(units),
+            frozenset(Level(v) for v in levels),
+            frozenset(ROLES[v] for v in roles),
+            frozenset(p.id for p in named),
+        )
         now = app.clock.now()
         days = int(form["ack_days"]) if form.get("ack_days", "").isdigit() else 0
         deadline = None
@@ -94,7 +115,7 @@ class Broadcasts:
         count = await broadcasts.count_audience(request.session, audience)
         if form.get("confirmed") != "yes" or count.recipients == 0:
             notice = notice_text(app.texts, request.locale, text, request.person.name, now, deadline)
-            return await self.compose(request, form=form, chosen=chosen, preview=notice, count=count)
+            return await self.compose(request, form=form, chosen=chosen, named=named, preview=notice, count=count)
         created = await broadcasts.create(request.session, now, request.person.id, text, audience, deadline)
         info = await broadcasts.info(request.session, created.broadcast_id)
         assert info is not None

@@ -108,7 +108,7 @@ class Exports:
         until = datetime.combine(day + timedelta(days=1), time(), zone) if day < today else None
         calendar = await work_calendar(request.session)
         depts = await compliance.departments(
-            request.session, day, app.settings.policy, self.book.catalog, calendar, request.unit, until
+            request.session, day, app.settings.policy, self.book.catalog, calendar, request.unit, until, write=True
         )
         policy = app.settings.policy
         data = compliance_workbook(depts, policy.bureau_name, app.clock.now(), app.texts, request.locale, as_of=day)

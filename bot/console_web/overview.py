@@ -51,7 +51,15 @@ class Overview:
         calendar = await work_calendar(request.session)
         policy = app.settings.policy
         depts = await compliance.departments(
-            request.session, day, policy, self.catalog, calendar, department_id=request.unit, until=until
+            request.session,
+            day,
+            policy,
+            self.catalog,
+            calendar,
+            department_id=request.unit,
+            until=until,
+            people=False,
+            write=True,
         )
         ending = [c for c in await countdowns.running(request.session, today) if c.ends_on <= today + HORIZON]
         if request.unit is not None:
@@ -62,8 +70,25 @@ class Overview:
         return Figures(day, today, lowest_first(depts), deadlines, ending)
 
     async def page(self, request: Request) -> web.StreamResponse:
+        """The units a page at a time, lowest first (a bureau of 500 units is ten pages), with their chart."""
         figures = await self.figures(request)
-        return self.console.html(request, "overview.html", figures=figures, duties=DUTIES, chart=chart(figures))
+        pages = max(1, -(-len(figures.departments) // UNITS_SHOWN))
+        asked = request.http.query.get("page", "")
+        number = min(int(asked), pages) if asked.isdigit() and int(asked) > 0 else 1
+        start = (number - 1) * UNITS_SHOWN
+        shown = figures.departments[start : start + UNITS_SHOWN]
+        return self.console.html(
+            request,
+            "overview.html",
+            figures=figures,
+            shown=shown,
+            first=start + 1,
+            number=number,
+            pages=pages,
+            at=figures.day.isoformat() if figures.day < figures.today else "",
+            duties=DUTIES,
+            chart=chart(shown),
+        )
 
     async def api(self, request: Request) -> web.StreamResponse:
         figures = await self.figures(request)
@@ -77,7 +102,9 @@ class Overview:
                         "headcount": d.headcount,
                         "overall": d.overall.percent,
                         "duties": {
-                            duty.value: {"done": d.tally(duty).done, "owed": d.tally(duty).owed} for duty in DUTIES
+                            duty.value: {"done": tally.done, "owed": tally.owed}
+                            for duty in DUTIES
+                            for tally in (d.tally(duty),)
                         },
                         "open_cases": d.open_cases,
                         "inventory": d.inventory.value,
@@ -98,15 +125,16 @@ def past_day(text: str, today: date) -> date:
         return today
 
 
+UNITS_SHOWN = 50  # units on a page of 总览, lowest first
 BAR_HEIGHT = 7
 ROW_HEIGHT = 4 * BAR_HEIGHT + 10
 CHART_WIDTH = 300  # the bars' full width, at 100 %
 
 
-def chart(figures: Figures) -> dict[str, Any]:
+def chart(departments: list[DepartmentCompliance]) -> dict[str, Any]:
     """The chart as SVG geometry (drawn by the template, no script): a group of four bars per unit."""
     rows = []
-    for index, dept in enumerate(figures.departments):
+    for index, dept in enumerate(departments):
         bars = []
         for n, duty in enumerate(DUTIES):
             percent = dept.tally(duty).percent

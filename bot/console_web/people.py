@@ -16,30 +16,31 @@ from typing import TYPE_CHECKING, Any
 import qrcode
 import qrcode.image.svg
 from aiohttp import BodyPartReader, web
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from bot.core.channel import Route
 from bot.db.models import Department, Staff
 from bot.domain.levels import Level
 from bot.domain.roster import MAX_FILE_MB, RosterError
-from bot.handlers.compliance import service as compliance
+from bot.handlers.compliance import standing
 from bot.handlers.compliance.rules import DUTIES, Duty, PersonCompliance
-from bot.handlers.departures import procedure
 from bot.handlers.desk import service as desk
 from bot.handlers.duties import service as duties
+from bot.handlers.duties.selfcheck import load_checklist
 from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.catalog import load_catalog
 from bot.handlers.quiz import service as quiz
 from bot.services import people
-from bot.services.calendar import work_calendar
 from bot.services.invitations import issue_for_unbound
 from bot.services.roster import describe_errors, import_roster, read_roster
 
 if TYPE_CHECKING:
     from bot.console_web import Console, Request
 
-SHOWN = 200  # people listed at once: a search narrows it
-ROLES = ("head", "officer", "leader")
+PAGE = 50  # people listed on a page
+CHECKLIST_LABELS = {item.id: item.text for item in load_checklist()}
+ROLE_COLUMNS = {"head": Staff.is_head, "officer": Staff.is_officer, "leader": Staff.is_leader}
+ROLES = tuple(ROLE_COLUMNS)
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".xlsm")
 
 
@@ -83,13 +84,40 @@ class People:
             Route("POST", f"{ROOT}/people/invites", page(self.issue)),
         ]
 
-    async def standings(self, request: Request, unit: int | None) -> list[PersonCompliance]:
-        app = self.console.app
-        calendar = await work_calendar(request.session)
-        depts = await compliance.departments(
-            request.session, self.console.today(), app.settings.policy, self.catalog, calendar, department_id=unit
+    async def found(self, request: Request, filters: Filters, page: int) -> tuple[int, list[PersonCompliance]]:
+        """One page of the people the filters find, in employee id order, and how many they find: the filters are
+        conditions on the kept standings and the roster's indexed columns, so no page reads everyone."""
+        facts = await standing.source(request.session, None, write=True)
+        c = facts.c
+        judged = standing.judged(c, self.console.today(), self.console.app.settings.policy, self.catalog)
+        unit = request.unit if request.unit is not None else filters.unit
+        conditions: list[Any] = [c.active.is_(True)]
+        if unit is not None:
+            conditions.append(c.department_id == unit)
+        if filters.level:
+            conditions.append(c.level == filters.level)
+        if filters.role:
+            conditions.append(ROLE_COLUMNS[filters.role].is_(True))
+        if filters.bound:
+            conditions.append(c.bound.is_(filters.bound == "yes"))
+        if filters.owes:
+            conditions.append(judged.owing(Duty(filters.owes)))
+        if filters.text:
+            conditions.append(
+                or_(
+                    Staff.name.contains(filters.text, autoescape=True),
+                    Staff.employee_id.icontains(filters.text, autoescape=True),
+                )
+            )
+        counting = select(func.count()).select_from(facts)
+        if filters.text or filters.role:  # the roster's own columns; otherwise the standings' index alone
+            counting = counting.join(Staff, Staff.id == c.staff_id)
+        total = await request.session.scalar(counting.where(*conditions))
+        query = standing.people_query(facts, self.console.today(), self.console.app.settings.policy, self.catalog)
+        rows = await request.session.execute(
+            query.where(*conditions).order_by(Staff.employee_id).offset((page - 1) * PAGE).limit(PAGE)
         )
-        return [p for d in depts for p in d.people]
+        return int(total or 0), [standing.person(row) for row in rows.all()]
 
     async def units(self, request: Request) -> list[tuple[int, str]]:
         query = select(Department.id, Department.name).order_by(Department.name)
@@ -98,21 +126,25 @@ class People:
         return [(row[0], row[1]) for row in (await request.session.execute(query)).all()]
 
     async def listing(self, request: Request, **extra: Any) -> web.StreamResponse:
-        filters = Filters.of(await request.form())
-        unit = request.unit if request.unit is not None else filters.unit
-        everyone = await self.standings(request, unit)
-        with_role: set[int] | None = None
-        if filters.role:
-            column = {"head": Staff.is_head, "officer": Staff.is_officer, "leader": Staff.is_leader}[filters.role]
-            with_role = set((await request.session.scalars(select(Staff.id).where(column.is_(True)))).all())
-        found = [p for p in everyone if matches(p, filters, with_role)]
+        form = await request.form()
+        filters = Filters.of(form)
+        asked = form.get("page", "")
+        page = int(asked) if asked.isdigit() and 0 < int(asked) < 10**6 else 1
+        total, found = await self.found(request, filters, page)
+        pages = max(1, -(-total // PAGE))
+        if page > pages:  # filters narrowed since the page was asked for: their last page
+            page = pages
+            total, found = await self.found(request, filters, page)
         return self.console.html(
             request,
             "people.html",
             here="people",
-            people=found[:SHOWN],
-            total=len(found),
-            shown=min(SHOWN, len(found)),
+            people=found,
+            total=total,
+            first=(page - 1) * PAGE + 1 if found else 0,
+            last=(page - 1) * PAGE + len(found),
+            number=page,
+            pages=pages,
             filters=filters,
             units=await self.units(request),
             levels=[lv.value for lv in Level],
@@ -127,28 +159,24 @@ class People:
         person = await people.by_id(request.session, staff_id)
         if person is None or (request.unit is not None and person.department_id != request.unit):
             return web.Response(status=404, text="404")
-        standing = next(
-            (p for p in await self.standings(request, person.department_id) if p.staff_id == staff_id), None
-        )
-        receipts = await pledges.receipts(request.session, staff_id)
-        attempts = [a for a in await quiz.attempts(request.session, staff_id) if a.status == "finished"]
-        education = await duties.last_education(request.session, staff_id)
-        year = self.console.today().year
-        self_checked = await duties.has_self_check(request.session, staff_id, year)
-        departure = await procedure.latest(request.session, staff_id)
+        facts = await standing.source(request.session, None, write=True)
+        query = standing.people_query(facts, self.console.today(), self.console.app.settings.policy, self.catalog)
+        row = (await request.session.execute(query.where(facts.c.staff_id == staff_id))).first()
+        checks, items = await duties.self_checks(request.session, staff_id)
         return self.console.html(
             request,
             "person.html",
             here="people",
             person=person,
-            standing=standing,
+            standing=None if row is None else standing.person(row),
             duties=DUTIES,
-            receipts=receipts,
-            attempts=attempts,
-            education=education,
-            self_checked=self_checked,
-            year=year,
-            departure=departure,
+            receipts=await pledges.receipts(request.session, staff_id),
+            attempts=[a for a in await quiz.attempts(request.session, staff_id) if a.status == "finished"],
+            educations=await duties.educations(request.session, staff_id),
+            self_checks=checks,
+            items=items,
+            labels=CHECKLIST_LABELS,
+            departures=[d for d in await pledges.departures(request.session, staff_id) if not d.cancelled],
         )
 
     async def upload(self, request: Request) -> web.StreamResponse:
@@ -193,18 +221,6 @@ class People:
             link = f"https://t.me/{username}?start={invitation.code}" if username else None
             cards.append({"invitation": invitation, "link": link, "qr": qr_data_uri(link or invitation.code)})
         return self.console.html(request, "invites.html", here="people", issued=cards, bot=username)
-
-
-def matches(p: PersonCompliance, f: Filters, with_role: set[int] | None) -> bool:
-    if f.text and f.text not in p.name and f.text.lower() not in p.employee_id.lower():
-        return False
-    if f.level and p.level.value != f.level:
-        return False
-    if with_role is not None and p.staff_id not in with_role:
-        return False
-    if f.owes and Duty(f.owes) not in p.owing:
-        return False
-    return not (f.bound and p.bound != (f.bound == "yes"))
 
 
 def read_uploaded(content: bytes, suffix: str) -> list[Any]:

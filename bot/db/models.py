@@ -275,4 +275,5 @@ from bot.db import (  # noqa: E402, F401
     models_pledge,
     models_quiz,
     models_review,
+    models_standing,
 )

@@ -167,22 +167,19 @@ async def by_employee_id(session: AsyncSession, employee_id: str) -> Person | No
     return None if row is None else person_of(row[0], row[1])
 
 
-async def search(session: AsyncSession, typed: str, limit: int = 10) -> list[Person]:
-    """Active people whose employee id is the typed one (in any case) or whose name contains it, by employee id."""
+async def search(session: AsyncSession, typed: str, limit: int = 10, department_id: int | None = None) -> list[Person]:
+    """Active people whose employee id is the typed one (in any case) or whose name contains it, by employee id;
+    only those of `department_id` when given."""
     wanted = typed.strip()
     if not wanted:
         return []
-    rows = (
-        await session.execute(
-            _people()
-            .where(
-                Staff.active.is_(True),
-                or_(func.upper(Staff.employee_id) == wanted.upper(), Staff.name.contains(wanted, autoescape=True)),
-            )
-            .order_by(Staff.employee_id)
-            .limit(limit)
-        )
-    ).all()
+    query = _people().where(
+        Staff.active.is_(True),
+        or_(func.upper(Staff.employee_id) == wanted.upper(), Staff.name.contains(wanted, autoescape=True)),
+    )
+    if department_id is not None:
+        query = query.where(Staff.department_id == department_id)
+    rows = (await session.execute(query.order_by(Staff.employee_id).limit(limit))).all()
     return [person_of(r[0], r[1]) for r in rows]
 
 

@@ -33,6 +33,8 @@ from bot.handlers.broadcasts.service import AudienceCount, BroadcastInfo, Reader
 from bot.services import audit, people, team
 from bot.texts import Texts
 
+PEOPLE_FOUND = 6  # people a typed word offers to name, as buttons
+
 ACK_ACTION = "ba"  # the 已阅 button on a notice
 SHOWN = 30  # people listed by name in a report or a detail view
 RECENT = 8
@@ -204,7 +206,8 @@ class BroadcastFlow:
     async def _audience(
         self, ctx: FlowContext, audience: Audience, replace: bool, page_number: int = 0, search: str = ""
     ) -> Reply:
-        """Everyone, PAGE_SIZE departments a page in natural order (a typed word narrows them), levels, roles."""
+        """Everyone, PAGE_SIZE departments a page in natural order (a typed word narrows them and finds people by
+        name or employee id, to name one by one), levels, roles."""
         departments = await team.departments(ctx.session)
         listed = matching(departments, search, lambda d: d.name) if search else departments
         page = page_of(len(listed), page_number)
@@ -221,6 +224,13 @@ class BroadcastFlow:
         buttons += [dept_buttons[i : i + 2] for i in range(0, len(dept_buttons), 2)]
         if nav := nav_row(ctx, page):
             buttons.append(nav)
+        # A typed name or employee id also finds people, to name one by one.
+        found = await people.search(ctx.session, search, PEOPLE_FOUND) if search else []
+        person_buttons = [
+            Button(mark(f"{p.name} {p.employee_id}", p.id in audience.people), "p", (str(p.id),)) for p in found
+        ]
+        buttons += [person_buttons[i : i + 2] for i in range(0, len(person_buttons), 2)]
+        named = [p for p in [await people.by_id(ctx.session, i) for i in sorted(audience.people)] if p is not None]
         buttons.append([Button(mark(level_names[v], v in audience.levels), "l", (v.value,)) for v in Level])
         buttons.append([Button(mark(role_names[r], r in audience.roles), "r", (r.value,)) for r in SELECTABLE_ROLES])
         buttons.append([Button(ctx.t("broadcast/btn_next"), "next")])
@@ -230,9 +240,11 @@ class BroadcastFlow:
             departments=[d.name for d in departments if d.id in audience.departments],
             levels=[level_names[v] for v in Level if v in audience.levels],
             roles=[role_names[r] for r in SELECTABLE_ROLES if r in audience.roles],
+            named=[p.name for p in named],
             count=count,
             search=search,
             found=len(listed),
+            people_found=len(found),
             paged=page.count > 1 or bool(search),
         )
         return Reply(text, buttons, replace=replace)
@@ -261,6 +273,8 @@ def _toggled(audience: Audience, action: str, args: tuple[str, ...]) -> Audience
         return audience.toggle_level(Level(args[0]))
     if action == "r" and args and args[0] in {r.value for r in SELECTABLE_ROLES}:
         return audience.toggle_role(Role(args[0]))
+    if action == "p" and args and args[0].isdigit():
+        return audience.toggle_person(int(args[0]))
     return None
 
 

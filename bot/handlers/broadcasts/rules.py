@@ -4,7 +4,7 @@ deadline, the progress bar."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -20,17 +20,28 @@ MAX_TEXT = 1500  # leaves room for the header and footer within Telegram's 4096 
 @dataclass(frozen=True)
 class Audience:
     """Who a notice goes to. Within a kind the choices add up (this department or that one); across kinds
-    they narrow (core staff of these departments). Nothing chosen means everyone."""
+    they narrow (core staff of these departments). People named one by one are added to whoever the kinds
+    choose (only them when no kind is chosen). Nothing chosen means everyone."""
 
     departments: frozenset[int] = frozenset()
     levels: frozenset[Level] = frozenset()
     roles: frozenset[Role] = frozenset()
+    people: frozenset[int] = frozenset()  # staff ids named one by one
 
     @property
     def is_everyone(self) -> bool:
-        return not (self.departments or self.levels or self.roles)
+        return not (self.departments or self.levels or self.roles or self.people)
 
-    def includes(self, department_id: int, level: Level, roles: frozenset[Role]) -> bool:
+    @property
+    def by_kind(self) -> bool:
+        """Whether units, levels or roles are chosen."""
+        return bool(self.departments or self.levels or self.roles)
+
+    def includes(self, department_id: int, level: Level, roles: frozenset[Role], staff_id: int | None = None) -> bool:
+        if staff_id is not None and staff_id in self.people:
+            return True
+        if self.people and not self.by_kind:
+            return False
         return (
             (not self.departments or department_id in self.departments)
             and (not self.levels or level in self.levels)
@@ -38,19 +49,23 @@ class Audience:
         )
 
     def toggle_department(self, department_id: int) -> Audience:
-        return Audience(self.departments ^ {department_id}, self.levels, self.roles)
+        return replace(self, departments=self.departments ^ {department_id})
 
     def toggle_level(self, level: Level) -> Audience:
-        return Audience(self.departments, self.levels ^ {level}, self.roles)
+        return replace(self, levels=self.levels ^ {level})
 
     def toggle_role(self, role: Role) -> Audience:
-        return Audience(self.departments, self.levels, self.roles ^ {role})
+        return replace(self, roles=self.roles ^ {role})
+
+    def toggle_person(self, staff_id: int) -> Audience:
+        return replace(self, people=self.people ^ {staff_id})
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "departments": sorted(self.departments),
             "levels": sorted(level.value for level in self.levels),
             "roles": sorted(role.value for role in self.roles),
+            "people": sorted(self.people),
         }
 
     @classmethod
@@ -59,6 +74,7 @@ class Audience:
             frozenset(int(d) for d in data.get("departments", ())),
             frozenset(Level(v) for v in data.get("levels", ())),
             frozenset(Role(v) for v in data.get("roles", ())),
+            frozenset(int(p) for p in data.get("people", ())),
         )
 
 

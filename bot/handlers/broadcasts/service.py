@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, exists, false, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, exists, false, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Binding, Department, OutboxMessage, SentLog, Staff
@@ -102,7 +102,7 @@ def _info(b: Broadcast) -> BroadcastInfo:
 
 
 def _selects(audience: Audience) -> ColumnElement[bool]:
-    conditions: list[ColumnElement[bool]] = [Staff.active.is_(True)]
+    conditions: list[ColumnElement[bool]] = []
     if audience.departments:
         conditions.append(Staff.department_id.in_(sorted(audience.departments)))
     if audience.levels:
@@ -114,7 +114,11 @@ def _selects(audience: Audience) -> ColumnElement[bool]:
             if role in audience.roles
         ]
         conditions.append(or_(false(), *by_role))
-    return and_(*conditions)
+    chosen = and_(true(), *conditions)
+    if audience.people:
+        named = Staff.id.in_(sorted(audience.people))
+        chosen = or_(chosen, named) if audience.by_kind else named
+    return and_(Staff.active.is_(True), chosen)
 
 
 _REACHABLE = exists().where(Binding.staff_id == Staff.id, Binding.unreachable_at.is_(None))

@@ -38,7 +38,7 @@ class DashboardFlow:
     async def start(self, ctx: FlowContext, args: str) -> Step:
         """Sends the chart, then the departments from the lowest compliance up."""
         day = ctx.today
-        depts = lowest_first(await load_all(ctx, self.catalog))
+        depts = lowest_first(await load_all(ctx, self.catalog, people=False))
         if not depts:
             return Step.done(Reply(ctx.t("dashboard/none")))
         parts = [ctx.t("dashboard/heading", day=day, count=len(depts))]
@@ -115,9 +115,12 @@ async def review_backlog(ctx: FlowContext, day: date) -> str:
     return backlog_text(ctx.texts, ctx.locale, units)
 
 
-async def load_all(ctx: FlowContext, catalog: Catalog) -> list[DepartmentCompliance]:
+async def load_all(ctx: FlowContext, catalog: Catalog, people: bool = True) -> list[DepartmentCompliance]:
+    """Every department as of today; without `people`, their figures alone."""
     calendar = await work_calendar(ctx.session)
-    return await compliance.departments(ctx.session, ctx.today, ctx.policy, catalog, calendar)
+    return await compliance.departments(
+        ctx.session, ctx.today, ctx.policy, catalog, calendar, people=people, write=True
+    )
 
 
 def department_lines(texts: Texts, locale: str, rank: int, dept: DepartmentCompliance) -> str:

@@ -7,9 +7,11 @@ owe it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 
 from bot.domain.levels import Level
 
@@ -110,16 +112,20 @@ class DepartmentCompliance:
     open_cases: int  # a count only: cases reported from this department and not concluded
     leavers: tuple[PersonCompliance, ...] = ()  # left, still in their declassification period; not in any rate
     open_rectifications: int = 0  # 整改 items from self-checks not closed yet
+    # The figures alone (the dashboard's, counted by the database): `people` is then empty.
+    counted: tuple[int, Mapping[Duty, Tally]] | None = None
 
     @property
     def headcount(self) -> int:
-        return len(self.people)
+        return len(self.people) if self.counted is None else self.counted[0]
 
     def tally(self, duty: Duty) -> Tally:
+        if self.counted is not None:
+            return self.counted[1][duty]
         owed = [p.done(duty) for p in self.people if p.done(duty) is not None]
         return Tally(sum(1 for d in owed if d), len(owed))
 
-    @property
+    @cached_property
     def overall(self) -> Tally:
         """Duties done over duties owed, across the department."""
         tallies = [self.tally(d) for d in DUTIES]

@@ -1,5 +1,5 @@
-"""Loads the compliance view (bot/domain/compliance.py) for the whole organisation or one department, with a
-handful of set-based queries: one per duty, not one per person."""
+"""Loads the compliance view (bot/handlers/compliance/rules.py) for the whole organisation or one department: each
+person's standing from bot/handlers/compliance/standing.py, and the units' inventory, cases, 整改 and leavers."""
 
 from __future__ import annotations
 
@@ -7,24 +7,25 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
-from bot.db.models import Binding, Department, SentLog, Staff
-from bot.db.models_duties import EducationRecord, InventoryReport, SelfCheck
+from bot.db.models import Department, SentLog, Staff
+from bot.db.models_duties import InventoryReport
 from bot.db.models_leak import LeakCase, LeakReporter
 from bot.db.models_pledge import Departure
-from bot.db.models_quiz import QuizAttempt
 from bot.db.upsert import insert_ignore_returning
 from bot.domain.levels import Level
-from bot.domain.schedule import due_date, half_year, inventory_period
+from bot.domain.schedule import due_date, inventory_period
 from bot.domain.workdays import WorkCalendar
-from bot.handlers.compliance.rules import DepartmentCompliance, InventoryState, PersonCompliance
-from bot.handlers.duties.service import EDUCATED_LEVELS, open_item_counts
+from bot.handlers.compliance import standing
+from bot.handlers.compliance.rules import DUTIES, DepartmentCompliance, InventoryState, PersonCompliance, Tally
+from bot.handlers.duties.service import open_item_counts
 from bot.handlers.leak.rules import Status
-from bot.handlers.pledges.rules import Catalog, PledgeState, cycle_of
-from bot.handlers.pledges.service import annual_standings
+from bot.handlers.pledges.rules import Catalog
+
+EMPTY = {duty: Tally(0, 0) for duty in DUTIES}
 
 
 def _only(query: Select, column: object, department_id: int | None) -> Select:
@@ -50,130 +51,32 @@ async def departments(
     calendar: WorkCalendar,
     department_id: int | None = None,
     until: datetime | None = None,
+    people: bool = True,
+    write: bool = False,
 ) -> list[DepartmentCompliance]:
     """Every department with active staff or people in their declassification period (or the one given), in
-    name order, judged as of `today`. With `until` (an export for a past day), only what was recorded before it
-    counts: signatures, passes, education, self-checks, inventory reports, departures and open cases; the
-    people are today's roster less those added since."""
-    bound = exists().where(Binding.staff_id == Staff.id, Binding.unreachable_at.is_(None))
-    staff = (
-        await session.execute(
-            _only(
-                select(
-                    Staff.id, Staff.employee_id, Staff.name, Staff.department_id, Department.name, Staff.level, bound
-                )
-                .join(Department, Department.id == Staff.department_id)
-                .where(Staff.active.is_(True), *_before(Staff.created_at, until))
-                .order_by(Department.name, Staff.employee_id),
-                Staff.department_id,
-                department_id,
-            )
-        )
-    ).all()
-    ids = [row[0] for row in staff]
-    pledge_cycle = cycle_of(today, policy.pledge_cycle_start_month)
-    standings = await annual_standings(session, ids, pledge_cycle, today, policy, catalog, until, calendar)
-
-    scores = dict(
-        (
-            await session.execute(
-                _only(
-                    select(QuizAttempt.staff_id, func.max(QuizAttempt.score))
-                    .join(Staff, Staff.id == QuizAttempt.staff_id)
-                    .where(
-                        QuizAttempt.cycle == today.year,
-                        QuizAttempt.status == "finished",
-                        QuizAttempt.passed.is_(True),
-                        or_(QuizAttempt.review.is_(None), QuizAttempt.review == "accepted"),
-                        *_before(QuizAttempt.finished_at, until),
-                    )
-                    .group_by(QuizAttempt.staff_id),
-                    Staff.department_id,
-                    department_id,
-                )
-            )
-        ).all()
-    )
-    period = half_year(today)
-    educated = dict(
-        (
-            await session.execute(
-                _only(
-                    select(EducationRecord.staff_id, func.max(EducationRecord.held_on))
-                    .join(Staff, Staff.id == EducationRecord.staff_id)
-                    .where(
-                        EducationRecord.held_on >= period.start,
-                        EducationRecord.held_on <= min(period.end, today),
-                        *_before(EducationRecord.created_at, until),
-                    )
-                    .group_by(EducationRecord.staff_id),
-                    Staff.department_id,
-                    department_id,
-                )
-            )
-        ).all()
-    )
-    checked = set(
-        (
-            await session.scalars(
-                _only(
-                    select(SelfCheck.staff_id)
-                    .join(Staff, Staff.id == SelfCheck.staff_id)
-                    .where(SelfCheck.year == today.year, *_before(SelfCheck.completed_at, until)),
-                    Staff.department_id,
-                    department_id,
-                )
-            )
-        ).all()
-    )
-    departures = {
-        row[0]: (row[1], row[2])
-        for row in (
-            await session.execute(
-                _only(
-                    select(Departure.staff_id, Departure.approved_on, Departure.ends_on)
-                    .join(Staff, Staff.id == Departure.staff_id)
-                    .where(
-                        Departure.completed_at.is_(None),
-                        Departure.cancelled_at.is_(None),
-                        Staff.active.is_(True),
-                        *_before(Departure.created_at, until),
-                    ),
-                    Staff.department_id,
-                    department_id,
-                )
-            )
-        ).all()
-    }
-    self_check_open = today.month >= policy.self_inspection_month
-
-    people: dict[int, list[PersonCompliance]] = defaultdict(list)
+    name order, judged as of `today` (bot/handlers/compliance/standing.py). With `until` (an export for a past
+    day), only what was recorded before it counts: signatures, passes, education, self-checks, inventory reports,
+    departures and open cases; the people are today's roster less those added since. Without `people`, each
+    department carries its figures alone (counted by the database, for 100,000 people as for 100). `write`: the
+    transaction may write, so the kept standings are brought up to date and kept (standing.source)."""
+    facts = await standing.source(session, until, write)
+    members: dict[int, list[PersonCompliance]] = defaultdict(list)
+    counted: dict[int, standing.UnitTallies] = {}
     names: dict[int, str] = {}
-    for staff_id, employee_id, name, dept_id, dept_name, level_value, is_bound in staff:
-        level = Level(level_value)
-        names[dept_id] = dept_name
-        people[dept_id].append(
-            PersonCompliance(
-                staff_id=staff_id,
-                employee_id=employee_id,
-                name=name,
-                department_id=dept_id,
-                department=dept_name,
-                level=level,
-                bound=bool(is_bound),
-                pledge=standings[staff_id].state is PledgeState.SIGNED,
-                pledge_declined=standings[staff_id].state is PledgeState.DECLINED,
-                quiz_score=scores.get(staff_id),
-                educated_on=educated.get(staff_id),
-                education_owed=level.value in EDUCATED_LEVELS,
-                self_checked=staff_id in checked,
-                self_check_owed=self_check_open and level.is_classified,
-                # An approved departure starts the declassification period (第十四条), before the person has gone.
-                departure_approved_on=departures[staff_id][0] if staff_id in departures else None,
-                declassification_ends_on=departures[staff_id][1] if staff_id in departures else None,
-                departing=staff_id in departures,
-            )
-        )
+    if people:
+        query = standing.people_query(facts, today, policy, catalog).order_by(Department.name, Staff.employee_id)
+        if department_id is not None:
+            query = query.where(facts.c.department_id == department_id)
+        for row in (await session.execute(query)).all():
+            person = standing.person(row)
+            members[person.department_id].append(person)
+            names[person.department_id] = person.department
+    else:
+        counted = await standing.unit_tallies(session, facts, today, policy, catalog, department_id)
+        if counted:
+            found = await session.execute(_only(select(Department.id, Department.name), Department.id, department_id))
+            names.update({row[0]: row[1] for row in found.all() if row[0] in counted})
     leavers = await _leavers(session, today, department_id, until)
 
     label, nominal = inventory_period(policy.inventory_deadlines, today)
@@ -215,7 +118,8 @@ async def departments(
         names.setdefault(dept_id, gone[0].department)
     out = []
     for dept_id in sorted(names, key=lambda d: names[d]):
-        members = people.get(dept_id, [])
+        members_of = members.get(dept_id, [])
+        figures = counted.get(dept_id)
         report = reports.get(dept_id)
         if report is None:
             state = InventoryState.OVERDUE if today > deadline else InventoryState.DUE
@@ -225,13 +129,14 @@ async def departments(
             DepartmentCompliance(
                 department_id=dept_id,
                 name=names[dept_id],
-                people=tuple(members),
+                people=tuple(members_of),
                 inventory_period=label,
                 inventory_deadline=deadline,
                 inventory=state,
                 open_cases=int(cases.get(dept_id, 0)),
                 open_rectifications=rectifications.get(dept_id, 0),
                 leavers=tuple(leavers.get(dept_id, ())),
+                counted=None if people else (figures.headcount, figures.tallies) if figures else (0, EMPTY),
             )
         )
     return out
@@ -293,9 +198,15 @@ async def _leavers(
 
 
 async def department(
-    session: AsyncSession, today: date, policy: Policy, catalog: Catalog, calendar: WorkCalendar, department_id: int
+    session: AsyncSession,
+    today: date,
+    policy: Policy,
+    catalog: Catalog,
+    calendar: WorkCalendar,
+    department_id: int,
+    write: bool = False,
 ) -> DepartmentCompliance | None:
-    found = await departments(session, today, policy, catalog, calendar, department_id)
+    found = await departments(session, today, policy, catalog, calendar, department_id, write=write)
     return found[0] if found else None
 
 

@@ -63,7 +63,11 @@ class WeeklyDigestSweep(Sweep):
         if not recipients:
             return 0
         locales = await people.locales(ctx.session, recipients)
-        depts = lowest_first(await compliance.departments(ctx.session, today, ctx.policy, self.catalog, ctx.calendar))
+        depts = lowest_first(
+            await compliance.departments(
+                ctx.session, today, ctx.policy, self.catalog, ctx.calendar, people=False, write=True
+            )
+        )
         cases = await leak.open_cases(ctx.session)
         ending = [c for c in await countdowns.running(ctx.session, today) if c.ends_on <= today + HORIZON]
         launch = await launch_day(ctx.session, ctx.policy)

@@ -237,7 +237,7 @@ class NamesAction:
 
 async def load(ctx: FlowContext, catalog: Catalog, department_id: int) -> DepartmentCompliance | None:
     calendar = await work_calendar(ctx.session)
-    return await compliance.department(ctx.session, ctx.today, ctx.policy, catalog, calendar, department_id)
+    return await compliance.department(ctx.session, ctx.today, ctx.policy, catalog, calendar, department_id, True)
 
 
 def duty_labels(ctx: FlowContext) -> dict[Duty, str]:

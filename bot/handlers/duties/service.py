@@ -407,3 +407,46 @@ async def record_unit_check(
     await session.flush()
     await audit.record(session, now, officer_id, "unit_self_check.submit", f"unit_self_check:{year}", no=no_count)
     return no_count
+
+
+# --- a person's history (the web console's 人员 page) ------------------------------------------------------------
+async def educations(session: AsyncSession, staff_id: int) -> list[EducationInfo]:
+    """Every education the person received, the latest first."""
+    rows = await session.execute(
+        select(EducationRecord.held_on, EducationRecord.form)
+        .where(EducationRecord.staff_id == staff_id)
+        .order_by(EducationRecord.held_on.desc(), EducationRecord.id.desc())
+    )
+    return [EducationInfo(row[0], row[1]) for row in rows.all()]
+
+
+@dataclass(frozen=True)
+class SelfCheckInfo:
+    year: int
+    completed_at: datetime
+    no_count: int
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """A 整改 item of the person's self-check, open or closed."""
+
+    item: str
+    note: str
+    due_on: date
+    closed_at: datetime | None
+
+
+async def self_checks(session: AsyncSession, staff_id: int) -> tuple[list[SelfCheckInfo], list[ItemInfo]]:
+    """The person's self-checks (the latest year first) and the 整改 items their 否 answers opened."""
+    checks = await session.execute(
+        select(SelfCheck.year, SelfCheck.completed_at, SelfCheck.no_count)
+        .where(SelfCheck.staff_id == staff_id)
+        .order_by(SelfCheck.year.desc())
+    )
+    items = await session.execute(
+        select(Rectification.item, Rectification.note, Rectification.due_on, Rectification.closed_at)
+        .where(Rectification.staff_id == staff_id)
+        .order_by(Rectification.opened_at.desc(), Rectification.id)
+    )
+    return [SelfCheckInfo(*row) for row in checks.all()], [ItemInfo(*row) for row in items.all()]

@@ -92,6 +92,7 @@ class DepartureInfo:
     ends_on: date | None
     completed: bool
     kind: str | None = None  # bot.handlers.departures.rules.DepartureKind
+    cancelled: bool = False
 
 
 def _departure(row: Departure) -> DepartureInfo:
@@ -104,6 +105,7 @@ def _departure(row: Departure) -> DepartureInfo:
         row.ends_on,
         row.completed_at is not None,
         row.kind,
+        row.cancelled_at is not None,
     )
 
 
@@ -579,3 +581,9 @@ async def overview(
         out.append(OverviewRow(person, annual[person.staff_id]))
         out.extend(OverviewRow(person, s) for s in requests.get(person.staff_id, []))
     return out
+
+
+async def departures(session: AsyncSession, staff_id: int) -> list[DepartureInfo]:
+    """Every departure recorded for the person, the latest first."""
+    rows = await session.scalars(select(Departure).where(Departure.staff_id == staff_id).order_by(Departure.id.desc()))
+    return [_departure(row) for row in rows]
