@@ -102,7 +102,7 @@ class Window:
         """How many may start now."""
         while self.answered and self.answered[0] <= mono - self.seconds:
             self.answered.popleft()
-        return self.limit - self.inflight - len(self.answered)
+        return self.room_by(mono)
 
     def room_by(self, mono: float) -> float:
         """How many may start by `mono` (a later instant: nothing is forgotten)."""

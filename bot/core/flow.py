@@ -156,6 +156,11 @@ class FlowContext:
         context.setdefault("channel", self.channel)
         return self.texts.render(name, self.locale, **context)
 
+    def export(self, kind: str, **params: Any) -> Reply:
+        """A reply whose file (`kind`'s maker, in the person's language) is made when it is sent; its text says the
+        file could not be made, and is replaced by the file's caption when it is."""
+        return Reply(self.t("core/export_failed"), export=Export(kind, {**params, "locale": self.locale}))
+
 
 class Flow(Protocol):
     """A conversation. States are a StrEnum at the top of its module; steps in the order a user meets them."""

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from bot.core.events import FlowEvent
-from bot.core.flow import OFFICERS, Chart, Document, Export, ExportContext, FlowContext, Reply, Step
+from bot.core.flow import OFFICERS, Chart, Document, ExportContext, FlowContext, Reply, Step
 from bot.core.render import chunks
 from bot.handlers.compliance import service as compliance
 from bot.handlers.compliance.charts import chart_data, chart_labels
@@ -68,14 +68,13 @@ class ExportFlow:
         made when they are sent (ComplianceExport, RosterExport): at bureau size that takes a while, in which
         everyone else's replies go on."""
         day = ctx.today
-        params = {"day": day.isoformat(), "locale": ctx.locale}
-        compliance_file = Reply(ctx.t("core/export_failed"), export=Export("compliance", params))
+        compliance_file = ctx.export("compliance", day=day.isoformat())
         if not ctx.policy.roster_export_in_chat:
             # The 花名册 lists every core and important person by name and level: the command line gives it.
             roster_note = Reply(ctx.t("dashboard/roster_by_cli", year=day.year))
             return Step.done(Reply(ctx.t("dashboard/export_making")), compliance_file, roster_note)
         # The year's 花名册 of core and important staff goes with it (每年编列花名册): inspectors ask for both.
-        roster_file = Reply(ctx.t("core/export_failed"), export=Export("roster", params))
+        roster_file = ctx.export("roster", day=day.isoformat())
         return Step.done(Reply(ctx.t("dashboard/export_making")), compliance_file, roster_file)
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:

@@ -14,7 +14,6 @@ from bot.core.flow import (
     OFFICERS,
     Button,
     Document,
-    Export,
     ExportContext,
     FlowContext,
     Outgoing,
@@ -89,8 +88,7 @@ class PledgeOfficeFlow:
 
     async def export(self, ctx: FlowContext) -> Step:
         """Sends the current cycle's export as a workbook, made when it is sent (PledgesExport)."""
-        params = {"cycle": current_cycle(ctx), "day": ctx.today.isoformat(), "locale": ctx.locale}
-        return Step.done(Reply(ctx.t("core/export_failed"), export=Export("pledges", params)))
+        return Step.done(ctx.export("pledges", cycle=current_cycle(ctx), day=ctx.today.isoformat()))
 
     async def pdf(self, ctx: FlowContext, employee_id: str) -> Step:
         """Sends the printable copy of the person's latest signed pledge."""

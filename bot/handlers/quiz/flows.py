@@ -24,7 +24,6 @@ from bot.core.flow import (
     OFFICERS,
     Button,
     Document,
-    Export,
     ExportContext,
     FlowContext,
     Outgoing,
@@ -350,8 +349,7 @@ class QuizStatsFlow:
         pending = await quiz.pending_reviews(ctx.session)
         papers = await quiz.papers_of(ctx.session, year)
         text = ctx.t("quiz/stats", year=year, missed=missed[:STATS_TOP], pending=pending, papers=papers)
-        made = Reply(ctx.t("core/export_failed"), export=Export("quiz", {"year": year, "locale": ctx.locale}))
-        return Step.done(Reply(text), made)
+        return Step.done(Reply(text), ctx.export("quiz", year=year))
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
         return Step.done()

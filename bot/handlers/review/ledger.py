@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core.events import Attachment, FlowEvent, Pick, Text
-from bot.core.flow import Button, Document, Export, ExportContext, FlowContext, Reply, Step, ToDo
+from bot.core.flow import Button, Document, ExportContext, FlowContext, Reply, Step, ToDo
 from bot.core.guarding import refuse_marked
 from bot.domain.levels import Role
 from bot.handlers.review import documents, notices
@@ -226,8 +226,7 @@ class ReviewsFlow:
 
     async def export(self, ctx: FlowContext) -> Step:
         """Sends the 登记表 of every request as a workbook, made when it is sent (ledger_export)."""
-        params = {"day": ctx.today.isoformat(), "locale": ctx.locale}
-        return Step.done(Reply(ctx.t("core/export_failed"), export=Export("reviews", params)))
+        return Step.done(ctx.export("reviews", day=ctx.today.isoformat()))
 
     async def pdf(self, ctx: FlowContext, request_id: int) -> Step:
         """Sends the printable 审查单 of an approved request."""
