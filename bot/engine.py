@@ -111,7 +111,7 @@ class Engine:
         were handled, and whether there may be more (the batch was full, or a sender had more than their share)."""
         ids: list[int] = []
         try:
-            async with self.db.transaction(fenced=True) as session:
+            async with self.db.transaction(fenced=True, inline=True) as session:
                 # Round-robin across people: everyone's first pending event, then everyone's second, and so on, so
                 # that one person's backlog cannot hold back another's step.
                 turn = (
@@ -161,7 +161,7 @@ class Engine:
         """One row in its own transaction, retried when a concurrent step won, recorded when it fails."""
         for _ in range(5):
             try:
-                async with self.db.transaction(fenced=True) as session:
+                async with self.db.transaction(fenced=True, inline=True) as session:
                     # The row is locked as it is read (PostgreSQL; SQLite's transaction holds the write lock
                     # already): whoever else looks at it afterwards sees it done.
                     row = await session.scalar(
@@ -194,7 +194,7 @@ class Engine:
                 return
 
     async def _record_failure(self, row_id: int, exc: Exception) -> None:
-        async with self.db.transaction(fenced=True) as session:
+        async with self.db.transaction(fenced=True, inline=True) as session:
             row = await session.get(InboxEvent, row_id)
             if row is None:
                 return

@@ -342,7 +342,7 @@ class Dispatcher:
         claimed: list[Operation] = []
         reserved: set[tuple[str, str]] = set()
         try:
-            async with self.db.transaction(fenced=True) as session:
+            async with self.db.transaction(fenced=True, inline=True) as session:
                 if done:
                     await self._record(session, done)
                 if claim:

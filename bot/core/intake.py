@@ -187,7 +187,7 @@ class Intake:
             )
         if not rows and also is None:
             return 0
-        async with self.db.transaction() as session:
+        async with self.db.transaction(inline=True) as session:
             inserted = await insert_ignore(session, InboxEvent, rows, ["channel", "dedupe_key"]) if rows else 0
             if also is not None:
                 await also(session, inserted)

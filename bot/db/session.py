@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.config import ConfigError
+from bot.db import inline
 
 
 class NotLeader(Exception):
@@ -26,7 +27,7 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": 30, "async_creator_fn": inline.connect}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
@@ -35,11 +36,14 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            event.listen(self.engine.sync_engine, "commit", _sqlite_end)
+            event.listen(self.engine.sync_engine, "rollback", _sqlite_end)
             # Units of work take SQLite's write lock up front (BEGIN IMMEDIATE): a deferred transaction that
             # read first could not upgrade once another process had written, and would fail instead of waiting.
             writer = self.engine.execution_options(sqlite_immediate=True)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer_sessions = async_sessionmaker(writer, expire_on_commit=False)
+        self._inline_sessions = async_sessionmaker(writer.execution_options(sqlite_inline=True), expire_on_commit=False)
         # SQLite has one writer. Writers of this process queue here instead of meeting SQLITE_BUSY, whose
         # busy handler sleeps in steps of up to 100 ms.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -47,13 +51,16 @@ class Database:
         self.epoch: int | None = None
 
     @asynccontextmanager
-    async def transaction(self, fenced: bool = False) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, fenced: bool = False, inline: bool = False) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on any exception. Rows queued with
         `queue_insert` are written just before the commit, one statement per table.
 
         `fenced`: the leader's work (the engine, the dispatcher, the sweeps). It first reads the leadership term
         with a share lock, and raises NotLeader if it is no longer this process's: a new leader's count-up waits
-        for the transactions under way, and every one after it sees the new term."""
+        for the transactions under way, and every one after it sees the new term.
+
+        `inline`: a unit of work of short statements (the engine's batch, intake, the dispatcher's step), whose
+        statements SQLite runs on the event loop's thread once the transaction has begun (bot/db/inline.py)."""
         if self._write_lock is None:
             async with self.sessions() as session, session.begin():
                 if fenced and self.epoch is not None:
@@ -63,7 +70,8 @@ class Database:
                 yield session
                 await flush_queued(session)
             return
-        async with self._write_lock, self._writer_sessions() as session, session.begin():
+        sessions = self._inline_sessions if inline else self._writer_sessions
+        async with self._write_lock, sessions() as session, session.begin():
             yield session
             await flush_queued(session)
 
@@ -137,7 +145,15 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "BEGIN")
+    options = conn.get_execution_options()
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
+    if options.get("sqlite_inline"):
+        inline.set_inline(conn.connection.driver_connection, True)  # the write lock is held: nothing waits now
+
+
+def _sqlite_end(conn: Any) -> None:
+    # COMMIT and ROLLBACK go to the thread (a commit may checkpoint the write-ahead log).
+    inline.set_inline(conn.connection.driver_connection, False)
 
 
 def redact(url: str) -> str:

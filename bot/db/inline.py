@@ -1,0 +1,45 @@
+"""SQLite's short statements without the thread hop.
+
+aiosqlite runs every call on a thread of its own: a statement crosses to it and back about four times (cursor,
+execute, fetch, close), each a queue put, a wake-up of the thread and a call back into the event loop, which cost
+more CPU than the statement itself. `InlineConnection` runs the calls on the calling thread (the event loop's)
+while `inline` is set, and on aiosqlite's thread otherwise: the same calls on the same sqlite3 connection, one
+at a time either way (each is awaited before the next), so every statement behaves alike on both paths.
+
+Database.transaction(inline=True) sets it once the write transaction has begun (BEGIN IMMEDIATE, which may wait
+for another process's writer, stays on the thread) and clears it before COMMIT or ROLLBACK. Inside the write
+transaction nothing waits for a lock, so a statement blocks the event loop for its own work only: units of work of
+short statements (the engine's batch, intake, the dispatcher's step) use it; long ones (sweeps, exports) do not.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import partial
+from typing import Any
+
+import aiosqlite
+
+
+class InlineConnection(aiosqlite.Connection):
+    inline = False
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self.inline:
+            return await super()._execute(fn, *args, **kwargs)
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+def connect(database: str, **kwargs: Any) -> InlineConnection:
+    """aiosqlite.connect's connection (SQLAlchemy's `async_creator_fn`), able to run inline: the sqlite3 connection is
+    then used from two threads, never at once."""
+    connection = InlineConnection(partial(sqlite3.connect, database, **{**kwargs, "check_same_thread": False}), 64)
+    connection._thread.daemon = True  # as SQLAlchemy makes aiosqlite's own
+    return connection
+
+
+def set_inline(driver_connection: Any, on: bool) -> None:
+    if isinstance(driver_connection, InlineConnection):
+        driver_connection.inline = on

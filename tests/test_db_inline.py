@@ -1,0 +1,81 @@
+"""Units of work of short statements on SQLite run them on the event loop's thread (bot/db/inline.py): the same
+statements give the same results either way, and the thread is aiosqlite's again for the commit and afterwards."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.flow import Priority, Reply
+from bot.core.outbox_rows import OUTBOX, add, message_payload
+from bot.db.models import OutboxMessage
+from bot.db.session import Database
+
+NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+async def statement_thread(session: AsyncSession) -> int:
+    """The thread that runs this session's statements: a SQL function answering with it."""
+    conn = await session.connection()
+    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    await driver.create_function("thread_id", 0, threading.get_ident)
+    return int(await session.scalar(text("SELECT thread_id()")))
+
+
+async def unit_of_work(db: Database, inline: bool, chat: str) -> tuple[list[tuple[str, int]], int]:
+    """Rows queued and written by one executemany, then updated by another (as the dispatcher records outcomes)."""
+    async with db.transaction(inline=inline) as session:
+        for i in range(3):
+            add(
+                session,
+                NOW,
+                channel="telegram",
+                chat_id=chat,
+                op="send",
+                payload=message_payload(Reply(f"m{i}")),
+                priority=Priority.INTERACTIVE,
+            )
+    table: Table = OUTBOX
+    async with db.transaction(inline=inline) as session:
+        ids = (await session.scalars(select(OutboxMessage.id).where(OutboxMessage.chat_id == chat))).all()
+        result = await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"), table.c.status == "pending")
+            .values(status=bindparam("status"), attempts=bindparam("attempts")),
+            [{"row_id": row_id, "status": "sent", "attempts": n} for n, row_id in enumerate(ids[:2])],
+        )
+        updated = result.rowcount  # type: ignore[attr-defined]
+    async with db.sessions() as session:
+        rows = (
+            await session.execute(
+                select(OutboxMessage.status, OutboxMessage.attempts)
+                .where(OutboxMessage.chat_id == chat)
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    return [(status, attempts) for status, attempts in rows], updated
+
+
+async def test_inline_units_of_work_write_as_threaded_ones_do(db: Database) -> None:
+    inline = await unit_of_work(db, True, "1")
+    threaded = await unit_of_work(db, False, "2")
+    assert inline == threaded  # the count of an executemany's rows too (PostgreSQL's driver does not give it)
+    assert inline[0] == [("sent", 0), ("sent", 1), ("pending", 0)]
+
+
+async def test_sqlite_runs_an_inline_unit_of_work_on_the_event_loops_thread(db: Database) -> None:
+    if not db.is_sqlite:
+        return  # PostgreSQL's driver has no thread of its own
+    loop_thread = threading.get_ident()
+    async with db.transaction(inline=True) as session:
+        assert await statement_thread(session) == loop_thread
+        conn = await session.connection()
+        driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    assert driver.inline is False  # the commit went to the thread, and so does whatever comes next
+    async with db.transaction() as session:
+        assert await statement_thread(session) != loop_thread
+    async with db.sessions() as session:
+        assert await statement_thread(session) != loop_thread
