@@ -24,14 +24,9 @@ from telegram import (
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputFile,
-    KeyboardButton,
-    Message,
-    ReplyKeyboardMarkup,
-    Update,
 )
+from telegram.constants import MessageAttachmentType
 from telegram.error import (
     BadRequest,
     Conflict,
@@ -317,39 +312,48 @@ class TelegramChannel(Channel):
             if not isinstance(payload.get("update_id"), int):
                 raise ValueError("no update_id")
             return self.parse(payload)
-        except Exception as exc:  # whatever python-telegram-bot makes of a malformed update
+        except Exception as exc:  # a field missing or of another type: malformed
             log.warning("Telegram update not understood (%s): dropped", type(exc).__name__)
             return None
 
     def parse(self, payload: dict[str, Any]) -> Inbound:
-        update = Update.de_json(payload, self.bot)
-        if update.callback_query is not None:
-            query = update.callback_query
-            presser = str(query.from_user.id)
-            if query.message is not None and query.message.chat.type != "private":
-                return Inbound(CHANNEL, presser, str(query.message.chat.id), None)
+        """The update as Telegram sent it, read as it is (python-telegram-bot's objects would cost more than the
+        rest of intake); what is read is checked for the type the Bot API gives it."""
+        query = payload.get("callback_query")
+        if query is not None:
+            presser = str(_int(query["from"]["id"]))
+            callback_id = _str(query["id"])
+            message = query.get("message")  # absent for a button of an inline message
+            if message is None:
+                chat, message_id = presser, None
+            else:
+                chat_id, chat_type = _chat(message)
+                if chat_type != "private":
+                    return Inbound(CHANNEL, presser, chat_id, None)
+                chat, message_id = chat_id, str(_int(message["message_id"]))
             return Inbound(
                 CHANNEL,
                 presser,
-                str(query.message.chat.id) if query.message else presser,
-                Press(query.data or ""),
-                message_id=str(query.message.message_id) if query.message else None,
-                callback_id=query.id,
-                language=query.from_user.language_code,
+                chat,
+                Press(_str(query.get("data") or "")),
+                message_id=message_id,
+                callback_id=callback_id,
+                language=query["from"].get("language_code"),
             )
-        message = update.message
-        if message is None or message.from_user is None:
+        message = payload.get("message")
+        if message is None:
             return Inbound(CHANNEL, "", "", None)  # edits, channel posts, membership changes: not stored
-        sender = message.from_user
-        if message.chat.type != "private":
-            return Inbound(CHANNEL, str(sender.id), str(message.chat.id), None)  # it answers people, not groups
+        chat_id, chat_type = _chat(message)
+        message_id = str(_int(message["message_id"]))
+        _int(message["date"])
+        sender = message.get("from")
+        if sender is None:
+            return Inbound(CHANNEL, "", "", None)  # a channel's post: not stored
+        user_id = str(_int(sender["id"]))
+        if chat_type != "private":
+            return Inbound(CHANNEL, user_id, chat_id, None)  # it answers people, not groups
         return Inbound(
-            CHANNEL,
-            str(sender.id),
-            str(message.chat.id),
-            _event(message),
-            message_id=str(message.message_id),
-            language=sender.language_code,
+            CHANNEL, user_id, chat_id, _event(message), message_id=message_id, language=sender.get("language_code")
         )
 
     # --- outbound -----------------------------------------------------------------------------------------
@@ -371,31 +375,35 @@ class TelegramChannel(Channel):
         p = op.payload
         chat = int(op.chat_id)
         if op.op == "send":
-            markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = _markup(p.get("buttons") or [])
+            markup = _markup(p.get("buttons") or [])
             if markup is None and p.get("keyboard"):
-                rows = [[KeyboardButton(label) for label in row] for row in p["keyboard"]]
-                markup = ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
+                rows = [[{"text": label} for label in row] for row in p["keyboard"]]
+                markup = {"keyboard": rows, "resize_keyboard": True, "is_persistent": True}
             # A document or an image, captioned with the message's text.
             if kind := next((k for k in ("document", "image") if p.get(k)), None):
                 item = p[kind]
                 file = InputFile(base64.b64decode(item["content_b64"]), filename=item["filename"])
-                send = self.bot.send_document if kind == "document" else self.bot.send_photo
-                msg = await send(
-                    chat,
-                    file,
+                method, field = ("sendDocument", "document") if kind == "document" else ("sendPhoto", "photo")
+                sent = await self._call(
+                    method,
+                    chat_id=chat,
+                    **{field: file},
                     caption=item.get("caption") or p.get("text") or None,
                     reply_markup=markup,
                     protect_content=True,
                 )
             else:
-                msg = await self.bot.send_message(chat, p["text"], reply_markup=markup, protect_content=True)
-            return Result(Outcome.SENT, str(msg.message_id))
+                sent = await self._call(
+                    "sendMessage", chat_id=chat, text=p["text"], reply_markup=markup, protect_content=True
+                )
+            return Result(Outcome.SENT, str(sent["message_id"]))
         if op.op == "edit":
             try:
-                await self.bot.edit_message_text(
-                    p["text"],
+                await self._call(
+                    "editMessageText",
                     chat_id=chat,
                     message_id=int(p["message_id"]),
+                    text=p["text"],
                     reply_markup=_markup(p.get("buttons") or []),
                 )
             except BadRequest as exc:
@@ -405,17 +413,21 @@ class TelegramChannel(Channel):
                     return Result(Outcome.SENT)  # an update of a message the person deleted: nothing to say anew
                 if "not found" in exc.message or "can't be edited" in exc.message:
                     # Too old or gone: say it as a new message rather than not at all.
-                    msg = await self.bot.send_message(
-                        chat, p["text"], reply_markup=_markup(p.get("buttons") or []), protect_content=True
+                    sent = await self._call(
+                        "sendMessage",
+                        chat_id=chat,
+                        text=p["text"],
+                        reply_markup=_markup(p.get("buttons") or []),
+                        protect_content=True,
                     )
-                    return Result(Outcome.SENT, str(msg.message_id))
+                    return Result(Outcome.SENT, str(sent["message_id"]))
                 raise
             return Result(Outcome.SENT, str(p["message_id"]))
         if op.op == "answer":
             await self._answer(p)
             return Result(Outcome.SENT)
         if op.op == "delete":
-            await self.bot.delete_message(chat, int(p["message_id"]))
+            await self._call("deleteMessage", chat_id=chat, message_id=int(p["message_id"]))
             return Result(Outcome.SENT)
         if op.op == "menu":
             commands = [BotCommand(c["command"], c["description"]) for c in p["commands"]]
@@ -423,10 +435,21 @@ class TelegramChannel(Channel):
             return Result(Outcome.SENT)
         return Result(Outcome.FAILED, error=f"unknown operation {op.op}")
 
+    async def _call(self, method: str, **params: Any) -> Any:
+        """A Bot API method with its parameters as Telegram reads them (None left out); returns the result as Telegram
+        sent it. python-telegram-bot sends it and raises its errors (RetryAfter, Forbidden, BadRequest, ...), but builds
+        no objects for the request or the answer: they cost more than the rest of a send."""
+        # In lower case (the Bot API's method names are case-insensitive): python-telegram-bot warns about a raw request
+        # for a method it has.
+        api_kwargs = {key: value for key, value in params.items() if value is not None}
+        return await self.bot.do_api_request(method.lower(), api_kwargs=api_kwargs)
+
     async def _answer(self, answer: dict[str, str]) -> None:
         """Stop the spinner on a pressed button (with a short notice, if any)."""
         try:
-            await self.bot.answer_callback_query(answer["callback_id"], text=answer.get("text") or None)
+            await self._call(
+                "answerCallbackQuery", callback_query_id=answer["callback_id"], text=answer.get("text") or None
+            )
         except BadRequest as exc:
             text = exc.message.lower()
             if "too old" not in text and "query id is invalid" not in text:
@@ -453,8 +476,8 @@ class TelegramChannel(Channel):
         while misses < PROBE_WINDOW:
             candidate += 1
             try:
-                await self.bot.edit_message_reply_markup(
-                    chat_id=int(op.chat_id), message_id=candidate, reply_markup=markup
+                await self._call(
+                    "editMessageReplyMarkup", chat_id=int(op.chat_id), message_id=candidate, reply_markup=markup
                 )
             except RetryAfter as exc:
                 # Flood control says nothing about the message: ask again once allowed, rather than guess.
@@ -487,41 +510,65 @@ class TelegramChannel(Channel):
             )
 
 
-def _event(message: Message) -> Command | Text | Attachment | None:
-    if message.forward_origin is not None:
+# What a message may carry instead of text, by the field Telegram sends it in, as python-telegram-bot's
+# Message.effective_attachment knows them.
+ATTACHMENTS = tuple(kind.value for kind in MessageAttachmentType)
+KINDS = (
+    ("photo", AttachmentKind.PHOTO),
+    ("document", AttachmentKind.DOCUMENT),
+    ("voice", AttachmentKind.VOICE),
+    ("audio", AttachmentKind.VOICE),
+    ("video_note", AttachmentKind.VOICE),
+    ("video", AttachmentKind.VIDEO),
+    ("animation", AttachmentKind.VIDEO),
+    ("sticker", AttachmentKind.STICKER),
+    ("contact", AttachmentKind.CONTACT),
+    ("location", AttachmentKind.LOCATION),
+    ("venue", AttachmentKind.LOCATION),
+)
+
+
+def _event(message: dict[str, Any]) -> Command | Text | Attachment | None:
+    if message.get("forward_origin") is not None:
         return Attachment(AttachmentKind.FORWARD)
-    kinds = (
-        ("photo", AttachmentKind.PHOTO),
-        ("document", AttachmentKind.DOCUMENT),
-        ("voice", AttachmentKind.VOICE),
-        ("audio", AttachmentKind.VOICE),
-        ("video_note", AttachmentKind.VOICE),
-        ("video", AttachmentKind.VIDEO),
-        ("animation", AttachmentKind.VIDEO),
-        ("sticker", AttachmentKind.STICKER),
-        ("contact", AttachmentKind.CONTACT),
-        ("location", AttachmentKind.LOCATION),
-        ("venue", AttachmentKind.LOCATION),
-    )
-    for attr, kind in kinds:
-        if getattr(message, attr):
+    for field, kind in KINDS:
+        if message.get(field):
             return Attachment(kind)
-    text = message.text
+    text = message.get("text")
     if text is None:
-        return Attachment(AttachmentKind.OTHER) if message.effective_attachment else None
-    entity = message.entities[0] if message.entities else None
-    if entity is not None and entity.type == "bot_command" and entity.offset == 0:
-        name = text[1 : entity.length].split("@", 1)[0].lower()
-        return Command(name, text[entity.length :].strip())
+        return Attachment(AttachmentKind.OTHER) if any(message.get(field) for field in ATTACHMENTS) else None
+    _str(text)
+    entities = message.get("entities")
+    entity = entities[0] if entities else None
+    if entity is not None and entity["type"] == "bot_command" and _int(entity["offset"]) == 0:
+        length = _int(entity["length"])
+        name = text[1:length].split("@", 1)[0].lower()
+        return Command(name, text[length:].strip())
     return Text(text)
 
 
-def _markup(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
+def _chat(message: dict[str, Any]) -> tuple[str, str]:
+    """A message's chat: its id and its type (private, group, ...)."""
+    chat = message["chat"]
+    return str(_int(chat["id"])), _str(chat["type"])
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise TypeError(f"an integer expected, not {type(value).__name__}")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"a string expected, not {type(value).__name__}")
+    return value
+
+
+def _markup(rows: list[list[dict[str, str]]]) -> dict[str, Any] | None:
     if not rows:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b["text"], callback_data=b["data"]) for b in row] for row in rows]
-    )
+    return {"inline_keyboard": [[{"text": b["text"], "callback_data": b["data"]} for b in row] for row in rows]}
 
 
 def _seconds(value: int | timedelta) -> float:
