@@ -3,11 +3,11 @@ in (FlowContext). Flows never see a Telegram or WeCom object; channels translate
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,8 @@ from bot.texts import Texts
 
 if TYPE_CHECKING:
     from bot.core.registry import Registry
+
+T = TypeVar("T")
 
 
 # --- replies ----------------------------------------------------------------------------------------
@@ -140,6 +142,8 @@ class FlowContext:
     registry: Registry  # every command and action (/help lists them, buttons start them)
     current_flow: str | None = None  # the conversation the person was in when this event arrived
     public_url: str | None = None  # where people open the web console (BAOMI_PUBLIC_URL); None: not served
+    # What this event's steps read more than once (a duty's /status section and its to-do): see `once`.
+    memo: dict[Hashable, Any] = field(default_factory=dict)
 
     @property
     def locale(self) -> str:
@@ -155,6 +159,13 @@ class FlowContext:
         Telegram deletes a refused attachment, WeCom cannot)."""
         context.setdefault("channel", self.channel)
         return self.texts.render(name, self.locale, **context)
+
+    async def once(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        """`load()`, read once for this event: /status and the welcome ask every duty for its section and its
+        to-dos, which read the same rows. Whoever changes those rows in the same event pops `key`."""
+        if key not in self.memo:
+            self.memo[key] = await load()
+        return cast(T, self.memo[key])
 
     def export(self, kind: str, **params: Any) -> Reply:
         """A reply whose file (`kind`'s maker, in the person's language) is made when it is sent; its text says the

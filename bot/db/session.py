@@ -4,17 +4,20 @@ transaction; code below it takes a session and never commits."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlalchemy.exc
 from sqlalchemy import Table, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 from bot.config import ConfigError
 from bot.db import inline
+
+T = TypeVar("T")
 
 
 class NotLeader(Exception):
@@ -128,6 +131,28 @@ async def flush_queued(session: AsyncSession) -> None:
 
 
 QUEUED = "baomi.queued_inserts"
+
+
+async def read_once(session: AsyncSession, key: str, load: Callable[[], Awaitable[T]]) -> T:
+    """`load()`, read once per transaction: what every event of the engine's batch reads alike (the working-day
+    calendar) is read once for the batch. Whoever writes what it reads calls `forget` in the same transaction."""
+    memo: dict[str, Any] = session.info.setdefault(READ_ONCE, {})
+    if key not in memo:
+        memo[key] = await load()
+    return cast(T, memo[key])
+
+
+def forget(session: AsyncSession, key: str) -> None:
+    session.info.get(READ_ONCE, {}).pop(key, None)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _transaction_ended(session: Session) -> None:
+    session.info.pop(READ_ONCE, None)  # another transaction may see other rows
+
+
+READ_ONCE = "baomi.read_once"
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

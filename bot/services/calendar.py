@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import CalendarOverride
+from bot.db.session import forget, read_once
 from bot.db.upsert import insert_ignore
 from bot.domain.workdays import WorkCalendar
 from bot.services import audit
@@ -30,12 +31,19 @@ async def overrides(session: AsyncSession, since: date | None = None) -> list[Ov
 
 
 async def work_calendar(session: AsyncSession) -> WorkCalendar:
-    return WorkCalendar({o.day: o.is_working for o in await overrides(session)})
+    async def load() -> WorkCalendar:
+        return WorkCalendar({o.day: o.is_working for o in await overrides(session)})
+
+    return await read_once(session, CALENDAR, load)
+
+
+CALENDAR = "calendar"  # read_once's key
 
 
 async def set_override(
     session: AsyncSession, now: datetime, officer_id: int, day: date, is_working: bool, reason: str
 ) -> None:
+    forget(session, CALENDAR)
     existing = await session.get(CalendarOverride, day)
     if existing is None:
         await insert_ignore(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
 from bot.db.models import InstallationValue
+from bot.db.session import forget, read_once
 from bot.db.upsert import insert_ignore
 
 FIRST_IMPORT = "roster.first_import"  # installation_value key: the local day of the first roster import
@@ -23,6 +24,7 @@ FIRST_IMPORT = "roster.first_import"  # installation_value key: the local day of
 async def record_first_import(session: AsyncSession, now: datetime, timezone: ZoneInfo) -> None:
     """Remember the day of the first roster import; later imports leave it as it is."""
     day = now.astimezone(timezone).date().isoformat()
+    forget(session, FIRST_IMPORT)
     await insert_ignore(session, InstallationValue, [{"key": FIRST_IMPORT, "value": day, "updated_at": now}], ["key"])
 
 
@@ -30,5 +32,9 @@ async def launch_day(session: AsyncSession, policy: Policy) -> date | None:
     """The policy's `launch_date`, else the day of the first roster import; None before any import."""
     if policy.launch_date is not None:
         return policy.launch_date
-    value = await session.scalar(select(InstallationValue.value).where(InstallationValue.key == FIRST_IMPORT))
-    return date.fromisoformat(value) if value else None
+
+    async def load() -> date | None:
+        value = await session.scalar(select(InstallationValue.value).where(InstallationValue.key == FIRST_IMPORT))
+        return date.fromisoformat(value) if value else None
+
+    return await read_once(session, FIRST_IMPORT, load)

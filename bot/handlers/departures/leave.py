@@ -214,14 +214,14 @@ async def waiting_for_head(ctx: FlowContext) -> list[Procedure]:
 # --- /status and the to-dos ---------------------------------------------------------------------------------
 async def departure_status(ctx: FlowContext) -> str | None:
     """The person's own procedure under way, step by step."""
-    own = await procedure.under_way_for(ctx.session, ctx.person.id)
+    own = await _own(ctx)
     return None if own is None else ctx.t("depart/status", p=own)
 
 
 async def departure_todo(ctx: FlowContext) -> list[ToDo]:
     """The person's handover list; a head's receipts and education records; the office's approvals."""
     out = []
-    own = await procedure.under_way_for(ctx.session, ctx.person.id)
+    own = await _own(ctx)
     open_label = ctx.t("depart/word", key="open")
     if own is not None and own.handover is None:
         out.append(ToDo(ctx.t("depart/todo", key="handover", count=1), notices.LEAVE_COMMAND, open_label))
@@ -233,3 +233,8 @@ async def departure_todo(ctx: FlowContext) -> list[ToDo]:
             label = ctx.t("depart/word", key="office")
             out.append(ToDo(ctx.t("depart/todo", key="office", count=len(ready)), notices.OFFICE_COMMAND, label))
     return out
+
+
+async def _own(ctx: FlowContext) -> procedure.Procedure | None:
+    """The person's own procedure under way, read once for the section and the to-do."""
+    return await ctx.once("departure", lambda: procedure.under_way_for(ctx.session, ctx.person.id))

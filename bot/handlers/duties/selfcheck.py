@@ -215,7 +215,7 @@ async def self_check_status(ctx: FlowContext) -> str | None:
     if not ctx.person.level.is_classified:
         return None
     year = ctx.now.astimezone(ctx.texts.timezone).year
-    done = await duties.has_self_check(ctx.session, ctx.person.id, year)
+    done = await _has_self_check(ctx, year)
     return ctx.t("selfcheck/status", year=year, done=done, month=ctx.policy.self_inspection_month)
 
 
@@ -224,9 +224,13 @@ async def self_check_todo(ctx: FlowContext) -> list[ToDo]:
     local = ctx.now.astimezone(ctx.texts.timezone)
     if not ctx.person.level.is_classified or local.month < ctx.policy.self_inspection_month:
         return []
-    if await duties.has_self_check(ctx.session, ctx.person.id, local.year):
+    if await _has_self_check(ctx, local.year):
         return []
     return [ToDo(ctx.t("selfcheck/todo", year=local.year), "selfcheck", ctx.t("core/word", key="selfcheck"))]
+
+
+async def _has_self_check(ctx: FlowContext, year: int) -> bool:
+    return await ctx.once(("self_check", year), lambda: duties.has_self_check(ctx.session, ctx.person.id, year))
 
 
 async def unit_check_status(ctx: FlowContext) -> str | None:

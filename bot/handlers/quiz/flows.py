@@ -377,15 +377,27 @@ async def missed_questions(session: AsyncSession, bank: Bank, year: int) -> list
 
 
 # --- the section of /status ---------------------------------------------------------------------------------
+async def _papers(ctx: FlowContext, cycle: int) -> tuple[Attempt | None, Attempt | None, Attempt | None]:
+    """The person's paper under way (if any), best counting paper and latest paper of the cycle, read once for the
+    section and the to-do."""
+
+    async def load() -> tuple[Attempt | None, Attempt | None, Attempt | None]:
+        current = await quiz.open_attempt(ctx.session, ctx.person.id)
+        best = (await quiz.best_counting(ctx.session, [ctx.person.id], cycle)).get(ctx.person.id)
+        last = (await quiz.latest(ctx.session, [ctx.person.id], cycle)).get(ctx.person.id)
+        return current, best, last
+
+    return await ctx.once(("quiz", cycle), load)
+
+
 async def quiz_status_section(ctx: FlowContext) -> str | None:
     """This cycle's quiz for the person: best counting paper, the one in progress, or what to do."""
     cycle = cycle_of(ctx.now, ctx.texts.timezone)
-    current = await quiz.open_attempt(ctx.session, ctx.person.id)
+    current, best, last = await _papers(ctx, cycle)
     if current is not None and ctx.now >= current.deadline_at:
         await quiz.expire(ctx.session, current.id)
-        current = None
-    best = (await quiz.best_counting(ctx.session, [ctx.person.id], cycle)).get(ctx.person.id)
-    last = (await quiz.latest(ctx.session, [ctx.person.id], cycle)).get(ctx.person.id)
+        ctx.memo.pop(("quiz", cycle))
+        current, best, last = await _papers(ctx, cycle)
     return ctx.t(
         "quiz/status",
         cycle=cycle,
@@ -402,12 +414,11 @@ async def quiz_status_section(ctx: FlowContext) -> str | None:
 async def quiz_todo(ctx: FlowContext) -> list[ToDo]:
     """The quiz of the cycle until it is passed: to take, to go on with, or nothing while the office reviews."""
     cycle = cycle_of(ctx.now, ctx.texts.timezone)
-    if (await quiz.best_counting(ctx.session, [ctx.person.id], cycle)).get(ctx.person.id):
+    current, best, last = await _papers(ctx, cycle)
+    if best is not None:
         return []
-    current = await quiz.open_attempt(ctx.session, ctx.person.id)
     if current is not None and ctx.now >= current.deadline_at:
         current = None
-    last = (await quiz.latest(ctx.session, [ctx.person.id], cycle)).get(ctx.person.id)
     if current is None and last is not None and _outcome(ctx, last) is Outcome.PENDING:
         return []
     left = minutes_left(ctx.now, current.deadline_at) if current else 0
