@@ -214,15 +214,20 @@ class PledgeStatus:
 
     async def __call__(self, ctx: FlowContext) -> str | None:
         day, cycle = ctx.today, current_cycle(ctx)
-        annual = (await pledges.annual_standings(ctx.session, [ctx.person.id], cycle, day, ctx.policy, self.catalog))[
-            ctx.person.id
-        ]
+        annual, every = await standings(ctx, self.catalog)
         requests = [
-            s
-            for s in await pledges.request_standings(ctx.session, [ctx.person.id])
-            if s.state is not PledgeState.SIGNED or (s.record is not None and s.record.cycle == cycle)
+            s for s in every if s.state is not PledgeState.SIGNED or (s.record is not None and s.record.cycle == cycle)
         ]
         return ctx.t("pledge/status", cycle=cycle, annual=annual, requests=requests, today=day)
+
+
+async def standings(ctx: FlowContext, catalog: Catalog) -> tuple[pledges.Standing, list[pledges.Standing]]:
+    """The person's pledges, read once for the section and the to-dos."""
+    cycle = current_cycle(ctx)
+    return await ctx.once(
+        ("pledges", cycle),
+        lambda: pledges.standings(ctx.session, ctx.person.id, ctx.today, cycle, ctx.policy, catalog),
+    )
 
 
 class PledgeToDo:
@@ -233,7 +238,8 @@ class PledgeToDo:
 
     async def __call__(self, ctx: FlowContext) -> list[ToDo]:
         day = ctx.today
-        owed = await pledges.owed(ctx.session, ctx.person.id, day, current_cycle(ctx), ctx.policy, self.catalog)
+        read = await standings(ctx, self.catalog)
+        owed = await pledges.owed(ctx.session, ctx.person.id, day, current_cycle(ctx), ctx.policy, self.catalog, read)
         label = ctx.t("core/word", key="pledge")
         return [ToDo(ctx.t("pledge/todo", owed=o, overdue=o.due_on < day), "pledge", label) for o in owed]
 

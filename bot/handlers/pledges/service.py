@@ -277,13 +277,28 @@ async def request_standings(
     return out
 
 
-async def owed(
+async def standings(
     session: AsyncSession, staff_id: int, today: date, cycle: int, policy: Policy, catalog: Catalog
+) -> tuple[Standing, list[Standing]]:
+    """The person's yearly pledge of `cycle` and every request of theirs."""
+    annual = (await annual_standings(session, [staff_id], cycle, today, policy, catalog))[staff_id]
+    return annual, await request_standings(session, [staff_id])
+
+
+async def owed(
+    session: AsyncSession,
+    staff_id: int,
+    today: date,
+    cycle: int,
+    policy: Policy,
+    catalog: Catalog,
+    read: tuple[Standing, list[Standing]] | None = None,
 ) -> list[Owed]:
     """What the person has still to sign, most pressing first: a departure, onboarding, special tasks, the
-    pledge of the cycle."""
+    pledge of the cycle. `read`: their `standings`, when the caller has them."""
+    annual, requests = read or await standings(session, staff_id, today, cycle, policy, catalog)
     out: list[Owed] = []
-    open_requests = [s for s in await request_standings(session, [staff_id]) if s.state is not PledgeState.SIGNED]
+    open_requests = [s for s in requests if s.state is not PledgeState.SIGNED]
     # Departures still waiting for their pledge, by the request that asks for it.
     waiting = {
         request_id: _departure(departure)
@@ -315,7 +330,6 @@ async def owed(
                 standing.task_title,
             )
         )
-    annual = (await annual_standings(session, [staff_id], cycle, today, policy, catalog))[staff_id]
     if annual.state is not PledgeState.SIGNED:
         out.append(Owed(PledgeKind.ANNUAL, None, cycle, annual.due_on, annual.state))
     return out
