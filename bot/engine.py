@@ -14,12 +14,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import flag_modified
-from sqlalchemy.orm.exc import StaleDataError
 
 from bot.clock import Clock
 from bot.config import Policy
@@ -33,7 +31,9 @@ from bot.core.registry import Registry, allowed
 from bot.core.supervise import Pulse, is_outage
 from bot.core.todo import KEYBOARD, gather, todo_buttons
 from bot.core.typed import offered_buttons, recent_buttons, typed_choice
-from bot.db.models import Conversation, InboxEvent
+from bot.db import conversations
+from bot.db.conversations import Conversation, StaleState
+from bot.db.models import InboxEvent
 from bot.db.session import Database, NotLeader
 from bot.domain.levels import Role
 from bot.services import invitations, people
@@ -54,10 +54,6 @@ WELCOME_TODOS = 8  # to-dos listed by name in the welcome (the rest counted): it
 # once a second; a script queuing a thousand messages gets twenty of them handled.
 PER_SENDER = 10  # events of one sender in one batch: a backlog is taken a little at a time, between the others'
 WRONG_CODE = frozenset({Redeemed.UNKNOWN, Redeemed.USED, Redeemed.EXPIRED})
-
-
-class StaleState(Exception):
-    """Another step saved this person's conversation first; the event is processed again."""
 
 
 @dataclass
@@ -112,36 +108,15 @@ class Engine:
         ids: list[int] = []
         try:
             async with self.db.transaction(fenced=True, inline=True) as session:
-                # Round-robin across people: everyone's first pending event, then everyone's second, and so on, so
-                # that one person's backlog cannot hold back another's step.
-                turn = (
-                    func.row_number()
-                    .over(partition_by=(InboxEvent.channel, InboxEvent.channel_user_id), order_by=InboxEvent.id)
-                    .label("turn")
-                )
-                ranked = select(InboxEvent.id, turn).where(InboxEvent.status == "pending").subquery()
-                first = (
-                    select(ranked.c.id)
-                    .where(ranked.c.turn <= PER_SENDER)
-                    .order_by(ranked.c.turn, ranked.c.id)
-                    .limit(BATCH)
-                )
-                query = select(InboxEvent).where(InboxEvent.id.in_(first))
-                if not self.db.is_sqlite:
-                    query = query.with_for_update(skip_locked=True)  # several processes may share the inbox
-                rows = round_robin((await session.scalars(query)).all())
+                query = CLAIM if self.db.is_sqlite else CLAIM.with_for_update(skip_locked=True)  # shared inbox
+                rows = round_robin((await session.execute(query)).all())
                 ids = [row.id for row in rows]
                 if not ids:
                     return 0, False
                 shares = Counter((row.channel, row.channel_user_id) for row in rows)
                 more = len(ids) == BATCH or max(shares.values()) >= PER_SENDER
-                inbounds = [self.inbound(row) for row in rows]
-                await session.execute(
-                    update(InboxEvent)
-                    .where(InboxEvent.id.in_(ids))
-                    .values(**self._processed())
-                    .execution_options(synchronize_session=False)
-                )
+                inbounds = [self.inbound(row.channel, row.channel_user_id, row.payload) for row in rows]
+                await session.execute(update(INBOX).where(INBOX.c.id.in_(ids)).values(**self._processed()))
                 preloaded = await preload(session, inbounds)
                 for inbound in inbounds:
                     await self.handle(session, inbound, preloaded)
@@ -171,7 +146,7 @@ class Engine:
                     )
                     if row is None:
                         return
-                    inbound = self.inbound(row)
+                    inbound = self.inbound(row.channel, row.channel_user_id, row.payload)
                     await session.execute(
                         update(InboxEvent)
                         .where(InboxEvent.id == row_id)
@@ -202,7 +177,7 @@ class Engine:
             row.error = type(exc).__name__[:200]
             if row.attempts < MAX_ATTEMPTS:
                 return
-            inbound = self.inbound(row)
+            inbound = self.inbound(row.channel, row.channel_user_id, row.payload)
             for key, value in self._processed("failed").items():
                 setattr(row, key, value)
             person = await people.by_binding(session, inbound.channel, inbound.user_id)
@@ -223,13 +198,13 @@ class Engine:
                 self._answer(session, inbound, None)
         self.on_outbox()
 
-    def inbound(self, row: InboxEvent) -> Inbound:
+    def inbound(self, channel: str, user_id: str, payload: dict[str, Any]) -> Inbound:
         """The event of an inbox row. A row stored by a channel before intake kept only events (an upgrade with
         rows pending) is parsed by its channel and screened by the guard as intake would have."""
-        if is_stored(row.payload):
-            return loaded(row.channel, row.channel_user_id, row.payload)
-        parsed = self.channels[row.channel].parse(row.payload)
-        return loaded(row.channel, parsed.user_id, stored(parsed, self.policy.guard_extra_terms) or {})
+        if is_stored(payload):
+            return loaded(channel, user_id, payload)
+        parsed = self.channels[channel].parse(payload)
+        return loaded(channel, parsed.user_id, stored(parsed, self.policy.guard_extra_terms) or {})
 
     def _processed(self, status: str = "done") -> dict[str, Any]:
         """A processed row keeps neither what was said nor who said it: only that the update was seen (its dedupe
@@ -282,7 +257,7 @@ class Engine:
         if preloaded is not None and person.id in preloaded.conversations:
             conv = preloaded.conversations.pop(person.id)
         else:
-            conv = await session.get(Conversation, person.id)
+            conv = (await conversations.of(session, [person.id])).get(person.id)
         if (
             isinstance(event, Text)
             and self.registry.typed(event.text) is None
@@ -531,8 +506,7 @@ class Engine:
         them): then it ends here, unfinished, and they are told so. Asked at every step, not only at the start."""
         if allowed(flow.roles, ctx.person.roles):
             return False
-        await session.delete(conv)
-        await session.flush()
+        await conversations.end(session, conv)
         self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/right_withdrawn"))), None, None)
         return True
 
@@ -545,31 +519,16 @@ class Engine:
         conv: Conversation | None,
         step: Step,
     ) -> None:
-        """Save the conversation (the ORM checks its version) and queue the replies."""
+        """Save the conversation (its version checked) and queue the replies."""
         version: int | None = None
         if step.state is None:
             if conv is not None:
-                await session.delete(conv)
-        elif conv is None:
-            version = 1
-            offered = offered_buttons(step.replies, flow.prefix, version)
-            session.add(
-                Conversation(
-                    staff_id=ctx.person.id, flow=flow.name, state=step.state, updated_at=ctx.now, offered=offered
-                )
-            )
+                await conversations.end(session, conv)
         else:
-            version = conv.version + 1
-            conv.flow = flow.name
-            conv.state = step.state
-            conv.updated_at = ctx.now
-            conv.offered = offered_buttons(step.replies, flow.prefix, version)
             # An equal state at the same instant is still a new step: the buttons just drawn carry the new version.
-            flag_modified(conv, "state")
-        try:
-            await session.flush()
-        except StaleDataError as exc:
-            raise StaleState() from exc
+            version = 1 if conv is None else conv.version + 1
+            offered = offered_buttons(step.replies, flow.prefix, version)
+            await conversations.save(session, ctx.person.id, conv, flow.name, step.state, offered, ctx.now)
         now = ctx.now
         self._reply(session, inbound, ctx, step, flow.prefix, version)
         for out in step.outgoing:
@@ -648,12 +607,25 @@ async def preload(session: AsyncSession, inbounds: list[Inbound]) -> Preloaded:
     staff_ids = {p.id for p in found.values()}
     convs: dict[int, Conversation | None] = dict.fromkeys(staff_ids)
     if staff_ids:
-        for conv in (await session.scalars(select(Conversation).where(Conversation.staff_id.in_(staff_ids)))).all():
-            convs[conv.staff_id] = conv
+        convs.update(await conversations.of(session, staff_ids))
     return Preloaded(found, convs)
 
 
-def round_robin(rows: Sequence[InboxEvent]) -> list[InboxEvent]:
+INBOX = cast(Table, InboxEvent.__table__)
+# Round-robin across people: everyone's first pending event, then everyone's second, and so on (at most PER_SENDER of
+# one sender's), so that one person's backlog cannot hold back another's step.
+_TURN = (
+    func.row_number().over(partition_by=(INBOX.c.channel, INBOX.c.channel_user_id), order_by=INBOX.c.id).label("turn")
+)
+_RANKED = select(INBOX.c.id, _TURN).where(INBOX.c.status == "pending").subquery()
+CLAIM = select(INBOX.c.id, INBOX.c.channel, INBOX.c.channel_user_id, INBOX.c.payload).where(
+    INBOX.c.id.in_(
+        select(_RANKED.c.id).where(_RANKED.c.turn <= PER_SENDER).order_by(_RANKED.c.turn, _RANKED.c.id).limit(BATCH)
+    )
+)
+
+
+def round_robin(rows: Sequence[Any]) -> list[Any]:
     """Rows in turns: each sender's first, then each sender's second, and so on; each sender's in order."""
     turns: dict[tuple[str, str], int] = {}
     keyed = []

@@ -34,7 +34,7 @@ from bot.clock import Clock
 from bot.core.events import Attachment, AttachmentKind, Command, Inbound, Press, Refused, Text, Throttled
 from bot.db.models import InboxEvent
 from bot.db.session import Database
-from bot.db.upsert import insert_ignore
+from bot.db.upsert import insert_ignore_returning
 from bot.domain.guard import check_text
 
 log = logging.getLogger("baomi.guard")  # the guard's line, as where a flow refuses: the category alone
@@ -188,7 +188,8 @@ class Intake:
         if not rows and also is None:
             return 0
         async with self.db.transaction(inline=True) as session:
-            inserted = await insert_ignore(session, InboxEvent, rows, ["channel", "dedupe_key"]) if rows else 0
+            # The rows as parameters of one cached statement, not a VALUES list compiled again for every count of rows.
+            inserted = len(await insert_ignore_returning(session, InboxEvent, rows, ["channel", "dedupe_key"], "id"))
             if also is not None:
                 await also(session, inserted)
         if any(row["status"] == "pending" for row in rows):

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.flow import Reply
 from bot.core.outbox_rows import button_rows
-from bot.db.models import Conversation, OutboxMessage
+from bot.db.conversations import Conversation
+from bot.db.models import OutboxMessage
 
 # What a button is remembered as: the payload's own shape, {"text": label, "data": payload, "short"?: letter}.
 Offered = Mapping[str, str]
