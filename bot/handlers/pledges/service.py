@@ -300,20 +300,22 @@ async def owed(
     out: list[Owed] = []
     open_requests = [s for s in requests if s.state is not PledgeState.SIGNED]
     # Departures still waiting for their pledge, by the request that asks for it.
-    waiting = {
-        request_id: _departure(departure)
-        for request_id, departure in (
-            await session.execute(
-                select(PledgeRequest.id, Departure)
-                .join(Departure, Departure.id == PledgeRequest.departure_id)
-                .where(
-                    PledgeRequest.staff_id == staff_id,
-                    Departure.completed_at.is_(None),
-                    Departure.cancelled_at.is_(None),
+    waiting: dict[int, DepartureInfo] = {}
+    if open_requests:  # most people have none
+        waiting = {
+            request_id: _departure(departure)
+            for request_id, departure in (
+                await session.execute(
+                    select(PledgeRequest.id, Departure)
+                    .join(Departure, Departure.id == PledgeRequest.departure_id)
+                    .where(
+                        PledgeRequest.staff_id == staff_id,
+                        Departure.completed_at.is_(None),
+                        Departure.cancelled_at.is_(None),
+                    )
                 )
-            )
-        ).all()
-    }
+            ).all()
+        }
     for standing in sorted(open_requests, key=lambda s: (REQUESTED_KINDS.index(s.kind), s.due_on)):
         assert standing.request_id is not None
         departure = waiting.get(standing.request_id)

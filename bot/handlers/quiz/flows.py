@@ -380,14 +380,8 @@ async def missed_questions(session: AsyncSession, bank: Bank, year: int) -> list
 async def _papers(ctx: FlowContext, cycle: int) -> tuple[Attempt | None, Attempt | None, Attempt | None]:
     """The person's paper under way (if any), best counting paper and latest paper of the cycle, read once for the
     section and the to-do."""
-
-    async def load() -> tuple[Attempt | None, Attempt | None, Attempt | None]:
-        current = await quiz.open_attempt(ctx.session, ctx.person.id)
-        best = (await quiz.best_counting(ctx.session, [ctx.person.id], cycle)).get(ctx.person.id)
-        last = (await quiz.latest(ctx.session, [ctx.person.id], cycle)).get(ctx.person.id)
-        return current, best, last
-
-    return await ctx.once(("quiz", cycle), load)
+    read = await ctx.once(("quiz", cycle), lambda: quiz.papers(ctx.session, ctx.person.id, cycle))
+    return read.current, read.best, read.last
 
 
 async def quiz_status_section(ctx: FlowContext) -> str | None:

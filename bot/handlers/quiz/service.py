@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Department, Staff
@@ -126,6 +126,33 @@ async def open_attempt(session: AsyncSession, staff_id: int) -> Attempt | None:
         select(QuizAttempt).where(QuizAttempt.staff_id == staff_id, QuizAttempt.status == OPEN).limit(1)
     )
     return None if row is None else _attempt(row)
+
+
+@dataclass(frozen=True)
+class Papers:
+    """A person's papers as /status tells them: the one under way, and of the cycle the best that counts and the
+    latest."""
+
+    current: Attempt | None
+    best: Attempt | None
+    last: Attempt | None
+
+
+async def papers(session: AsyncSession, staff_id: int, cycle: int) -> Papers:
+    """`open_attempt`, `best_counting` and `latest` of one person, in one statement."""
+    rows = await session.scalars(
+        select(QuizAttempt)
+        .where(QuizAttempt.staff_id == staff_id, or_(QuizAttempt.cycle == cycle, QuizAttempt.status == OPEN))
+        .order_by(QuizAttempt.id)
+    )
+    read = [_attempt(row) for row in rows]
+    of_cycle = [a for a in read if a.cycle == cycle]
+    counting = [a for a in of_cycle if a.status == FINISHED and a.passed and a.counts]
+    return Papers(
+        next((a for a in read if a.status == OPEN), None),
+        min(counting, key=lambda a: (-(a.score or 0), a.id), default=None),
+        of_cycle[-1] if of_cycle else None,
+    )
 
 
 async def attempts(session: AsyncSession, staff_id: int, cycle: int | None = None) -> list[Attempt]:
@@ -302,17 +329,6 @@ async def best_counting(session: AsyncSession, staff_ids: Collection[int], cycle
         if attempt.counts:
             best.setdefault(attempt.staff_id, attempt)
     return best
-
-
-async def latest(session: AsyncSession, staff_ids: Collection[int], cycle: int) -> dict[int, Attempt]:
-    """Each person's most recent paper of the cycle."""
-    newest = (
-        select(func.max(QuizAttempt.id))
-        .where(QuizAttempt.staff_id.in_(list(staff_ids)), QuizAttempt.cycle == cycle)
-        .group_by(QuizAttempt.staff_id)
-    )
-    rows = (await session.scalars(select(QuizAttempt).where(QuizAttempt.id.in_(newest)))).all()
-    return {r.staff_id: _attempt(r) for r in rows}
 
 
 async def most_missed(session: AsyncSession, cycle: int, limit: int | None = None) -> list[MissRate]:
