@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 
 # The top-level messages/ folder, shipped inside the package as bot/messages (a link in the source tree).
 MESSAGES = Path(__file__).parent / "messages"
@@ -24,19 +24,25 @@ class Texts:
         self.timezone = timezone
         self.root = root
         self.env = environment(root, timezone)
+        # The template of each name and locale, found once: looking it up asks the file system whether it changed
+        # (and, for a text without its English, whether that appeared) at every message.
+        self._found: dict[tuple[str, str], Template] = {}
 
     def render(self, name: str, locale: str = DEFAULT_LOCALE, /, **context: Any) -> str:
         """Render `name` (e.g. "core/help") in `locale`, falling back to Chinese. Both are positional, so a
         template may take a `name` of its own."""
-        template = None
+        template = self._found.get((name, locale))
+        if template is None:
+            template = self._found[(name, locale)] = self._find(name, locale)
+        return template.render(locale=locale, **context).strip()
+
+    def _find(self, name: str, locale: str) -> Template:
         if locale != DEFAULT_LOCALE:
             try:
-                template = self.env.get_template(f"{name}.{locale}.j2")
+                return self.env.get_template(f"{name}.{locale}.j2")
             except TemplateNotFound:
-                template = None
-        if template is None:
-            template = self.env.get_template(f"{name}.j2")
-        return template.render(locale=locale, **context).strip()
+                pass
+        return self.env.get_template(f"{name}.j2")
 
     def names(self) -> list[str]:
         """Every template name (without locale suffix) under the root."""
