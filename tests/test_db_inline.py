@@ -3,6 +3,8 @@ statements give the same results either way, and the thread is aiosqlite's again
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
 from datetime import UTC, datetime
 
@@ -79,3 +81,31 @@ async def test_sqlite_runs_an_inline_unit_of_work_on_the_event_loops_thread(db: 
         assert await statement_thread(session) != loop_thread
     async with db.sessions() as session:
         assert await statement_thread(session) != loop_thread
+
+
+async def test_sqlite_waits_for_another_writer_off_the_event_loop(db: Database) -> None:
+    """While another process holds SQLite's write lock, an inline unit of work waits for it on aiosqlite's thread:
+    the event loop goes on meanwhile, and the unit of work runs once the lock is released."""
+    if not db.is_sqlite:
+        return
+    async with db.transaction(inline=True) as session:  # the connection made (it puts the file in WAL mode)
+        await statement_thread(session)
+    path = db.url.split("///", 1)[1]
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+
+        async def write() -> int:
+            async with db.transaction(inline=True) as session:
+                return await statement_thread(session)
+
+        task = asyncio.create_task(write())
+        ticks = 0
+        for _ in range(20):  # the loop turns while the unit of work waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not task.done() and ticks == 20
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert await asyncio.wait_for(task, 10) == threading.get_ident()  # its statements ran inline after all

@@ -24,6 +24,22 @@ import aiosqlite
 class InlineConnection(aiosqlite.Connection):
     inline = False
 
+    def begin_at_once(self, busy_timeout_ms: int) -> bool:
+        """BEGIN IMMEDIATE on the calling thread if SQLite's write lock is free (no other process is writing), without
+        waiting for it: True when the transaction has begun; otherwise it is left to aiosqlite's thread, where
+        waiting for the lock holds nothing else up."""
+        if not self._running or not self._connection:
+            return False
+        conn = self._connection
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return False  # locked by another process
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        return True
+
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self.inline:
             return await super()._execute(fn, *args, **kwargs)

@@ -155,6 +155,9 @@ def _transaction_ended(session: Session) -> None:
 READ_ONCE = "baomi.read_once"
 
 
+BUSY_TIMEOUT_MS = 30_000  # how long a statement waits for another process's write lock
+
+
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     # The driver's own transaction handling would start transactions late and let a SAVEPOINT commit on
     # release; SQLAlchemy's recipe: switch it off and emit BEGIN ourselves (see _sqlite_begin).
@@ -163,7 +166,7 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # What is deleted or emptied (processed inbox rows, old payloads) is overwritten, not left in free pages.
     cur.execute("PRAGMA secure_delete=ON")
     cur.close()
@@ -171,9 +174,15 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     options = conn.get_execution_options()
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
+    driver = conn.connection.driver_connection
     if options.get("sqlite_inline"):
-        inline.set_inline(conn.connection.driver_connection, True)  # the write lock is held: nothing waits now
+        # The write lock is taken on the event loop's thread when it is free, on aiosqlite's thread when it has to
+        # be waited for; once held, nothing waits.
+        if not (isinstance(driver, inline.InlineConnection) and driver.begin_at_once(BUSY_TIMEOUT_MS)):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        inline.set_inline(driver, True)
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
 
 
 def _sqlite_end(conn: Any) -> None:
