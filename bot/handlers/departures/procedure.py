@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Department, Staff
@@ -105,8 +106,8 @@ def _query() -> Rows:
     )
 
 
-async def _procedures(session: AsyncSession, query: Rows) -> list[Procedure]:
-    rows = (await session.execute(query)).all()
+async def _procedures(session: AsyncSession, query: Rows, params: dict[str, Any] | None = None) -> list[Procedure]:
+    rows = (await session.execute(query, params)).all()
     standings = {
         s.request_id: s
         for s in await pledges.request_standings(session, sorted({row[0].staff_id for row in rows if row[5]}))
@@ -164,9 +165,12 @@ async def by_id(session: AsyncSession, departure_id: int) -> Procedure | None:
     return found[0] if found else None
 
 
+UNDER_WAY_FOR = _under_way().where(Departure.staff_id == bindparam("staff_id"))  # built once (/status asks it)
+
+
 async def under_way_for(session: AsyncSession, staff_id: int) -> Procedure | None:
     """The person's procedure under way, if any."""
-    found = await _procedures(session, _under_way().where(Departure.staff_id == staff_id))
+    found = await _procedures(session, UNDER_WAY_FOR, {"staff_id": staff_id})
     return found[0] if found else None
 
 

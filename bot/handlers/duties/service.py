@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, String, and_, cast, exists, func, literal, select
+from sqlalchemy import Select, String, bindparam, cast, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Department, Staff
@@ -257,10 +257,13 @@ async def self_check_missing(
     return [DuePerson(*row) for row in rows]
 
 
+SELF_CHECK = select(SelfCheck.id).where(
+    SelfCheck.staff_id == bindparam("staff_id"), SelfCheck.year == bindparam("year")
+)
+
+
 async def has_self_check(session: AsyncSession, staff_id: int, year: int) -> bool:
-    found = await session.scalar(
-        select(SelfCheck.id).where(and_(SelfCheck.staff_id == staff_id, SelfCheck.year == year))
-    )
+    found = await session.scalar(SELF_CHECK, {"staff_id": staff_id, "year": year})
     return found is not None
 
 

@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Department, Staff
@@ -138,13 +138,19 @@ class Papers:
     last: Attempt | None
 
 
+PAPERS = (
+    select(QuizAttempt)
+    .where(
+        QuizAttempt.staff_id == bindparam("staff_id"),
+        or_(QuizAttempt.cycle == bindparam("cycle"), QuizAttempt.status == OPEN),
+    )
+    .order_by(QuizAttempt.id)
+)  # built once: its cache key is worked out once, not at every /status
+
+
 async def papers(session: AsyncSession, staff_id: int, cycle: int) -> Papers:
     """`open_attempt`, `best_counting` and `latest` of one person, in one statement."""
-    rows = await session.scalars(
-        select(QuizAttempt)
-        .where(QuizAttempt.staff_id == staff_id, or_(QuizAttempt.cycle == cycle, QuizAttempt.status == OPEN))
-        .order_by(QuizAttempt.id)
-    )
+    rows = await session.scalars(PAPERS, {"staff_id": staff_id, "cycle": cycle})
     read = [_attempt(row) for row in rows]
     of_cycle = [a for a in read if a.cycle == cycle]
     counting = [a for a in of_cycle if a.status == FINISHED and a.passed and a.counts]
