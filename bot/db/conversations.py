@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Conversation as ConversationRow
@@ -30,12 +30,22 @@ class Conversation:
     offered: list[dict[str, str]] | None  # the buttons the last step offered (bot/core/typed.py)
 
 
-QUERY = select(TABLE.c.staff_id, TABLE.c.flow, TABLE.c.state, TABLE.c.version, TABLE.c.offered)
+# Built once, with their values bound at each use: a statement's cache key is then worked out once, not at every step.
+OF = select(TABLE.c.staff_id, TABLE.c.flow, TABLE.c.state, TABLE.c.version, TABLE.c.offered).where(
+    TABLE.c.staff_id.in_(bindparam("staff_ids", expanding=True))
+)
+FIRST = insert(TABLE)
+NEXT = (
+    update(TABLE)
+    .where(TABLE.c.staff_id == bindparam("b_staff_id"), TABLE.c.version == bindparam("b_version"))
+    .values(version=TABLE.c.version + 1)
+)
+END = delete(TABLE).where(TABLE.c.staff_id == bindparam("b_staff_id"), TABLE.c.version == bindparam("b_version"))
 
 
 async def of(session: AsyncSession, staff_ids: Collection[int]) -> dict[int, Conversation]:
     """The conversations these people are in (those in none are left out)."""
-    rows = (await session.execute(QUERY.where(TABLE.c.staff_id.in_(list(staff_ids))))).all()
+    rows = (await session.execute(OF, {"staff_ids": list(staff_ids)})).all()
     return {row.staff_id: Conversation(*row) for row in rows}
 
 
@@ -51,21 +61,15 @@ async def save(
     """The step's state saved as the next version of `current` (or as the first, with none)."""
     values = {"flow": flow, "state": state, "offered": offered, "updated_at": now}
     if current is None:
-        await session.execute(insert(TABLE).values(staff_id=staff_id, version=1, **values))
+        await session.execute(FIRST, {"staff_id": staff_id, "version": 1, **values})
         return
-    result = await session.execute(
-        update(TABLE)
-        .where(TABLE.c.staff_id == staff_id, TABLE.c.version == current.version)
-        .values(version=current.version + 1, **values)
-    )
+    result = await session.execute(NEXT, {"b_staff_id": staff_id, "b_version": current.version, **values})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleState()
 
 
 async def end(session: AsyncSession, current: Conversation) -> None:
     """The conversation is over (the version read is checked, as a save checks it)."""
-    result = await session.execute(
-        delete(TABLE).where(TABLE.c.staff_id == current.staff_id, TABLE.c.version == current.version)
-    )
+    result = await session.execute(END, {"b_staff_id": current.staff_id, "b_version": current.version})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleState()
