@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
@@ -173,6 +173,24 @@ def after_launch_grace(policy: Policy, launch: date | None, due: date) -> date:
     return max(due, launch + timedelta(days=policy.launch_grace_days))
 
 
+# Built once, with their values bound at each use (/status asks them for each person): a statement's cache key is then
+# worked out once.
+ANNUAL = (
+    select(PledgeRecord)
+    .where(PledgeRecord.cycle == bindparam("cycle"), PledgeRecord.kind.in_([k.value for k in ANNUAL_COVER]))
+    .order_by(PledgeRecord.id)
+)
+ANNUAL_OF = ANNUAL.where(PledgeRecord.staff_id.in_(bindparam("staff_ids", expanding=True)))
+REQUESTS = (
+    select(PledgeRequest, PledgeTask.title)
+    .outerjoin(PledgeTask, PledgeTask.id == PledgeRequest.task_id)
+    .outerjoin(Departure, Departure.id == PledgeRequest.departure_id)
+    # A cancelled departure asks for its pledge no more.
+    .where(PledgeRequest.staff_id.in_(bindparam("staff_ids", expanding=True)), Departure.cancelled_at.is_(None))
+    .order_by(PledgeRequest.id)
+)
+
+
 async def annual_standings(
     session: AsyncSession,
     staff_ids: Iterable[int],
@@ -190,16 +208,13 @@ async def annual_standings(
     latest: dict[int, PledgeRecord] = {}
     last_signed: dict[int, PledgeRecord] = {}
     if ids:
-        query = select(PledgeRecord).where(
-            PledgeRecord.cycle == cycle, PledgeRecord.kind.in_([k.value for k in ANNUAL_COVER])
-        )
         # Few people: ask for them; everyone (the daily sweep): read the cycle, which stays within the
         # databases' limits on bound parameters.
-        if len(ids) <= 1000:
-            query = query.where(PledgeRecord.staff_id.in_(ids))
+        few = len(ids) <= 1000
+        query = ANNUAL_OF if few else ANNUAL
         if until is not None:
             query = query.where(PledgeRecord.at < until)
-        rows = await session.scalars(query.order_by(PledgeRecord.id))
+        rows = await session.scalars(query, {"cycle": cycle, "staff_ids": ids} if few else {"cycle": cycle})
         for record in rows:
             latest[record.staff_id] = record
             if record.outcome == Outcome.SIGNED:
@@ -238,17 +253,10 @@ async def request_standings(
     ids = list(staff_ids)
     if not ids:
         return []
-    query = (
-        select(PledgeRequest, PledgeTask.title)
-        .outerjoin(PledgeTask, PledgeTask.id == PledgeRequest.task_id)
-        .outerjoin(Departure, Departure.id == PledgeRequest.departure_id)
-        # A cancelled departure asks for its pledge no more.
-        .where(PledgeRequest.staff_id.in_(ids), Departure.cancelled_at.is_(None))
-        .order_by(PledgeRequest.id)
-    )
+    query = REQUESTS
     if created_from is not None:
         query = query.where(PledgeRequest.created_at >= created_from)
-    requests = (await session.execute(query)).all()
+    requests = (await session.execute(query, {"staff_ids": ids})).all()
     if not requests:
         return []
     records = await session.scalars(
