@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -116,7 +116,7 @@ class Engine:
                 shares = Counter((row.channel, row.channel_user_id) for row in rows)
                 more = len(ids) == BATCH or max(shares.values()) >= PER_SENDER
                 inbounds = [self.inbound(row.channel, row.channel_user_id, row.payload) for row in rows]
-                await session.execute(update(INBOX).where(INBOX.c.id.in_(ids)).values(**self._processed()))
+                await session.execute(DONE, {"ids": ids, **self._processed()})
                 preloaded = await preload(session, inbounds)
                 for inbound in inbounds:
                     await self.handle(session, inbound, preloaded)
@@ -623,6 +623,9 @@ CLAIM = select(INBOX.c.id, INBOX.c.channel, INBOX.c.channel_user_id, INBOX.c.pay
         select(_RANKED.c.id).where(_RANKED.c.turn <= PER_SENDER).order_by(_RANKED.c.turn, _RANKED.c.id).limit(BATCH)
     )
 )
+
+
+DONE = update(INBOX).where(INBOX.c.id.in_(bindparam("ids", expanding=True)))  # values: Engine._processed
 
 
 def round_robin(rows: Sequence[Any]) -> list[Any]:

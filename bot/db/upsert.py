@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -24,6 +25,19 @@ async def insert_ignore(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+@functools.cache
+def _insert_ignore_returning(
+    dialect: str, model: type[DeclarativeBase], conflict: tuple[str, ...], returning: str
+) -> Any:
+    """The statement of `insert_ignore_returning`, built once (its cache key is then worked out once)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # The table, not the mapped class: an ORM-enabled multi-row insert spends most of its time in the ORM. One
+    # statement with the rows as parameters (SQLAlchemy batches them into multi-row VALUES itself): compiled once and
+    # cached, where a VALUES list built from the rows was compiled again for every chunk.
+    table = cast(Table, model.__table__)
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c[returning])
+
+
 async def insert_ignore_returning(
     session: AsyncSession,
     model: type[DeclarativeBase],
@@ -33,13 +47,7 @@ async def insert_ignore_returning(
     chunk: int = 1000,
 ) -> list[Any]:
     """Insert-or-ignore many rows; returns the `returning` column of those actually inserted."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # The table, not the mapped class: an ORM-enabled multi-row insert spends most of its time in the ORM. One
-    # statement with the rows as parameters (SQLAlchemy batches them into multi-row VALUES itself): compiled once and
-    # cached, where a VALUES list built from the rows was compiled again for every chunk.
-    table = cast(Table, model.__table__)
-    stmt = insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c[returning])
+    stmt = _insert_ignore_returning(session.get_bind().dialect.name, model, tuple(conflict), returning)
     inserted: list[Any] = []
     for start in range(0, len(rows), chunk):
         inserted.extend((await session.execute(stmt, list(rows[start : start + chunk]))).scalars().all())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy import Select, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Binding, Department, Staff
@@ -87,16 +87,18 @@ class Bound:
     unreachable: set[str]
 
 
+# Built once (the engine asks it for every batch), with its values bound at each use.
+BY_BINDINGS = (
+    select(Staff, Department.name, Binding.channel_user_id, Binding.unreachable_at)
+    .join(Department, Staff.department_id == Department.id)
+    .join(Binding, Binding.staff_id == Staff.id)
+    .where(Binding.channel == bindparam("channel"), Binding.channel_user_id.in_(bindparam("users", expanding=True)))
+)
+
+
 async def by_bindings(session: AsyncSession, channel: str, channel_user_ids: set[str]) -> Bound:
     """Many at once (a batch of events)."""
-    rows = (
-        await session.execute(
-            select(Staff, Department.name, Binding.channel_user_id, Binding.unreachable_at)
-            .join(Department, Staff.department_id == Department.id)
-            .join(Binding, Binding.staff_id == Staff.id)
-            .where(Binding.channel == channel, Binding.channel_user_id.in_(channel_user_ids))
-        )
-    ).all()
+    rows = (await session.execute(BY_BINDINGS, {"channel": channel, "users": list(channel_user_ids)})).all()
     return Bound(
         {(channel, row[2]): person_of(row[0], row[1]) for row in rows},
         {row[2] for row in rows if row[3] is not None},
