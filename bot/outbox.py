@@ -11,12 +11,15 @@ once, outside the chat's order and the budget: a press is answered while its cha
 
 Limits, per channel (`Limits`; Telegram 30 a second overall and one a second per chat, WeCom its own): a
 sliding window of `per_second` counted operations, each counted from its start until a second after its answer
-came back (`Window`: bunching in transit cannot break the limit); a second (`chat_interval`) between the answer
-to one counted operation to a chat and the start of the next, replies included; a number of operations in
-flight. Bulk rows (broadcasts) may take neither the last quarter of the in-flight slots nor, for URGENT_SPELL after a
-reply or an alert started, the last `reserve` places of the window: a conversation under way never waits behind a
-broadcast, and when none is the broadcast has the whole window. (python-telegram-bot's AIORateLimiter is not used:
-it has no per-chat limit for private chats and raises RetryAfter to the caller unless max_retries is set.)
+came back, the starts spread evenly over the second (`Window`: bunching in transit cannot break the limit); a second
+(`chat_interval`) between the answer to one counted operation to a chat and the start of the next, replies
+included; a number of operations in flight, of which bulk rows (broadcasts) may not take the last quarter.
+A counted row is claimed up to LEAD before its place in the window and its chat are free, and waits in its
+channel's queue; the queue starts each the moment its place is free, the most urgent first (`_pace`): a reply or
+an alert claimed after a broadcast's rows takes the next place before them, so a conversation under way waits for
+a broadcast about a thirtieth of a second, and the broadcast has the whole window. (python-telegram-bot's
+AIORateLimiter is not used: it has no per-chat limit for private chats and raises RetryAfter to the caller unless
+max_retries is set.)
 
 Outcomes: a 429 holds the chat when we had written to it just before (its own limit), otherwise the whole
 channel, for its `retry_after` counted from the moment the refusal came back; the row keeps its place first in
@@ -74,12 +77,11 @@ from bot.db.session import Database
 log = logging.getLogger("baomi.outbox")
 
 MAX_ATTEMPTS = 8
-BULK = Priority.BROADCAST  # rows at this priority or later are bulk: paced, and they leave room for the rest
+BULK = Priority.BROADCAST  # rows at this priority or later are bulk: they let the rest pass and leave them slots
 FOLLOW_EVERY = 0.25  # seconds between `on_recorded` calls while rows are still in flight
-# Seconds ahead of a free place in the window that a row is claimed; its send then starts the moment the place is
-# free, so the claim's own transaction and the loop's round do not cost the window (the rate is kept).
+# Seconds ahead of a free place in the window that a row is claimed; it waits in its channel's queue and is sent the
+# moment the place is free (`_pace`), so the claim's own transaction and the loop's round do not cost the window.
 LEAD = 0.25
-URGENT_SPELL = 2.0  # seconds after a reply or an alert started in which bulk rows keep the reserve free
 REAP_EVERY = 10.0  # seconds between looks for rows an earlier leader left in `sending`
 
 
@@ -90,36 +92,42 @@ class Window:
     somewhere in between, so however the requests bunch in transit (a busy event loop sends several at once),
     no window of the server's can hold more than `limit` of them: of the requests it received within one window,
     the one started last saw every other either still in flight or answered less than `seconds` before.
-    The round trip is the price: on loopback a few milliseconds a send."""
+    The round trip is the price: on loopback a few milliseconds a send.
+
+    Within that, starts are spread evenly (`spacing`, a thirtieth of a second on Telegram) rather than let go in
+    bursts of the whole window: each on the slot after the one before, not after the moment that one actually
+    started, so the event loop's lateness is not added to every slot (a start more than a slot late gives the
+    time up)."""
 
     def __init__(self, limit: float, seconds: float = 1.0) -> None:
         self.limit = limit
         self.seconds = seconds
+        self.spacing = seconds / limit
         self.answered: deque[float] = deque()  # monotonic answer times within the last `seconds`
         self.inflight = 0
+        self.next_slot = float("-inf")  # monotonic, the earliest the next may start
 
-    def room(self, mono: float) -> float:
-        """How many may start now."""
+    def free_at(self, mono: float, count: int = 1) -> float:
+        """The instant (monotonic, `mono` at the earliest) by which `count` more may have started."""
         while self.answered and self.answered[0] <= mono - self.seconds:
             self.answered.popleft()
-        return self.room_by(mono)
+        slot = self._slot(mono) + (count - 1) * self.spacing
+        short = count - (self.limit - self.inflight - len(self.answered))
+        if short <= 0:
+            place = mono
+        elif short > len(self.answered):  # those in flight leave a second after their answer, not before now
+            place = mono + self.seconds
+        else:  # the answers leave the window oldest first
+            place = self.answered[int(short) - 1] + self.seconds
+        return max(mono, slot, place)
 
-    def room_by(self, mono: float) -> float:
-        """How many may start by `mono` (a later instant: nothing is forgotten)."""
-        return self.limit - self.inflight - sum(1 for t in self.answered if t > mono - self.seconds)
-
-    def free_at(self, mono: float, keep: float = 0.0) -> float:
-        """Seconds until one more may start with `keep` left over (0: now)."""
-        if self.room(mono) - keep >= 1:
-            return 0.0
-        # The answers leave the window oldest first; those in flight have not started their second yet.
-        short = int(keep + 1 - self.room(mono))
-        if short > len(self.answered):
-            return self.seconds
-        return max(0.001, self.answered[short - 1] + self.seconds - mono)
-
-    def start(self) -> None:
+    def start(self, mono: float) -> None:
         self.inflight += 1
+        self.next_slot = self._slot(mono) + self.spacing
+
+    def _slot(self, mono: float) -> float:
+        """The next slot, or `mono` when that is a slot or more behind (idle, or the loop was that late)."""
+        return self.next_slot if self.next_slot > mono - self.spacing else mono
 
     def answer(self, mono: float) -> None:
         self.inflight -= 1
@@ -132,8 +140,13 @@ class _ChannelState:
     window: Window
     slots: int  # operations in flight at once
     bulk_slots: int  # of which bulk rows may hold at most this many
-    inflight: int = 0
+    inflight: int = 0  # claimed, waiting for their turn or performed
     bulk_inflight: int = 0
+    # Counted operations claimed and waiting for their place in the window, most urgent first (`Dispatcher._pace`).
+    queue: list[_Turn] = field(default_factory=list)
+    picked: int = 0  # rows being claimed by a step right now, of which
+    picked_urgent: int = 0  # not bulk
+    timer: asyncio.TimerHandle | None = None  # when the queue's first operation may start
     side_inflight: int = 0  # operations the channel does not count (answers to presses), in flight
     paused_until: float = 0.0  # monotonic; set by a 429 that holds the whole channel
     # When the last counted operation to each chat was answered (monotonic), replies included: the next one keeps
@@ -141,7 +154,6 @@ class _ChannelState:
     last_chat_send: dict[str, float] = field(default_factory=dict)
     held: dict[str, float] = field(default_factory=dict)  # chat -> monotonic end of a 429 that holds only it
     answered_ok: float = 0.0  # monotonic, when an operation last came back sent: the channel works
-    urgent_at: float = float("-inf")  # monotonic, when a counted operation that is not bulk last started
     outage: int = 0  # operations failed in a row while nothing came back sent (0: no outage)
 
     @classmethod
@@ -157,6 +169,26 @@ class _ChannelState:
             self.held[chat_id] = max(self.held.get(chat_id, 0.0), answered + retry_after)
         else:
             self.paused_until = max(self.paused_until, answered + retry_after)
+
+    def ready_at(self, chat_id: str, interval: float) -> float:
+        """When the chat may be written to again (its second since the last answer; a 429 that holds it)."""
+        return max(self.last_chat_send.get(chat_id, -1e9) + interval, self.held.get(chat_id, -1e9))
+
+    def ahead(self, bulk: bool) -> int:
+        """Claimed operations that start before a new one of this kind: replies and alerts pass bulk rows."""
+        urgent = sum(1 for turn in self.queue if turn.priority < BULK) + self.picked_urgent
+        return len(self.queue) + self.picked if bulk else urgent
+
+
+@dataclass(order=True)
+class _Turn:
+    """A claimed counted operation waiting for its place: started by `Dispatcher._pace` when it is first in the
+    order, its chat may be written to (`ready_at`) and the window has room."""
+
+    priority: int
+    row_id: int
+    ready_at: float = field(compare=False)
+    go: asyncio.Future[None] = field(compare=False)
 
 
 Follower = Callable[[frozenset[str]], Awaitable[None]]
@@ -195,7 +227,6 @@ class Dispatcher:
         self._reserved: set[tuple[str, str]] = set()  # (channel, chat) being claimed by a step right now
         self._tasks: set[asyncio.Task[None]] = set()
         self._done: list[tuple[Operation, Result]] = []
-        self._start_at: dict[int, float] = {}  # row id -> when a row claimed ahead of its place may be sent
         self._progress = asyncio.Event()  # set whenever rows are claimed or their outcomes recorded
         self.recovered = False
         # Chats with a row an earlier leader left in `sending`: none of their rows is claimed until it is resolved.
@@ -262,7 +293,6 @@ class Dispatcher:
     def _begin_term(self) -> None:
         """A new run (this process leads now): nothing of an earlier run is in flight any more."""
         self._inflight.clear()
-        self._start_at.clear()
         self._reserved.clear()
         self._done.clear()
         self._held.clear()
@@ -305,9 +335,9 @@ class Dispatcher:
                 async with gate:
                     # A probe is an edit, counted by the channel like a message: it takes its place in the window.
                     window = self._state[row.channel].window
-                    while (delay := window.free_at(time.monotonic())) > 0:  # noqa: ASYNC110 (time, not an event)
-                        await asyncio.sleep(delay)
-                    window.start()
+                    while (at := window.free_at(mono := time.monotonic())) > mono:  # noqa: ASYNC110 (time, not an event)
+                        await asyncio.sleep(at - mono)
+                    window.start(time.monotonic())
                     try:
                         found = await sender.find_delivered(replace(_operation(row), probe_after=bases[row.id]))
                     finally:
@@ -341,31 +371,43 @@ class Dispatcher:
         wait = 5.0
         claimed: list[Operation] = []
         reserved: set[tuple[str, str]] = set()
+        picks: list[tuple[str, bool]] = []  # (channel, bulk) of the counted rows picked, until they are queued
+        ready_at: dict[int, float] = {}
         try:
             async with self.db.transaction(fenced=True, inline=True) as session:
                 if done:
                     await self._record(session, done)
                 if claim:
-                    wait, claimed = await self._claim_due(session, reserved)
+                    wait, claimed = await self._claim_due(session, reserved, picks, ready_at)
         except BaseException:
             self._done[:0] = done  # performed all the same: recorded by the next step that commits
             raise
         finally:
             self._reserved -= reserved
+            for channel, bulk in picks:
+                self._state[channel].picked -= 1
+                self._state[channel].picked_urgent -= not bulk
         for op, _ in done:
             self._release(op)
+        loop = asyncio.get_running_loop()
         for op in claimed:
             state = self._state[op.channel]
+            turn = None
             if self._counted(op):
                 self._inflight.add((op.channel, op.chat_id))
-                state.inflight += 1  # its place in the window was taken when it was picked
+                state.inflight += 1
                 if op.priority >= BULK:
                     state.bulk_inflight += 1
+                turn = _Turn(op.priority, op.id, ready_at.get(op.id, 0.0), loop.create_future())
+                if not _has_file(op):  # else queued once its file is made
+                    state.queue.append(turn)
             else:
                 state.side_inflight += 1
-            task = asyncio.create_task(self._perform(op))
+            task = asyncio.create_task(self._perform(op, turn))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        for channel in {op.channel for op in claimed}:
+            self._pace(channel)
         if done or claimed:
             self._progress.set()
         await self._follow(done)
@@ -411,19 +453,31 @@ class Dispatcher:
         finally:
             self._following -= 1
 
-    async def _claim_due(self, session: AsyncSession, reserved: set[tuple[str, str]]) -> tuple[float, list[Operation]]:
-        """Claim what is due and allowed; the chats picked are added to `reserved` (and `self._reserved`) before the
-        claim is written, for the caller to release whatever happens to the transaction."""
+    async def _claim_due(
+        self,
+        session: AsyncSession,
+        reserved: set[tuple[str, str]],
+        picks: list[tuple[str, bool]],
+        ready_at: dict[int, float],
+    ) -> tuple[float, list[Operation]]:
+        """Claim what is due and allowed; the chats picked are added to `reserved` (and `self._reserved`), and the
+        counted rows to `picks` (counted in their channel's `picked`), before the claim is written, for the caller
+        to release whatever happens to the transaction. A counted row is claimed when its place in the window is
+        free within LEAD, after the rows that start before it (`_ChannelState.ahead`); `ready_at` gets the instant
+        its chat may be written to, when that is not now."""
         now = self.clock.now()
         mono = time.monotonic()
+        horizon = mono + LEAD
         wait = 5.0
         free = {name: state.slots - state.inflight for name, state in self._state.items()}
         side_free = {name: state.slots - state.side_inflight for name, state in self._state.items()}
         # Rows beyond what the budgets allow would only be passed over: replies come first in the order.
-        # Places that are free now or within LEAD: their rows are claimed ahead.
-        room = sum(
-            max(0, int(min(free[name], state.window.room_by(mono + LEAD)))) for name, state in self._state.items()
-        )
+        room = 0  # places free within LEAD, after the replies and alerts ahead
+        for name, state in self._state.items():
+            ahead, places = state.ahead(bulk=False), 0
+            while places < free[name] and state.window.free_at(mono, ahead + places + 1) <= horizon:
+                places += 1
+            room += places
         due = or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now)
         columns = (OutboxMessage.id, OutboxMessage.channel, OutboxMessage.chat_id, OutboxMessage.op)
         rows: list[Any] = []
@@ -441,9 +495,10 @@ class Dispatcher:
                     )
                 ).all()
             )
-        for state in self._state.values():
-            if state.window.room_by(mono + LEAD) < 1:
-                wait = min(wait, max(0.001, state.window.free_at(mono) - LEAD))  # a place is free soon again
+        else:
+            for state in self._state.values():
+                at = state.window.free_at(mono, state.ahead(bulk=False) + 1)
+                wait = min(wait, max(0.001, at - horizon))  # a place is free soon again
         uncounted = self._uncounted_ops
         if (not room or len(rows) == lookahead) and uncounted and any(n > 0 for n in side_free.values()):
             # Answers to presses may lie beyond what was looked at (or nothing could be): they need no budget.
@@ -464,8 +519,6 @@ class Dispatcher:
         seen: set[tuple[str, str]] = set()
         blocked: set[str] = set()
         bulk_taken: dict[str, int] = {}
-        counted_picks: dict[int, str] = {}  # row id -> channel, for the rows that took a place in a window
-        starts: dict[int, float] = {}  # row id -> monotonic instant its place in the window is free
         for row_id, channel, chat_id, kind, priority in rows:
             if channel not in self.senders or row_id in picked:
                 continue
@@ -482,15 +535,15 @@ class Dispatcher:
                 seen.add(key)
                 continue
             seen.add(key)  # later rows of this chat wait for this one, whatever happens to it now
-            if state.paused_until > mono:
+            if state.paused_until > horizon:
                 blocked.add(channel)
-                wait = min(wait, state.paused_until - mono)
+                wait = min(wait, state.paused_until - horizon)
                 continue
-            if (held := state.held.get(chat_id)) is not None:
-                if held > mono:
-                    wait = min(wait, held - mono)
-                    continue
+            if (held := state.held.get(chat_id)) is not None and held <= mono:
                 del state.held[chat_id]
+            if (chat_at := state.ready_at(chat_id, limits.chat_interval)) > horizon:
+                wait = min(wait, chat_at - horizon)
+                continue
             bulk = priority >= BULK
             if free[channel] <= 0:
                 blocked.add(channel)
@@ -498,47 +551,27 @@ class Dispatcher:
             if bulk and state.bulk_inflight + bulk_taken.get(channel, 0) >= state.bulk_slots:
                 blocked.add(channel)  # later rows are bulk too (rows come by priority)
                 continue
-            since = mono - state.last_chat_send.get(chat_id, -1e9)
-            if since < limits.chat_interval:
-                wait = min(wait, limits.chat_interval - since)
-                continue
-            # Bulk rows leave `reserve` places while replies or alerts are going out; a broadcast alone has the whole
-            # window (a reply that comes then waits for the next place, a thirtieth of a second).
-            keep = limits.reserve if bulk and mono - state.urgent_at < URGENT_SPELL else 0
-            if (delay := state.window.free_at(mono, keep)) > LEAD:
-                # Rows come by priority and later ones keep at least as many back: they wait too.
+            if (at := state.window.free_at(mono, state.ahead(bulk) + 1)) > horizon:
+                # Rows come by priority and later ones have at least as many ahead of them: they wait too.
                 blocked.add(channel)
-                wait = min(wait, delay - LEAD)
+                wait = min(wait, at - horizon)
                 continue
-            if delay > 0:
-                starts[row_id] = mono + delay  # claimed now, sent the moment its place is free
             picked[row_id] = None
             reserved.add(key)
             free[channel] -= 1
-            # Its place in the window is taken now: a concurrent step (drain) must see it before this one's claim.
-            state.window.start()
-            counted_picks[row_id] = channel
+            # Its place is promised now: a concurrent step (drain) must see it before this one's claim.
+            picks.append((channel, bulk))
+            state.picked += 1
+            state.picked_urgent += not bulk
+            if chat_at > mono:
+                ready_at[row_id] = chat_at
             if bulk:
                 bulk_taken[channel] = bulk_taken.get(channel, 0) + 1
-            else:
-                state.urgent_at = mono
             if len(picked) >= self.batch:
                 wait = 0.0
                 break
         self._reserved |= reserved  # a concurrent step of this process must not pick them too
-        try:
-            wait, claimed = await self._claim_picked(session, list(picked), wait, now)
-        except BaseException:
-            self._give_back(counted_picks)
-            raise
-        self._give_back({i: c for i, c in counted_picks.items() if i not in {op.id for op in claimed}})
-        self._start_at.update((op.id, starts[op.id]) for op in claimed if op.id in starts)
-        return wait, claimed
-
-    def _give_back(self, picks: dict[int, str]) -> None:
-        """Places taken in the windows by rows picked but not claimed (another dispatcher had them)."""
-        for channel in picks.values():
-            self._state[channel].window.inflight -= 1
+        return await self._claim_picked(session, list(picked), max(0.001, wait), now)
 
     async def _claim_picked(
         self, session: AsyncSession, picked: list[int], wait: float, now: datetime
@@ -582,32 +615,61 @@ class Dispatcher:
     def _uncounted_ops(self) -> list[str]:
         return sorted({op for channel in self.senders.values() for op in channel.limits.uncounted})
 
-    async def _perform(self, op: Operation) -> None:
+    def _pace(self, channel: str) -> None:
+        """Start the channel's queued operations whose turn has come: the most urgent first whose chat may be
+        written to, each the moment the window has room (not while a 429 holds the channel); then come back when
+        the next one may start."""
+        state = self._state[channel]
+        if state.timer is not None:
+            state.timer.cancel()
+            state.timer = None
+        state.queue = [turn for turn in state.queue if not turn.go.done()]  # cancelled meanwhile
+        while state.queue:
+            mono = time.monotonic()
+            ready = [turn for turn in state.queue if turn.ready_at <= mono]
+            at = max(state.paused_until, state.window.free_at(mono))
+            if not ready or at > mono:
+                at = max(at, min(turn.ready_at for turn in state.queue))
+                state.timer = asyncio.get_running_loop().call_at(at, self._pace, channel)
+                return
+            turn = min(ready)
+            state.queue.remove(turn)
+            state.window.start(mono)
+            turn.go.set_result(None)
+
+    async def _perform(self, op: Operation, turn: _Turn | None) -> None:
+        """Perform a claimed row: its file made first, then (a counted operation) in its turn."""
         sender = self.senders[op.channel]
-        if (start_at := self._start_at.pop(op.id, None)) is not None:
-            await asyncio.sleep(max(0.0, start_at - time.monotonic()))
-        counted = self._counted(op)
-        started = time.monotonic()
-        bug = False
-        try:
-            if "chart" in op.payload or "export" in op.payload:
-                op = await self._with_file_made(op)
-                started = time.monotonic()
-            async with asyncio.timeout(self.send_timeout):
-                result = await sender.perform(op)
-        except TimeoutError:
-            log.warning("outbox %s: no answer within %s s", op.id, self.send_timeout)
-            result = Result(Outcome.RETRY, error="timeout")
-        except Exception as exc:  # a bug in a sender must not kill the dispatcher
-            bug = not is_outage(exc)
-            if bug:  # an outage is logged once, by the supervisor, when the loop meets it
-                log.exception("outbox %s: sender raised %s", op.id, type(exc).__name__)
-            result = Result(Outcome.RETRY, error=type(exc).__name__)
-        answered = time.monotonic()
         state = self._state[op.channel]
+        result: Result | None = None
+        bug = False
+        if _has_file(op):
+            try:
+                op = await self._with_file_made(op)
+            except Exception as exc:
+                bug, result = self._raised(op, exc)
+            if turn is not None and result is None:  # queued once made: no place in the window waits for it
+                state.queue.append(turn)
+                self._pace(op.channel)
+        if turn is not None:
+            if result is None:
+                await self._take_turn(state, turn)
+            else:  # never queued: it took no place
+                turn = None
+        started = time.monotonic()
+        if result is None:
+            try:
+                async with asyncio.timeout(self.send_timeout):
+                    result = await sender.perform(op)
+            except TimeoutError:
+                log.warning("outbox %s: no answer within %s s", op.id, self.send_timeout)
+                result = Result(Outcome.RETRY, error="timeout")
+            except Exception as exc:  # a bug in a sender must not kill the dispatcher
+                bug, result = self._raised(op, exc)
+        answered = time.monotonic()
         if not bug:  # a bug is the row's: charged, so that it ends
             result = self._judge_outage(op, state, result, started, answered)
-        if counted:
+        if turn is not None:
             if result.outcome is Outcome.RETRY and result.retry_after is not None:
                 state.hold(op.chat_id, started, answered, result.retry_after, sender.limits.chat_interval)
             # Counted whatever the answer: a request that failed on the way back may have been delivered.
@@ -615,6 +677,27 @@ class Dispatcher:
             state.last_chat_send[op.chat_id] = answered
         self._done.append((op, result))
         self._wake.set()
+
+    @staticmethod
+    async def _take_turn(state: _ChannelState, turn: _Turn) -> None:
+        """Wait until `_pace` starts the operation (its place in the window is then taken)."""
+        try:
+            await turn.go
+        except asyncio.CancelledError:
+            if turn.go.cancelled() or turn.go.cancel():  # still queued
+                if turn in state.queue:
+                    state.queue.remove(turn)
+            else:  # started just now: it never reached the channel, but its place is spent
+                state.window.answer(time.monotonic())
+            raise
+
+    @staticmethod
+    def _raised(op: Operation, exc: Exception) -> tuple[bool, Result]:
+        """Whether an exception from making or sending the row is a bug, and the row's result."""
+        bug = not is_outage(exc)
+        if bug:  # an outage is logged once, by the supervisor, when the loop meets it
+            log.exception("outbox %s: sender raised %s", op.id, type(exc).__name__)
+        return bug, Result(Outcome.RETRY, error=type(exc).__name__)
 
     def _judge_outage(
         self, op: Operation, state: _ChannelState, result: Result, started: float, answered: float
@@ -734,6 +817,11 @@ class Dispatcher:
 
 
 _NO_TERM = object()
+
+
+def _has_file(op: Operation) -> bool:
+    """Whether the row's chart or export is made when it is sent (`Dispatcher._with_file_made`)."""
+    return "chart" in op.payload or "export" in op.payload
 
 
 def _operation(row: OutboxMessage) -> Operation:

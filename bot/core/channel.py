@@ -57,8 +57,6 @@ class Limits:
     # Seconds between counted operations to one chat, replies included.
     chat_interval: float
     concurrency: int  # operations in flight at once
-    # Of each second's budget, what bulk rows leave for replies and alerts (see bot/outbox.py).
-    reserve: int = 0
     # Operations the service does not count as messages: performed at once, outside the chat's order and the budget.
     uncounted: frozenset[str] = frozenset()
 

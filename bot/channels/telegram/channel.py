@@ -74,14 +74,11 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 def limits(per_second: float) -> Limits:
     """Telegram: about 30 messages a second overall, one a second in one chat; answers to presses, deletions and
-    command menus are not messages. While replies or alerts go out, broadcasts leave them a place in the window (a
-    person's conversation sends at most one a second to its chat; a second reply takes the next free place, a
-    thirtieth of a second later). 0 lifts both caps (benchmarks against a fake that enforces none)."""
+    command menus are not messages. 0 lifts both caps (benchmarks against a fake that enforces none)."""
     return Limits(
         per_second=per_second or float("inf"),
         chat_interval=1.0 if per_second else 0.0,
         concurrency=32,
-        reserve=1 if per_second else 0,
         uncounted=frozenset({"answer", "delete", "menu"}),
     )
 

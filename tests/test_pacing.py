@@ -1,0 +1,50 @@
+"""The outbox's window (bot/outbox.py, `Window`): what Telegram's strict limit allows, counted from each send's start
+until a second after its answer, the starts spread evenly. Pure arithmetic on given instants: no clock, no sleep."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.outbox import Window
+
+T = 1000.0  # a monotonic instant
+SLOT = 1 / 30
+
+
+def test_starts_are_spread_a_slot_apart_not_let_go_in_a_burst() -> None:
+    window = Window(30)
+    assert window.free_at(T) == T  # nothing sent yet: at once
+    window.start(T)
+    assert window.free_at(T) == pytest.approx(T + SLOT)
+    assert window.free_at(T, 3) == pytest.approx(T + 3 * SLOT)  # the third more after two further slots
+
+
+def test_a_late_start_does_not_push_the_slots_after_it() -> None:
+    window = Window(30)
+    window.start(T)
+    window.start(T + SLOT + 0.010)  # the event loop came 10 ms late for the second slot
+    assert window.free_at(T + SLOT + 0.011) == pytest.approx(T + 2 * SLOT)  # the third keeps its slot
+    window.start(T + 2 * SLOT)
+    window.start(T + 5.0)  # after a pause the slots start again from then, with no burst to make up for it
+    assert window.free_at(T + 5.0) == pytest.approx(T + 5.0 + SLOT)
+
+
+def test_a_place_is_free_a_second_after_its_answer_not_its_start() -> None:
+    window = Window(30)
+    for n in range(30):
+        window.start(T + n * SLOT)
+    end = T + 30 * SLOT
+    assert window.free_at(end) == end + 1.0  # all in flight: not before a second from now
+    for n in range(30):
+        window.answer(T + n * SLOT + 0.005)  # each answered 5 ms after it started
+    assert window.free_at(end) == pytest.approx(T + 1.005)  # the first answer's second
+    assert window.free_at(end, 2) == pytest.approx(T + SLOT + 1.005)
+    window.start(T + 1.005)
+    assert window.free_at(T + 1.005) == pytest.approx(T + SLOT + 1.005)  # the place of the second answer
+
+
+def test_no_limit_no_wait() -> None:
+    window = Window(float("inf"))
+    for _ in range(100):
+        window.start(T)
+    assert window.free_at(T, 50) == T
