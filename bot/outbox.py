@@ -96,13 +96,15 @@ class Window:
 
     Within that, starts are spread evenly (`spacing`, a thirtieth of a second on Telegram) rather than let go in
     bursts of the whole window: each on the slot after the one before, not after the moment that one actually
-    started, so the event loop's lateness is not added to every slot (a start more than a slot late gives the
-    time up)."""
+    started, so the event loop's lateness is not added to every slot. Slots missed while the loop was busy are
+    made up at once, up to `burst` of them (a token bucket of `burst` inside the window: it lets no more through
+    than the window does); so is the start after a pause."""
 
-    def __init__(self, limit: float, seconds: float = 1.0) -> None:
+    def __init__(self, limit: float, seconds: float = 1.0, burst: int = 8) -> None:
         self.limit = limit
         self.seconds = seconds
         self.spacing = seconds / limit
+        self.burst = burst
         self.answered: deque[float] = deque()  # monotonic answer times within the last `seconds`
         self.inflight = 0
         self.next_slot = float("-inf")  # monotonic, the earliest the next may start
@@ -126,8 +128,8 @@ class Window:
         self.next_slot = self._slot(mono) + self.spacing
 
     def _slot(self, mono: float) -> float:
-        """The next slot, or `mono` when that is a slot or more behind (idle, or the loop was that late)."""
-        return self.next_slot if self.next_slot > mono - self.spacing else mono
+        """The next slot: no further behind than `burst` slots may be made up at once."""
+        return max(self.next_slot, mono - (self.burst - 1) * self.spacing)
 
     def answer(self, mono: float) -> None:
         self.inflight -= 1

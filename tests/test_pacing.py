@@ -11,26 +11,31 @@ T = 1000.0  # a monotonic instant
 SLOT = 1 / 30
 
 
-def test_starts_are_spread_a_slot_apart_not_let_go_in_a_burst() -> None:
-    window = Window(30)
-    assert window.free_at(T) == T  # nothing sent yet: at once
-    window.start(T)
+def test_starts_are_spread_a_slot_apart_after_a_first_burst() -> None:
+    window = Window(30, burst=4)
+    for _ in range(4):
+        assert window.free_at(T) == T  # nothing sent for a while: the first four at once
+        window.start(T)
     assert window.free_at(T) == pytest.approx(T + SLOT)
     assert window.free_at(T, 3) == pytest.approx(T + 3 * SLOT)  # the third more after two further slots
 
 
-def test_a_late_start_does_not_push_the_slots_after_it() -> None:
-    window = Window(30)
-    window.start(T)
-    window.start(T + SLOT + 0.010)  # the event loop came 10 ms late for the second slot
-    assert window.free_at(T + SLOT + 0.011) == pytest.approx(T + 2 * SLOT)  # the third keeps its slot
-    window.start(T + 2 * SLOT)
-    window.start(T + 5.0)  # after a pause the slots start again from then, with no burst to make up for it
-    assert window.free_at(T + 5.0) == pytest.approx(T + 5.0 + SLOT)
+def test_a_late_loop_makes_up_the_slots_it_missed_but_no_more() -> None:
+    window = Window(30, burst=4)
+    for _ in range(4):
+        window.start(T)
+    window.start(T + SLOT + 0.010)  # the event loop came 10 ms late for the next slot
+    assert window.free_at(T + SLOT + 0.011) == pytest.approx(T + 2 * SLOT)  # the one after keeps its slot
+    busy = T + 2 * SLOT + 0.100  # then it was busy for 100 ms: three slots missed
+    assert window.free_at(busy, 3) == busy  # made up at once
+    assert window.free_at(busy, 4) == pytest.approx(T + 5 * SLOT)  # the next one keeps its slot again
+    later = T + 5.0  # after a pause, no more than `burst` at once
+    assert window.free_at(later, 4) == later
+    assert window.free_at(later, 5) == pytest.approx(later + SLOT)
 
 
 def test_a_place_is_free_a_second_after_its_answer_not_its_start() -> None:
-    window = Window(30)
+    window = Window(30, burst=1)
     for n in range(30):
         window.start(T + n * SLOT)
     end = T + 30 * SLOT
