@@ -231,6 +231,7 @@ class Dispatcher:
         self._done: list[tuple[Operation, Result]] = []
         self._progress = asyncio.Event()  # set whenever rows are claimed or their outcomes recorded
         self.recovered = False
+        self._recovery = asyncio.Lock()
         # Chats with a row an earlier leader left in `sending`: none of their rows is claimed until it is resolved.
         self._held: set[tuple[str, str]] = set()
         self._term_began = 0.0  # monotonic, when this dispatcher began to run for its leader
@@ -251,8 +252,7 @@ class Dispatcher:
         for a new leadership term starts afresh: nothing of an earlier term is this run's."""
         if self._term is _NO_TERM or self._term != self.db.epoch:
             self._begin_term()
-        if not self.recovered:
-            await self.recover()
+        await self._recover_once()
         while not stop.is_set():
             self._wake.clear()
             if time.monotonic() >= self._next_reap:
@@ -273,8 +273,7 @@ class Dispatcher:
     async def drain(self) -> None:
         """Perform everything due now and return when nothing is in flight (CLI and tests; callers bound
         it with asyncio.timeout)."""
-        if not self.recovered:
-            await self.recover()
+        await self._recover_once()
         while True:
             wait = await self.step()
             if self._tasks:
@@ -291,6 +290,13 @@ class Dispatcher:
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), timeout=wait)
+
+    async def _recover_once(self) -> None:
+        """Recover unless done already. The loop and `drain` may both start at once: the second waits for the first
+        (on SQLite a second look would take the rows the first one's loop has claimed since for a dead process's)."""
+        async with self._recovery:
+            if not self.recovered:
+                await self.recover()
 
     def _begin_term(self) -> None:
         """A new run (this process leads now): nothing of an earlier run is in flight any more."""
