@@ -4,7 +4,7 @@ the sent-log (insert-or-ignore), and queues its messages in the same transaction
 A sweep that asks everyone (the renewals, the October self-check) is `chunked`: the runner runs it once per chunk
 of people (`ctx.people`, a range of staff ids), each chunk in its own short transaction, so that the write lock is
 released between chunks and a person's /status gets in. Such a sweep passes `ctx.people` to its per-person
-queries and does its once-a-run parts (a head's list) for the chunk's heads only (`ctx.has`): every message to
+queries, also those of its once-a-run parts (a head's list for the chunk's heads only): every message to
 a person is then claimed and queued in that person's chunk, and a crash between chunks leaves the later chunks to
 the next tick. What marks the whole run done (a daily scan's claim) is claimed in the last chunk (`ctx.last`)."""
 

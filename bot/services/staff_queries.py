@@ -21,8 +21,12 @@ ROLE_COLUMNS = {
 }
 
 
-async def officer_ids(session: AsyncSession) -> Sequence[int]:
-    return (await session.scalars(select(Staff.id).where(Staff.is_officer.is_(True), Staff.active.is_(True)))).all()
+async def officer_ids(session: AsyncSession, people: tuple[int, int] | None = None) -> Sequence[int]:
+    """The active officers; of staff ids first..last only, when given (a chunk of the sweeps)."""
+    query = select(Staff.id).where(Staff.is_officer.is_(True), Staff.active.is_(True))
+    if people is not None:
+        query = query.where(Staff.id.between(*people))
+    return (await session.scalars(query)).all()
 
 
 async def officer_or_office(session: AsyncSession, officer_id: int | None) -> Sequence[int]:
@@ -47,12 +51,12 @@ async def head_ids(session: AsyncSession, department_id: int) -> Sequence[int]:
     ).all()
 
 
-async def heads_by_department(session: AsyncSession) -> dict[int, list[int]]:
-    rows = (
-        await session.execute(
-            select(Staff.department_id, Staff.id).where(Staff.is_head.is_(True), Staff.active.is_(True))
-        )
-    ).all()
+async def heads_by_department(session: AsyncSession, people: tuple[int, int] | None = None) -> dict[int, list[int]]:
+    """The active heads by department; of staff ids first..last only, when given (a chunk of the sweeps)."""
+    query = select(Staff.department_id, Staff.id).where(Staff.is_head.is_(True), Staff.active.is_(True))
+    if people is not None:
+        query = query.where(Staff.id.between(*people))
+    rows = (await session.execute(query)).all()
     heads: dict[int, list[int]] = defaultdict(list)
     for department_id, staff_id in rows:
         heads[department_id].append(staff_id)

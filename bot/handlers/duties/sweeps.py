@@ -194,13 +194,13 @@ class SelfCheckSweep(Sweep):
         asked = await ctx.claim_many(DUTY_SELF_CHECK, year, "ask", [f"staff:{p.staff_id}" for p in people])
         ask = render(ctx, "duties/selfcheck_ask", year=today.year)
         messages = [(p.staff_id, ask) for p in people if f"staff:{p.staff_id}" in asked]
-        organisers = set(await staff_queries.officer_ids(ctx.session)) | {
-            h for hs in (await staff_queries.heads_by_department(ctx.session)).values() for h in hs
+        organisers = set(await staff_queries.officer_ids(ctx.session, ctx.people)) | {
+            h for hs in (await staff_queries.heads_by_department(ctx.session, ctx.people)).values() for h in hs
         }
         messages += [
             (staff_id, render(ctx, "duties/selfcheck_start", year=today.year))
             for staff_id in sorted(organisers)
-            if ctx.has(staff_id) and await ctx.claim(DUTY_SELF_CHECK, f"staff:{staff_id}", year, "organise")
+            if await ctx.claim(DUTY_SELF_CHECK, f"staff:{staff_id}", year, "organise")
         ]
         messages += await self.remind_office(ctx, today)
         await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY_SELF_CHECK}:{year}")
@@ -222,8 +222,8 @@ class SelfCheckSweep(Sweep):
         # Each officer with the rest of their reminders (in their chunk of people, when the sweep runs in chunks).
         return [
             (officer, reply)
-            for officer in await staff_queries.officer_ids(ctx.session)
-            if ctx.has(officer) and await ctx.claim(DUTY_SELF_CHECK, f"staff:{officer}", year, step)
+            for officer in await staff_queries.officer_ids(ctx.session, ctx.people)
+            if await ctx.claim(DUTY_SELF_CHECK, f"staff:{officer}", year, step)
         ]
 
 

@@ -162,17 +162,18 @@ async def owing(
     return out
 
 
-async def snoozes(session: AsyncSession, period: str) -> dict[int, list[tuple[int, datetime]]]:
-    """Who put off which weekly reminder, when: staff id -> [(week, pressed at)]."""
-    rows = (
-        await session.execute(
-            select(SentLog.subject, SentLog.step, SentLog.created_at).where(
-                SentLog.duty == DUTY, SentLog.period == period, SentLog.step.like("snooze-w%")
-            )
-        )
-    ).all()
+async def snoozes(
+    session: AsyncSession, period: str, people: tuple[int, int] | None = None
+) -> dict[int, list[tuple[int, datetime]]]:
+    """Who put off which weekly reminder, when: staff id -> [(week, pressed at)]; of staff ids first..last only,
+    when given (each looked up by its subject: the sent-log holds a claim of the period for nearly everyone)."""
+    query = select(SentLog.subject, SentLog.step, SentLog.created_at).where(
+        SentLog.duty == DUTY, SentLog.period == period, SentLog.step.like("snooze-w%")
+    )
+    if people is not None:
+        query = query.where(SentLog.subject.in_(select(staff_subject(Staff.id)).where(Staff.id.between(*people))))
     out: dict[int, list[tuple[int, datetime]]] = {}
-    for subject, step, at in rows:
+    for subject, step, at in (await session.execute(query)).all():
         out.setdefault(int(subject.removeprefix("staff:")), []).append((int(step.removeprefix("snooze-w")), at))
     return out
 
@@ -190,19 +191,16 @@ class Head:
     locale: str
 
 
-async def heads(session: AsyncSession, period: str, step: str) -> list[Head]:
-    """Active heads who can be reached by the bot and have not had this step yet."""
+async def heads(session: AsyncSession, period: str, step: str, people: tuple[int, int] | None = None) -> list[Head]:
+    """Active heads who can be reached by the bot and have not had this step yet; of staff ids first..last only,
+    when given."""
     bound = exists().where(Binding.staff_id == Staff.id, Binding.unreachable_at.is_(None))
-    rows = (
-        await session.execute(
-            select(Staff.id, Staff.department_id, Staff.locale)
-            .where(
-                Staff.is_head.is_(True),
-                Staff.active.is_(True),
-                bound,
-                not_claimed(DUTY, period, step, staff_subject(Staff.id)),
-            )
-            .order_by(Staff.id)
-        )
-    ).all()
-    return [Head(*row) for row in rows]
+    query = select(Staff.id, Staff.department_id, Staff.locale).where(
+        Staff.is_head.is_(True),
+        Staff.active.is_(True),
+        bound,
+        not_claimed(DUTY, period, step, staff_subject(Staff.id)),
+    )
+    if people is not None:
+        query = query.where(Staff.id.between(*people))
+    return [Head(*row) for row in (await session.execute(query.order_by(Staff.id))).all()]

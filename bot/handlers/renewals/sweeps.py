@@ -103,11 +103,11 @@ class RenewalSweep(Sweep):
         launch = await launch_day(ctx.session, ctx.policy)
         base = renewals.deadlines(ctx.policy, self.catalog, cycle, day, PledgeState.PENDING, ctx.calendar, launch)
         due = []
-        for staff_id, pressed in (await renewals.snoozes(ctx.session, str(cycle))).items():
+        for staff_id, pressed in (await renewals.snoozes(ctx.session, str(cycle), ctx.people)).items():
             for snoozed_week, at in pressed:
                 until = at.astimezone(ctx.timezone).date() + timedelta(days=days)
                 pointless = snooze_pointless(min(base.pledge, base.quiz), week, every, until)
-                if snoozed_week == week and until <= day and not pointless and ctx.has(staff_id):
+                if snoozed_week == week and until <= day and not pointless:
                     due.append(staff_id)
         if not due:
             return []
@@ -151,7 +151,7 @@ class RenewalSweep(Sweep):
     ) -> list[tuple[int, Reply]]:
         """Each head (of this chunk) not yet told this week gets the list of their people overdue (none: no
         message)."""
-        heads = [h for h in await renewals.heads(ctx.session, period, f"team-w{week}") if ctx.has(h.staff_id)]
+        heads = await renewals.heads(ctx.session, period, f"team-w{week}", ctx.people)
         if not heads:
             return []
         departments = {h.department_id for h in heads}
