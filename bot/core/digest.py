@@ -71,10 +71,15 @@ async def combine_reminders(
         chunk = staff_ids[start : start + IN_CHUNK]
         locales.update((await session.execute(select(Staff.id, Staff.locale).where(Staff.id.in_(chunk)))).all())
     changes, gone = [], []
+    made: dict[tuple[str, str], dict[str, Any]] = {}  # most people's reminders are the same as many others'
     for group in groups:
         first = group[0]
         locale = locales.get(first.staff_id, "zh") if first.staff_id is not None else "zh"
-        changes.append({"row_id": first.id, "combined": combined(texts, locale, [r.payload for r in group])})
+        payloads = [r.payload for r in group]
+        key = (locale, repr(payloads))
+        if key not in made:
+            made[key] = combined(texts, locale, payloads)
+        changes.append({"row_id": first.id, "combined": made[key]})
         gone += [r.id for r in group[1:]]
     await session.execute(
         update(table).where(table.c.id == bindparam("row_id")).values(payload=bindparam("combined")), changes

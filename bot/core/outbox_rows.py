@@ -187,8 +187,9 @@ async def send_to_many(
         for staff_id, channel, chat_id in rows:
             by_staff.setdefault(staff_id, []).append((channel, chat_id))
     written = 0
+    payloads: dict[int, dict[str, Any]] = {}  # by the reply's id: a sweep sends one reply to many people
     for staff_id, reply in messages:
-        payload = message_payload(reply)
+        payload = payloads.get(id(reply)) or payloads.setdefault(id(reply), message_payload(reply))
         for channel, chat_id in by_staff.get(staff_id, []):
             add(
                 session,

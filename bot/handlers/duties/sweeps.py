@@ -70,14 +70,16 @@ class EducationSweep(Sweep):
         heads = await staff_queries.heads_by_department(ctx.session)
         names = await staff_queries.department_names(ctx.session)
         fallback = await staff_queries.officer_ids(ctx.session)
-        messages = []
-        for department_id, people in due.items():
-            for head in heads.get(department_id) or fallback:
-                if await ctx.claim(DUTY_EDUCATION, f"staff:{head}:department:{department_id}", label, step):
-                    template = "duties/education_start" if step == "start" else "duties/education_final"
-                    messages.append(
-                        (head, render(ctx, template, department=names[department_id], people=people, period=period))
-                    )
+        told = [(head, department_id) for department_id in due for head in heads.get(department_id) or fallback]
+        claimed = await ctx.claim_many(
+            DUTY_EDUCATION, label, step, [f"staff:{head}:department:{department_id}" for head, department_id in told]
+        )
+        template = "duties/education_start" if step == "start" else "duties/education_final"
+        messages = [
+            (head, render(ctx, template, department=names[department_id], people=due[department_id], period=period))
+            for head, department_id in told
+            if f"staff:{head}:department:{department_id}" in claimed
+        ]
         await send_to_many(ctx.session, ctx.now, messages, Priority.REMINDER, f"{DUTY_EDUCATION}:{label}")
         return len(messages)
 

@@ -11,7 +11,7 @@ from bot.db.upsert import insert_ignore
 from bot.handlers.pledges.rules import Catalog, cycle_of
 from bot.handlers.renewals import service as renewals
 from bot.handlers.renewals.rules import Item, overdue_week
-from bot.handlers.renewals.service import DUTY, Owing
+from bot.handlers.renewals.service import DUTY
 from bot.services.calendar import work_calendar
 from bot.services.launch import launch_day
 from bot.texts import Texts
@@ -20,8 +20,8 @@ SNOOZE_ACTION = "rn"
 COMMANDS = {Item.PLEDGE: "pledge", Item.QUIZ: "quiz"}
 
 
-def renewal_buttons(texts: Texts, person: Owing, items: tuple[Item, ...]) -> list[list[Button]]:
-    return [[start_button(texts.render(f"renewal/btn_{item.value}", person.locale), COMMANDS[item]) for item in items]]
+def renewal_buttons(texts: Texts, locale: str, items: tuple[Item, ...]) -> list[list[Button]]:
+    return [[start_button(texts.render(f"renewal/btn_{item.value}", locale), COMMANDS[item]) for item in items]]
 
 
 class SnoozeAction:

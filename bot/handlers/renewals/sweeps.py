@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
-from functools import partial
+from functools import cache, partial
 
 from bot.core.flow import Button, Priority, Reply
 from bot.core.outbox_rows import send_to_many
@@ -57,7 +57,9 @@ class RenewalSweep(Sweep):
             ctx.session, cycle, day, ctx.policy, self.catalog, people=ctx.people, unclaimed=unclaimed
         )
 
-        # Replies are written only for those claimed now.
+        # Replies are written only for those claimed now, each distinct one once (most people owe the same).
+        reply = cache(partial(self._reply, ctx, cycle=cycle))
+        overdue = cache(partial(self._overdue, ctx, cycle=cycle, week=week or 0))
         steps: dict[str, list[tuple[Owing, Callable[[], Reply]]]] = defaultdict(list)
         for person in owing:
             due = dues[person.pledge]
@@ -65,23 +67,22 @@ class RenewalSweep(Sweep):
             if person.pledge is PledgeState.RESIGN and Item.PLEDGE not in late:
                 # A material change is news of its own, whatever else is overdue.
                 steps[resign].append(
-                    (person, partial(self._reply, ctx, "renewal/open", person, (Item.PLEDGE,), due, cycle, True))
+                    (person, partial(reply, "renewal/open", person.locale, (Item.PLEDGE,), due, resign=True))
                 )
             if week is not None and late:
-                steps[main].append((person, partial(self._overdue, ctx, person, late, due, cycle, week)))
+                steps[main].append((person, partial(overdue, person.locale, late, due)))
             elif week is None and person.pledge is not PledgeState.RESIGN:
                 # Before the deadline: asked once. A declined pledge is the office's to talk about first.
                 items = tuple(
                     i for i in person.items() if not (i is Item.PLEDGE and person.pledge is PledgeState.DECLINED)
                 )
                 if items:
-                    steps[main].append((person, partial(self._reply, ctx, "renewal/open", person, items, due, cycle)))
+                    steps[main].append((person, partial(reply, "renewal/open", person.locale, items, due)))
         if week is not None:
             for person in await self._put_off(ctx, cycle, day, week):
                 due = dues[person.pledge]
                 if late := self._late(person, due, day):
-                    again = partial(self._reply, ctx, "renewal/again", person, late, due, cycle)
-                    steps[f"again-w{week}"].append((person, again))
+                    steps[f"again-w{week}"].append((person, partial(reply, "renewal/again", person.locale, late, due)))
 
         messages: list[tuple[int, Reply]] = []
         for step, pending in steps.items():
@@ -113,31 +114,33 @@ class RenewalSweep(Sweep):
             return []
         return await renewals.owing(ctx.session, cycle, day, ctx.policy, self.catalog, only=due)
 
+    @staticmethod
     def _reply(
-        self,
         ctx: SweepContext,
         template: str,
-        person: Owing,
+        locale: str,
         items: tuple[Item, ...],
         due: Deadlines,
+        *,
         cycle: int,
         resign: bool = False,
     ) -> Reply:
         dues = [(item.value, due.of(item)) for item in items]
-        text = ctx.texts.render(template, person.locale, cycle=cycle, items=dues, resign=resign)
-        return Reply(text, renewal_buttons(ctx.texts, person, items))
+        text = ctx.texts.render(template, locale, cycle=cycle, items=dues, resign=resign)
+        return Reply(text, renewal_buttons(ctx.texts, locale, items))
 
+    @staticmethod
     def _overdue(
-        self, ctx: SweepContext, person: Owing, late: tuple[Item, ...], due: Deadlines, cycle: int, week: int
+        ctx: SweepContext, locale: str, late: tuple[Item, ...], due: Deadlines, *, cycle: int, week: int
     ) -> Reply:
         dues = [(item.value, due.of(item)) for item in late]
         days = ctx.policy.renewal_snooze_days
-        text = ctx.texts.render("renewal/overdue", person.locale, cycle=cycle, items=dues, days=days)
+        text = ctx.texts.render("renewal/overdue", locale, cycle=cycle, items=dues, days=days)
         buttons = [
-            *renewal_buttons(ctx.texts, person, late),
+            *renewal_buttons(ctx.texts, locale, late),
             [
                 Button(
-                    ctx.texts.render("renewal/btn_snooze", person.locale, days=days),
+                    ctx.texts.render("renewal/btn_snooze", locale, days=days),
                     "snooze",
                     (str(cycle), str(week)),
                     target=SNOOZE_ACTION,
