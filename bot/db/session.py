@@ -4,6 +4,8 @@ transaction; code below it takes a session and never commits."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
@@ -49,12 +51,14 @@ class Database:
         self._inline_sessions = async_sessionmaker(writer.execution_options(sqlite_inline=True), expire_on_commit=False)
         # SQLite has one writer. Writers of this process queue here instead of meeting SQLITE_BUSY, whose
         # busy handler sleeps in steps of up to 100 ms.
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._write_lock = WriteLock() if self.is_sqlite else None
         # The leadership term this process holds or held last (PostgreSQL with bot/leadership.py); None: no fence.
         self.epoch: int | None = None
 
     @asynccontextmanager
-    async def transaction(self, fenced: bool = False, inline: bool = False) -> AsyncIterator[AsyncSession]:
+    async def transaction(
+        self, fenced: bool = False, inline: bool = False, background: bool = False
+    ) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on any exception. Rows queued with
         `queue_insert` are written just before the commit, one statement per table.
 
@@ -63,7 +67,10 @@ class Database:
         for the transactions under way, and every one after it sees the new term.
 
         `inline`: a unit of work of short statements (the engine's batch, intake, the dispatcher's step), whose
-        statements SQLite runs on the event loop's thread once the transaction has begun (bot/db/inline.py)."""
+        statements SQLite runs on the event loop's thread once the transaction has begun (bot/db/inline.py).
+
+        `background`: work nobody is waiting for (the scheduled sweeps); on SQLite it lets the others' writes go
+        first (WriteLock)."""
         if self._write_lock is None:
             async with self.sessions() as session, session.begin():
                 if fenced and self.epoch is not None:
@@ -74,7 +81,7 @@ class Database:
                 await flush_queued(session)
             return
         sessions = self._inline_sessions if inline else self._writer_sessions
-        async with self._write_lock, sessions() as session, session.begin():
+        async with self._write_lock.held(background), sessions() as session, session.begin():
             yield session
             await flush_queued(session)
 
@@ -91,6 +98,51 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class WriteLock:
+    """SQLite's write lock within this process: writers take it in the order they asked, except background work,
+    which takes it only once it has been free, with no other writer asking, for a moment (LULL): what a write sets
+    off (the engine's step after an update is stored, the dispatcher's claim after the step) then also goes first,
+    and a person waits for at most one background transaction. After PATIENCE it queues like the others, so that it
+    is never starved."""
+
+    LULL = 0.01
+    PATIENCE = 1.0
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._asking = 0  # writers other than background ones waiting for the lock or holding it
+        self._released = asyncio.Event()  # set whenever the lock is released
+        self._released_at = 0.0
+
+    @asynccontextmanager
+    async def held(self, background: bool = False) -> AsyncIterator[None]:
+        if background:
+            await self._lull()
+        else:
+            self._asking += 1
+        try:
+            async with self._lock:
+                yield
+        finally:
+            if not background:
+                self._asking -= 1
+            self._released_at = time.monotonic()
+            self._released.set()
+
+    async def _lull(self) -> None:
+        """Until the lock has been free with no other writer asking for LULL seconds, or PATIENCE seconds passed."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.PATIENCE):
+                while True:
+                    if self._asking or self._lock.locked():
+                        self._released.clear()
+                        await self._released.wait()
+                    elif (rest := self._released_at + self.LULL - time.monotonic()) > 0:
+                        await asyncio.sleep(rest)
+                    else:
+                        return
 
 
 class DatabaseUnreachable(ConnectionError):

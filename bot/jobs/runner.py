@@ -89,9 +89,9 @@ class SweepRunner:
 
         The sweeps that are not `chunked` run first, each in its own transaction; then the chunked ones, chunk by
         chunk of people, all of them in one transaction per chunk that ends by combining the chunk's people's
-        reminders of this run (any sweep's) into their 今日待办. Between chunks the write lock is free: on SQLite
-        the engine's transactions waiting for it go first. A crash between chunks leaves the later chunks to the
-        next tick, whose claims skip whoever was done."""
+        reminders of this run (any sweep's) into their 今日待办. Every transaction of the sweeps is background work:
+        on SQLite the engine's and the dispatcher's go first, between chunks. A crash between chunks leaves the later
+        chunks to the next tick, whose claims skip whoever was done."""
         now = now or self.clock.now()
         started = time.monotonic()
         calendar = await self.calendar()
@@ -102,7 +102,7 @@ class SweepRunner:
             if sweep.chunked:
                 continue
             try:
-                async with self.db.transaction(fenced=True) as session:
+                async with self.db.transaction(fenced=True, background=True) as session:
                     ctx = SweepContext(session, now, self.policy, self.texts, self.timezone, calendar)
                     done[sweep.name] = await sweep.run(ctx)
             except Exception as exc:
@@ -113,7 +113,7 @@ class SweepRunner:
             done.update(await self._chunks(now, calendar, chunked, earlier))
         elif self.combine and earlier:
             # One 今日待办 per chat instead of a message per reminder.
-            async with self.db.transaction() as session:
+            async with self.db.transaction(background=True) as session:
                 await combine_reminders(session, now, self.texts, lock=not self.db.is_sqlite, ids=earlier)
         if any(count > 0 for count in done.values()):
             acted = ", ".join(f"{k}={v}" for k, v in done.items() if v)
@@ -138,7 +138,7 @@ class SweepRunner:
         low, width = first, self.chunk
         while low <= last:
             people = (low, min(low + width - 1, last))
-            async with self.db.transaction(fenced=True) as session:
+            async with self.db.transaction(fenced=True, background=True) as session:
                 began = time.monotonic()
                 mine = (int(await session.scalar(select(func.max(OutboxMessage.id))) or 0) + 1, MAX_ID)
                 acted = False
