@@ -44,10 +44,11 @@ class Planned:
 
 TICK = timedelta(minutes=1)
 # The chunked sweeps' transactions: each aims to hold the write lock for HOLD seconds, over as many staff ids as the
-# one before managed in that time, and at least CHUNK (on the busiest tick of the year, about 850 messages); a quiet
-# tick grows to everyone in a few.
-CHUNK = 500
-HOLD = 0.2
+# one before managed in that time (at most twice as many), and at least CHUNK, the first chunk's size: a head's
+# list reads their whole department, and a chunk of a roster that lists its heads first reads a department per
+# id. A quiet tick grows to everyone in a few more chunks.
+CHUNK = 10
+HOLD = 0.1
 MAX_ID = 2**63 - 1
 
 
@@ -66,8 +67,8 @@ class SweepRunner:
         hold: float = HOLD,
     ) -> None:
         """`combine`: each chat's reminders of one run go out as one 今日待办 (bot/core/digest.py); off only to
-        look at each duty's schedule on its own. `chunk`: the fewest staff ids in a transaction of the chunked
-        sweeps; `hold`: the seconds each of them aims at (0: always `chunk`)."""
+        look at each duty's schedule on its own. `chunk`: the first and the fewest staff ids in a transaction of the
+        chunked sweeps; `hold`: the seconds each of them aims at (0: always `chunk`)."""
         self.db = db
         self.clock = clock
         self.policy = policy
@@ -162,7 +163,7 @@ class SweepRunner:
                     lock = not self.db.is_sqlite
                     await combine_reminders(session, now, self.texts, lock=lock, people=people, ids=[*earlier, mine])
             held = max(time.monotonic() - began, 0.001)
-            low, width = people[1] + 1, max(self.chunk, min(width * 4, int(width * self.hold / held)))
+            low, width = people[1] + 1, max(self.chunk, min(width * 2, int(width * self.hold / held)))
         return done
 
     async def preview(self, start: date, end: date) -> list[Planned]:
