@@ -743,7 +743,7 @@ class Dispatcher:
         """Write the outcomes of finished operations."""
         now = self.clock.now()
         changes: list[dict[str, Any]] = []
-        unreachable: list[tuple[str, str]] = []
+        unreachable: list[tuple[int, str, str]] = []  # row id, channel, chat
         for op, result in done:
             # Every row sets the same columns, so that one executemany writes them all.
             values: dict[str, Any] = {
@@ -772,7 +772,7 @@ class Dispatcher:
                 )
             elif result.outcome is Outcome.UNREACHABLE:
                 values.update(status="unreachable", error=result.error)
-                unreachable.append((op.channel, op.chat_id))
+                unreachable.append((op.id, op.channel, op.chat_id))
             else:
                 values.update(status="failed", error=(result.error or "retries exhausted")[:200])
                 log.warning("outbox %s (%s) failed on %s: %s", op.id, op.op, op.channel, result.error)
@@ -797,12 +797,25 @@ class Dispatcher:
             ),
             changes,
         )
-        for channel, chat_id in unreachable:
-            await session.execute(
-                update(Binding)
-                .where(Binding.channel == channel, Binding.chat_id == chat_id, Binding.unreachable_at.is_(None))
-                .values(unreachable_at=now)
+        if not unreachable:
+            return
+        # Found by the row's person where it has one (an index; a binding's chat is not indexed).
+        people = dict(
+            (
+                await session.execute(
+                    select(OutboxMessage.id, OutboxMessage.staff_id).where(
+                        OutboxMessage.id.in_([row_id for row_id, _, _ in unreachable])
+                    )
+                )
+            ).all()
+        )
+        for row_id, channel, chat_id in unreachable:
+            chat = update(Binding).where(
+                Binding.channel == channel, Binding.chat_id == chat_id, Binding.unreachable_at.is_(None)
             )
+            if (staff_id := people.get(row_id)) is not None:
+                chat = chat.where(Binding.staff_id == staff_id)
+            await session.execute(chat.values(unreachable_at=now))
 
     @property
     def busy(self) -> bool:
