@@ -44,7 +44,7 @@ class Planned:
 
 TICK = timedelta(minutes=1)
 # The chunked sweeps' transactions: each aims to hold the write lock for HOLD seconds, over as many staff ids as the
-# one before managed in that time (at most twice as many), and at least CHUNK, the first chunk's size: a head's
+# one before managed in that time (at most four times as many), and at least CHUNK, the first chunk's size: a head's
 # list reads their whole department, and a chunk of a roster that lists its heads first reads a department per
 # id. A quiet tick grows to everyone in a few more chunks.
 CHUNK = 10
@@ -163,7 +163,7 @@ class SweepRunner:
                     lock = not self.db.is_sqlite
                     await combine_reminders(session, now, self.texts, lock=lock, people=people, ids=[*earlier, mine])
             held = max(time.monotonic() - began, 0.001)
-            low, width = people[1] + 1, max(self.chunk, min(width * 2, int(width * self.hold / held)))
+            low, width = people[1] + 1, max(self.chunk, min(width * 4, int(width * self.hold / held)))
         return done
 
     async def preview(self, start: date, end: date) -> list[Planned]:
