@@ -99,6 +99,7 @@ class SweepRunner:
         chosen = self.sweeps if sweeps is None else sweeps
         floor = await self.last_outbox_id()
         done: dict[str, int] = {}
+        chunks: list[float] = []  # how long each chunk of the chunked sweeps held the database
         for sweep in chosen:
             if sweep.chunked:
                 continue
@@ -111,14 +112,15 @@ class SweepRunner:
         chunked = [sweep for sweep in chosen if sweep.chunked]
         earlier = [(floor + 1, await self.last_outbox_id())] if any(count > 0 for count in done.values()) else []
         if chunked:
-            done.update(await self._chunks(now, calendar, chunked, earlier))
+            done.update(await self._chunks(now, calendar, chunked, earlier, chunks))
         elif self.combine and earlier:
             # One 今日待办 per chat instead of a message per reminder.
             async with self.db.transaction(background=True) as session:
                 await combine_reminders(session, now, self.texts, lock=not self.db.is_sqlite, ids=earlier)
         if any(count > 0 for count in done.values()):
             acted = ", ".join(f"{k}={v}" for k, v in done.items() if v)
-            log.info("sweeps in %.1f s: %s", time.monotonic() - started, acted)
+            spans = f" ({len(chunks)} chunks, longest {max(chunks):.2f} s)" if chunks else ""
+            log.info("sweeps in %.1f s%s: %s", time.monotonic() - started, spans, acted)
             self.on_outbox()
         return done
 
@@ -127,10 +129,15 @@ class SweepRunner:
             return int(await session.scalar(select(func.max(OutboxMessage.id))) or 0)
 
     async def _chunks(
-        self, now: datetime, calendar: WorkCalendar, sweeps: list[Sweep], earlier: list[tuple[int, int]]
+        self,
+        now: datetime,
+        calendar: WorkCalendar,
+        sweeps: list[Sweep],
+        earlier: list[tuple[int, int]],
+        held: list[float],
     ) -> dict[str, int]:
         """The chunked sweeps, at least `self.chunk` staff ids at a time. `earlier`: the outbox ids of what the sweeps
-        before them queued in this run, which each chunk combines with its own."""
+        before them queued in this run, which each chunk combines with its own; `held` gets each chunk's seconds."""
         done = dict.fromkeys((sweep.name for sweep in sweeps), 0)
         async with self.db.sessions() as session:
             first, last = (await session.execute(select(func.min(Staff.id), func.max(Staff.id)))).one()
@@ -162,8 +169,8 @@ class SweepRunner:
                 if self.combine and (acted or earlier):
                     lock = not self.db.is_sqlite
                     await combine_reminders(session, now, self.texts, lock=lock, people=people, ids=[*earlier, mine])
-            held = max(time.monotonic() - began, 0.001)
-            low, width = people[1] + 1, max(self.chunk, min(width * 4, int(width * self.hold / held)))
+            held.append(max(time.monotonic() - began, 0.001))
+            low, width = people[1] + 1, max(self.chunk, min(width * 4, int(width * self.hold / held[-1])))
         return done
 
     async def preview(self, start: date, end: date) -> list[Planned]:
