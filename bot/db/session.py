@@ -102,10 +102,10 @@ class Database:
 
 class WriteLock:
     """SQLite's write lock within this process: writers take it in the order they asked, except background work,
-    which takes it only once it has been free, with no other writer asking, for a moment (LULL): what a write sets
-    off (the engine's step after an update is stored, the dispatcher's claim after the step) then also goes first,
-    and a person waits for at most one background transaction. After PATIENCE it queues like the others, so that it
-    is never starved."""
+    which takes it only once it is free with no other writer asking, and a moment (LULL) after another writer's
+    release: what a write sets off (the engine's step after an update is stored, the dispatcher's claim after the
+    step) then also goes first, and a person waits for at most one background transaction. After PATIENCE it queues
+    like the others, so that it is never starved."""
 
     LULL = 0.01
     PATIENCE = 1.0
@@ -114,7 +114,7 @@ class WriteLock:
         self._lock = asyncio.Lock()
         self._asking = 0  # writers other than background ones waiting for the lock or holding it
         self._released = asyncio.Event()  # set whenever the lock is released
-        self._released_at = 0.0
+        self._released_at = 0.0  # when a writer other than a background one last released it
 
     @asynccontextmanager
     async def held(self, background: bool = False) -> AsyncIterator[None]:
@@ -128,11 +128,12 @@ class WriteLock:
         finally:
             if not background:
                 self._asking -= 1
-            self._released_at = time.monotonic()
+                self._released_at = time.monotonic()  # what this write sets off asks within the lull
             self._released.set()
 
     async def _lull(self) -> None:
-        """Until the lock has been free with no other writer asking for LULL seconds, or PATIENCE seconds passed."""
+        """Until the lock is free with no other writer asking, LULL seconds after another writer's release, or
+        PATIENCE seconds passed."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.PATIENCE):
                 while True:
