@@ -155,8 +155,9 @@ async def main() -> None:
         f"baomi (inbox+engine+db+outbox, aiohttp): {our_rate:7.1f} updates/s, p50 {pct(our_lat, 50):.1f} ms, "
         f"p95 {pct(our_lat, 95):.1f} ms"
     )
-    print(f"throughput ratio baomi / bare PTB on httpx: {our_rate / best['ptb'][0]:.2f} (target >= 0.8)")
-    print(f"throughput ratio baomi / bare PTB on the same aiohttp transport: {our_rate / best['ptb-aiohttp'][0]:.2f}")
+    print(f"throughput ratio baomi / bare PTB on httpx: {our_rate / best['ptb'][0]:.2f}")
+    same = our_rate / best["ptb-aiohttp"][0]
+    print(f"throughput ratio baomi / bare PTB on the same aiohttp transport: {same:.2f} (target >= 0.9)")
 
 
 if __name__ == "__main__":
