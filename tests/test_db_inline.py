@@ -1,5 +1,6 @@
 """Units of work of short statements on SQLite run them on the event loop's thread (bot/db/inline.py): the same
-statements give the same results either way, and the thread is aiosqlite's again for the commit and afterwards."""
+statements give the same results either way; the commit ends the transaction on the event loop's thread too, and the
+thread is aiosqlite's again afterwards, and for the checkpoints of the write-ahead log."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import asyncio
 import sqlite3
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.flow import Priority, Reply
 from bot.core.outbox_rows import OUTBOX, add, message_payload
+from bot.db import inline
 from bot.db.models import OutboxMessage
 from bot.db.session import Database
 
@@ -72,11 +76,17 @@ async def test_sqlite_runs_an_inline_unit_of_work_on_the_event_loops_thread(db: 
     if not db.is_sqlite:
         return  # PostgreSQL's driver has no thread of its own
     loop_thread = threading.get_ident()
+    ends: list[tuple[str, int]] = []
     async with db.transaction(inline=True) as session:
         assert await statement_thread(session) == loop_thread
         conn = await session.connection()
         driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    assert driver.inline is False  # the commit went to the thread, and so does whatever comes next
+        driver._conn.set_trace_callback(
+            lambda sql: ends.append((sql, threading.get_ident())) if sql in ("COMMIT", "ROLLBACK") else None
+        )
+    driver._conn.set_trace_callback(None)
+    assert ends == [("COMMIT", loop_thread)]  # the commit ran where the transaction did
+    assert driver.inline is False  # whatever comes next goes to the thread
     async with db.transaction() as session:
         assert await statement_thread(session) != loop_thread
     async with db.sessions() as session:
@@ -109,3 +119,37 @@ async def test_sqlite_waits_for_another_writer_off_the_event_loop(db: Database) 
         other.execute("COMMIT")
         other.close()
     assert await asyncio.wait_for(task, 10) == threading.get_ident()  # its statements ran inline after all
+
+
+async def test_sqlite_checkpoints_the_log_after_so_many_commits(db: Database, monkeypatch: Any) -> None:
+    """SQLite's own checkpoints are off (they would run inside an inline commit, on the event loop, waiting for the
+    disk): every CHECKPOINT_EVERY-th commit checkpoints on aiosqlite's thread, which keeps the log from growing."""
+    if not db.is_sqlite:
+        return
+    path = Path(db.url.split("///", 1)[1])
+    async with db.transaction(inline=True) as session:
+        await session.execute(text("CREATE TABLE filler (blob BLOB)"))
+
+    async def log_size_after_commits(every: int) -> tuple[int, set[int], int]:
+        monkeypatch.setattr(inline, "CHECKPOINT_EVERY", every)
+        async with db.transaction(inline=True) as session:  # the log starts afresh after a full checkpoint
+            await session.execute(text("DELETE FROM filler"))
+        async with db.engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        threads: set[int] = set()
+        for _ in range(60):
+            async with db.transaction(inline=True) as session:
+                await session.execute(text("INSERT INTO filler VALUES (randomblob(16000))"))  # four pages
+                conn = await session.connection()
+                driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+                driver._conn.set_trace_callback(
+                    lambda sql: threads.add(threading.get_ident()) if "wal_checkpoint" in sql else None
+                )
+            driver._conn.set_trace_callback(None)
+        return (path.parent / f"{path.name}-wal").stat().st_size, threads, driver._thread.ident
+
+    never, none, _ = await log_size_after_commits(10**9)
+    often, threads, aiosqlite_thread = await log_size_after_commits(5)
+    assert never > 60 * 16000 and not none  # nothing copied the log into the database: it holds every commit
+    assert often < 15 * 16000  # the log is written from its start again after each checkpoint
+    assert threads == {aiosqlite_thread}  # not the event loop's

@@ -41,8 +41,6 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
-            event.listen(self.engine.sync_engine, "commit", _sqlite_end)
-            event.listen(self.engine.sync_engine, "rollback", _sqlite_end)
             # Units of work take SQLite's write lock up front (BEGIN IMMEDIATE): a deferred transaction that
             # read first could not upgrade once another process had written, and would fail instead of waiting.
             writer = self.engine.execution_options(sqlite_immediate=True)
@@ -219,6 +217,7 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA wal_autocheckpoint=0")  # done by InlineConnection.commit, on aiosqlite's thread
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # What is deleted or emptied (processed inbox rows, old payloads) is overwritten, not left in free pages.
     cur.execute("PRAGMA secure_delete=ON")
@@ -236,11 +235,6 @@ def _sqlite_begin(conn: Any) -> None:
         inline.set_inline(driver, True)
         return
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
-
-
-def _sqlite_end(conn: Any) -> None:
-    # COMMIT and ROLLBACK go to the thread (a commit may checkpoint the write-ahead log).
-    inline.set_inline(conn.connection.driver_connection, False)
 
 
 def redact(url: str) -> str:
