@@ -85,6 +85,58 @@ LEAD = 0.25
 REAP_EVERY = 10.0  # seconds between looks for rows an earlier leader left in `sending`
 
 
+# The step's statements, built once (their cache keys are then worked out once, not at every step), on the table:
+# the ORM's bulk paths would only add work.
+_T = cast(Table, OutboxMessage.__table__)
+_ROW = (_T.c.id, _T.c.channel, _T.c.chat_id, _T.c.op, _T.c.priority)
+_DUE = or_(_T.c.not_before.is_(None), _T.c.not_before <= bindparam("now"))
+DUE = select(*_ROW).where(_T.c.status == "pending", _DUE).order_by(_T.c.priority, _T.c.id).limit(bindparam("n"))
+# Answers to presses (not counted by the channel) due now, the oldest first.
+UNCOUNTED_DUE = (
+    select(*_ROW)
+    .where(
+        _T.c.status == "pending",
+        _T.c.priority == Priority.INTERACTIVE,
+        _T.c.op.in_(bindparam("ops", expanding=True)),
+        _DUE,
+    )
+    .order_by(_T.c.id)
+    .limit(bindparam("n"))
+)
+NEXT_DUE = select(func.min(_T.c.not_before)).where(_T.c.status == "pending", _T.c.not_before > bindparam("now"))
+# SKIP LOCKED lets several dispatchers share the outbox on PostgreSQL (SQLite ignores it).
+CLAIM = (
+    update(_T)
+    .where(
+        _T.c.id.in_(
+            select(_T.c.id)
+            .where(_T.c.id.in_(bindparam("ids", expanding=True)), _T.c.status == "pending")
+            .with_for_update(skip_locked=True)
+        )
+    )
+    .values(status="sending", attempts=_T.c.attempts + 1, epoch=bindparam("term"))
+    .returning(_T.c.id, _T.c.chat_id, _T.c.op, _T.c.payload, _T.c.priority, _T.c.attempts, _T.c.channel, _T.c.source)
+)
+# An outcome, only for the claim it belongs to: still in flight, by this term, at this attempt.
+RECORD = (
+    update(_T)
+    .where(
+        _T.c.id == bindparam("row_id"),
+        _T.c.status == "sending",
+        func.coalesce(_T.c.epoch, 0) == bindparam("term"),
+        _T.c.attempts == bindparam("claimed"),
+    )
+    .values(
+        status=bindparam("status"),
+        sent_at=bindparam("sent_at"),
+        message_id=bindparam("message_id"),
+        not_before=bindparam("not_before"),
+        error=bindparam("error"),
+        attempts=bindparam("attempts"),
+    )
+)
+
+
 class Window:
     """The channel's overall limit as Telegram counts it: at most `limit` counted operations in any `seconds`.
 
@@ -486,23 +538,12 @@ class Dispatcher:
             while places < free[name] and state.window.free_at(mono, ahead + places + 1) <= horizon:
                 places += 1
             room += places
-        due = or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now)
-        columns = (OutboxMessage.id, OutboxMessage.channel, OutboxMessage.chat_id, OutboxMessage.op)
         rows: list[Any] = []
         # Rows of busy chats are passed over: those in flight and those written to within the last second.
         busy = len(self._inflight) + len(self._reserved) + sum(len(st.window.answered) for st in self._state.values())
         lookahead = min(self.batch, room * 4 + busy)
         if room:
-            rows = list(
-                (
-                    await session.execute(
-                        select(*columns, OutboxMessage.priority)
-                        .where(OutboxMessage.status == "pending", due)
-                        .order_by(OutboxMessage.priority, OutboxMessage.id)
-                        .limit(lookahead)
-                    )
-                ).all()
-            )
+            rows = list((await session.execute(DUE, {"now": now, "n": lookahead})).all())
         else:
             for state in self._state.values():
                 at = state.window.free_at(mono, state.ahead(bulk=False) + 1)
@@ -510,19 +551,8 @@ class Dispatcher:
         uncounted = self._uncounted_ops
         if (not room or len(rows) == lookahead) and uncounted and any(n > 0 for n in side_free.values()):
             # Answers to presses may lie beyond what was looked at (or nothing could be): they need no budget.
-            rows += (
-                await session.execute(
-                    select(*columns, OutboxMessage.priority)
-                    .where(
-                        OutboxMessage.status == "pending",
-                        OutboxMessage.priority == Priority.INTERACTIVE,
-                        OutboxMessage.op.in_(uncounted),
-                        due,
-                    )
-                    .order_by(OutboxMessage.id)
-                    .limit(sum(side_free.values()))
-                )
-            ).all()
+            found = await session.execute(UNCOUNTED_DUE, {"now": now, "ops": uncounted, "n": sum(side_free.values())})
+            rows += found.all()
         picked: dict[int, None] = {}
         seen: set[tuple[str, str]] = set()
         blocked: set[str] = set()
@@ -585,36 +615,11 @@ class Dispatcher:
         self, session: AsyncSession, picked: list[int], wait: float, now: datetime
     ) -> tuple[float, list[Operation]]:
         if not picked:
-            next_due = await session.scalar(
-                select(func.min(OutboxMessage.not_before)).where(
-                    OutboxMessage.status == "pending", OutboxMessage.not_before > now
-                )
-            )
+            next_due = await session.scalar(NEXT_DUE, {"now": now})
             if next_due is not None:
                 wait = min(wait, max(0.01, (next_due - now).total_seconds()))
             return wait, []
-        # SKIP LOCKED lets several dispatchers share the outbox on PostgreSQL (SQLite ignores it).
-        claimable = (
-            select(OutboxMessage.id)
-            .where(OutboxMessage.id.in_(picked), OutboxMessage.status == "pending")
-            .with_for_update(skip_locked=True)
-        )
-        result = await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(claimable))
-            .values(status="sending", attempts=OutboxMessage.attempts + 1, epoch=self.db.epoch)
-            .returning(
-                OutboxMessage.id,
-                OutboxMessage.chat_id,
-                OutboxMessage.op,
-                OutboxMessage.payload,
-                OutboxMessage.priority,
-                OutboxMessage.attempts,
-                OutboxMessage.channel,
-                OutboxMessage.source,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        result = await session.execute(CLAIM, {"ids": picked, "term": self.db.epoch})
         claimed = [Operation(r[0], r[1], r[2], dict(r[3]), r[4], None, r[5], r[6], r[7]) for r in result.all()]
         claimed.sort(key=lambda op: (op.priority, op.id))
         return wait, claimed
@@ -748,6 +753,7 @@ class Dispatcher:
             # Every row sets the same columns, so that one executemany writes them all.
             values: dict[str, Any] = {
                 "row_id": op.id,
+                "term": self.db.epoch or 0,
                 "claimed": op.attempts,
                 "sent_at": None,
                 "message_id": None,
@@ -777,26 +783,7 @@ class Dispatcher:
                 values.update(status="failed", error=(result.error or "retries exhausted")[:200])
                 log.warning("outbox %s (%s) failed on %s: %s", op.id, op.op, op.channel, result.error)
             changes.append(values)
-        table = cast(Table, OutboxMessage.__table__)
-        await session.execute(
-            update(table)
-            # Only the claim this outcome belongs to: still in flight, by this term, at this attempt.
-            .where(
-                table.c.id == bindparam("row_id"),
-                table.c.status == "sending",
-                func.coalesce(table.c.epoch, 0) == (self.db.epoch or 0),
-                table.c.attempts == bindparam("claimed"),
-            )
-            .values(
-                status=bindparam("status"),
-                sent_at=bindparam("sent_at"),
-                message_id=bindparam("message_id"),
-                not_before=bindparam("not_before"),
-                error=bindparam("error"),
-                attempts=bindparam("attempts"),
-            ),
-            changes,
-        )
+        await session.execute(RECORD, changes)
         if not unreachable:
             return
         # Found by the row's person where it has one (an index; a binding's chat is not indexed).
