@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, exists, func, or_, select, update
+from sqlalchemy import Row, Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Binding, Department, Staff
@@ -35,47 +36,73 @@ class Person:
         return role in self.roles
 
 
-def person_of(staff: Staff, department: str) -> Person:
+def person_of(row: Row[Any, *tuple[Any, ...]]) -> Person:
+    """A row of PERSON's columns."""
     roles = {Role.STAFF}
-    if staff.is_head:
+    if row.is_head:
         roles.add(Role.HEAD)
-    if staff.is_officer:
+    if row.is_officer:
         roles.add(Role.OFFICER)
-    if staff.is_leader:
+    if row.is_leader:
         roles.add(Role.LEADER)
-    if staff.is_group_member:
+    if row.is_group_member:
         roles.add(Role.GROUP)
-    if staff.is_chief:
+    if row.is_chief:
         roles.add(Role.CHIEF)
     return Person(
-        id=staff.id,
-        employee_id=staff.employee_id,
-        name=staff.name,
-        department_id=staff.department_id,
-        department=department,
-        level=Level(staff.level),
+        id=row.id,
+        employee_id=row.employee_id,
+        name=row.name,
+        department_id=row.department_id,
+        department=row.department,
+        level=Level(row.level),
         roles=frozenset(roles),
-        active=staff.active,
-        departed_on=staff.departed_on,
-        locale=staff.locale,
-        hired_on=staff.hired_on,
-        secret_matters=staff.secret_matters,
+        active=row.active,
+        departed_on=row.departed_on,
+        locale=row.locale,
+        hired_on=row.hired_on,
+        secret_matters=row.secret_matters,
     )
 
 
-def _people() -> Select[Staff, str]:
-    return select(Staff, Department.name).join(Department, Staff.department_id == Department.id)
+# What a Person is made of, as plain columns of the tables: read for every event, so no ORM objects are built.
+STAFF = cast(Table, Staff.__table__)
+BINDING = cast(Table, Binding.__table__)
+DEPARTMENT = cast(Table, Department.__table__)
+PERSON = select(
+    *(
+        STAFF.c[name]
+        for name in (
+            "id",
+            "employee_id",
+            "name",
+            "department_id",
+            "level",
+            "is_head",
+            "is_officer",
+            "is_leader",
+            "is_group_member",
+            "is_chief",
+            "active",
+            "departed_on",
+            "locale",
+            "hired_on",
+            "secret_matters",
+        )
+    ),
+    DEPARTMENT.c.name.label("department"),
+).join(DEPARTMENT, STAFF.c.department_id == DEPARTMENT.c.id)
 
 
 async def by_binding(session: AsyncSession, channel: str, channel_user_id: str) -> Person | None:
     row = (
         await session.execute(
-            _people()
-            .join(Binding, Binding.staff_id == Staff.id)
-            .where(Binding.channel == channel, Binding.channel_user_id == channel_user_id)
+            PERSON.join(BINDING, BINDING.c.staff_id == STAFF.c.id).where(
+                BINDING.c.channel == channel, BINDING.c.channel_user_id == channel_user_id
+            )
         )
     ).first()
-    return None if row is None else person_of(row[0], row[1])
+    return None if row is None else person_of(row)
 
 
 @dataclass(frozen=True)
@@ -89,10 +116,9 @@ class Bound:
 
 # Built once (the engine asks it for every batch), with its values bound at each use.
 BY_BINDINGS = (
-    select(Staff, Department.name, Binding.channel_user_id, Binding.unreachable_at)
-    .join(Department, Staff.department_id == Department.id)
-    .join(Binding, Binding.staff_id == Staff.id)
-    .where(Binding.channel == bindparam("channel"), Binding.channel_user_id.in_(bindparam("users", expanding=True)))
+    PERSON.add_columns(BINDING.c.channel_user_id, BINDING.c.unreachable_at)
+    .join(BINDING, BINDING.c.staff_id == STAFF.c.id)
+    .where(BINDING.c.channel == bindparam("channel"), BINDING.c.channel_user_id.in_(bindparam("users", expanding=True)))
 )
 
 
@@ -100,8 +126,8 @@ async def by_bindings(session: AsyncSession, channel: str, channel_user_ids: set
     """Many at once (a batch of events)."""
     rows = (await session.execute(BY_BINDINGS, {"channel": channel, "users": list(channel_user_ids)})).all()
     return Bound(
-        {(channel, row[2]): person_of(row[0], row[1]) for row in rows},
-        {row[2] for row in rows if row[3] is not None},
+        {(channel, row.channel_user_id): person_of(row) for row in rows},
+        {row.channel_user_id for row in rows if row.unreachable_at is not None},
     )
 
 
@@ -158,15 +184,15 @@ async def bind_roster_accounts(session: AsyncSession, now: datetime, channel: st
 
 
 async def by_id(session: AsyncSession, staff_id: int) -> Person | None:
-    row = (await session.execute(_people().where(Staff.id == staff_id))).first()
-    return None if row is None else person_of(row[0], row[1])
+    row = (await session.execute(PERSON.where(STAFF.c.id == staff_id))).first()
+    return None if row is None else person_of(row)
 
 
 async def by_employee_id(session: AsyncSession, employee_id: str) -> Person | None:
     """By employee id as typed: e102 is E102."""
     wanted = employee_id.strip()
-    row = (await session.execute(_people().where(func.upper(Staff.employee_id) == wanted.upper()))).first()
-    return None if row is None else person_of(row[0], row[1])
+    row = (await session.execute(PERSON.where(func.upper(STAFF.c.employee_id) == wanted.upper()))).first()
+    return None if row is None else person_of(row)
 
 
 async def search(session: AsyncSession, typed: str, limit: int = 10, department_id: int | None = None) -> list[Person]:
@@ -175,14 +201,14 @@ async def search(session: AsyncSession, typed: str, limit: int = 10, department_
     wanted = typed.strip()
     if not wanted:
         return []
-    query = _people().where(
-        Staff.active.is_(True),
-        or_(func.upper(Staff.employee_id) == wanted.upper(), Staff.name.contains(wanted, autoescape=True)),
+    query = PERSON.where(
+        STAFF.c.active.is_(True),
+        or_(func.upper(STAFF.c.employee_id) == wanted.upper(), STAFF.c.name.contains(wanted, autoescape=True)),
     )
     if department_id is not None:
-        query = query.where(Staff.department_id == department_id)
-    rows = (await session.execute(query.order_by(Staff.employee_id).limit(limit))).all()
-    return [person_of(r[0], r[1]) for r in rows]
+        query = query.where(STAFF.c.department_id == department_id)
+    rows = (await session.execute(query.order_by(STAFF.c.employee_id).limit(limit))).all()
+    return [person_of(r) for r in rows]
 
 
 async def bound_channels(session: AsyncSession, staff_id: int) -> list[str]:
@@ -190,10 +216,11 @@ async def bound_channels(session: AsyncSession, staff_id: int) -> list[str]:
     return sorted((await session.scalars(select(Binding.channel).where(Binding.staff_id == staff_id))).all())
 
 
+SET_LOCALE = update(STAFF).where(STAFF.c.id == bindparam("staff_id")).values(locale=bindparam("chosen"))
+
+
 async def set_locale(session: AsyncSession, staff_id: int, locale: str) -> None:
-    await session.execute(
-        update(Staff).where(Staff.id == staff_id).values(locale=locale).execution_options(synchronize_session=False)
-    )
+    await session.execute(SET_LOCALE, {"staff_id": staff_id, "chosen": locale})
 
 
 async def locales(session: AsyncSession, staff_ids: list[int]) -> dict[int, str]:
