@@ -22,11 +22,17 @@ class Override:
     reason: str
 
 
+# Built once, on the table rather than the ORM entity: every transaction that reads a deadline (each /status) reads
+# the overrides, and plain rows skip the ORM's work at each execution. set_override flushes what it changes.
+OVERRIDES_TABLE = CalendarOverride.__table__
+OVERRIDES = select(OVERRIDES_TABLE.c.day, OVERRIDES_TABLE.c.is_working, OVERRIDES_TABLE.c.reason).order_by(
+    OVERRIDES_TABLE.c.day
+)
+
+
 async def overrides(session: AsyncSession, since: date | None = None) -> list[Override]:
-    query = select(CalendarOverride.day, CalendarOverride.is_working, CalendarOverride.reason)
-    if since is not None:
-        query = query.where(CalendarOverride.day >= since)
-    rows = (await session.execute(query.order_by(CalendarOverride.day))).all()
+    query = OVERRIDES if since is None else OVERRIDES.where(OVERRIDES_TABLE.c.day >= since)
+    rows = (await session.execute(query)).all()
     return [Override(r[0], r[1], r[2]) for r in rows]
 
 
@@ -54,6 +60,7 @@ async def set_override(
         )
     else:
         existing.is_working, existing.set_by, existing.reason, existing.created_at = is_working, officer_id, reason, now
+        await session.flush()  # `overrides` reads the table, past the ORM's view of the row
     await audit.record(
         session, now, officer_id, "calendar.override", f"day:{day.isoformat()}", working=is_working, reason=reason
     )

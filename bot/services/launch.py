@@ -19,6 +19,10 @@ from bot.db.session import forget, read_once
 from bot.db.upsert import insert_ignore
 
 FIRST_IMPORT = "roster.first_import"  # installation_value key: the local day of the first roster import
+# Built once, on the table rather than the ORM entity: every transaction that reads a deadline (each /status) reads it,
+# and plain rows skip the ORM's work at each execution (the value is written by a plain insert, never an entity).
+VALUES = InstallationValue.__table__
+FIRST_IMPORT_DAY = select(VALUES.c.value).where(VALUES.c.key == FIRST_IMPORT)
 
 
 async def record_first_import(session: AsyncSession, now: datetime, timezone: ZoneInfo) -> None:
@@ -34,7 +38,7 @@ async def launch_day(session: AsyncSession, policy: Policy) -> date | None:
         return policy.launch_date
 
     async def load() -> date | None:
-        value = await session.scalar(select(InstallationValue.value).where(InstallationValue.key == FIRST_IMPORT))
+        value = await session.scalar(FIRST_IMPORT_DAY)
         return date.fromisoformat(value) if value else None
 
     return await read_once(session, FIRST_IMPORT, load)
