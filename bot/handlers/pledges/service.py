@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
@@ -61,8 +62,8 @@ class Receipt:
         return fingerprint(self.text_hash)
 
 
-def receipt_of(row: PledgeRecord) -> Receipt:
-    """The receipt of a stored record, as the person is shown it."""
+def receipt_of(row: PledgeRecord | Row[Any]) -> Receipt:
+    """The receipt of a stored record (an entity, or a row of RECEIPT_COLUMNS), as the person is shown it."""
     return Receipt(
         row.id,
         row.staff_id,
@@ -95,7 +96,7 @@ class DepartureInfo:
     cancelled: bool = False
 
 
-def _departure(row: Departure) -> DepartureInfo:
+def _departure(row: Departure | Row[Any]) -> DepartureInfo:
     return DepartureInfo(
         row.id,
         row.staff_id,
@@ -174,20 +175,42 @@ def after_launch_grace(policy: Policy, launch: date | None, due: date) -> date:
 
 
 # Built once, with their values bound at each use (/status asks them for each person): a statement's cache key is then
-# worked out once.
+# worked out once. On the tables, not the ORM entities: plain rows skip the ORM's work at each execution (building
+# entities, checking the session for changes first); every writer of these rows flushes them as it writes.
+RECORDS = PledgeRecord.__table__
+REQUEST_ROWS = PledgeRequest.__table__
+TASKS = PledgeTask.__table__
+DEPARTURES = Departure.__table__
+# What a receipt shows of a record: not the pledge's text, nor the chain's link to the previous record.
+RECEIPT_COLUMNS = [column for column in RECORDS.c if column.name not in ("text", "prev_hash")]
 ANNUAL = (
-    select(PledgeRecord)
-    .where(PledgeRecord.cycle == bindparam("cycle"), PledgeRecord.kind.in_([k.value for k in ANNUAL_COVER]))
-    .order_by(PledgeRecord.id)
+    select(*RECEIPT_COLUMNS)
+    .where(RECORDS.c.cycle == bindparam("cycle"), RECORDS.c.kind.in_([k.value for k in ANNUAL_COVER]))
+    .order_by(RECORDS.c.id)
 )
-ANNUAL_OF = ANNUAL.where(PledgeRecord.staff_id.in_(bindparam("staff_ids", expanding=True)))
+ANNUAL_OF = ANNUAL.where(RECORDS.c.staff_id.in_(bindparam("staff_ids", expanding=True)))
 REQUESTS = (
-    select(PledgeRequest, PledgeTask.title)
-    .outerjoin(PledgeTask, PledgeTask.id == PledgeRequest.task_id)
-    .outerjoin(Departure, Departure.id == PledgeRequest.departure_id)
+    select(REQUEST_ROWS.c.id, REQUEST_ROWS.c.staff_id, REQUEST_ROWS.c.kind, REQUEST_ROWS.c.due_on, TASKS.c.title)
+    .outerjoin(TASKS, TASKS.c.id == REQUEST_ROWS.c.task_id)
+    .outerjoin(DEPARTURES, DEPARTURES.c.id == REQUEST_ROWS.c.departure_id)
     # A cancelled departure asks for its pledge no more.
-    .where(PledgeRequest.staff_id.in_(bindparam("staff_ids", expanding=True)), Departure.cancelled_at.is_(None))
-    .order_by(PledgeRequest.id)
+    .where(REQUEST_ROWS.c.staff_id.in_(bindparam("staff_ids", expanding=True)), DEPARTURES.c.cancelled_at.is_(None))
+    .order_by(REQUEST_ROWS.c.id)
+)
+REQUEST_RECORDS = (
+    select(*RECEIPT_COLUMNS)
+    .where(RECORDS.c.request_id.in_(bindparam("request_ids", expanding=True)))
+    .order_by(RECORDS.c.id)
+)
+# The person's departures still waiting for their pledge, by the request that asks for it.
+WAITING = (
+    select(REQUEST_ROWS.c.id.label("request_id"), *DEPARTURES.c)
+    .join(DEPARTURES, DEPARTURES.c.id == REQUEST_ROWS.c.departure_id)
+    .where(
+        REQUEST_ROWS.c.staff_id == bindparam("staff_id"),
+        DEPARTURES.c.completed_at.is_(None),
+        DEPARTURES.c.cancelled_at.is_(None),
+    )
 )
 
 
@@ -205,16 +228,16 @@ async def annual_standings(
     the records made before `until` (all of them when None). The due date uses `calendar` (read from the
     database when the caller has none)."""
     ids = list(staff_ids)
-    latest: dict[int, PledgeRecord] = {}
-    last_signed: dict[int, PledgeRecord] = {}
+    latest: dict[int, Row[Any]] = {}
+    last_signed: dict[int, Row[Any]] = {}
     if ids:
         # Few people: ask for them; everyone (the daily sweep): read the cycle, which stays within the
         # databases' limits on bound parameters.
         few = len(ids) <= 1000
         query = ANNUAL_OF if few else ANNUAL
         if until is not None:
-            query = query.where(PledgeRecord.at < until)
-        rows = await session.scalars(query, {"cycle": cycle, "staff_ids": ids} if few else {"cycle": cycle})
+            query = query.where(RECORDS.c.at < until)
+        rows = await session.execute(query, {"cycle": cycle, "staff_ids": ids} if few else {"cycle": cycle})
         for record in rows:
             latest[record.staff_id] = record
             if record.outcome == Outcome.SIGNED:
@@ -229,7 +252,7 @@ async def annual_standings(
     for staff_id in ids:
         row = latest.get(staff_id)
         signed = last_signed.get(staff_id)
-        shown: PledgeRecord | None
+        shown: Row[Any] | None
         if row is None:
             state, shown = PledgeState.PENDING, None
         elif row.outcome == Outcome.DECLINED:
@@ -255,23 +278,20 @@ async def request_standings(
         return []
     query = REQUESTS
     if created_from is not None:
-        query = query.where(PledgeRequest.created_at >= created_from)
+        query = query.where(REQUEST_ROWS.c.created_at >= created_from)
     requests = (await session.execute(query, {"staff_ids": ids})).all()
     if not requests:
         return []
-    records = await session.scalars(
-        select(PledgeRecord).where(PledgeRecord.request_id.in_([r[0].id for r in requests])).order_by(PledgeRecord.id)
-    )
-    latest: dict[int, PledgeRecord] = {}
-    signed: dict[int, PledgeRecord] = {}
+    records = await session.execute(REQUEST_RECORDS, {"request_ids": [r.id for r in requests]})
+    latest: dict[int, Row[Any]] = {}
+    signed: dict[int, Row[Any]] = {}
     for row in records:
-        assert row.request_id is not None
         latest[row.request_id] = row
         if row.outcome == Outcome.SIGNED:
             signed.setdefault(row.request_id, row)  # a request is answered once it is signed
     out = []
-    for request, title in requests:
-        shown: PledgeRecord | None
+    for request in requests:
+        shown: Row[Any] | None
         if request.id in signed:
             state, shown = PledgeState.SIGNED, signed[request.id]
         elif request.id in latest:
@@ -280,7 +300,9 @@ async def request_standings(
             state, shown = PledgeState.PENDING, None
         receipt = receipt_of(shown) if shown is not None else None
         out.append(
-            Standing(request.staff_id, PledgeKind(request.kind), request.id, state, request.due_on, receipt, title)
+            Standing(
+                request.staff_id, PledgeKind(request.kind), request.id, state, request.due_on, receipt, request.title
+            )
         )
     return out
 
@@ -310,20 +332,7 @@ async def owed(
     # Departures still waiting for their pledge, by the request that asks for it.
     waiting: dict[int, DepartureInfo] = {}
     if open_requests:  # most people have none
-        waiting = {
-            request_id: _departure(departure)
-            for request_id, departure in (
-                await session.execute(
-                    select(PledgeRequest.id, Departure)
-                    .join(Departure, Departure.id == PledgeRequest.departure_id)
-                    .where(
-                        PledgeRequest.staff_id == staff_id,
-                        Departure.completed_at.is_(None),
-                        Departure.cancelled_at.is_(None),
-                    )
-                )
-            ).all()
-        }
+        waiting = {row.request_id: _departure(row) for row in await session.execute(WAITING, {"staff_id": staff_id})}
     for standing in sorted(open_requests, key=lambda s: (REQUESTED_KINDS.index(s.kind), s.due_on)):
         assert standing.request_id is not None
         departure = waiting.get(standing.request_id)
