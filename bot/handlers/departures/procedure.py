@@ -20,7 +20,12 @@ from bot.handlers.pledges import service as pledges
 from bot.handlers.pledges.rules import PledgeKind, PledgeState
 from bot.services import audit
 
-Rows = Select[Departure, str, str, int, str, int]  # a departure, its person and department, its pledge request
+# On the tables, not the ORM entities (/status asks for the person's procedure): plain rows skip the ORM's work at
+# each execution; every step writes its row and flushes it at once.
+DEPARTURES = Departure.__table__
+STAFF = Staff.__table__
+DEPARTMENTS = Department.__table__
+REQUESTS = PledgeRequest.__table__
 
 
 @dataclass(frozen=True)
@@ -97,25 +102,36 @@ class NotReady(Exception):
         self.procedure = procedure
 
 
-def _query() -> Rows:
+def _query() -> Select[Any]:
+    """A departure's columns, its person's employee_id, name and department_id, the department's name
+    (`department`) and its pledge request (`request_id`)."""
     return (
-        select(Departure, Staff.employee_id, Staff.name, Staff.department_id, Department.name, PledgeRequest.id)
-        .join(Staff, Staff.id == Departure.staff_id)
-        .join(Department, Department.id == Staff.department_id)
-        .outerjoin(PledgeRequest, PledgeRequest.departure_id == Departure.id)
+        select(
+            DEPARTURES,
+            STAFF.c.employee_id,
+            STAFF.c.name,
+            STAFF.c.department_id,
+            DEPARTMENTS.c.name.label("department"),
+            REQUESTS.c.id.label("request_id"),
+        )
+        .join(STAFF, STAFF.c.id == DEPARTURES.c.staff_id)
+        .join(DEPARTMENTS, DEPARTMENTS.c.id == STAFF.c.department_id)
+        .outerjoin(REQUESTS, REQUESTS.c.departure_id == DEPARTURES.c.id)
     )
 
 
-async def _procedures(session: AsyncSession, query: Rows, params: dict[str, Any] | None = None) -> list[Procedure]:
+async def _procedures(
+    session: AsyncSession, query: Select[Any], params: dict[str, Any] | None = None
+) -> list[Procedure]:
     rows = (await session.execute(query, params)).all()
     standings = {
         s.request_id: s
-        for s in await pledges.request_standings(session, sorted({row[0].staff_id for row in rows if row[5]}))
+        for s in await pledges.request_standings(session, sorted({row.staff_id for row in rows if row.request_id}))
         if s.kind is PledgeKind.DEPARTURE
     }
     out = []
-    for departure, employee_id, name, department_id, department, request_id in rows:
-        standing = standings.get(request_id) if request_id else None
+    for departure in rows:
+        standing = standings.get(departure.request_id) if departure.request_id else None
         handover = (
             Handover(departure.handover_paper or 0, departure.handover_media or 0, departure.handover_devices or 0)
             if departure.handed_over_at is not None
@@ -125,10 +141,10 @@ async def _procedures(session: AsyncSession, query: Rows, params: dict[str, Any]
             Procedure(
                 id=departure.id,
                 staff_id=departure.staff_id,
-                employee_id=employee_id,
-                name=name,
-                department_id=department_id,
-                department=department,
+                employee_id=departure.employee_id,
+                name=departure.name,
+                department_id=departure.department_id,
+                department=departure.department,
                 level=Level(departure.level),
                 kind=DepartureKind(departure.kind) if departure.kind else None,
                 months=departure.months,
@@ -148,24 +164,24 @@ async def _procedures(session: AsyncSession, query: Rows, params: dict[str, Any]
     return out
 
 
-def _under_way() -> Rows:
-    return _query().where(Departure.approved_on.is_(None), Departure.cancelled_at.is_(None))
+def _under_way() -> Select[Any]:
+    return _query().where(DEPARTURES.c.approved_on.is_(None), DEPARTURES.c.cancelled_at.is_(None))
 
 
 async def in_progress(session: AsyncSession, department_id: int | None = None) -> list[Procedure]:
     """Procedures started and neither approved nor cancelled, oldest first (one department's, or all)."""
     query = _under_way()
     if department_id is not None:
-        query = query.where(Staff.department_id == department_id)
-    return await _procedures(session, query.order_by(Departure.created_at, Departure.id))
+        query = query.where(STAFF.c.department_id == department_id)
+    return await _procedures(session, query.order_by(DEPARTURES.c.created_at, DEPARTURES.c.id))
 
 
 async def by_id(session: AsyncSession, departure_id: int) -> Procedure | None:
-    found = await _procedures(session, _query().where(Departure.id == departure_id))
+    found = await _procedures(session, _query().where(DEPARTURES.c.id == departure_id))
     return found[0] if found else None
 
 
-UNDER_WAY_FOR = _under_way().where(Departure.staff_id == bindparam("staff_id"))  # built once (/status asks it)
+UNDER_WAY_FOR = _under_way().where(DEPARTURES.c.staff_id == bindparam("staff_id"))  # built once (/status asks it)
 
 
 async def under_way_for(session: AsyncSession, staff_id: int) -> Procedure | None:
