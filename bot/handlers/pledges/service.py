@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
@@ -189,18 +189,24 @@ ANNUAL = (
     .order_by(RECORDS.c.id)
 )
 ANNUAL_OF = ANNUAL.where(RECORDS.c.staff_id.in_(bindparam("staff_ids", expanding=True)))
+# Each request (its id `request`, its `person` and `pledge` kind, `due_on`, its task's `title`), on a row with each of
+# its records in turn (their receipt columns, None while it has none): one statement for both.
 REQUESTS = (
-    select(REQUEST_ROWS.c.id, REQUEST_ROWS.c.staff_id, REQUEST_ROWS.c.kind, REQUEST_ROWS.c.due_on, TASKS.c.title)
+    select(
+        REQUEST_ROWS.c.id.label("request"),
+        REQUEST_ROWS.c.staff_id.label("person"),
+        REQUEST_ROWS.c.kind.label("pledge"),
+        REQUEST_ROWS.c.due_on,
+        TASKS.c.title,
+        *RECEIPT_COLUMNS,
+    )
     .outerjoin(TASKS, TASKS.c.id == REQUEST_ROWS.c.task_id)
     .outerjoin(DEPARTURES, DEPARTURES.c.id == REQUEST_ROWS.c.departure_id)
+    # A request's records are its person's (each signs or declines their own): found through the index on staff_id.
+    .outerjoin(RECORDS, and_(RECORDS.c.staff_id == REQUEST_ROWS.c.staff_id, RECORDS.c.request_id == REQUEST_ROWS.c.id))
     # A cancelled departure asks for its pledge no more.
     .where(REQUEST_ROWS.c.staff_id.in_(bindparam("staff_ids", expanding=True)), DEPARTURES.c.cancelled_at.is_(None))
-    .order_by(REQUEST_ROWS.c.id)
-)
-REQUEST_RECORDS = (
-    select(*RECEIPT_COLUMNS)
-    .where(RECORDS.c.request_id.in_(bindparam("request_ids", expanding=True)))
-    .order_by(RECORDS.c.id)
+    .order_by(REQUEST_ROWS.c.id, RECORDS.c.id)
 )
 # The person's departures still waiting for their pledge, by the request that asks for it.
 WAITING = (
@@ -279,29 +285,28 @@ async def request_standings(
     query = REQUESTS
     if created_from is not None:
         query = query.where(REQUEST_ROWS.c.created_at >= created_from)
-    requests = (await session.execute(query, {"staff_ids": ids})).all()
-    if not requests:
-        return []
-    records = await session.execute(REQUEST_RECORDS, {"request_ids": [r.id for r in requests]})
+    requests: dict[int, Row[Any]] = {}  # by id, oldest first
     latest: dict[int, Row[Any]] = {}
     signed: dict[int, Row[Any]] = {}
-    for row in records:
-        latest[row.request_id] = row
-        if row.outcome == Outcome.SIGNED:
-            signed.setdefault(row.request_id, row)  # a request is answered once it is signed
+    for row in await session.execute(query, {"staff_ids": ids}):
+        requests.setdefault(row.request, row)
+        if row.id is not None:
+            latest[row.request] = row
+            if row.outcome == Outcome.SIGNED:
+                signed.setdefault(row.request, row)  # a request is answered once it is signed
     out = []
-    for request in requests:
+    for request_id, request in requests.items():
         shown: Row[Any] | None
-        if request.id in signed:
-            state, shown = PledgeState.SIGNED, signed[request.id]
-        elif request.id in latest:
-            state, shown = PledgeState.DECLINED, latest[request.id]
+        if request_id in signed:
+            state, shown = PledgeState.SIGNED, signed[request_id]
+        elif request_id in latest:
+            state, shown = PledgeState.DECLINED, latest[request_id]
         else:
             state, shown = PledgeState.PENDING, None
         receipt = receipt_of(shown) if shown is not None else None
         out.append(
             Standing(
-                request.staff_id, PledgeKind(request.kind), request.id, state, request.due_on, receipt, request.title
+                request.person, PledgeKind(request.pledge), request_id, state, request.due_on, receipt, request.title
             )
         )
     return out
