@@ -21,8 +21,11 @@ from bot.handlers.departures import procedure
 from bot.handlers.departures.procedure import Handover, Procedure
 from bot.handlers.departures.rules import DepartureKind
 from bot.handlers.departures.service import running
+from bot.handlers.pledges import service as pledges
+from bot.handlers.pledges.catalog import load_catalog
+from bot.handlers.pledges.rules import PledgeKind
 from bot.services import people
-from tests.conftest import TZ
+from tests.conftest import IN_STRIDE, TZ
 from tests.fakes.local import Chat, LocalBot
 
 OFFICER, HEAD, STAFF = "E001", "E101", "E102"  # 王建国 (办公室), 刘洋 (head of 基础教育科), 陈静 (一般)
@@ -68,6 +71,13 @@ async def sign(chat: Chat, name: str) -> None:
         await chat.press(chat.t("pledge/word", key="next"))
     await chat.press(chat.t("pledge/word", key="agree"))
     await chat.send(name)
+
+
+async def owed_kinds(bot: LocalBot, staff_id: int) -> list[PledgeKind]:
+    """The pledges the person is asked for, as /status and /pledge list them."""
+    async with bot.app.db.sessions() as s:
+        found = await pledges.owed(s, staff_id, date(2026, 3, 2), 2026, IN_STRIDE, load_catalog().catalog)
+    return [o.kind for o in found]
 
 
 async def test_the_whole_procedure_from_start_to_approval(bot: LocalBot, clock: SettableClock) -> None:
@@ -259,6 +269,18 @@ async def test_the_command_line_completes_a_procedure_under_way_marking_only_wha
         entry = await s.scalar(select(AuditLog).where(AuditLog.action == "departure.outside"))
     assert [r.id for r in rows] == [p.id] and rows[0].ends_on == date(2026, 9, 1) and rows[0].approved_by is None
     assert entry is not None and entry.detail["steps"] == ["receipt", "education", "pledge"]
+
+
+async def test_a_procedure_completed_on_paper_asks_for_its_departure_pledge_no_more(bot: LocalBot, db_url: str) -> None:
+    p = await start(bot)
+    async with bot.app.db.transaction() as s:
+        now = bot.clock.now()
+        assert await procedure.declare_handover(s, now, p.id, p.staff_id, Handover(1, 0, 0))
+        assert await procedure.confirm_receipt(s, now, p.id, await bot.staff_id(HEAD), date(2026, 3, 9))
+    assert PledgeKind.DEPARTURE in await owed_kinds(bot, p.staff_id)
+    # The rest, the pledge included, done on paper.
+    assert await run_command(Settings(database_url=db_url, timezone=TZ), ["depart", STAFF, "--date", "2026-03-01"]) == 0
+    assert PledgeKind.DEPARTURE not in await owed_kinds(bot, p.staff_id)
 
 
 async def test_strangers_staff_and_heads_cannot_start_or_approve(bot: LocalBot) -> None:

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, and_, bindparam, select, update
+from sqlalchemy import Row, Select, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Policy
@@ -96,7 +96,7 @@ class DepartureInfo:
     cancelled: bool = False
 
 
-def _departure(row: Departure | Row[Any]) -> DepartureInfo:
+def _departure(row: Departure) -> DepartureInfo:
     return DepartureInfo(
         row.id,
         row.staff_id,
@@ -134,6 +134,7 @@ class Standing:
     due_on: date
     record: Receipt | None
     task_title: str | None = None
+    departure: DepartureInfo | None = None  # a departure pledge's procedure, while it waits for the pledge
 
 
 # --- who owes what --------------------------------------------------------------------------------------
@@ -189,15 +190,23 @@ ANNUAL = (
     .order_by(RECORDS.c.id)
 )
 ANNUAL_OF = ANNUAL.where(RECORDS.c.staff_id.in_(bindparam("staff_ids", expanding=True)))
-# Each request (its id `request`, its `person` and `pledge` kind, `due_on`, its task's `title`), on a row with each of
-# its records in turn (their receipt columns, None while it has none): one statement for both.
-REQUESTS = (
+# Each request (its id `request`, its `person` and `pledge` kind, `due_on`, its task's `title`, its departure's id
+# `departure`, `departure_kind`, `approved_on`, `level`, `months`, `ends_on` and `completed_at`), on a row with each of
+# its records in turn (their receipt columns, None while it has none): one statement for all.
+REQUESTS: Select[Any] = (
     select(
         REQUEST_ROWS.c.id.label("request"),
         REQUEST_ROWS.c.staff_id.label("person"),
         REQUEST_ROWS.c.kind.label("pledge"),
         REQUEST_ROWS.c.due_on,
         TASKS.c.title,
+        DEPARTURES.c.id.label("departure"),
+        DEPARTURES.c.kind.label("departure_kind"),
+        DEPARTURES.c.approved_on,
+        DEPARTURES.c.level,
+        DEPARTURES.c.months,
+        DEPARTURES.c.ends_on,
+        DEPARTURES.c.completed_at,
         *RECEIPT_COLUMNS,
     )
     .outerjoin(TASKS, TASKS.c.id == REQUEST_ROWS.c.task_id)
@@ -207,16 +216,6 @@ REQUESTS = (
     # A cancelled departure asks for its pledge no more.
     .where(REQUEST_ROWS.c.staff_id.in_(bindparam("staff_ids", expanding=True)), DEPARTURES.c.cancelled_at.is_(None))
     .order_by(REQUEST_ROWS.c.id, RECORDS.c.id)
-)
-# The person's departures still waiting for their pledge, by the request that asks for it.
-WAITING = (
-    select(REQUEST_ROWS.c.id.label("request_id"), *DEPARTURES.c)
-    .join(DEPARTURES, DEPARTURES.c.id == REQUEST_ROWS.c.departure_id)
-    .where(
-        REQUEST_ROWS.c.staff_id == bindparam("staff_id"),
-        DEPARTURES.c.completed_at.is_(None),
-        DEPARTURES.c.cancelled_at.is_(None),
-    )
 )
 
 
@@ -304,9 +303,31 @@ async def request_standings(
         else:
             state, shown = PledgeState.PENDING, None
         receipt = receipt_of(shown) if shown is not None else None
+        # A departure approved on paper (completed) waits for no pledge.
+        waiting = (
+            DepartureInfo(
+                request.departure,
+                request.person,
+                request.approved_on,
+                Level(request.level),
+                request.months,
+                request.ends_on,
+                False,
+                request.departure_kind,
+            )
+            if request.departure is not None and request.completed_at is None
+            else None
+        )
         out.append(
             Standing(
-                request.person, PledgeKind(request.pledge), request_id, state, request.due_on, receipt, request.title
+                request.person,
+                PledgeKind(request.pledge),
+                request_id,
+                state,
+                request.due_on,
+                receipt,
+                request.title,
+                waiting,
             )
         )
     return out
@@ -334,13 +355,9 @@ async def owed(
     annual, requests = read or await standings(session, staff_id, today, cycle, policy, catalog)
     out: list[Owed] = []
     open_requests = [s for s in requests if s.state is not PledgeState.SIGNED]
-    # Departures still waiting for their pledge, by the request that asks for it.
-    waiting: dict[int, DepartureInfo] = {}
-    if open_requests:  # most people have none
-        waiting = {row.request_id: _departure(row) for row in await session.execute(WAITING, {"staff_id": staff_id})}
     for standing in sorted(open_requests, key=lambda s: (REQUESTED_KINDS.index(s.kind), s.due_on)):
         assert standing.request_id is not None
-        departure = waiting.get(standing.request_id)
+        departure = standing.departure
         if standing.kind is PledgeKind.DEPARTURE and departure is None:
             continue  # a departure approved on paper or cancelled is not asked for again
         out.append(
