@@ -4,7 +4,8 @@ project's fake Bot API over loopback, in the same run.
 
 Each bot runs in its own process; this process holds the fake API and the simulated people, and is the
 same for both. Each person, closed-loop: /language, wait for the buttons, press one, wait for the edit,
-/status, wait for the reply — ROUNDS times. Variants alternate (A B A B) and the better run of each counts.
+/status, wait for the reply — ROUNDS times, after a round that is not counted (connections opened, templates
+compiled). Variants alternate (A B A B) and the better run of each counts.
 
     python bench/updates.py [--users 50] [--rounds 8]
 """
@@ -32,6 +33,7 @@ from bot.testing.fake_bot_api import ChatEvent, FakeBotApi  # noqa: E402
 from bot.testing.seed import seed_bound_staff  # noqa: E402
 
 TOKEN = "123456:BENCH"
+WARMUP_ROUNDS = 1
 
 
 class Waiter:
@@ -103,6 +105,8 @@ async def run_variant(name: str, users: int, rounds: int, workdir: Path) -> tupl
     proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=ROOT)
     try:
         await api.wait_for(lambda a: a.is_polling, timeout=30)
+        # A round first, not counted: connections opened, templates compiled, caches filled (steady state is measured).
+        await asyncio.gather(*(person(api, waiter, u, WARMUP_ROUNDS, []) for u in range(1, users + 1)))
         latencies: list[float] = []
         start = time.perf_counter()
         cpu_before = process_cpu(proc.pid)
