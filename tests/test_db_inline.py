@@ -121,25 +121,27 @@ async def test_sqlite_waits_for_another_writer_off_the_event_loop(db: Database) 
     assert await asyncio.wait_for(task, 10) == threading.get_ident()  # its statements ran inline after all
 
 
-async def test_sqlite_checkpoints_the_log_after_so_many_commits(db: Database, monkeypatch: Any) -> None:
-    """SQLite's own checkpoints are off (they would run inside an inline commit, on the event loop, waiting for the
-    disk): every CHECKPOINT_EVERY-th commit checkpoints on aiosqlite's thread, which keeps the log from growing."""
+async def test_sqlite_checkpoints_the_log_off_the_event_loop(db: Database, monkeypatch: Any) -> None:
+    """An inline commit goes without SQLite's automatic checkpoint (it would run on the event loop, waiting for the
+    disk): every CHECKPOINT_EVERY-th inline commit checkpoints on aiosqlite's thread, which keeps the log from growing;
+    commits on the thread keep SQLite's own checkpoints."""
     if not db.is_sqlite:
         return
     path = Path(db.url.split("///", 1)[1])
     async with db.transaction(inline=True) as session:
         await session.execute(text("CREATE TABLE filler (blob BLOB)"))
 
-    async def log_size_after_commits(every: int) -> tuple[int, set[int], int]:
+    async def log_after(commits: int, *, inline_: bool, every: int = 10**9) -> tuple[int, set[int], int]:
+        """The log's size after `commits` units of work of four pages each, and the threads that checkpointed."""
         monkeypatch.setattr(inline, "CHECKPOINT_EVERY", every)
-        async with db.transaction(inline=True) as session:  # the log starts afresh after a full checkpoint
+        async with db.transaction(inline=True) as session:
             await session.execute(text("DELETE FROM filler"))
         async with db.engine.connect() as conn:
-            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # the log starts afresh
         threads: set[int] = set()
-        for _ in range(60):
-            async with db.transaction(inline=True) as session:
-                await session.execute(text("INSERT INTO filler VALUES (randomblob(16000))"))  # four pages
+        for _ in range(commits):
+            async with db.transaction(inline=inline_) as session:
+                await session.execute(text("INSERT INTO filler VALUES (randomblob(16000))"))
                 conn = await session.connection()
                 driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
                 driver._conn.set_trace_callback(
@@ -148,8 +150,11 @@ async def test_sqlite_checkpoints_the_log_after_so_many_commits(db: Database, mo
             driver._conn.set_trace_callback(None)
         return (path.parent / f"{path.name}-wal").stat().st_size, threads, driver._thread.ident
 
-    never, none, _ = await log_size_after_commits(10**9)
-    often, threads, aiosqlite_thread = await log_size_after_commits(5)
+    never, none, _ = await log_after(60, inline_=True)
     assert never > 60 * 16000 and not none  # nothing copied the log into the database: it holds every commit
+    often, threads, aiosqlite_thread = await log_after(60, inline_=True, every=5)
     assert often < 15 * 16000  # the log is written from its start again after each checkpoint
     assert threads == {aiosqlite_thread}  # not the event loop's
+    # On the thread, SQLite checkpoints once the log is past 1,000 pages (4 MB): 300 commits would make it 20 MB.
+    threaded, _, _ = await log_after(300, inline_=False)
+    assert threaded < 6_000_000

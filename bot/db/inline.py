@@ -7,14 +7,15 @@ while `inline` is set, and on aiosqlite's thread otherwise: the same calls on th
 at a time either way (each is awaited before the next), so every statement behaves alike on both paths.
 
 Database.transaction(inline=True) sets it once the write transaction has begun (BEGIN IMMEDIATE, which may wait
-for another process's writer, stays on the thread); the COMMIT or ROLLBACK that ends the transaction runs inline
-too and clears it. Inside the write transaction nothing waits for a lock, and in WAL mode with synchronous=NORMAL a
-commit only appends to the log, so a statement blocks the event loop for its own work only: units of work of
-short statements (the engine's batch, intake, the dispatcher's step) use it; long ones (sweeps, exports) do not.
-The one part of a commit that waits for the disk, copying the log into the database (a checkpoint, with its
-fsync), is taken out of the commits (`PRAGMA wal_autocheckpoint=0` on every connection) and done on the thread
-after every CHECKPOINT_EVERY-th commit of the process. The pool's reset of a connection after a commit finds no
-transaction to roll back, and no longer crosses to the thread to find that out.
+for another process's writer, stays on the thread); the COMMIT that ends the transaction runs inline too and clears
+it. Inside the write transaction nothing waits for a lock, and in WAL mode with synchronous=NORMAL a commit only
+appends to the log, so a statement blocks the event loop for its own work only: units of work of short statements
+(the engine's batch, intake, the dispatcher's step) use it; long ones (sweeps, exports) do not.
+The one part of a commit that waits for the disk is SQLite's automatic checkpoint (copying the log into the
+database, with its fsync, once the log is past 1,000 pages): an inline commit goes without it, and every
+CHECKPOINT_EVERY-th inline commit of the process is followed by a checkpoint on the thread; commits on the thread keep
+SQLite's own. The pool's reset of a connection after a commit finds no transaction to roll back, and no longer
+crosses to the thread to find that out.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ from typing import Any
 
 import aiosqlite
 
-# Commits of this process between two checkpoints of the write-ahead log: SQLite's own default is one after the
-# commit that takes the log past 1,000 pages (4 MB); the engine's commits write a few pages each.
+# Inline commits of this process between two checkpoints of the write-ahead log: SQLite's own rule is one after the
+# commit that takes the log past AUTOCHECKPOINT pages; an inline commit (the engine's batch) writes a few.
 CHECKPOINT_EVERY = 200
+AUTOCHECKPOINT = 1000  # SQLite's default
 
 
 class InlineConnection(aiosqlite.Connection):
     inline = False
-    commits = 0  # of every connection of the process, for CHECKPOINT_EVERY
+    inline_commits = 0  # of every connection of the process, for CHECKPOINT_EVERY
 
     def begin_at_once(self, busy_timeout_ms: int) -> bool:
         """BEGIN IMMEDIATE on the calling thread if SQLite's write lock is free (no other process is writing), without
@@ -58,14 +60,21 @@ class InlineConnection(aiosqlite.Connection):
         return fn(*args, **kwargs)
 
     async def commit(self) -> None:
-        """COMMIT where the transaction ran; then, every CHECKPOINT_EVERY commits, a checkpoint on the thread."""
-        try:
+        """COMMIT where the transaction ran: inline without SQLite's checkpoint, which every CHECKPOINT_EVERY-th inline
+        commit does on the thread afterwards."""
+        if not self.inline:
             await super().commit()
+            return
+        conn = self._conn
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        try:
+            conn.commit()
         finally:
             self.inline = False
-        InlineConnection.commits += 1
-        if InlineConnection.commits % CHECKPOINT_EVERY == 0:
-            await self._execute(_checkpoint, self._conn)
+            conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT}")
+        InlineConnection.inline_commits += 1
+        if InlineConnection.inline_commits % CHECKPOINT_EVERY == 0:
+            await self._execute(_checkpoint, conn)
 
     async def rollback(self) -> None:
         if self._connection is not None and not self._connection.in_transaction:

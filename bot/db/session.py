@@ -217,7 +217,6 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA wal_autocheckpoint=0")  # done by InlineConnection.commit, on aiosqlite's thread
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # What is deleted or emptied (processed inbox rows, old payloads) is overwritten, not left in free pages.
     cur.execute("PRAGMA secure_delete=ON")
