@@ -5,6 +5,7 @@ thread is aiosqlite's again afterwards, and for the checkpoints of the write-ahe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -158,3 +159,34 @@ async def test_sqlite_checkpoints_the_log_off_the_event_loop(db: Database, monke
     # On the thread, SQLite checkpoints once the log is past 1,000 pages (4 MB): 300 commits would make it 20 MB.
     threaded, _, _ = await log_after(300, inline_=False)
     assert threaded < 6_000_000
+
+
+async def test_a_unit_of_work_given_up_while_waiting_for_the_lock_leaves_nothing_held(db: Database) -> None:
+    """Cancelled while another process holds the write lock, its BEGIN waiting on aiosqlite's thread and getting the
+    lock once the other is done: the transaction is rolled back there, and the lock is free again for everyone."""
+    if not db.is_sqlite:
+        return
+    async with db.transaction(inline=True) as session:
+        await statement_thread(session)
+    path = db.url.split("///", 1)[1]
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA busy_timeout = 0")  # below: fails at once if anyone holds the lock
+    other.execute("BEGIN IMMEDIATE")
+
+    async def write() -> None:
+        async with db.transaction(inline=True) as session:
+            await session.execute(text("SELECT 1"))
+
+    task = asyncio.create_task(write())
+    await asyncio.sleep(0.1)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    other.execute("COMMIT")  # the waiting BEGIN gets the lock now, for a unit of work that is given up
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, 10)
+    for _ in range(3):  # the pooled connections are usable
+        async with db.transaction(inline=True) as session:
+            await session.execute(text("SELECT 1"))
+    other.execute("BEGIN IMMEDIATE")  # and none of them keeps the lock
+    other.execute("COMMIT")
+    other.close()

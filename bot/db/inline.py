@@ -14,8 +14,8 @@ appends to the log, so a statement blocks the event loop for its own work only: 
 The one part of a commit that waits for the disk is SQLite's automatic checkpoint (copying the log into the
 database, with its fsync, once the log is past 1,000 pages): an inline commit goes without it, and every
 CHECKPOINT_EVERY-th inline commit of the process is followed by a checkpoint on the thread; commits on the thread keep
-SQLite's own. The pool's reset of a connection after a commit finds no transaction to roll back, and no longer
-crosses to the thread to find that out.
+SQLite's own. The pool's reset of a connection (a ROLLBACK) is skipped when the connection's last call ended its
+transaction: nothing to roll back, and nothing under way on the thread, so no trip there to find that out.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ AUTOCHECKPOINT = 1000  # SQLite's default
 
 class InlineConnection(aiosqlite.Connection):
     inline = False
+    ended = False  # the last call was a COMMIT or ROLLBACK that succeeded: no transaction, nothing under way
     inline_commits = 0  # of every connection of the process, for CHECKPOINT_EVERY
 
     def begin_at_once(self, busy_timeout_ms: int) -> bool:
@@ -42,6 +43,7 @@ class InlineConnection(aiosqlite.Connection):
         waiting for the lock holds nothing else up."""
         if not self._running or not self._connection:
             return False
+        self.ended = False
         conn = self._connection
         conn.execute("PRAGMA busy_timeout = 0")
         try:
@@ -53,6 +55,7 @@ class InlineConnection(aiosqlite.Connection):
         return True
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        self.ended = False
         if not self.inline:
             return await super()._execute(fn, *args, **kwargs)
         if not self._running or not self._connection:
@@ -62,27 +65,29 @@ class InlineConnection(aiosqlite.Connection):
     async def commit(self) -> None:
         """COMMIT where the transaction ran: inline without SQLite's checkpoint, which every CHECKPOINT_EVERY-th inline
         commit does on the thread afterwards."""
-        if not self.inline:
+        if self.inline:
+            conn = self._conn
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            try:
+                conn.commit()
+            finally:
+                self.inline = False
+                conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT}")
+            InlineConnection.inline_commits += 1
+            if InlineConnection.inline_commits % CHECKPOINT_EVERY == 0:
+                await self._execute(_checkpoint, conn)
+        else:
             await super().commit()
-            return
-        conn = self._conn
-        conn.execute("PRAGMA wal_autocheckpoint = 0")
-        try:
-            conn.commit()
-        finally:
-            self.inline = False
-            conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT}")
-        InlineConnection.inline_commits += 1
-        if InlineConnection.inline_commits % CHECKPOINT_EVERY == 0:
-            await self._execute(_checkpoint, conn)
+        self.ended = True
 
     async def rollback(self) -> None:
-        if self._connection is not None and not self._connection.in_transaction:
-            return  # the pool's reset after a commit: nothing to roll back, no trip to the thread to find that out
+        if self.ended:
+            return  # the pool's reset after the transaction ended: nothing to roll back, no trip to the thread for it
         try:
             await super().rollback()
         finally:
             self.inline = False
+        self.ended = True
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:
