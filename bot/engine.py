@@ -69,6 +69,10 @@ class Engine:
     bind_hooks: list[BindHook] = field(default_factory=list)
     public_url: str | None = None  # BAOMI_PUBLIC_URL: links to the web console
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # One batch at a time in this process (the loop's, a caller's such as the tests' settle): on PostgreSQL two at once
+    # could each take one of a person's events (SKIP LOCKED passes over the row the other holds), and the later event
+    # could be stepped first, from the same conversation as the earlier one.
+    _batches: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def wake(self) -> None:
         self._wake.set()
@@ -90,7 +94,8 @@ class Engine:
         """Process every pending inbox row, oldest first; returns how many were handled."""
         handled = 0
         while True:
-            count, more = await self._process_batch()
+            async with self._batches:
+                count, more = await self._process_batch()
             handled += count
             # A batch that took all there was ends it: rows stored since then woke the loop, which comes back.
             if not more:

@@ -18,8 +18,8 @@ async def settle(api: FakeBotApi, app: BaomiApp, timeout: float = 10.0) -> None:
         while True:
             await app.engine.process_pending()
             await app.dispatcher.drain()
-            # The engine's own task may hold rows this call skipped (PostgreSQL's SKIP LOCKED): look again
-            # once it has committed them.
+            # Rows may have been stored meanwhile, or taken by the engine's own loop (this call waited for its batch):
+            # look again.
             # Order matters: rows claimed while has_due() runs are in flight, and `busy` (read after it,
             # with no await in between) still counts them.
             if not await app.engine.has_pending() and not await app.dispatcher.has_due() and not app.dispatcher.busy:
