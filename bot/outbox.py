@@ -62,14 +62,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.core.channel import Channel, Limits, Operation, Outcome, Result
 from bot.core.flow import ChartDrawer, Priority
+from bot.core.outbox_rows import OUTBOX
 from bot.core.supervise import Backoff, Pulse, is_outage
 from bot.db.models import Binding, OutboxMessage
 from bot.db.session import Database
@@ -87,44 +88,59 @@ REAP_EVERY = 10.0  # seconds between looks for rows an earlier leader left in `s
 
 # The step's statements, built once (their cache keys are then worked out once, not at every step), on the table:
 # the ORM's bulk paths would only add work.
-_T = cast(Table, OutboxMessage.__table__)
-_ROW = (_T.c.id, _T.c.channel, _T.c.chat_id, _T.c.op, _T.c.priority)
-_DUE = or_(_T.c.not_before.is_(None), _T.c.not_before <= bindparam("now"))
-DUE = select(*_ROW).where(_T.c.status == "pending", _DUE).order_by(_T.c.priority, _T.c.id).limit(bindparam("n"))
+_ROW = (OUTBOX.c.id, OUTBOX.c.channel, OUTBOX.c.chat_id, OUTBOX.c.op, OUTBOX.c.priority)
+_DUE = or_(OUTBOX.c.not_before.is_(None), OUTBOX.c.not_before <= bindparam("now"))
+DUE = (
+    select(*_ROW)
+    .where(OUTBOX.c.status == "pending", _DUE)
+    .order_by(OUTBOX.c.priority, OUTBOX.c.id)
+    .limit(bindparam("n"))
+)
 # Answers to presses (not counted by the channel) due now, the oldest first.
 UNCOUNTED_DUE = (
     select(*_ROW)
     .where(
-        _T.c.status == "pending",
-        _T.c.priority == Priority.INTERACTIVE,
-        _T.c.op.in_(bindparam("ops", expanding=True)),
+        OUTBOX.c.status == "pending",
+        OUTBOX.c.priority == Priority.INTERACTIVE,
+        OUTBOX.c.op.in_(bindparam("ops", expanding=True)),
         _DUE,
     )
-    .order_by(_T.c.id)
+    .order_by(OUTBOX.c.id)
     .limit(bindparam("n"))
 )
-NEXT_DUE = select(func.min(_T.c.not_before)).where(_T.c.status == "pending", _T.c.not_before > bindparam("now"))
+NEXT_DUE = select(func.min(OUTBOX.c.not_before)).where(
+    OUTBOX.c.status == "pending", OUTBOX.c.not_before > bindparam("now")
+)
 # SKIP LOCKED lets several dispatchers share the outbox on PostgreSQL (SQLite ignores it).
 CLAIM = (
-    update(_T)
+    update(OUTBOX)
     .where(
-        _T.c.id.in_(
-            select(_T.c.id)
-            .where(_T.c.id.in_(bindparam("ids", expanding=True)), _T.c.status == "pending")
+        OUTBOX.c.id.in_(
+            select(OUTBOX.c.id)
+            .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), OUTBOX.c.status == "pending")
             .with_for_update(skip_locked=True)
         )
     )
-    .values(status="sending", attempts=_T.c.attempts + 1, epoch=bindparam("term"))
-    .returning(_T.c.id, _T.c.chat_id, _T.c.op, _T.c.payload, _T.c.priority, _T.c.attempts, _T.c.channel, _T.c.source)
+    .values(status="sending", attempts=OUTBOX.c.attempts + 1, epoch=bindparam("term"))
+    .returning(
+        OUTBOX.c.id,
+        OUTBOX.c.chat_id,
+        OUTBOX.c.op,
+        OUTBOX.c.payload,
+        OUTBOX.c.priority,
+        OUTBOX.c.attempts,
+        OUTBOX.c.channel,
+        OUTBOX.c.source,
+    )
 )
 # An outcome, only for the claim it belongs to: still in flight, by this term, at this attempt.
 RECORD = (
-    update(_T)
+    update(OUTBOX)
     .where(
-        _T.c.id == bindparam("row_id"),
-        _T.c.status == "sending",
-        func.coalesce(_T.c.epoch, 0) == bindparam("term"),
-        _T.c.attempts == bindparam("claimed"),
+        OUTBOX.c.id == bindparam("row_id"),
+        OUTBOX.c.status == "sending",
+        func.coalesce(OUTBOX.c.epoch, 0) == bindparam("term"),
+        OUTBOX.c.attempts == bindparam("claimed"),
     )
     .values(
         status=bindparam("status"),
@@ -275,6 +291,8 @@ class Dispatcher:
         # Makes a row's export (bot/core/exports.py) when it is sent; without it, or when it cannot, the text alone.
         self.make_file = make_file
         self.senders = channels
+        # What no channel counts as a message (answers to presses), looked for apart when claiming.
+        self._uncounted_ops = sorted({op for channel in channels.values() for op in channel.limits.uncounted})
         self._state = {name: _ChannelState.of(channel.limits) for name, channel in channels.items()}
         self._wake = asyncio.Event()
         self._inflight: set[tuple[str, str]] = set()  # (channel, chat) with a row performed but not recorded yet
@@ -623,10 +641,6 @@ class Dispatcher:
         claimed = [Operation(r[0], r[1], r[2], dict(r[3]), r[4], None, r[5], r[6], r[7]) for r in result.all()]
         claimed.sort(key=lambda op: (op.priority, op.id))
         return wait, claimed
-
-    @property
-    def _uncounted_ops(self) -> list[str]:
-        return sorted({op for channel in self.senders.values() for op in channel.limits.uncounted})
 
     def _pace(self, channel: str) -> None:
         """Start the channel's queued operations whose turn has come: the most urgent first whose chat may be

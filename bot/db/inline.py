@@ -103,6 +103,7 @@ def connect(database: str, **kwargs: Any) -> InlineConnection:
     return connection
 
 
-def set_inline(driver_connection: Any, on: bool) -> None:
+def set_inline(driver_connection: Any) -> None:
+    """Runs the connection's calls inline until its transaction ends (`InlineConnection.commit`, `rollback`)."""
     if isinstance(driver_connection, InlineConnection):
-        driver_connection.inline = on
+        driver_connection.inline = True

@@ -231,7 +231,7 @@ def _sqlite_begin(conn: Any) -> None:
         # be waited for; once held, nothing waits.
         if not (isinstance(driver, inline.InlineConnection) and driver.begin_at_once(BUSY_TIMEOUT_MS)):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-        inline.set_inline(driver, True)
+        inline.set_inline(driver)
         return
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
 

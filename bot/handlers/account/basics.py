@@ -5,12 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, select
-
 from bot.core.events import FlowEvent, Pick
 from bot.core.flow import EVERYONE, Button, FlowContext, Reply, Step
 from bot.core.todo import gather, todo_buttons
-from bot.db.models import Binding
 from bot.services import people
 
 
@@ -32,16 +29,9 @@ class HelpFlow:
         return Step.done()
 
 
-# Built once (as the other statements of /status): a statement's cache key is then worked out once, not at every
-# /status. On the table, not the ORM entity: plain rows skip the ORM's work at each execution (every writer of a
-# binding flushes it at once).
-BINDING = Binding.__table__
-CHANNELS = select(BINDING.c.channel).where(BINDING.c.staff_id == bindparam("staff_id"))
-
-
 async def identity_section(ctx: FlowContext) -> str | None:
-    channels = (await ctx.session.scalars(CHANNELS, {"staff_id": ctx.person.id})).all()
-    return ctx.t("status/identity", person=ctx.person, channels=sorted(channels), roles=sorted(ctx.person.roles))
+    channels = await people.bound_channels(ctx.session, ctx.person.id)
+    return ctx.t("status/identity", person=ctx.person, channels=channels, roles=sorted(ctx.person.roles))
 
 
 class StatusFlow:
