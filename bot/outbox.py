@@ -300,6 +300,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._done: list[tuple[Operation, Result]] = []
         self._progress = asyncio.Event()  # set whenever rows are claimed or their outcomes recorded
+        self._steps = 0  # steps that claimed rows or recorded outcomes (`idle` sees whether one ran meanwhile)
         self.recovered = False
         self._recovery = asyncio.Lock()
         # Chats with a row an earlier leader left in `sending`: none of their rows is claimed until it is resolved.
@@ -354,7 +355,7 @@ class Dispatcher:
             if self._recorded_sources:
                 await self._follow([], force=True)  # what the followers queue is due now too
                 continue
-            if not await self.has_due():
+            if await self.idle():
                 return
             # Due rows held back by pacing, or being claimed by the running loop: wait for either.
             self._progress.clear()
@@ -487,6 +488,7 @@ class Dispatcher:
         for channel in {op.channel for op in claimed}:
             self._pace(channel)
         if done or claimed:
+            self._steps += 1
             self._progress.set()
         await self._follow(done)
         if done:
@@ -824,10 +826,16 @@ class Dispatcher:
             self._inflight or self._reserved or self._tasks or self._done or self._recorded_sources or self._following
         )
 
-    async def has_due(self) -> bool:
+    async def idle(self) -> bool:
+        """Nothing due, in flight or being recorded, by this process's steps or the loop's (CLI and tests). A row
+        the query sees in `sending` was claimed before it began: its step is then still busy when the query ends,
+        or has counted a step since (an outcome is committed before its chat is released)."""
+        if self.busy:
+            return False
+        steps = self._steps
         now = self.clock.now()
         async with self.db.sessions() as session:
-            found = await session.scalar(
+            due = await session.scalar(
                 select(OutboxMessage.id)
                 .where(
                     OutboxMessage.status == "pending",
@@ -835,7 +843,7 @@ class Dispatcher:
                 )
                 .limit(1)
             )
-        return found is not None
+        return due is None and not self.busy and steps == self._steps
 
 
 _NO_TERM = object()

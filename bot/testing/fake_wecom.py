@@ -601,8 +601,7 @@ async def settle(app: BaomiApp, timeout: float = 30.0) -> None:  # noqa: ASYNC10
         while True:
             await app.engine.process_pending()
             await app.dispatcher.drain()
-            # Same order as bot.testing.settle: rows claimed during has_due() still count as busy after it.
-            if not await app.engine.has_pending() and not await app.dispatcher.has_due() and not app.dispatcher.busy:
+            if not await app.engine.has_pending() and await app.dispatcher.idle():
                 return
             await asyncio.sleep(0.002)
 

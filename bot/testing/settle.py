@@ -20,8 +20,6 @@ async def settle(api: FakeBotApi, app: BaomiApp, timeout: float = 10.0) -> None:
             await app.dispatcher.drain()
             # Rows may have been stored meanwhile, or taken by the engine's own loop (this call waited for its batch):
             # look again.
-            # Order matters: rows claimed while has_due() runs are in flight, and `busy` (read after it,
-            # with no await in between) still counts them.
-            if not await app.engine.has_pending() and not await app.dispatcher.has_due() and not app.dispatcher.busy:
+            if not await app.engine.has_pending() and await app.dispatcher.idle():
                 return
             await asyncio.sleep(0.002)
