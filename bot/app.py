@@ -21,7 +21,7 @@ from bot.core.channel import Channel, ChannelEnv, StartContext
 from bot.core.exports import Exports
 from bot.core.intake import Intake
 from bot.core.registry import Registry
-from bot.core.supervise import Loop, Pulse, Supervisor, describe, is_outage
+from bot.core.supervise import Loop, Pulse, Supervisor, describe, is_outage, quiet_unawaited_outages
 from bot.db.migrate import upgrade
 from bot.db.session import Database
 from bot.domain.levels import Role
@@ -105,6 +105,7 @@ class BaomiApp:
     # The leader's loops under a supervisor of their own, for one term: they stop when the lead is lost.
     leading: Supervisor | None = None
     migrated: bool = False
+    _loud_again: Callable[[], None] | None = None  # puts back the event loop's handler of unawaited errors
 
     async def migrate(self) -> None:
         """Fail with one line when the database cannot be reached; bring its schema up to date."""
@@ -117,6 +118,7 @@ class BaomiApp:
         """Migrate and start the channels — every instance takes what is posted to it into the inbox — then stand
         for leader under the supervisor; return once this instance leads (its loops running) or stands by."""
         await self.migrate()
+        self._loud_again = quiet_unawaited_outages(asyncio.get_running_loop())
         started = StartContext(stop, self.default_commands())
         loops: list[Loop] = []
         for channel in self.channels.values():
@@ -178,6 +180,9 @@ class BaomiApp:
                     log.warning("%s stopped during an outage: %s", channel.name, describe(exc)[1])
         finally:
             await self.db.dispose()
+            if self._loud_again is not None:
+                self._loud_again()
+                self._loud_again = None
 
     def default_commands(self) -> dict[str, list[tuple[str, str]]]:
         staff = frozenset({Role.STAFF})

@@ -4,6 +4,7 @@ proxy while people write, /healthz for every loop, and control characters stripp
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -523,3 +524,24 @@ async def test_a_health_port_in_use_is_one_line(db_url: str, monkeypatch: pytest
     finally:
         taken.close()
         await taken.wait_closed()
+
+
+async def test_an_outage_error_nobody_awaited_is_no_traceback(app: BaomiApp, caplog: pytest.LogCaptureFixture) -> None:
+    """asyncpg's TLS probe of a connection that dropped as the task making it was cancelled leaves the error on a
+    future nobody awaits: asyncio would print it as a traceback once the future is collected. While the bot runs,
+    that is a debug line (the outage is reported once, by the supervisor); any other error keeps its traceback."""
+    caplog.set_level(logging.DEBUG)
+
+    def abandon(exc: Exception) -> None:
+        asyncio.get_running_loop().create_future().set_exception(exc)  # collected at once: never retrieved
+        gc.collect()
+
+    abandon(ConnectionError("unexpected connection_lost() call"))
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+    assert "an outage's error nobody awaited: network error (ConnectionError: unexpected connection_lost() call)" in [
+        r.getMessage() for r in caplog.records if r.name == "baomi.supervisor"
+    ]
+    abandon(ValueError("a bug"))
+    assert [repr(r.exc_info[1]) for r in caplog.records if r.exc_info and r.name == "asyncio"] == [
+        "ValueError('a bug')"
+    ]

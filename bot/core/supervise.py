@@ -28,6 +28,7 @@ import socket
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 
@@ -74,6 +75,27 @@ def _is_outage(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno in NETWORK_ERRNOS:
         return True
     return is_unreachable(exc)
+
+
+def quiet_unawaited_outages(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Until the returned function is called, an outage's error left where nobody awaits it is a line at debug
+    level, not a traceback. asyncpg probes a new connection for TLS with a future of its own; when the connection
+    drops just as the task making it is cancelled (a loop stopped in an outage), nobody takes the error, and asyncio
+    would print "Future exception was never retrieved" with it. The outage itself is reported once, by the
+    supervisor. Anything else goes to the handler there was."""
+    previous = loop.get_exception_handler()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if exc is not None and is_outage(exc) and "never retrieved" in str(context.get("message", "")):
+            log.debug("an outage's error nobody awaited: %s", describe(exc)[1])
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)
+    return lambda: loop.set_exception_handler(previous)
 
 
 def describe(exc: BaseException) -> tuple[str, str]:
