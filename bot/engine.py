@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.config import Policy
 from bot.core.channel import Channel
 from bot.core.events import Attachment, Command, Event, Inbound, Pick, Press, Refused, Text, Throttled
-from bot.core.flow import BindHook, Flow, FlowContext, Priority, Reply, Step
+from bot.core.flow import BindHook, Flow, FlowContext, Priority, Reply, SharedReads, Step
 from bot.core.intake import SCRUBBED, is_stored, loaded, stored
 from bot.core.outbox_rows import add, message_payload, send_to_staff
 from bot.core.payload import PayloadError, decode
@@ -123,8 +123,8 @@ class Engine:
                 inbounds = [self.inbound(row.channel, row.channel_user_id, row.payload) for row in rows]
                 await session.execute(DONE, {"ids": ids, **self._processed()})
                 preloaded = await preload(session, inbounds)
-                for inbound in inbounds:
-                    await self.handle(session, inbound, preloaded)
+                for inbound, shared in self._reports_last(inbounds, preloaded):
+                    await self.handle(session, inbound, preloaded, shared)
         except NotLeader:
             raise  # another instance leads now: what this one held is processed there
         except Exception as exc:
@@ -217,7 +217,45 @@ class Engine:
         return {"status": status, "processed_at": self.clock.now(), "channel_user_id": "", "payload": SCRUBBED}
 
     # --- one event ------------------------------------------------------------------------------------
-    async def handle(self, session: AsyncSession, inbound: Inbound, preloaded: Preloaded | None = None) -> None:
+    def _reports_last(self, inbounds: list[Inbound], preloaded: Preloaded) -> list[tuple[Inbound, SharedReads | None]]:
+        """The batch in its order, except the reports (/status: a flow with `reports`) that are their senders' last
+        events: those come after all the rest, together. A report changes nothing another person's event reads, and
+        read after the rest it shows what they changed; read together, each duty's rows are read once for all of them
+        (`FlowContext.once`)."""
+        last = {(inbound.channel, inbound.user_id): n for n, inbound in enumerate(inbounds)}
+        reports = [
+            n
+            for n, inbound in enumerate(inbounds)
+            if last[key := (inbound.channel, inbound.user_id)] == n
+            and key in preloaded.people
+            and self._reports(inbound)
+        ]
+        if not reports:
+            return [(inbound, None) for inbound in inbounds]
+        people = frozenset(preloaded.people[(inbounds[n].channel, inbounds[n].user_id)].id for n in reports)
+        shared = SharedReads(people)
+        chosen = set(reports)
+        rest = [(inbound, None) for n, inbound in enumerate(inbounds) if n not in chosen]
+        return rest + [(inbounds[n], shared) for n in reports]
+
+    def _reports(self, inbound: Inbound) -> bool:
+        event = inbound.event
+        if isinstance(event, Command):
+            entry = self.registry.lookup(event.name)
+        elif isinstance(event, Text):
+            entry = self.registry.typed(event.text)
+        else:
+            return False
+        return entry is not None and getattr(entry.flow, "reports", False)
+
+    async def handle(
+        self,
+        session: AsyncSession,
+        inbound: Inbound,
+        preloaded: Preloaded | None = None,
+        shared: SharedReads | None = None,
+    ) -> None:
+        """One event. `shared`: it is one of the batch's reports, handled together (`_reports_last`)."""
         event = inbound.event
         if event is None:
             return
@@ -285,6 +323,7 @@ class Engine:
             self.registry,
             current_flow=conv.flow if conv else None,
             public_url=self.public_url,
+            shared=shared,
         )
         if not person.active:
             self._reply(session, inbound, ctx, Step.done(Reply(ctx.t("core/departed"))), None, None)

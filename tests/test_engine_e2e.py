@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.app import BaomiApp
 from bot.clock import SettableClock
@@ -220,3 +222,40 @@ async def test_restart_mid_conversation_resumes(
         async with app.db.sessions() as s:
             pending = (await s.scalars(select(InboxEvent).where(InboxEvent.status != "done"))).all()
         assert pending == []
+
+
+async def test_a_batchs_reports_come_last_and_read_each_duty_once_for_all(bot: LocalBot) -> None:
+    """A /status that is its sender's last event of a batch is handled after the batch's other events, together with
+    the others: each duty's rows are read once for all of them, and each shows what the events before it changed.
+    A /status followed by another event of its sender keeps its place, and reads for that person alone."""
+    alone, switching, before_help = [await bot.bind(e) for e in ("E102", "E202", "E203")]
+    await switching.send("/language")
+    prompt = switching.last
+    papers: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM quiz_attempt" in statement:
+            papers.append(statement)
+
+    engine = bot.app.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await bot.channel.type(alone.user, "/status")
+        await switching.tap(dict(switching.buttons(prompt))["English"], prompt)
+        await bot.channel.type(switching.user, "/status")
+        await bot.channel.type(before_help.user, "/status")
+        await bot.channel.type(before_help.user, "/help")
+        await bot.settle()  # one batch
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(papers) == 2  # the two last reports together, the one before /help alone
+    batched = [alone.last.text, switching.last.text, before_help.bot_messages[-2].text, before_help.last.text]
+    assert switching.last.text.startswith("[Your record]")  # after the press that chose English
+    # The same texts as each asked alone, one event at a time.
+    switching.locale = "en"
+    assert batched == [
+        (await alone.send("/status")).text,
+        (await switching.send("/status")).text,
+        (await before_help.send("/status")).text,
+        (await before_help.send("/help")).text,
+    ]

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,6 +132,15 @@ class Step:
 
 # --- context ----------------------------------------------------------------------------------------
 @dataclass
+class SharedReads:
+    """The people of a batch whose reports (a flow with `reports`, /status) the engine handles together, after the
+    batch's other events, and what `FlowContext.once` has read for all of them at once."""
+
+    people: frozenset[int]
+    memo: dict[Hashable, Mapping[int, Any]] = field(default_factory=dict)
+
+
+@dataclass
 class FlowContext:
     session: AsyncSession
     now: datetime
@@ -143,7 +152,8 @@ class FlowContext:
     current_flow: str | None = None  # the conversation the person was in when this event arrived
     public_url: str | None = None  # where people open the web console (BAOMI_PUBLIC_URL); None: not served
     # What this event's steps read more than once (a duty's /status section and its to-do): see `once`.
-    memo: dict[Hashable, Any] = field(default_factory=dict)
+    memo: dict[Hashable, Mapping[int, Any]] = field(default_factory=dict)
+    shared: SharedReads | None = None  # this event is one of the batch's reports, handled together
 
     @property
     def locale(self) -> str:
@@ -160,12 +170,21 @@ class FlowContext:
         context.setdefault("channel", self.channel)
         return self.texts.render(name, self.locale, **context)
 
-    async def once(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
-        """`load()`, read once for this event: /status and the welcome ask every duty for its section and its
-        to-dos, which read the same rows. Whoever changes those rows in the same event pops `key`."""
-        if key not in self.memo:
-            self.memo[key] = await load()
-        return cast(T, self.memo[key])
+    async def once(self, key: Hashable, load: Callable[[list[int]], Awaitable[Mapping[int, T]]]) -> T:
+        """The person's value of `load(people)` (which has one for each person asked), read once for this event:
+        /status and the welcome ask every duty for its section and its to-dos, which read the same rows. For one of
+        the batch's reports, read once for all of them. Whoever changes those rows in the same event `forget`s
+        `key`."""
+        memo, people = (self.shared.memo, sorted(self.shared.people)) if self.shared else (self.memo, [self.person.id])
+        if key not in memo:
+            memo[key] = await load(people)
+        return memo[key][self.person.id]
+
+    def forget(self, key: Hashable) -> None:
+        """What `once` read for `key` is read again: this event has changed it."""
+        self.memo.pop(key, None)
+        if self.shared is not None:
+            self.shared.memo.pop(key, None)
 
     def export(self, kind: str, **params: Any) -> Reply:
         """A reply whose file (`kind`'s maker, in the person's language) is made when it is sent; its text says the

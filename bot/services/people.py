@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -213,12 +214,17 @@ async def search(session: AsyncSession, typed: str, limit: int = 10, department_
 
 # Built once (/status asks it): a statement's cache key is then worked out once. On the table, not the ORM entity:
 # plain rows skip the ORM's work at each execution (every writer of a binding flushes it at once).
-CHANNELS = select(BINDING.c.channel).where(BINDING.c.staff_id == bindparam("staff_id"))
+CHANNELS = select(BINDING.c.staff_id, BINDING.c.channel).where(
+    BINDING.c.staff_id.in_(bindparam("staff_ids", expanding=True))
+)
 
 
-async def bound_channels(session: AsyncSession, staff_id: int) -> list[str]:
-    """The channels on which the person has an account bound."""
-    return sorted((await session.scalars(CHANNELS, {"staff_id": staff_id})).all())
+async def bound_channels(session: AsyncSession, staff_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The channels on which each person has an account bound."""
+    out: dict[int, list[str]] = {staff_id: [] for staff_id in staff_ids}
+    for staff_id, channel in await session.execute(CHANNELS, {"staff_ids": list(staff_ids)}):
+        out[staff_id].append(channel)
+    return {staff_id: sorted(channels) for staff_id, channels in out.items()}
 
 
 SET_LOCALE = update(STAFF).where(STAFF.c.id == bindparam("staff_id")).values(locale=bindparam("chosen"))

@@ -30,7 +30,7 @@ class HelpFlow:
 
 
 async def identity_section(ctx: FlowContext) -> str | None:
-    channels = await people.bound_channels(ctx.session, ctx.person.id)
+    channels = await ctx.once("channels", lambda ids: people.bound_channels(ctx.session, ids))
     return ctx.t("status/identity", person=ctx.person, channels=channels, roles=sorted(ctx.person.roles))
 
 
@@ -40,6 +40,9 @@ class StatusFlow:
     name = "status"
     prefix = "st"
     roles = EVERYONE
+    # Changes nothing another person's event reads (at most a paper of theirs past its deadline is closed): the engine
+    # handles a batch's /status last and together (Engine._reports_last), each duty's rows read once for all of them.
+    reports = True
 
     async def start(self, ctx: FlowContext, args: str) -> Step:
         parts = [text for section in ctx.registry.sections if (text := await section(ctx))]

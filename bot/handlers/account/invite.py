@@ -63,7 +63,7 @@ class InviteFlow:
         person = await people.by_employee_id(ctx.session, employee_id)
         if person is None or not person.active:
             return Step({"state": InviteState.ASKING}, [Reply(ctx.t("invite/unknown", employee_id=employee_id))])
-        channels = await people.bound_channels(ctx.session, person.id)
+        channels = (await people.bound_channels(ctx.session, [person.id]))[person.id]
         if not channels:
             return await self.issue(ctx, person.employee_id)
         buttons = [

@@ -237,4 +237,4 @@ async def departure_todo(ctx: FlowContext) -> list[ToDo]:
 
 async def _own(ctx: FlowContext) -> procedure.Procedure | None:
     """The person's own procedure under way, read once for the section and the to-do."""
-    return await ctx.once("departure", lambda: procedure.under_way_for(ctx.session, ctx.person.id))
+    return await ctx.once("departure", lambda people: procedure.under_way_of(ctx.session, people))

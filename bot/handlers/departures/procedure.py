@@ -181,13 +181,21 @@ async def by_id(session: AsyncSession, departure_id: int) -> Procedure | None:
     return found[0] if found else None
 
 
-UNDER_WAY_FOR = _under_way().where(DEPARTURES.c.staff_id == bindparam("staff_id"))  # built once (/status asks it)
+# Built once (/status asks it).
+UNDER_WAY_OF = _under_way().where(DEPARTURES.c.staff_id.in_(bindparam("staff_ids", expanding=True)))
+
+
+async def under_way_of(session: AsyncSession, staff_ids: Sequence[int]) -> dict[int, Procedure | None]:
+    """Each person's procedure under way, if any (there is one at most)."""
+    out: dict[int, Procedure | None] = dict.fromkeys(staff_ids)
+    for found in await _procedures(session, UNDER_WAY_OF, {"staff_ids": list(staff_ids)}):
+        out[found.staff_id] = found
+    return out
 
 
 async def under_way_for(session: AsyncSession, staff_id: int) -> Procedure | None:
     """The person's procedure under way, if any."""
-    found = await _procedures(session, UNDER_WAY_FOR, {"staff_id": staff_id})
-    return found[0] if found else None
+    return (await under_way_of(session, [staff_id]))[staff_id]
 
 
 async def start(

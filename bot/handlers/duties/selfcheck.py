@@ -230,7 +230,7 @@ async def self_check_todo(ctx: FlowContext) -> list[ToDo]:
 
 
 async def _has_self_check(ctx: FlowContext, year: int) -> bool:
-    return await ctx.once(("self_check", year), lambda: duties.has_self_check(ctx.session, ctx.person.id, year))
+    return await ctx.once(("self_check", year), lambda people: duties.self_checked(ctx.session, people, year))
 
 
 async def unit_check_status(ctx: FlowContext) -> str | None:

@@ -4,6 +4,7 @@ confirmed their carrier inventory, who has done the October self-check."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -260,14 +261,19 @@ async def self_check_missing(
 # On the table, not the ORM entity (/status asks it for each person): plain rows skip the ORM's work at each
 # execution; a self-check is flushed as it is recorded.
 SELF_CHECKS = SelfCheck.__table__
-SELF_CHECK = select(SELF_CHECKS.c.id).where(
-    SELF_CHECKS.c.staff_id == bindparam("staff_id"), SELF_CHECKS.c.year == bindparam("year")
+SELF_CHECKED = select(SELF_CHECKS.c.staff_id).where(
+    SELF_CHECKS.c.staff_id.in_(bindparam("staff_ids", expanding=True)), SELF_CHECKS.c.year == bindparam("year")
 )
 
 
+async def self_checked(session: AsyncSession, staff_ids: Sequence[int], year: int) -> dict[int, bool]:
+    """Whether each person has done the year's self-check."""
+    done = set((await session.scalars(SELF_CHECKED, {"staff_ids": list(staff_ids), "year": year})).all())
+    return {staff_id: staff_id in done for staff_id in staff_ids}
+
+
 async def has_self_check(session: AsyncSession, staff_id: int, year: int) -> bool:
-    found = await session.scalar(SELF_CHECK, {"staff_id": staff_id, "year": year})
-    return found is not None
+    return (await self_checked(session, [staff_id], year))[staff_id]
 
 
 async def record_self_check(

@@ -225,8 +225,7 @@ async def standings(ctx: FlowContext, catalog: Catalog) -> tuple[pledges.Standin
     """The person's pledges, read once for the section and the to-dos."""
     cycle = current_cycle(ctx)
     return await ctx.once(
-        ("pledges", cycle),
-        lambda: pledges.standings(ctx.session, ctx.person.id, ctx.today, cycle, ctx.policy, catalog),
+        ("pledges", cycle), lambda people: pledges.standings(ctx.session, people, ctx.today, cycle, ctx.policy, catalog)
     )
 
 

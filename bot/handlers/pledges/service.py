@@ -334,11 +334,14 @@ async def request_standings(
 
 
 async def standings(
-    session: AsyncSession, staff_id: int, today: date, cycle: int, policy: Policy, catalog: Catalog
-) -> tuple[Standing, list[Standing]]:
-    """The person's yearly pledge of `cycle` and every request of theirs."""
-    annual = (await annual_standings(session, [staff_id], cycle, today, policy, catalog))[staff_id]
-    return annual, await request_standings(session, [staff_id])
+    session: AsyncSession, staff_ids: Sequence[int], today: date, cycle: int, policy: Policy, catalog: Catalog
+) -> dict[int, tuple[Standing, list[Standing]]]:
+    """Each person's yearly pledge of `cycle` and every request of theirs."""
+    annual = await annual_standings(session, staff_ids, cycle, today, policy, catalog)
+    requests: dict[int, list[Standing]] = {staff_id: [] for staff_id in staff_ids}
+    for standing in await request_standings(session, staff_ids):
+        requests[standing.staff_id].append(standing)
+    return {staff_id: (annual[staff_id], requests[staff_id]) for staff_id in staff_ids}
 
 
 async def owed(
@@ -352,7 +355,7 @@ async def owed(
 ) -> list[Owed]:
     """What the person has still to sign, most pressing first: a departure, onboarding, special tasks, the
     pledge of the cycle. `read`: their `standings`, when the caller has them."""
-    annual, requests = read or await standings(session, staff_id, today, cycle, policy, catalog)
+    annual, requests = read or (await standings(session, [staff_id], today, cycle, policy, catalog))[staff_id]
     out: list[Owed] = []
     open_requests = [s for s in requests if s.state is not PledgeState.SIGNED]
     for standing in sorted(open_requests, key=lambda s: (REQUESTED_KINDS.index(s.kind), s.due_on)):

@@ -380,7 +380,7 @@ async def missed_questions(session: AsyncSession, bank: Bank, year: int) -> list
 async def _papers(ctx: FlowContext, cycle: int) -> tuple[Attempt | None, Attempt | None, Attempt | None]:
     """The person's paper under way (if any), best counting paper and latest paper of the cycle, read once for the
     section and the to-do."""
-    read = await ctx.once(("quiz", cycle), lambda: quiz.papers(ctx.session, ctx.person.id, cycle))
+    read = await ctx.once(("quiz", cycle), lambda people: quiz.papers(ctx.session, people, cycle))
     return read.current, read.best, read.last
 
 
@@ -390,7 +390,7 @@ async def quiz_status_section(ctx: FlowContext) -> str | None:
     current, best, last = await _papers(ctx, cycle)
     if current is not None and ctx.now >= current.deadline_at:
         await quiz.expire(ctx.session, current.id)
-        ctx.memo.pop(("quiz", cycle))
+        ctx.forget(("quiz", cycle))
         current, best, last = await _papers(ctx, cycle)
     return ctx.t(
         "quiz/status",

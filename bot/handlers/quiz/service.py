@@ -145,17 +145,22 @@ ATTEMPTS = QuizAttempt.__table__
 PAPERS = (
     select(ATTEMPTS)
     .where(
-        ATTEMPTS.c.staff_id == bindparam("staff_id"),
+        ATTEMPTS.c.staff_id.in_(bindparam("staff_ids", expanding=True)),
         or_(ATTEMPTS.c.cycle == bindparam("cycle"), ATTEMPTS.c.status == OPEN),
     )
     .order_by(ATTEMPTS.c.id)
 )
 
 
-async def papers(session: AsyncSession, staff_id: int, cycle: int) -> Papers:
-    """`open_attempt`, `best_counting` and `latest` of one person, in one statement."""
-    rows = await session.execute(PAPERS, {"staff_id": staff_id, "cycle": cycle})
-    read = [_attempt(row) for row in rows]
+async def papers(session: AsyncSession, staff_ids: Sequence[int], cycle: int) -> dict[int, Papers]:
+    """`open_attempt`, `best_counting` and `latest` of each person, in one statement."""
+    read: dict[int, list[Attempt]] = {staff_id: [] for staff_id in staff_ids}
+    for row in await session.execute(PAPERS, {"staff_ids": list(staff_ids), "cycle": cycle}):
+        read[row.staff_id].append(_attempt(row))
+    return {staff_id: _papers(attempts, cycle) for staff_id, attempts in read.items()}
+
+
+def _papers(read: list[Attempt], cycle: int) -> Papers:
     of_cycle = [a for a in read if a.cycle == cycle]
     counting = [a for a in of_cycle if a.status == FINISHED and a.passed and a.counts]
     return Papers(
