@@ -63,7 +63,7 @@ async def test_typed_words_run_their_command(bot: LocalBot, typed: str, command:
 
 async def test_cancel_typed_in_chinese_leaves_the_conversation(bot: LocalBot) -> None:
     chat = await bot.bind("E103")
-    await chat.send("/language")
+    await chat.send("/profile")
     assert (await chat.send("取消"))["text"] == chat.t("core/cancelled")
     async with bot.app.db.sessions() as s:
         assert await s.get(Conversation, await bot.staff_id("E103")) is None

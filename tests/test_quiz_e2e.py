@@ -480,7 +480,7 @@ async def test_cancel_during_a_paper_warns_that_its_clock_keeps_running(bot: Loc
     resumed = await chat.send("/quiz")
     assert resumed["text"].startswith("第 2/") or "2/20" in resumed["text"]
     # Leaving another conversation says nothing of the quiz.
-    await chat.send("/language")
+    await chat.send("/profile")
     assert (await chat.send("/cancel"))["text"] == chat.t("core/cancelled")
 
 

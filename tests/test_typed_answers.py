@@ -20,6 +20,7 @@ from bot.db.models import Conversation, Staff
 from bot.db.models_broadcast import BroadcastRecipient
 from bot.db.models_quiz import QuizAttempt
 from bot.db.session import Database
+from bot.handlers.account.profile import MAX_NOTE
 from bot.handlers.quiz import service as quiz
 from bot.handlers.quiz.bank import QuestionType, draw_paper, load_bank
 from bot.handlers.quiz.flows import QuizFlow
@@ -97,14 +98,24 @@ async def conversation(app: BaomiApp, employee_id: str) -> Conversation | None:
 
 async def test_the_offered_buttons_are_remembered_and_a_typed_number_presses_one(bot: LocalBot) -> None:
     chat = await bot.bind("E102")
-    await chat.send("/language")
+    await chat.send("/profile")
     conv = await conversation(bot.app, "E102")
     assert conv is not None and conv.offered == [
         {"text": label, "data": data} for label, data in chat.buttons(chat.last_with_buttons)
     ]
+    assert chat.labels(chat.last_with_buttons) == [chat.t("profile/btn_correct"), chat.t("profile/btn_wrong")]
     answer = await chat.send("2")
-    assert answer["text"] == bot.texts.render("core/language_set", "en", language="English")
+    assert answer.text == chat.t("profile/ask_note", limit=MAX_NOTE)
+
+
+async def test_a_language_is_one_tap_with_no_conversation_and_typed_too(bot: LocalBot) -> None:
+    """The language buttons are a standalone action: the prompt stores no conversation, and its number typed picks
+    it from the latest message with buttons."""
+    chat = await bot.bind("E102")
+    await chat.send("/language")
     assert await conversation(bot.app, "E102") is None
+    answer = await chat.send("2")
+    assert answer.text == bot.texts.render("core/language_set", "en", language="English")
     async with bot.app.db.sessions() as s:
         assert await s.scalar(select(Staff.locale).where(Staff.employee_id == "E102")) == "en"
 

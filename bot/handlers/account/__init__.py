@@ -7,7 +7,14 @@ from bot.core.capability import Wiring
 from bot.core.registry import Rank
 from bot.core.shortcut import StartAction
 from bot.handlers.account import cli
-from bot.handlers.account.basics import CancelFlow, HelpFlow, LanguageFlow, StatusFlow, identity_section
+from bot.handlers.account.basics import (
+    CancelFlow,
+    HelpFlow,
+    LanguageAction,
+    LanguageFlow,
+    StatusFlow,
+    identity_section,
+)
 from bot.handlers.account.invite import InviteFlow
 from bot.handlers.account.profile import ProfileFlow
 
@@ -25,6 +32,7 @@ def register(bot: Wiring) -> None:
     bot.command("invite", InviteFlow(), aliases=("邀请", "邀请码"))
     bot.action(StartAction())  # buttons on reminders and nudges that start a command ("签署承诺书")
     bot.command("language", LanguageFlow(), aliases=("语言", "language"), rank=Rank.LAST)
+    bot.action(LanguageAction())
     bot.command("help", HelpFlow(), aliases=("帮助", "菜单", "功能", "help", "menu"), instant=True, rank=Rank.LAST)
     bot.command("cancel", CancelFlow(), aliases=("取消", "退出", "cancel"), rank=Rank.LAST)
     bot.cli_group("roster", "staff roster")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
-from bot.core.events import FlowEvent, Pick
+from bot.core.events import FlowEvent
 from bot.core.flow import EVERYONE, Button, FlowContext, Reply, Step
 from bot.core.todo import gather, todo_buttons
 from bot.services import people
@@ -71,31 +70,35 @@ class CancelFlow:
         return Step.done()
 
 
-class LanguageState(StrEnum):
-    CHOOSING = "choosing"
-
-
 LOCALE_LABELS = {"zh": "中文", "en": "English"}
 
 
 class LanguageFlow:
-    """Chooses between Chinese and English for every later message."""
+    """Offers Chinese and English for every later message. A choice is one tap and needs no conversation: the
+    buttons are `LanguageAction`'s."""
 
     name = "language"
     prefix = "lg"
     roles = EVERYONE
 
     async def start(self, ctx: FlowContext, args: str) -> Step:
-        """Offers the languages as buttons."""
-        buttons = [[Button(label, "set", (code,)) for code, label in LOCALE_LABELS.items()]]
-        return Step({"state": LanguageState.CHOOSING}, [Reply(ctx.t("core/language_choose"), buttons)])
+        buttons = [[Button(label, "set", (code,), LanguageAction.prefix) for code, label in LOCALE_LABELS.items()]]
+        return Step.done(Reply(ctx.t("core/language_choose"), buttons))
 
     async def on_event(self, ctx: FlowContext, state: dict[str, Any], event: FlowEvent) -> Step:
-        """Stores the chosen language and answers in it."""
-        if isinstance(event, Pick) and event.action == "set" and event.args and event.args[0] in LOCALE_LABELS:
-            locale = event.args[0]
-            await people.set_locale(ctx.session, ctx.person.id, locale)
-            text = ctx.texts.render("core/language_set", locale, language=LOCALE_LABELS[locale])
-            return Step.done(Reply(text, replace=True))
-        buttons = [[Button(label, "set", (code,)) for code, label in LOCALE_LABELS.items()]]
-        return Step(state, [Reply(ctx.t("core/language_choose"), buttons)])
+        return Step.done()
+
+
+class LanguageAction:
+    """A language button: stores the choice and answers in it, whenever the prompt was sent."""
+
+    prefix = "lang"
+    roles = EVERYONE
+
+    async def on_press(self, ctx: FlowContext, action: str, args: tuple[str, ...]) -> Step:
+        if action != "set" or not args or args[0] not in LOCALE_LABELS:
+            return Step(None, toast=ctx.t("core/stale_button"))
+        locale = args[0]
+        await people.set_locale(ctx.session, ctx.person.id, locale)
+        text = ctx.texts.render("core/language_set", locale, language=LOCALE_LABELS[locale])
+        return Step.done(Reply(text, replace=True))
