@@ -38,31 +38,50 @@ class Person:
 
 
 def person_of(row: Row[Any, *tuple[Any, ...]]) -> Person:
-    """A row of PERSON's columns."""
+    """A row of PERSON's columns, in their order (others may follow them). By position: a row's attribute is found
+    by name at every access, and this runs for every event."""
+    (
+        staff_id,
+        employee_id,
+        name,
+        department_id,
+        level,
+        is_head,
+        is_officer,
+        is_leader,
+        is_group_member,
+        is_chief,
+        active,
+        departed_on,
+        locale,
+        hired_on,
+        secret_matters,
+        department,
+    ) = row[:PERSON_COLUMNS]
     roles = {Role.STAFF}
-    if row.is_head:
+    if is_head:
         roles.add(Role.HEAD)
-    if row.is_officer:
+    if is_officer:
         roles.add(Role.OFFICER)
-    if row.is_leader:
+    if is_leader:
         roles.add(Role.LEADER)
-    if row.is_group_member:
+    if is_group_member:
         roles.add(Role.GROUP)
-    if row.is_chief:
+    if is_chief:
         roles.add(Role.CHIEF)
     return Person(
-        id=row.id,
-        employee_id=row.employee_id,
-        name=row.name,
-        department_id=row.department_id,
-        department=row.department,
-        level=Level(row.level),
+        id=staff_id,
+        employee_id=employee_id,
+        name=name,
+        department_id=department_id,
+        department=department,
+        level=Level(level),
         roles=frozenset(roles),
-        active=row.active,
-        departed_on=row.departed_on,
-        locale=row.locale,
-        hired_on=row.hired_on,
-        secret_matters=row.secret_matters,
+        active=active,
+        departed_on=departed_on,
+        locale=locale,
+        hired_on=hired_on,
+        secret_matters=secret_matters,
     )
 
 
@@ -93,6 +112,7 @@ PERSON = select(
     ),
     DEPARTMENT.c.name.label("department"),
 ).join(DEPARTMENT, STAFF.c.department_id == DEPARTMENT.c.id)
+PERSON_COLUMNS = len(PERSON.selected_columns)  # person_of unpacks them in this order
 
 
 async def by_binding(session: AsyncSession, channel: str, channel_user_id: str) -> Person | None:
