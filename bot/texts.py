@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,20 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Tem
 MESSAGES = Path(__file__).parent / "messages"
 LOCALES = ("zh", "en")
 DEFAULT_LOCALE = "zh"
+
+
+@dataclass(frozen=True, slots=True)
+class Later:
+    """A text rendered when it is shown (`str()`, as `{{ }}` in a template does): for what every event builds and few
+    show (a to-do's line is shown by the welcome; /status shows its button)."""
+
+    texts: Texts
+    name: str
+    locale: str
+    context: Mapping[str, Any]
+
+    def __str__(self) -> str:
+        return self.texts.render(self.name, self.locale, **self.context)
 
 
 class Texts:

@@ -88,6 +88,9 @@ async def test_the_welcome_says_what_is_owed_with_buttons_in_at_most_20_lines(bo
     text = welcome["text"]
     count = int(re.search(r"您有 (\d+) 项待办", text).group(1))  # type: ignore[union-attr]
     assert count >= 2 and len(text.splitlines()) <= 20
+    # Each to-do's line, rendered where the welcome shows it.
+    cycle = bot.clock.now().astimezone(bot.texts.timezone).year
+    assert "• " + chat.t("quiz/todo", cycle=cycle, open=False, minutes_left=0) in text.splitlines()
     assert "/profile" not in text  # the full list of commands is under /help
     labels = chat.labels(welcome)
     assert word(chat, "pledge") in labels and word(chat, "quiz") in labels and word(chat, "help") in labels

@@ -15,7 +15,7 @@ from bot.config import Policy
 from bot.core.events import FlowEvent
 from bot.domain.levels import Role
 from bot.services.people import Person
-from bot.texts import Texts
+from bot.texts import Later, Texts
 
 if TYPE_CHECKING:
     from bot.core.registry import Registry
@@ -170,6 +170,11 @@ class FlowContext:
         context.setdefault("channel", self.channel)
         return self.texts.render(name, self.locale, **context)
 
+    def later(self, name: str, /, **context: Any) -> Later:
+        """`t`, rendered only when shown."""
+        context.setdefault("channel", self.channel)
+        return Later(self.texts, name, self.locale, context)
+
     async def once(self, key: Hashable, load: Callable[[list[int]], Awaitable[Mapping[int, T]]]) -> T:
         """The person's value of `load(people)` (which has one for each person asked), read once for this event:
         /status and the welcome ask every duty for its section and its to-dos, which read the same rows. For one of
@@ -227,7 +232,7 @@ class ToDo:
     """Something the person has to do now: one line saying what and by when, and the command that does it with
     the label of its button ("签承诺书")."""
 
-    text: str
+    text: Later  # rendered only where it is shown (the welcome)
     command: str
     label: str
 

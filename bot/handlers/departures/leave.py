@@ -224,14 +224,14 @@ async def departure_todo(ctx: FlowContext) -> list[ToDo]:
     own = await _own(ctx)
     open_label = ctx.t("depart/word", key="open")
     if own is not None and own.handover is None:
-        out.append(ToDo(ctx.t("depart/todo", key="handover", count=1), notices.LEAVE_COMMAND, open_label))
+        out.append(ToDo(ctx.later("depart/todo", key="handover", count=1), notices.LEAVE_COMMAND, open_label))
     if theirs := await waiting_for_head(ctx):
-        out.append(ToDo(ctx.t("depart/todo", key="head", count=len(theirs)), notices.LEAVE_COMMAND, open_label))
+        out.append(ToDo(ctx.later("depart/todo", key="head", count=len(theirs)), notices.LEAVE_COMMAND, open_label))
     if ctx.person.has(Role.OFFICER):
         ready = [p for p in await procedure.in_progress(ctx.session) if not p.missing]
         if ready:
             label = ctx.t("depart/word", key="office")
-            out.append(ToDo(ctx.t("depart/todo", key="office", count=len(ready)), notices.OFFICE_COMMAND, label))
+            out.append(ToDo(ctx.later("depart/todo", key="office", count=len(ready)), notices.OFFICE_COMMAND, label))
     return out
 
 

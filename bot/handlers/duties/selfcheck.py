@@ -226,7 +226,7 @@ async def self_check_todo(ctx: FlowContext) -> list[ToDo]:
         return []
     if await _has_self_check(ctx, local.year):
         return []
-    return [ToDo(ctx.t("selfcheck/todo", year=local.year), "selfcheck", ctx.t("core/word", key="selfcheck"))]
+    return [ToDo(ctx.later("selfcheck/todo", year=local.year), "selfcheck", ctx.t("core/word", key="selfcheck"))]
 
 
 async def _has_self_check(ctx: FlowContext, year: int) -> bool:

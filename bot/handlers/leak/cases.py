@@ -363,4 +363,4 @@ async def cases_todo(ctx: FlowContext) -> list[ToDo]:
     waiting = [c for c in await leak.open_cases(ctx.session) if c.acknowledged_at is None]
     if not waiting:
         return []
-    return [ToDo(ctx.t("cases/todo", count=len(waiting)), "cases", ctx.t("core/word", key="cases"))]
+    return [ToDo(ctx.later("cases/todo", count=len(waiting)), "cases", ctx.t("core/word", key="cases"))]

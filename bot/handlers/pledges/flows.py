@@ -240,7 +240,7 @@ class PledgeToDo:
         read = await standings(ctx, self.catalog)
         owed = await pledges.owed(ctx.session, ctx.person.id, day, current_cycle(ctx), ctx.policy, self.catalog, read)
         label = ctx.t("core/word", key="pledge")
-        return [ToDo(ctx.t("pledge/todo", owed=o, overdue=o.due_on < day), "pledge", label) for o in owed]
+        return [ToDo(ctx.later("pledge/todo", owed=o, overdue=o.due_on < day), "pledge", label) for o in owed]
 
 
 class OnboardingHook:

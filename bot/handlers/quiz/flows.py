@@ -418,7 +418,7 @@ async def quiz_todo(ctx: FlowContext) -> list[ToDo]:
     left = minutes_left(ctx.now, current.deadline_at) if current else 0
     return [
         ToDo(
-            ctx.t("quiz/todo", cycle=cycle, open=current is not None, minutes_left=left),
+            ctx.later("quiz/todo", cycle=cycle, open=current is not None, minutes_left=left),
             "quiz",
             ctx.t("core/word", key="quiz"),
         )

@@ -297,7 +297,7 @@ async def reviews_todo(ctx: FlowContext) -> list[ToDo]:
     mine = [r for r in await review.ledger(ctx.session, ctx.person, TODO_SCAN) if review.may_decide(ctx.person, r)]
     if not mine:
         return []
-    return [ToDo(ctx.t("review/todo", count=len(mine)), "reviews", ctx.t("core/word", key="reviews"))]
+    return [ToDo(ctx.later("review/todo", count=len(mine)), "reviews", ctx.t("core/word", key="reviews"))]
 
 
 async def ledger_export(ctx: ExportContext, params: Mapping[str, Any]) -> Document:
