@@ -180,7 +180,12 @@ class FlowContext:
         /status and the welcome ask every duty for its section and its to-dos, which read the same rows. For one of
         the batch's reports, read once for all of them. Whoever changes those rows in the same event `forget`s
         `key`."""
-        memo, people = (self.shared.memo, sorted(self.shared.people)) if self.shared else (self.memo, [self.person.id])
+        shared = self.shared
+        # Not when the account was bound to someone else by an earlier event of the batch.
+        if shared is not None and self.person.id in shared.people:
+            memo, people = shared.memo, sorted(shared.people)
+        else:
+            memo, people = self.memo, [self.person.id]
         if key not in memo:
             memo[key] = await load(people)
         return memo[key][self.person.id]
