@@ -833,16 +833,8 @@ class Dispatcher:
         if self.busy:
             return False
         steps = self._steps
-        now = self.clock.now()
         async with self.db.sessions() as session:
-            due = await session.scalar(
-                select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.status == "pending",
-                    or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
-                )
-                .limit(1)
-            )
+            due = await session.scalar(DUE, {"now": self.clock.now(), "n": 1})
         return due is None and not self.busy and steps == self._steps
 
 

@@ -180,14 +180,11 @@ class FlowContext:
         /status and the welcome ask every duty for its section and its to-dos, which read the same rows. For one of
         the batch's reports, read once for all of them. Whoever changes those rows in the same event `forget`s
         `key`."""
-        shared = self.shared
-        # Not when the account was bound to someone else by an earlier event of the batch.
-        if shared is not None and self.person.id in shared.people:
-            memo, people = shared.memo, sorted(shared.people)
-        else:
-            memo, people = self.memo, [self.person.id]
+        # Shared unless the account was bound to someone else by an earlier event of the batch.
+        shared = self.shared if self.shared is not None and self.person.id in self.shared.people else None
+        memo = self.memo if shared is None else shared.memo
         if key not in memo:
-            memo[key] = await load(people)
+            memo[key] = await load([self.person.id] if shared is None else sorted(shared.people))
         return memo[key][self.person.id]
 
     def forget(self, key: Hashable) -> None:
