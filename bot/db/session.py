@@ -36,17 +36,24 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        writer = self.engine
         event.listen(self.engine.sync_engine, "do_connect", _connect)
+        readers = writers = inline_writers = self.engine
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
-            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
-            # Units of work take SQLite's write lock up front (BEGIN IMMEDIATE): a deferred transaction that
-            # read first could not upgrade once another process had written, and would fail instead of waiting.
-            writer = self.engine.execution_options(sqlite_immediate=True)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writer_sessions = async_sessionmaker(writer, expire_on_commit=False)
-        self._inline_sessions = async_sessionmaker(writer.execution_options(sqlite_inline=True), expire_on_commit=False)
+            # SQLite's BEGIN is ours to emit (_sqlite_connect). Units of work take the write lock up front (BEGIN
+            # IMMEDIATE): a deferred transaction that read first could not upgrade once another process had written,
+            # and would fail instead of waiting. The listener is on the two engines that need it, not on the one they
+            # share: a "begin" listener makes SQLAlchemy dispatch its events at every statement of the engine's
+            # connections (7 of the 52 µs a short statement took), and the units of work of short statements (the
+            # engine's batch, the dispatcher's step) begin their own transaction instead (`_begin_inline`).
+            readers = self.engine.execution_options(sqlite_begin="BEGIN")
+            writers = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            for engine in (readers, writers):
+                event.listen(engine.sync_engine, "begin", _sqlite_begin)
+            inline_writers = self.engine.execution_options(sqlite_inline=True)
+        self.sessions = async_sessionmaker(readers, expire_on_commit=False)
+        self._writer_sessions = async_sessionmaker(writers, expire_on_commit=False)
+        self._inline_sessions = async_sessionmaker(inline_writers, expire_on_commit=False)
         # SQLite has one writer. Writers of this process queue here instead of meeting SQLITE_BUSY, whose
         # busy handler sleeps in steps of up to 100 ms.
         self._write_lock = WriteLock() if self.is_sqlite else None
@@ -80,6 +87,8 @@ class Database:
             return
         sessions = self._inline_sessions if inline else self._writer_sessions
         async with self._write_lock.held(background), sessions() as session, session.begin():
+            if inline:
+                await _begin_inline(session)
             yield session
             await flush_queued(session)
 
@@ -224,16 +233,18 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    options = conn.get_execution_options()
-    driver = conn.connection.driver_connection
-    if options.get("sqlite_inline"):
-        # The write lock is taken on the event loop's thread when it is free, on aiosqlite's thread when it has to
-        # be waited for; once held, nothing waits.
-        if not (isinstance(driver, inline.InlineConnection) and driver.begin_at_once(BUSY_TIMEOUT_MS)):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        inline.set_inline(driver)
-        return
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
+    conn.exec_driver_sql(conn.get_execution_options()["sqlite_begin"])
+
+
+async def _begin_inline(session: AsyncSession) -> None:
+    """BEGIN IMMEDIATE of a unit of work whose statements run inline (bot/db/inline.py): the write lock is taken on
+    the event loop's thread when it is free, on aiosqlite's thread when it has to be waited for; once held, nothing
+    waits."""
+    conn = await session.connection()
+    driver = (await conn.get_raw_connection()).driver_connection
+    if not (isinstance(driver, inline.InlineConnection) and driver.begin_at_once(BUSY_TIMEOUT_MS)):
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+    inline.set_inline(driver)
 
 
 def redact(url: str) -> str:
