@@ -4,7 +4,7 @@ version column gives: a step saved from a stale read changes no row and raises S
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -47,6 +47,14 @@ async def of(session: AsyncSession, staff_ids: Collection[int]) -> dict[int, Con
     """The conversations these people are in (those in none are left out)."""
     rows = (await session.execute(OF, {"staff_ids": list(staff_ids)})).all()
     return {row.staff_id: Conversation(*row) for row in rows}
+
+
+COLUMNS = OF.selected_columns  # a statement that reads people's conversations with them adds these, in this order
+
+
+def joined(values: Sequence[Any]) -> Conversation | None:
+    """The conversation from COLUMNS' values in a row that left-joined the table (None: the person is in none)."""
+    return None if values[0] is None else Conversation(*values)
 
 
 async def save(

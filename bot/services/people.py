@@ -126,30 +126,13 @@ async def by_binding(session: AsyncSession, channel: str, channel_user_id: str) 
     return None if row is None else person_of(row)
 
 
-@dataclass(frozen=True)
-class Bound:
-    """The people behind a batch's accounts, keyed by (channel, channel user id), and which of those accounts
-    are marked unreachable."""
-
-    people: dict[tuple[str, str], Person]
-    unreachable: set[str]
-
-
-# Built once (the engine asks it for every batch), with its values bound at each use.
+# Built once (the engine's preload extends it), with its values bound at each use: the people behind a batch's
+# accounts on one channel, each row a person's columns (`person_of`), then the account and whether it is unreachable.
 BY_BINDINGS = (
     PERSON.add_columns(BINDING.c.channel_user_id, BINDING.c.unreachable_at)
     .join(BINDING, BINDING.c.staff_id == STAFF.c.id)
     .where(BINDING.c.channel == bindparam("channel"), BINDING.c.channel_user_id.in_(bindparam("users", expanding=True)))
 )
-
-
-async def by_bindings(session: AsyncSession, channel: str, channel_user_ids: set[str]) -> Bound:
-    """Many at once (a batch of events)."""
-    rows = (await session.execute(BY_BINDINGS, {"channel": channel, "users": list(channel_user_ids)})).all()
-    return Bound(
-        {(channel, row.channel_user_id): person_of(row) for row in rows},
-        {row.channel_user_id for row in rows if row.unreachable_at is not None},
-    )
 
 
 async def reachable_again(session: AsyncSession, channel: str, channel_user_ids: set[str]) -> None:
