@@ -13,7 +13,9 @@ Limits, per channel (`Limits`; Telegram 30 a second overall and one a second per
 sliding window of `per_second` counted operations, each counted from its start until a second after its answer
 came back, the starts spread evenly over the second (`Window`: bunching in transit cannot break the limit); a second
 (`chat_interval`) between the answer to one counted operation to a chat and the start of the next, replies
-included; a number of operations in flight, of which bulk rows (broadcasts) may not take the last quarter.
+included, and for reminders and broadcasts EXCHANGE seconds after the last reply to the chat (the person is talking
+with the bot: a notice started then would make their next answer wait out the chat's second); a number of operations
+in flight, of which bulk rows (broadcasts) may not take the last quarter.
 A counted row is claimed up to LEAD before its place in the window and its chat are free, and waits in its
 channel's queue; the queue starts each the moment its place is free, the most urgent first (`_pace`): a reply or
 an alert claimed after a broadcast's rows takes the next place before them, so a conversation under way waits for
@@ -84,6 +86,10 @@ FOLLOW_EVERY = 0.25  # seconds between `on_recorded` calls while rows are still 
 # moment the place is free (`_pace`), so the claim's own transaction and the loop's round do not cost the window.
 LEAD = 0.25
 REAP_EVERY = 10.0  # seconds between looks for rows an earlier leader left in `sending`
+# Seconds after a reply to a chat during which its reminders and broadcasts wait, where the channel spaces the messages
+# to a chat: the person is in an exchange with the bot, and a notice started then would make their next answer wait
+# out the chat's second (alerts do not wait).
+EXCHANGE = 5.0
 
 
 # The step's statements, built once (their cache keys are then worked out once, not at every step), on the table:
@@ -222,6 +228,7 @@ class _ChannelState:
     # When the last counted operation to each chat was answered (monotonic), replies included: the next one keeps
     # its distance (Telegram's per-chat limit counts both, and a 429 holds the chat or the bot).
     last_chat_send: dict[str, float] = field(default_factory=dict)
+    last_reply: dict[str, float] = field(default_factory=dict)  # chat -> when the last reply to it was answered
     held: dict[str, float] = field(default_factory=dict)  # chat -> monotonic end of a 429 that holds only it
     answered_ok: float = 0.0  # monotonic, when an operation last came back sent: the channel works
     outage: int = 0  # operations failed in a row while nothing came back sent (0: no outage)
@@ -240,9 +247,13 @@ class _ChannelState:
         else:
             self.paused_until = max(self.paused_until, answered + retry_after)
 
-    def ready_at(self, chat_id: str, interval: float) -> float:
-        """When the chat may be written to again (its second since the last answer; a 429 that holds it)."""
-        return max(self.last_chat_send.get(chat_id, -1e9) + interval, self.held.get(chat_id, -1e9))
+    def ready_at(self, chat_id: str, interval: float, priority: int) -> float:
+        """When the chat may be written to again (its second since the last answer; a 429 that holds it; for a
+        reminder or a broadcast, EXCHANGE after the last reply)."""
+        at = max(self.last_chat_send.get(chat_id, -1e9) + interval, self.held.get(chat_id, -1e9))
+        if interval > 0 and priority >= Priority.REMINDER:
+            at = max(at, self.last_reply.get(chat_id, -1e9) + EXCHANGE)
+        return at
 
     def ahead(self, bulk: bool) -> int:
         """Claimed operations that start before a new one of this kind: replies and alerts pass bulk rows."""
@@ -599,7 +610,7 @@ class Dispatcher:
                 continue
             if (held := state.held.get(chat_id)) is not None and held <= mono:
                 del state.held[chat_id]
-            if (chat_at := state.ready_at(chat_id, limits.chat_interval)) > horizon:
+            if (chat_at := state.ready_at(chat_id, limits.chat_interval, priority)) > horizon:
                 wait = min(wait, chat_at - horizon)
                 continue
             bulk = priority >= BULK
@@ -704,6 +715,8 @@ class Dispatcher:
             # Counted whatever the answer: a request that failed on the way back may have been delivered.
             state.window.answer(answered)
             state.last_chat_send[op.chat_id] = answered
+            if op.priority == Priority.INTERACTIVE:
+                state.last_reply[op.chat_id] = answered
         self._done.append((op, result))
         self._wake.set()
 

@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot import outbox
 from bot.app import BaomiApp
 from bot.cli import run_command
 from bot.clock import SettableClock
@@ -379,6 +380,38 @@ async def test_replies_keep_a_second_apart_and_a_429_holds_only_its_chat(
     assert second - first >= 1.0 and second - refused_at >= 4.0  # a second apart; the 429 waited out from its answer
     assert other < second  # the 429 held 1001's chat, not the bot
     assert api.count_429 == 1  # the injected one: the replies' pacing never met the fake's limits
+
+
+async def test_a_notice_waits_while_its_reader_talks_with_the_bot_an_alert_does_not(
+    api: FakeBotApi, db_url: str, db: Database, clock: SettableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broadcast's notice started just before a person's next command would make its answer wait out the chat's
+    second: in a chat the bot has just answered, notices and reminders wait EXCHANGE; the others go at once."""
+    monkeypatch.setattr(outbox, "EXCHANGE", 4.0)
+    users = range(1001, 1004)
+    staff = await seed_bound(db, clock, users)
+    await open_chats(api, users)
+    strict_limits(api)
+    events = record(api)
+    async with running_bot(api, db_url, clock, rate=30) as app:
+        await api.send_text(1002, "/help")
+        await api.wait_for(lambda a: any(e.kind == "sent" and e.chat_id == 1002 for _, e in events), timeout=10)
+        replied_at = time.monotonic()
+        await queue_broadcast(db, clock, app.texts, staff[1001])
+        async with db.transaction() as s:
+            await send_to_staff(s, clock.now(), staff[1002], Reply("【泄密事件警报】测试"), Priority.ALERT, "leak:1")
+        app.dispatcher.wake()
+        await api.send_text(1002, "/status")  # the exchange goes on: its answer is not held up
+        await settle(api, app, timeout=30)
+    sent = [(at, e.chat_id, e.data.get("text", "")) for at, e in events if e.kind == "sent"]
+    notices = {chat: at for at, chat, text in sent if text.startswith("【保密办通知】")}
+    assert set(notices) == set(users)
+    (alert_at,) = [at for at, chat, text in sent if text.startswith("【泄密事件警报】")]
+    (status_at,) = [at for at, chat, text in sent if chat == 1002 and "【个人信息】" in text]
+    assert alert_at - replied_at < 3.0  # an alert waits for the chat's second only, not for the exchange
+    assert notices[1002] - status_at >= 4.0  # after the exchange, not in it
+    assert max(notices[1001], notices[1003]) - replied_at < 1.5  # the others' chats were not held
+    assert api.count_429 == 0
 
 
 async def test_a_press_is_answered_at_once_while_its_chat_has_a_backlog(

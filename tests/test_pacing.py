@@ -1,11 +1,14 @@
 """The outbox's window (bot/outbox.py, `Window`): what Telegram's strict limit allows, counted from each send's start
-until a second after its answer, the starts spread evenly. Pure arithmetic on given instants: no clock, no sleep."""
+until a second after its answer, the starts spread evenly; and when a chat may be written to again. Pure arithmetic
+on given instants: no clock, no sleep."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.outbox import Window
+from bot.channels.telegram.channel import limits
+from bot.core.flow import Priority
+from bot.outbox import EXCHANGE, Window, _ChannelState
 
 T = 1000.0  # a monotonic instant
 SLOT = 1 / 30
@@ -53,3 +56,15 @@ def test_no_limit_no_wait() -> None:
     for _ in range(100):
         window.start(T)
     assert window.free_at(T, 50) == T
+
+
+def test_a_reminder_waits_out_the_exchange_a_reply_only_the_chat_s_second() -> None:
+    state = _ChannelState.of(limits(30))
+    state.last_chat_send["7"] = state.last_reply["7"] = T
+    assert state.ready_at("7", 1.0, Priority.INTERACTIVE) == T + 1.0
+    assert state.ready_at("7", 1.0, Priority.ALERT) == T + 1.0
+    assert state.ready_at("7", 1.0, Priority.REMINDER) == T + EXCHANGE
+    assert state.ready_at("7", 1.0, Priority.BROADCAST) == T + EXCHANGE
+    assert state.ready_at("8", 1.0, Priority.BROADCAST) < T  # another chat: nothing to wait for
+    assert state.ready_at("7", 0.0, Priority.BROADCAST) == T  # no spacing in a chat (limits lifted): no exchange
+
