@@ -90,6 +90,7 @@ REAP_EVERY = 10.0  # seconds between looks for rows an earlier leader left in `s
 # to a chat: the person is in an exchange with the bot, and a notice started then would make their next answer wait
 # out the chat's second (alerts do not wait).
 EXCHANGE = 5.0
+FORGET_EVERY = 60.0  # seconds between clearing what the dispatcher keeps per chat and no longer needs
 
 
 # The step's statements, built once (their cache keys are then worked out once, not at every step), on the table:
@@ -255,6 +256,13 @@ class _ChannelState:
             at = max(at, self.last_reply.get(chat_id, -1e9) + EXCHANGE)
         return at
 
+    def forget(self, mono: float, interval: float) -> None:
+        """Drop the per-chat instants that no longer hold anything back (and that would grow with every chat ever
+        written to): a chat's second, the window `hold` looks back over, the exchange, a 429 that ended."""
+        for times, keep in ((self.last_chat_send, 2 * interval), (self.last_reply, EXCHANGE), (self.held, 0.0)):
+            for chat in [chat for chat, at in times.items() if at + keep < mono]:
+                del times[chat]
+
     def ahead(self, bulk: bool) -> int:
         """Claimed operations that start before a new one of this kind: replies and alerts pass bulk rows."""
         urgent = sum(1 for turn in self.queue if turn.priority < BULK) + self.picked_urgent
@@ -324,6 +332,7 @@ class Dispatcher:
         self._recorded_sources: set[str] = set()
         self._followed_at = 0.0
         self._following = 0  # followers running now (they may be about to queue rows)
+        self._forgot_at = time.monotonic()
 
     def wake(self) -> None:
         self._wake.set()
@@ -479,6 +488,10 @@ class Dispatcher:
                 self._state[channel].picked_urgent -= not bulk
         for op, _ in done:
             self._release(op)
+        if (mono := time.monotonic()) - self._forgot_at > FORGET_EVERY:
+            self._forgot_at = mono
+            for name, state in self._state.items():
+                state.forget(mono, self.senders[name].limits.chat_interval)
         loop = asyncio.get_running_loop()
         for op in claimed:
             state = self._state[op.channel]

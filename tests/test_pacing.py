@@ -68,3 +68,15 @@ def test_a_reminder_waits_out_the_exchange_a_reply_only_the_chat_s_second() -> N
     assert state.ready_at("8", 1.0, Priority.BROADCAST) < T  # another chat: nothing to wait for
     assert state.ready_at("7", 0.0, Priority.BROADCAST) == T  # no spacing in a chat (limits lifted): no exchange
 
+
+def test_what_is_kept_per_chat_is_forgotten_once_it_holds_nothing_back() -> None:
+    state = _ChannelState.of(limits(30))
+    for n in range(1000):  # chats written to long ago
+        state.last_chat_send[str(n)] = state.last_reply[str(n)] = T - 60
+        state.held[str(n)] = T - 30
+    state.last_chat_send["recent"] = state.last_reply["recent"] = T - 0.5
+    state.held["recent"] = T + 3
+    before = {p: state.ready_at("recent", 1.0, p) for p in Priority}
+    state.forget(T, 1.0)
+    assert state.last_chat_send.keys() == state.last_reply.keys() == state.held.keys() == {"recent"}
+    assert {p: state.ready_at("recent", 1.0, p) for p in Priority} == before
