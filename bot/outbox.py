@@ -621,8 +621,6 @@ class Dispatcher:
                 blocked.add(channel)
                 wait = min(wait, state.paused_until - horizon)
                 continue
-            if (held := state.held.get(chat_id)) is not None and held <= mono:
-                del state.held[chat_id]
             if (chat_at := state.ready_at(chat_id, limits.chat_interval, priority)) > horizon:
                 wait = min(wait, chat_at - horizon)
                 continue
